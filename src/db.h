@@ -40,7 +40,11 @@ PGresult *db_exec(enum stmt, int nparams, const char *const *params);
 double	 db_ping(void);
 /* The connection's state for /metrics and /ready. */
 int	 db_is_up(void);
-/* Called from the idle loop: reconnect, max_lifetime. */
+/* The server refused our login or database: exit 2, do not retry. */
+int	 db_fatal(void);
+/* Connected and every statement prepared (schema not behind)? */
+int	 db_statements_ready(void);
+/* Called between requests: reconnect, max_lifetime. */
 void	 db_tick(void);
 
 /*

@@ -161,7 +161,7 @@ log_begin(struct logline *l, enum log_level lv, const char *msg)
 {
 	struct timeval	 tv;
 	struct tm	 tm;
-	char		 ts[40];
+	char		 ts[96];
 
 	l->len = 0;
 	l->json = (format == LOG_JSON);

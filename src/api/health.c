@@ -1,0 +1,190 @@
+/*
+ * health.c -- /live, /ready, /api/v1/health, /metrics, /metrics/health.
+ *
+ * None of these needs an identity.  /live never touches the database
+ * (it answers as long as the worker can answer); the others report
+ * the database as this worker sees it and the workers as the shared
+ * counters see them.
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "db.h"
+#include "http.h"
+#include "metrics.h"
+#include "router.h"
+#include "worker.h"
+
+/* Slower than this, the database check says "warn". */
+#define DB_SLOW_MS		250.0
+/* More than this share of the other workers busy: degraded. */
+#define BUSY_DEGRADED		0.8
+
+#define JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static void
+send_obj(struct req *r, int status, struct json_object *o)
+{
+	size_t		 len;
+	const char	*s = json_object_to_json_string_length(o, JSON_FLAGS,
+	    &len);
+
+	http_send_json(r, status, s, len);
+	json_object_put(o);
+}
+
+void
+api_live(struct req *r)
+{
+	static const char	 body[] = "{\"alive\":true}";
+
+	http_send_json(r, 200, body, sizeof(body) - 1);
+}
+
+static void
+not_ready(struct req *r, const char *reason)
+{
+	char	 buf[128];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "{\"ready\":false,\"reason\":\"%s\"}",
+	    reason);
+	http_send_json(r, 503, buf, (size_t)n);
+}
+
+void
+api_ready(struct req *r)
+{
+	static const char	 ok[] = "{\"ready\":true}";
+	PGresult		*res;
+	int			 have;
+
+	if (!db_ready()) {
+		not_ready(r, "database unreachable");
+		return;
+	}
+	res = db_exec(STMT_SCHEMA_VERSION, 0, NULL);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		not_ready(r, db_is_up() ? "migrations pending" :
+		    "database unreachable");
+		return;
+	}
+	have = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (have < worker_expected_schema || !db_statements_ready()) {
+		not_ready(r, "migrations pending");
+		return;
+	}
+	http_send_json(r, 200, ok, sizeof(ok) - 1);
+}
+
+static void
+timestamp(char *buf, size_t len)
+{
+	time_t		 t = time(NULL);
+	struct tm	 tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
+api_health(struct req *r)
+{
+	struct metrics_snapshot	 s;
+	struct json_object	*o, *checks, *db, *w;
+	char			 ts[32];
+	double			 ms;
+	const char		*status = "healthy", *dbstatus = "pass";
+	int			 others, code = 200;
+
+	ms = db_ready() ? db_ping() : -1;
+	metrics_snapshot(&s);
+	timestamp(ts, sizeof(ts));
+
+	if (ms < 0) {
+		status = "unhealthy";
+		dbstatus = "fail";
+		code = 503;
+	} else if (ms > DB_SLOW_MS) {
+		status = "degraded";
+		dbstatus = "warn";
+	}
+	/* This request keeps one worker busy; judge the others. */
+	others = s.workers_total - 1;
+	if (code == 200 && others > 0 &&
+	    (double)(s.workers_busy - 1) / others > BUSY_DEGRADED)
+		status = "degraded";
+
+	o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "timestamp", json_object_new_string(ts));
+	json_object_object_add(o, "version",
+	    json_object_new_string(PACKAGE_VERSION));
+	checks = json_object_new_object();
+	db = json_object_new_object();
+	json_object_object_add(db, "status", json_object_new_string(dbstatus));
+	if (ms >= 0)
+		json_object_object_add(db, "response_time_ms",
+		    json_object_new_double(((long)(ms * 1000)) / 1000.0));
+	else
+		json_object_object_add(db, "error", json_object_new_string(
+		    "database unreachable"));
+	json_object_object_add(checks, "database", db);
+	w = json_object_new_object();
+	json_object_object_add(w, "total", json_object_new_int(s.workers_total));
+	json_object_object_add(w, "busy", json_object_new_int(s.workers_busy));
+	json_object_object_add(checks, "workers", w);
+	json_object_object_add(o, "checks", checks);
+	send_obj(r, code, o);
+}
+
+void
+api_metrics(struct req *r)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		http_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	metrics_write_prometheus(f, router_metrics_name,
+	    router_metrics_count(), PACKAGE_VERSION);
+	fclose(f);
+	http_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+	free(buf);
+}
+
+void
+api_metrics_health(struct req *r)
+{
+	struct metrics_snapshot	 s;
+	struct json_object	*o, *w;
+
+	metrics_snapshot(&s);
+	o = json_object_new_object();
+	json_object_object_add(o, "version",
+	    json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(o, "http_requests_total",
+	    json_object_new_int64((int64_t)s.requests_total));
+	json_object_object_add(o, "db_errors_total",
+	    json_object_new_int64((int64_t)s.db_errors));
+	json_object_object_add(o, "db_up", json_object_new_boolean(s.db_up));
+	json_object_object_add(o, "worker_restarts_total",
+	    json_object_new_int64((int64_t)s.worker_restarts));
+	w = json_object_new_object();
+	json_object_object_add(w, "total", json_object_new_int(s.workers_total));
+	json_object_object_add(w, "busy", json_object_new_int(s.workers_busy));
+	json_object_object_add(w, "idle",
+	    json_object_new_int(s.workers_total - s.workers_busy));
+	json_object_object_add(o, "workers", w);
+	send_obj(r, 200, o);
+}

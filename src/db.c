@@ -1,0 +1,375 @@
+/*
+ * db.c -- the worker's PostgreSQL connection, prepared statements,
+ * reconnect with backoff, and the SQLSTATE to HTTP mapping.
+ *
+ * Owns: one PGconn per process (static), the statement table.
+ * Never: run SQL that is not in stmts[] (migrate and maintenance have
+ * their own connection from db_open()); block longer than
+ * connect_timeout when the database is away.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "metrics.h"
+
+struct stmt_def {
+	const char	*name;
+	const char	*sql;
+	int		 nparams;
+};
+
+/* Every statement a worker runs.  Add a row, add an enum stmt value. */
+static const struct stmt_def stmts[STMT__COUNT] = {
+	[STMT_PING] = { "ping", "SELECT 1", 0 },
+	[STMT_SCHEMA_VERSION] = { "schema_version",
+	    "SELECT coalesce(max(version), 0) FROM schema_migrations", 0 },
+};
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	2000
+
+static const struct config	*cfg;
+static PGconn			*conn;
+static int			 prepared[STMT__COUNT];
+static int			 all_prepared;
+static int64_t			 next_try_ms;	/* monotonic */
+static int64_t			 backoff_ms = BACKOFF_MIN_MS;
+static int64_t			 connected_at_ms;
+static int			 up;
+static int			 fatal;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * libpq keywords for a config.  database.url, when set, is expanded
+ * first (expand_dbname) and the keys below it do not apply.
+ */
+static int	fatal_connect_error(PGconn *);
+
+static PGconn *
+open_conn(const struct config *c, const char *appname, int *fatalp)
+{
+	const char	*kw[16], *val[16];
+	char		 port[16], timeout[32], opts[96];
+	int		 n = 0;
+	int64_t		 ct;
+	PGconn		*pc;
+
+	/* libpq takes whole seconds; 0 means wait forever, so round up. */
+	ct = (c->database.connect_timeout + 999) / 1000;
+	snprintf(timeout, sizeof(timeout), "%lld", (long long)(ct < 1 && 
+	    c->database.connect_timeout > 0 ? 1 : ct));
+	snprintf(port, sizeof(port), "%d", c->database.port);
+	snprintf(opts, sizeof(opts), "-c statement_timeout=%lld",
+	    (long long)c->database.statement_timeout);
+
+	if (c->database.url != NULL && *c->database.url != '\0') {
+		kw[n] = "dbname";		val[n++] = c->database.url;
+	} else {
+		kw[n] = "host";			val[n++] = c->database.host;
+		kw[n] = "port";			val[n++] = port;
+		kw[n] = "dbname";		val[n++] = c->database.name;
+		kw[n] = "user";			val[n++] = c->database.user;
+		if (c->database.password != NULL &&
+		    *c->database.password != '\0') {
+			kw[n] = "password";	val[n++] = c->database.password;
+		}
+		kw[n] = "sslmode";		val[n++] = c->database.sslmode;
+	}
+	kw[n] = "connect_timeout";	val[n++] = timeout;
+	kw[n] = "application_name";	val[n++] = appname;
+	kw[n] = "options";		val[n++] = opts;
+	kw[n] = NULL;			val[n] = NULL;
+
+	pc = PQconnectdbParams(kw, val, 1);
+	if (pc == NULL) {
+		log_error("database connection: out of memory");
+		return NULL;
+	}
+	if (PQstatus(pc) != CONNECTION_OK) {
+		struct logline l;
+		log_begin(&l, LOG_ERROR, "database connection failed");
+		log_str(&l, "error", PQerrorMessage(pc));
+		log_end(&l);
+		if (fatalp != NULL)
+			*fatalp = fatal_connect_error(pc);
+		PQfinish(pc);
+		return NULL;
+	}
+	return pc;
+}
+
+PGconn *
+db_open(const struct config *c, const char *appname)
+{
+	return open_conn(c, appname, NULL);
+}
+
+/*
+ * Errors that no amount of retrying will fix: the configuration names
+ * a database or a login the server refuses.  libpq gives no SQLSTATE
+ * for a failed connection, so the server's message is matched.
+ */
+static int
+fatal_connect_error(PGconn *pc)
+{
+	const char	*m = PQerrorMessage(pc);
+
+	if (PQconnectionNeedsPassword(pc))
+		return 1;
+	return (strstr(m, "database \"") != NULL &&
+	    strstr(m, "does not exist") != NULL) ||
+	    (strstr(m, "role \"") != NULL &&
+	    strstr(m, "does not exist") != NULL) ||
+	    strstr(m, "password authentication failed") != NULL ||
+	    strstr(m, "no pg_hba.conf entry") != NULL;
+}
+
+void
+db_init(const struct config *c)
+{
+	cfg = c;
+}
+
+static void
+set_up(int v)
+{
+	up = v;
+}
+
+int
+db_is_up(void)
+{
+	return up;
+}
+
+static void
+disconnect(void)
+{
+	if (conn != NULL)
+		PQfinish(conn);
+	conn = NULL;
+	memset(prepared, 0, sizeof(prepared));
+	all_prepared = 0;
+	set_up(0);
+}
+
+void
+db_shutdown(void)
+{
+	disconnect();
+}
+
+/* Prepare what is not prepared yet.  A statement over a table that a
+ * pending migration creates fails with 42P01 and is retried later. */
+static void
+prepare_all(void)
+{
+	PGresult	*res;
+	int		 i, ok = 1;
+
+	for (i = 0; i < STMT__COUNT; i++) {
+		if (prepared[i])
+			continue;
+		res = PQprepare(conn, stmts[i].name, stmts[i].sql,
+		    stmts[i].nparams, NULL);
+		switch (PQresultStatus(res)) {
+		case PGRES_COMMAND_OK:
+			prepared[i] = 1;
+			break;
+		default:
+			ok = 0;
+			log_debug("prepare %s: %s", stmts[i].name,
+			    PQresultErrorMessage(res));
+			break;
+		}
+		PQclear(res);
+		if (PQstatus(conn) != CONNECTION_OK)
+			return;
+	}
+	all_prepared = ok;
+}
+
+static int
+connect_now(void)
+{
+	char	 app[64];
+
+	snprintf(app, sizeof(app), "dashcgi worker %d", (int)getpid());
+	next_try_ms = now_ms() + backoff_ms;
+	if ((conn = open_conn(cfg, app, &fatal)) == NULL) {
+		backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ?
+		    BACKOFF_MAX_MS : backoff_ms * 2;
+		metrics_db_error();
+		return -1;
+	}
+	backoff_ms = BACKOFF_MIN_MS;
+	connected_at_ms = now_ms();
+	prepare_all();
+	if (PQstatus(conn) != CONNECTION_OK) {
+		disconnect();
+		return -1;
+	}
+	set_up(1);
+	log_info("database connected");
+	return 0;
+}
+
+/*
+ * A refused login or a missing database is a configuration error: no
+ * amount of retrying fixes it, and the worker exits 2 so that the
+ * master does not respawn it in a loop.
+ */
+int
+db_fatal(void)
+{
+	return fatal;
+}
+
+int
+db_ready(void)
+{
+	if (conn != NULL && PQstatus(conn) != CONNECTION_OK) {
+		log_warn("database connection lost");
+		disconnect();
+	}
+	if (conn == NULL) {
+		if (now_ms() < next_try_ms)
+			return 0;
+		if (connect_now() == -1)
+			return 0;
+	}
+	if (!all_prepared)
+		prepare_all();
+	return 1;
+}
+
+int
+db_statements_ready(void)
+{
+	return conn != NULL && all_prepared;
+}
+
+void
+db_tick(void)
+{
+	if (conn != NULL && cfg->database.max_lifetime > 0 &&
+	    now_ms() - connected_at_ms > cfg->database.max_lifetime) {
+		log_info("database connection reached max_lifetime; "
+		    "reconnecting");
+		disconnect();
+		next_try_ms = 0;
+	}
+	(void)db_ready();
+}
+
+PGresult *
+db_exec(enum stmt s, int nparams, const char *const *params)
+{
+	PGresult	*res;
+
+	if (!db_ready())
+		return NULL;
+	if (!prepared[s]) {
+		/* Its table is missing: the schema is behind the code. */
+		return NULL;
+	}
+	res = PQexecPrepared(conn, stmts[s].name, nparams, params, NULL,
+	    NULL, 0);
+	switch (PQresultStatus(res)) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		break;
+	default:
+		metrics_db_error();
+		if (PQstatus(conn) != CONNECTION_OK) {
+			log_warn("database connection lost: %s",
+			    PQerrorMessage(conn));
+			disconnect();
+		}
+		break;
+	}
+	return res;
+}
+
+double
+db_ping(void)
+{
+	struct timespec	 a, b;
+	PGresult	*res;
+	double		 ms = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	res = db_exec(STMT_PING, 0, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+		ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+		    (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	PQclear(res);
+	return ms;
+}
+
+/*
+ * The one mapping from a database failure to an HTTP answer.
+ * Classes follow PostgreSQL's errcodes appendix.
+ */
+int
+db_http_status(const PGresult *res, const char **code, const char **message)
+{
+	const char	*st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	*message = "the database is unavailable";
+	*code = "database_unavailable";
+	if (res == NULL || st == NULL)
+		return 503;
+	if (strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0 ||
+	    strncmp(st, "53", 2) == 0)
+		return 503;
+	if (strcmp(st, "57014") == 0) {
+		*code = "database_timeout";
+		*message = "the database did not answer within "
+		    "statement_timeout";
+		return 503;
+	}
+	if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0) {
+		*code = "conflict";
+		*message = "concurrent update, retry the request";
+		return 409;
+	}
+	if (strcmp(st, "23505") == 0) {
+		*code = "conflict";
+		*message = "the resource already exists";
+		return 409;
+	}
+	if (strcmp(st, "23503") == 0) {
+		*code = "conflict";
+		*message = "the resource is referenced or refers to a missing "
+		    "resource";
+		return 409;
+	}
+	if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0) {
+		*code = "bad_request";
+		*message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		if (*message == NULL)
+			*message = "invalid value";
+		return 400;
+	}
+	*code = "internal_error";
+	*message = "internal error";
+	return 500;
+}

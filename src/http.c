@@ -1,0 +1,423 @@
+/*
+ * http.c -- validated request inputs and the response writer.
+ *
+ * Owns: turning libfcgi's params and stdin into a struct req whose
+ * strings live in the request arena; the one error body format; the
+ * JSON body parser (json-c with a depth limit and UTF-8 validation).
+ * Never: trust a client header for identity (REMOTE_USER only comes
+ * from the FastCGI params nginx sets), or keep libfcgi's pointers.
+ */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "http.h"
+#include "log.h"
+
+static const struct {
+	int		 code;
+	const char	*reason;
+} reasons[] = {
+	{ 200, "OK" }, { 201, "Created" }, { 204, "No Content" },
+	{ 304, "Not Modified" }, { 400, "Bad Request" },
+	{ 401, "Unauthorized" }, { 403, "Forbidden" }, { 404, "Not Found" },
+	{ 405, "Method Not Allowed" }, { 409, "Conflict" },
+	{ 412, "Precondition Failed" }, { 413, "Payload Too Large" },
+	{ 415, "Unsupported Media Type" }, { 428, "Precondition Required" },
+	{ 429, "Too Many Requests" }, { 500, "Internal Server Error" },
+	{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
+};
+
+const char *
+http_reason(int status)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].code == status)
+			return reasons[i].reason;
+	return "Unknown";
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int
+http_urldecode(char *s, int plus_is_space)
+{
+	char	*w = s;
+	int	 hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%') {
+			if ((hi = hexval((unsigned char)s[1])) < 0 ||
+			    (lo = hexval((unsigned char)s[2])) < 0)
+				return -1;
+			if (hi == 0 && lo == 0)
+				return -1;	/* no NUL smuggling */
+			*w++ = (char)(hi << 4 | lo);
+			s += 2;
+		} else if (*s == '+' && plus_is_space)
+			*w++ = ' ';
+		else
+			*w++ = *s;
+	}
+	*w = '\0';
+	return 0;
+}
+
+int
+http_parse_query(struct req *r, const char *query)
+{
+	char	*q, *pair, *save = NULL, *eq;
+
+	r->nqs = 0;
+	if (query == NULL || *query == '\0')
+		return 0;
+	q = arena_strdup(r->arena, query);
+	for (pair = strtok_r(q, "&", &save); pair != NULL;
+	    pair = strtok_r(NULL, "&", &save)) {
+		if (r->nqs == HTTP_MAX_QUERY)
+			return -1;
+		if ((eq = strchr(pair, '=')) != NULL)
+			*eq++ = '\0';
+		else
+			eq = pair + strlen(pair);
+		if (http_urldecode(pair, 1) == -1 || http_urldecode(eq, 1) == -1)
+			return -1;
+		r->qs[r->nqs].key = pair;
+		r->qs[r->nqs].val = eq;
+		r->nqs++;
+	}
+	return 0;
+}
+
+const char *
+http_query(const struct req *r, const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nqs; i++)
+		if (strcmp(r->qs[i].key, key) == 0)
+			return r->qs[i].val;
+	return NULL;
+}
+
+/* A client-supplied request id is kept only if it is short and plain. */
+static int
+request_id_ok(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++, n++)
+		if (!isalnum((unsigned char)*s) && strchr("-_.:", *s) == NULL)
+			return 0;
+	return n > 0 && n <= HTTP_REQUEST_ID_MAX;
+}
+
+static void
+request_id_new(char *buf)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 raw[16];
+	size_t			 i;
+
+	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+		memset(raw, 0, sizeof(raw));
+	for (i = 0; i < sizeof(raw); i++) {
+		buf[2 * i] = hex[raw[i] >> 4];
+		buf[2 * i + 1] = hex[raw[i] & 0xf];
+	}
+	buf[2 * sizeof(raw)] = '\0';
+}
+
+static const char *
+param(struct req *r, const char *name)
+{
+	const char	*v = FCGX_GetParam(name, r->fcgi->envp);
+
+	return v == NULL ? NULL : arena_strdup(r->arena, v);
+}
+
+int
+http_req_init(struct req *r, FCGX_Request *f, struct arena *a,
+    const struct config *cfg)
+{
+	const char	*uri, *q, *id;
+
+	memset(r, 0, sizeof(*r));
+	r->fcgi = f;
+	r->arena = a;
+	r->cfg = cfg;
+	r->status = 0;
+
+	id = FCGX_GetParam("HTTP_X_REQUEST_ID", f->envp);
+	if (id != NULL && request_id_ok(id))
+		snprintf(r->request_id, sizeof(r->request_id), "%s", id);
+	else
+		request_id_new(r->request_id);
+
+	r->method = param(r, "REQUEST_METHOD");
+	r->remote_user = param(r, "REMOTE_USER");
+	if (r->remote_user != NULL && *r->remote_user == '\0')
+		r->remote_user = NULL;
+	r->remote_addr = param(r, "REMOTE_ADDR");
+	r->content_type = param(r, "CONTENT_TYPE");
+	if ((uri = param(r, "REQUEST_URI")) == NULL)
+		uri = param(r, "DOCUMENT_URI");
+	if (r->method == NULL || uri == NULL || *uri != '/') {
+		r->method = r->method ? r->method : "?";
+		r->path = uri ? uri : "?";
+		return 400;
+	}
+	if ((q = strchr(uri, '?')) != NULL) {
+		r->path = arena_strndup(a, uri, (size_t)(q - uri));
+		r->query = q + 1;
+	} else {
+		r->path = uri;
+		r->query = "";
+	}
+	if (http_parse_query(r, r->query) == -1)
+		return 400;
+	return 0;
+}
+
+void
+http_header(struct req *r, const char *name, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+	size_t	 room = sizeof(r->hdrs) - r->hdrs_len;
+
+	n = snprintf(r->hdrs + r->hdrs_len, room, "%s: ", name);
+	if (n < 0 || (size_t)n >= room)
+		goto full;
+	r->hdrs_len += (size_t)n;
+	room -= (size_t)n;
+	va_start(ap, fmt);
+	n = vsnprintf(r->hdrs + r->hdrs_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n + 2 >= room)
+		goto full;
+	r->hdrs_len += (size_t)n;
+	memcpy(r->hdrs + r->hdrs_len, "\r\n", 2);
+	r->hdrs_len += 2;
+	return;
+full:
+	/* Never emit half a header. */
+	r->hdrs[r->hdrs_len] = '\0';
+	log_error("response header %s dropped: header buffer full", name);
+}
+
+void
+http_begin(struct req *r, int status, const char *ctype)
+{
+	if (r->headers_sent) {
+		log_error("headers already sent (status %d, then %d)",
+		    r->status, status);
+		return;
+	}
+	r->status = status;
+	r->headers_sent = 1;
+	FCGX_FPrintF(r->fcgi->out, "Status: %d %s\r\nX-Request-Id: %s\r\n",
+	    status, http_reason(status), r->request_id);
+	if (ctype != NULL)
+		FCGX_FPrintF(r->fcgi->out, "Content-Type: %s\r\n", ctype);
+	FCGX_PutStr(r->hdrs, (int)r->hdrs_len, r->fcgi->out);
+	FCGX_PutStr("\r\n", 2, r->fcgi->out);
+}
+
+void
+http_send(struct req *r, int status, const char *ctype, const char *body,
+    size_t len)
+{
+	if (status != 204 && status != 304)
+		http_header(r, "Content-Length", "%zu", len);
+	http_begin(r, status, len > 0 || status >= 400 ? ctype : NULL);
+	if (len > 0 && status != 204 && status != 304)
+		FCGX_PutStr(body, (int)len, r->fcgi->out);
+}
+
+void
+http_send_json(struct req *r, int status, const char *json, size_t len)
+{
+	http_send(r, status, "application/json", json, len);
+}
+
+void
+http_error_obj(struct req *r, int status, const char *code,
+    const char *message, struct json_object *extra)
+{
+	struct json_object	*o = json_object_new_object();
+	const char		*s;
+	size_t			 len;
+
+	json_object_object_add(o, "status", json_object_new_int(status));
+	json_object_object_add(o, "error", json_object_new_string(code));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	if (extra != NULL) {
+		json_object_object_foreach(extra, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+		json_object_put(extra);
+	}
+	s = json_object_to_json_string_length(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	r->error_code = arena_strdup(r->arena, code);
+	http_send_json(r, status, s, len);
+	json_object_put(o);
+}
+
+void
+http_error(struct req *r, int status, const char *code, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_error_obj(r, status, code, msg, NULL);
+}
+
+/* "application/json" or "application/json; charset=utf-8". */
+static int
+is_json_type(const char *ct)
+{
+	static const char	 want[] = "application/json";
+	size_t			 n = sizeof(want) - 1;
+
+	if (ct == NULL || strncasecmp(ct, want, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+struct json_object *
+http_parse_json(struct arena *a, const char *buf, size_t len,
+    const char **err)
+{
+	struct json_tokener	*tok;
+	struct json_object	*o = NULL;
+	enum json_tokener_error	 jerr;
+	size_t			 end, i;
+
+	*err = NULL;
+	if (len == 0) {
+		*err = "empty body: expected a JSON document";
+		return NULL;
+	}
+	if (len > INT_MAX) {
+		*err = "body too large to parse";
+		return NULL;
+	}
+	/* json-c counts the top-level value as depth 1. */
+	if ((tok = json_tokener_new_ex(HTTP_JSON_DEPTH)) == NULL) {
+		*err = "out of memory";
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (o == NULL) {
+		if (jerr == json_tokener_continue)
+			*err = arena_printf(a, "unexpected end of JSON input "
+			    "at offset %zu", len);
+		else if (jerr == json_tokener_error_depth)
+			*err = arena_printf(a, "JSON nesting deeper than %d "
+			    "at offset %zu", HTTP_JSON_DEPTH, end);
+		else
+			*err = arena_printf(a, "%s at offset %zu",
+			    json_tokener_error_desc(jerr), end);
+		goto out;
+	}
+	for (i = end; i < len; i++)
+		if (!isspace((unsigned char)buf[i])) {
+			*err = arena_printf(a, "unexpected data after the JSON "
+			    "value at offset %zu", i);
+			json_object_put(o);
+			o = NULL;
+			goto out;
+		}
+out:
+	json_tokener_free(tok);
+	return o;
+}
+
+int
+http_read_json(struct req *r)
+{
+	const char	*cl, *err;
+	char		*end;
+	long long	 want = -1;
+	size_t		 cap, got = 0;
+	int		 n;
+	int64_t		 max = r->cfg->max_body;
+
+	if (!is_json_type(r->content_type)) {
+		http_error(r, 415, "unsupported_media_type",
+		    "Content-Type must be application/json, got \"%s\"",
+		    r->content_type ? r->content_type : "");
+		return -1;
+	}
+	cl = FCGX_GetParam("CONTENT_LENGTH", r->fcgi->envp);
+	if (cl != NULL && *cl != '\0') {
+		errno = 0;
+		want = strtoll(cl, &end, 10);
+		if (errno != 0 || *end != '\0' || want < 0) {
+			http_error(r, 400, "bad_request",
+			    "invalid Content-Length \"%s\"", cl);
+			return -1;
+		}
+	}
+	if (want > max) {
+		http_error(r, 413, "payload_too_large", "request body of %lld "
+		    "bytes exceeds max_body (%lld bytes)", want,
+		    (long long)max);
+		return -1;
+	}
+	/* Without a length, read at most max_body + 1 to detect excess. */
+	cap = want >= 0 ? (size_t)want : (size_t)max + 1;
+	r->body = arena_alloc(r->arena, cap + 1);
+	while (got < cap) {
+		n = FCGX_GetStr(r->body + got, (int)(cap - got > 65536 ?
+		    65536 : cap - got), r->fcgi->in);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if ((int64_t)got > max) {
+		http_error(r, 413, "payload_too_large", "request body exceeds "
+		    "max_body (%lld bytes)", (long long)max);
+		return -1;
+	}
+	if (want >= 0 && got != (size_t)want) {
+		http_error(r, 400, "bad_request", "request body ended after "
+		    "%zu of %lld bytes", got, want);
+		return -1;
+	}
+	r->body[got] = '\0';
+	r->body_len = got;
+	if ((r->json = http_parse_json(r->arena, r->body, got, &err)) == NULL) {
+		http_error(r, 400, "invalid_json", "invalid JSON body: %s", err);
+		return -1;
+	}
+	return 0;
+}

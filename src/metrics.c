@@ -1,0 +1,272 @@
+/*
+ * metrics.c -- shared-memory counters and their Prometheus rendering.
+ *
+ * Status codes are folded into a small fixed set so the table has a
+ * fixed size; anything else is counted under its class ("2xx", …).
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <signal.h>
+
+#include "log.h"
+#include "metrics.h"
+
+static const int codes[] = {
+	200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415,
+	428, 429, 500, 503, 504
+};
+#define NCODES		(sizeof(codes) / sizeof(codes[0]))
+#define NCODESLOTS	(NCODES + 5)	/* + 1xx..5xx classes */
+
+static const double buckets[METRICS_NBUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+	1, 2.5, 10
+};
+
+struct shm {
+	_Atomic uint64_t	 requests[METRICS_MAX_ROUTES][MM__COUNT][NCODESLOTS];
+	_Atomic uint64_t	 dur_bucket[METRICS_MAX_ROUTES][METRICS_NBUCKETS];
+	_Atomic uint64_t	 dur_count[METRICS_MAX_ROUTES];
+	_Atomic uint64_t	 dur_sum_ns[METRICS_MAX_ROUTES];
+	_Atomic uint64_t	 db_errors;
+	_Atomic uint64_t	 worker_restarts;
+	struct worker_slot	 slots[METRICS_MAX_SLOTS];
+};
+
+static struct shm	*shm;
+
+static const char *const method_names[MM__COUNT] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OTHER"
+};
+
+int
+metrics_init(void)
+{
+	void	*p;
+
+	p = mmap(NULL, sizeof(struct shm), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		log_error("mmap of %zu bytes for metrics failed: %m",
+		    sizeof(struct shm));
+		return -1;
+	}
+	shm = p;
+	return 0;
+}
+
+struct worker_slot *
+metrics_slot(int i)
+{
+	if (shm == NULL || i < 0 || i >= METRICS_MAX_SLOTS)
+		return NULL;
+	return &shm->slots[i];
+}
+
+int
+metrics_nslots(void)
+{
+	return METRICS_MAX_SLOTS;
+}
+
+enum metrics_method
+metrics_method(const char *m)
+{
+	int	 i;
+
+	for (i = 0; i < MM_OTHER; i++)
+		if (strcmp(m, method_names[i]) == 0)
+			return (enum metrics_method)i;
+	return MM_OTHER;
+}
+
+const char *
+metrics_method_name(enum metrics_method m)
+{
+	return method_names[m < MM__COUNT ? m : MM_OTHER];
+}
+
+static size_t
+code_slot(int status)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCODES; i++)
+		if (codes[i] == status)
+			return i;
+	if (status < 100 || status > 599)
+		status = 500;
+	return NCODES + (size_t)(status / 100 - 1);
+}
+
+void
+metrics_request(int route, enum metrics_method m, int status, double secs)
+{
+	size_t	 b;
+
+	if (shm == NULL)
+		return;
+	if (route < 0 || route >= METRICS_MAX_ROUTES)
+		route = 0;
+	atomic_fetch_add_explicit(&shm->requests[route][m][code_slot(status)],
+	    1, memory_order_relaxed);
+	for (b = 0; b < METRICS_NBUCKETS; b++)
+		if (secs <= buckets[b]) {
+			atomic_fetch_add_explicit(&shm->dur_bucket[route][b],
+			    1, memory_order_relaxed);
+			break;
+		}
+	atomic_fetch_add_explicit(&shm->dur_count[route], 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&shm->dur_sum_ns[route],
+	    (uint64_t)(secs * 1e9), memory_order_relaxed);
+}
+
+void
+metrics_db_error(void)
+{
+	if (shm != NULL)
+		atomic_fetch_add_explicit(&shm->db_errors, 1,
+		    memory_order_relaxed);
+}
+
+void
+metrics_worker_restart(void)
+{
+	if (shm != NULL)
+		atomic_fetch_add_explicit(&shm->worker_restarts, 1,
+		    memory_order_relaxed);
+}
+
+/* A slot counts if its process still exists (a SIGKILLed worker
+ * cannot clear its own slot; the master does when it reaps). */
+static int
+slot_live(const struct worker_slot *s)
+{
+	return s->pid > 0 && (kill(s->pid, 0) == 0);
+}
+
+void
+metrics_snapshot(struct metrics_snapshot *s)
+{
+	int	 i, r, m;
+	size_t	 c;
+
+	memset(s, 0, sizeof(*s));
+	if (shm == NULL)
+		return;
+	s->db_up = 1;
+	for (i = 0; i < METRICS_MAX_SLOTS; i++) {
+		const struct worker_slot *w = &shm->slots[i];
+		if (w->pid == 0 || w->retiring || !slot_live(w))
+			continue;
+		s->workers_total++;
+		if (w->busy)
+			s->workers_busy++;
+		if (!w->db_up)
+			s->db_up = 0;
+	}
+	if (s->workers_total == 0)
+		s->db_up = 0;
+	for (r = 0; r < METRICS_MAX_ROUTES; r++)
+		for (m = 0; m < MM__COUNT; m++)
+			for (c = 0; c < NCODESLOTS; c++)
+				s->requests_total += atomic_load_explicit(
+				    &shm->requests[r][m][c],
+				    memory_order_relaxed);
+	s->db_errors = atomic_load(&shm->db_errors);
+	s->worker_restarts = atomic_load(&shm->worker_restarts);
+}
+
+static void
+code_label(size_t c, char *buf, size_t len)
+{
+	if (c < NCODES)
+		snprintf(buf, len, "%d", codes[c]);
+	else
+		snprintf(buf, len, "%zuxx", c - NCODES + 1);
+}
+
+void
+metrics_write_prometheus(FILE *f, metrics_route_name_fn name, int nroutes,
+    const char *version)
+{
+	struct metrics_snapshot	 s;
+	int			 r, m;
+	size_t			 c, b;
+	uint64_t		 v, cum;
+	char			 code[8];
+
+	if (shm == NULL)
+		return;
+	if (nroutes > METRICS_MAX_ROUTES)
+		nroutes = METRICS_MAX_ROUTES;
+	metrics_snapshot(&s);
+
+	fputs("# HELP dashcgi_http_requests_total HTTP requests answered, "
+	    "by route, method and status code.\n"
+	    "# TYPE dashcgi_http_requests_total counter\n", f);
+	for (r = 0; r < nroutes; r++)
+		for (m = 0; m < MM__COUNT; m++)
+			for (c = 0; c < NCODESLOTS; c++) {
+				v = atomic_load_explicit(
+				    &shm->requests[r][m][c],
+				    memory_order_relaxed);
+				if (v == 0)
+					continue;
+				code_label(c, code, sizeof(code));
+				fprintf(f, "dashcgi_http_requests_total{route=\"%s\","
+				    "method=\"%s\",code=\"%s\"} %llu\n",
+				    name(r), method_names[m], code,
+				    (unsigned long long)v);
+			}
+
+	fputs("# HELP dashcgi_http_request_duration_seconds Time from "
+	    "accept to the last byte, by route.\n"
+	    "# TYPE dashcgi_http_request_duration_seconds histogram\n", f);
+	for (r = 0; r < nroutes; r++) {
+		uint64_t cnt = atomic_load(&shm->dur_count[r]);
+		if (cnt == 0)
+			continue;
+		cum = 0;
+		for (b = 0; b < METRICS_NBUCKETS; b++) {
+			cum += atomic_load(&shm->dur_bucket[r][b]);
+			fprintf(f, "dashcgi_http_request_duration_seconds_bucket"
+			    "{route=\"%s\",le=\"%g\"} %llu\n", name(r),
+			    buckets[b], (unsigned long long)cum);
+		}
+		/* +Inf must equal _count; read once to stay consistent. */
+		if (cnt < cum)
+			cnt = cum;
+		fprintf(f, "dashcgi_http_request_duration_seconds_bucket"
+		    "{route=\"%s\",le=\"+Inf\"} %llu\n", name(r),
+		    (unsigned long long)cnt);
+		fprintf(f, "dashcgi_http_request_duration_seconds_sum"
+		    "{route=\"%s\"} %.9f\n", name(r),
+		    (double)atomic_load(&shm->dur_sum_ns[r]) / 1e9);
+		fprintf(f, "dashcgi_http_request_duration_seconds_count"
+		    "{route=\"%s\"} %llu\n", name(r), (unsigned long long)cnt);
+	}
+
+	fprintf(f, "# HELP dashcgi_db_errors_total Database errors seen by "
+	    "workers.\n# TYPE dashcgi_db_errors_total counter\n"
+	    "dashcgi_db_errors_total %llu\n",
+	    (unsigned long long)s.db_errors);
+	fprintf(f, "# HELP dashcgi_db_up Whether every live worker holds a "
+	    "working database connection.\n# TYPE dashcgi_db_up gauge\n"
+	    "dashcgi_db_up %d\n", s.db_up);
+	fprintf(f, "# HELP dashcgi_workers Worker processes by state.\n"
+	    "# TYPE dashcgi_workers gauge\n"
+	    "dashcgi_workers{state=\"busy\"} %d\n"
+	    "dashcgi_workers{state=\"idle\"} %d\n",
+	    s.workers_busy, s.workers_total - s.workers_busy);
+	fprintf(f, "# HELP dashcgi_worker_restarts_total Workers respawned "
+	    "by the master.\n# TYPE dashcgi_worker_restarts_total counter\n"
+	    "dashcgi_worker_restarts_total %llu\n",
+	    (unsigned long long)s.worker_restarts);
+	fprintf(f, "# HELP dashcgi_build_info Build information.\n"
+	    "# TYPE dashcgi_build_info gauge\n"
+	    "dashcgi_build_info{version=\"%s\"} 1\n", version);
+}

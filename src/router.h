@@ -1,0 +1,54 @@
+/*
+ * router.h -- the route table: method, path pattern, handler, policy.
+ *
+ * Owns: routes[] in router.c; matching a path against it, extracting
+ * {param} segments (percent-decoded), and the Allow list for 405.
+ * Never: know what a handler does; policy lives in the row flags.
+ */
+#ifndef DASHCGI_ROUTER_H
+#define DASHCGI_ROUTER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct req;
+typedef void (*handler_fn)(struct req *);
+
+enum route_flags {
+	R_AUTH	= 1 << 0,	/* needs an identity (REMOTE_USER) */
+	R_DB	= 1 << 1,	/* needs the database */
+	R_JSON	= 1 << 2,	/* takes a JSON body */
+};
+
+struct route {
+	const char	*method;
+	const char	*pattern;	/* "/api/v1/projects/{project}" */
+	handler_fn	 fn;
+	unsigned	 flags;
+	enum role	 role;		/* least project role, ROLE_NONE: any */
+};
+
+extern const struct route	routes[];
+extern const size_t		nroutes;
+
+#define ROUTER_NOT_FOUND	(-1)
+#define ROUTER_BAD_METHOD	(-2)
+
+/*
+ * Match; on success returns the row index and fills params (pointers
+ * into buf, which must be a writable copy of path that outlives them).
+ * On ROUTER_BAD_METHOD, allow gets "GET, HEAD" style text.
+ */
+int	 router_match(const char *method, char *buf, const char **params,
+	    size_t *nparams, size_t maxparams, char *allow, size_t allowlen);
+
+/* One pattern against one path; params point into path (not cut). */
+int	 router_match_pattern(const char *pattern, char *path,
+	    const char **params, size_t *nparams, size_t maxparams);
+
+/* Metrics label of a row id (0 = "unmatched", i + 1 = routes[i]). */
+const char *router_metrics_name(int id);
+int	 router_metrics_count(void);
+
+#endif

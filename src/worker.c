@@ -1,0 +1,236 @@
+/*
+ * worker.c -- the accept loop and the request pipeline.
+ *
+ * Signals: SIGTERM/SIGINT/SIGQUIT only set a flag.  They are blocked
+ * while a request is handled, so no read or write of the request is
+ * interrupted; they are unblocked only around the accept, which they
+ * interrupt (FCGI_FAIL_ACCEPT_ON_INTR).  A signal landing between the
+ * flag test and accept(2) is caught by the master re-sending SIGTERM.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "arena.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "router.h"
+#include "worker.h"
+
+int				 worker_expected_schema;
+static volatile sig_atomic_t	 stop;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static double
+now_s(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Everything between the route table and the handler: the policy
+ * flags of the row are enforced here and nowhere else.
+ */
+static void
+dispatch(struct req *r)
+{
+	char		*buf, allow[128];
+	const char	*code, *msg;
+	size_t		 i;
+	int		 id;
+
+	buf = arena_strdup(r->arena, r->path);
+	id = router_match(r->method, buf, r->params, &r->nparams,
+	    HTTP_MAX_PARAMS, allow, sizeof(allow));
+	if (id == ROUTER_NOT_FOUND) {
+		http_error(r, 404, "not_found", "no such resource: %s",
+		    r->path);
+		return;
+	}
+	if (id == ROUTER_BAD_METHOD) {
+		http_header(r, "Allow", "%s", allow);
+		http_error(r, 405, "method_not_allowed", "method %s is not "
+		    "allowed here; allowed: %s", r->method, allow);
+		return;
+	}
+	r->route = &routes[id];
+	r->route_id = id + 1;
+	for (i = 0; i < r->nparams; i++)
+		if (http_urldecode((char *)r->params[i], 0) == -1) {
+			http_error(r, 400, "bad_request", "malformed percent "
+			    "escape in the path");
+			return;
+		}
+
+	if (r->cfg->auth.mode == AUTH_ANONYMOUS && r->remote_user == NULL)
+		r->remote_user = "anonymous";
+	if ((r->route->flags & R_AUTH) && r->remote_user == NULL) {
+		http_error(r, 401, "unauthorized", "authentication required: "
+		    "no REMOTE_USER from the web server");
+		return;
+	}
+	if (r->route->flags & R_DB) {
+		if (!db_ready()) {
+			(void)db_http_status(NULL, &code, &msg);
+			http_error(r, 503, code, "%s", msg);
+			return;
+		}
+		if (!db_statements_ready()) {
+			http_error(r, 503, "migrations_pending", "the database "
+			    "schema is behind this version of dashcgi; run "
+			    "'dashcgi migrate up'");
+			return;
+		}
+	}
+	if ((r->route->flags & R_JSON) && http_read_json(r) == -1)
+		return;
+	r->route->fn(r);
+	if (!r->headers_sent)
+		http_error(r, 500, "internal_error", "the handler gave no "
+		    "answer");
+}
+
+static void
+handle(FCGX_Request *f, const struct config *cfg, struct arena *a)
+{
+	struct req	 r;
+	struct logline	 l;
+	double		 t0 = now_s(), dt;
+	int		 st;
+
+	if ((st = http_req_init(&r, f, a, cfg)) != 0)
+		http_error(&r, st, "bad_request", "malformed request URI or "
+		    "query string");
+	else
+		dispatch(&r);
+	dt = now_s() - t0;
+	metrics_request(r.route_id, metrics_method(r.method), r.status, dt);
+
+	log_begin(&l, r.status >= 500 ? LOG_WARN : LOG_INFO, "request");
+	log_str(&l, "method", r.method);
+	log_str(&l, "route", router_metrics_name(r.route_id));
+	log_str(&l, "path", r.path);
+	log_int(&l, "status", r.status);
+	log_dbl(&l, "duration_ms", dt * 1e3);
+	log_str(&l, "request_id", r.request_id);
+	if (r.remote_user != NULL)
+		log_str(&l, "user", r.remote_user);
+	if (r.error_code != NULL)
+		log_str(&l, "error", r.error_code);
+	log_end(&l);
+	if (r.json != NULL)
+		json_object_put(r.json);
+}
+
+void
+worker_main(int slotno, const struct config *cfg, int lfd)
+{
+	struct worker_slot	*slot = metrics_slot(slotno);
+	struct sigaction	 sa;
+	sigset_t		 block;
+	FCGX_Request		 req;
+	struct arena		 arena = { 0 };
+	long			 served = 0;
+	int			 rc;
+
+	log_set_proc("worker");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;	/* no SA_RESTART: interrupt accept */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	/* The master blocked these before fork; only ours stay blocked. */
+	{
+		sigset_t	 rest;
+		sigemptyset(&rest);
+		sigaddset(&rest, SIGCHLD);
+		sigaddset(&rest, SIGHUP);
+		sigaddset(&rest, SIGALRM);
+		sigprocmask(SIG_UNBLOCK, &rest, NULL);
+	}
+	/* If the master dies without stopping us, stop too. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		exit(0);
+
+	FCGX_Init();
+	FCGX_InitRequest(&req, lfd, FCGI_FAIL_ACCEPT_ON_INTR);
+	db_init(cfg);
+	(void)db_ready();
+	if (db_fatal()) {
+		log_error("the database refused this configuration; exiting "
+		    "with status 2");
+		exit(EXIT_FATALCONF);
+	}
+	if (slot != NULL)
+		slot->db_up = db_is_up();
+
+	while (!stop) {
+		sigprocmask(SIG_UNBLOCK, &block, NULL);
+		rc = stop ? -EINTR : FCGX_Accept_r(&req);
+		sigprocmask(SIG_BLOCK, &block, NULL);
+		if (rc < 0) {
+			if (stop || rc == -EINTR)
+				continue;
+			log_error("FastCGI accept failed: %s", strerror(-rc));
+			usleep(100000);
+			continue;
+		}
+		if (slot != NULL)
+			slot->busy = 1;
+		handle(&req, cfg, &arena);
+		FCGX_Finish_r(&req);
+		arena_reset(&arena);
+		if (slot != NULL) {
+			slot->busy = 0;
+			slot->requests++;
+			slot->db_up = db_is_up();
+		}
+		if (db_fatal()) {
+			log_error("the database refused this configuration; "
+			    "exiting with status 2");
+			exit(EXIT_FATALCONF);
+		}
+		if (cfg->max_requests > 0 && ++served >= cfg->max_requests) {
+			log_info("served max_requests (%ld); exiting to be "
+			    "replaced", cfg->max_requests);
+			break;
+		}
+		db_tick();
+	}
+	db_shutdown();
+	arena_free(&arena);
+	exit(EXIT_RECYCLED);
+}

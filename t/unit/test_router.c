@@ -1,0 +1,78 @@
+/*
+ * test_router.c -- the route table: matching, parameters, 404 and
+ * 405 with an Allow list, and that the table itself is well formed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+#include "tap.h"
+
+static int
+m(const char *method, const char *path, const char **params, size_t *n,
+    char *allow)
+{
+	static char	 buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	return router_match(method, buf, params, n, 8, allow, 128);
+}
+
+int
+main(void)
+{
+	const char	*p[8];
+	size_t		 n, i, j;
+	char		 allow[128];
+	int		 id;
+
+	id = m("GET", "/live", p, &n, allow);
+	ok(id >= 0 && strcmp(routes[id].pattern, "/live") == 0,
+	    "GET /live matches its row");
+	id = m("HEAD", "/live", p, &n, allow);
+	ok(id >= 0 && strcmp(routes[id].method, "GET") == 0,
+	    "HEAD is answered by the GET row");
+	is_int(m("GET", "/nope", p, &n, allow), ROUTER_NOT_FOUND,
+	    "an unknown path is 404");
+	is_int(m("GET", "/live/", p, &n, allow), ROUTER_NOT_FOUND,
+	    "a trailing slash does not match");
+	is_int(m("GET", "/liveness", p, &n, allow), ROUTER_NOT_FOUND,
+	    "a prefix of a segment does not match");
+	is_int(m("DELETE", "/live", p, &n, allow), ROUTER_BAD_METHOD,
+	    "a known path with a wrong method is 405");
+	is_str(allow, "GET, HEAD", "Allow lists GET and HEAD");
+	is_int(m("GET", "/api/validate/dashboards", p, &n, allow),
+	    ROUTER_BAD_METHOD, "GET on a POST-only route is 405");
+	is_str(allow, "POST", "Allow lists POST");
+
+	{
+		char	 path[] = "/api/v1/projects/demo/dashboards/api%2Dx";
+		char	 two[] = "/api/v1/projects//dashboards/x";
+		const char *pat = "/api/v1/projects/{project}/dashboards/{name}";
+
+		ok(router_match_pattern(pat, path, p, &n, 8) == 1 && n == 2,
+		    "a pattern with two parameters matches");
+		ok(n == 2 && strncmp(p[0], "demo/", 5) == 0 &&
+		    strcmp(p[1], "api%2Dx") == 0,
+		    "parameters point at their segments");
+		ok(router_match_pattern(pat, two, p, &n, 8) == 0,
+		    "an empty segment does not fill a parameter");
+		ok(router_match_pattern(pat, path, p, &n, 1) == 0,
+		    "more parameters than room is no match");
+	}
+
+	/* Every row is well formed and unique. */
+	for (i = 0; i < nroutes; i++) {
+		ok(routes[i].pattern[0] == '/' && routes[i].fn != NULL,
+		    "row %zu (%s %s) has a path and a handler", i,
+		    routes[i].method, routes[i].pattern);
+		for (j = i + 1; j < nroutes; j++)
+			if (strcmp(routes[i].method, routes[j].method) == 0 &&
+			    strcmp(routes[i].pattern, routes[j].pattern) == 0)
+				ok(0, "row %zu duplicates row %zu", j, i);
+	}
+	is_str(router_metrics_name(0), "unmatched", "id 0 is unmatched");
+	is_str(router_metrics_name(1), routes[0].pattern,
+	    "id i + 1 names routes[i]");
+	return done_testing();
+}
