@@ -96,7 +96,10 @@ struct config_key {
 	const char		*env;		/* overriding variable or NULL */
 	bool			 reload;	/* may change on SIGHUP */
 	bool			 secret;	/* masked by check-config */
-	long long		 min, max;	/* CT_INT bounds */
+	long long		 min, max;	/* CT_INT bounds; CT_SIZE and
+						   CT_DURATION: min only */
+	size_t			 size;		/* sizeof the target: CT_INT
+						   stores an int or a long */
 };
 
 extern const struct config_key	config_keys[];
