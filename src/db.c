@@ -45,6 +45,7 @@ static int64_t			 backoff_ms = BACKOFF_MIN_MS;
 static int64_t			 connected_at_ms;
 static int			 up;
 static int			 fatal;
+static int64_t			 next_prepare_ms;
 
 static int64_t
 now_ms(void)
@@ -254,8 +255,11 @@ db_ready(void)
 		if (connect_now() == -1)
 			return 0;
 	}
-	if (!all_prepared)
+	/* A schema behind the code: look again at most once a second. */
+	if (!all_prepared && now_ms() >= next_prepare_ms) {
+		next_prepare_ms = now_ms() + 1000;
 		prepare_all();
+	}
 	return 1;
 }
 
