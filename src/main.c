@@ -66,6 +66,14 @@ main(int argc, char *argv[])
 		i += 2;
 	}
 	cmd = i < argc ? argv[i] : "serve";
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("dashcgi %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "migrate") != 0 && strcmp(cmd, "maintenance") != 0) {
 		fprintf(stderr, "dashcgi: unknown command \"%s\"\n", cmd);

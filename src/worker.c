@@ -123,6 +123,8 @@ handle(FCGX_Request *f, const struct config *cfg, struct arena *a)
 		    "query string");
 	else
 		dispatch(&r);
+	/* Count the time to hand the answer to nginx too. */
+	FCGX_FFlush(f->out);
 	dt = now_s() - t0;
 	metrics_request(r.route_id, metrics_method(r.method), r.status, dt);
 
