@@ -17,7 +17,10 @@
 #include "log.h"
 
 enum auth_mode { AUTH_REMOTE_USER = 0, AUTH_ANONYMOUS };
-enum role { ROLE_NONE = 0, ROLE_VIEWER, ROLE_EDITOR, ROLE_ADMIN };
+/* Project roles in rising order; ROLE_GLOBAL_ADMIN only in the route
+ * table (auth.admins), never stored or configured. */
+enum role { ROLE_NONE = 0, ROLE_VIEWER, ROLE_EDITOR, ROLE_ADMIN,
+	ROLE_GLOBAL_ADMIN };
 
 /* Where a key's effective value came from, for check-config. */
 enum config_source { SRC_DEFAULT = 0, SRC_FILE, SRC_ENV };

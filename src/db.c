@@ -3,7 +3,7 @@
  * reconnect with backoff, and the SQLSTATE to HTTP mapping.
  *
  * Owns: one PGconn per process (static), the statement table.
- * Never: run SQL that is not in stmts[] (migrate and maintenance have
+ * Never: run SQL that is not in a statement table (migrate and maintenance have
  * their own connection from db_open()); block longer than
  * connect_timeout when the database is away.
  */
@@ -20,25 +20,38 @@
 #include "log.h"
 #include "metrics.h"
 
-struct stmt_def {
-	const char	*name;
-	const char	*sql;
-	int		 nparams;
-};
-
-/* Every statement a worker runs.  Add a row, add an enum stmt value. */
-static const struct stmt_def stmts[STMT__COUNT] = {
+/* The server's own statements. */
+static const struct stmt_def core_defs[STMT__COUNT] = {
 	[STMT_PING] = { "ping", "SELECT 1", 0 },
 	[STMT_SCHEMA_VERSION] = { "schema_version",
 	    "SELECT coalesce(max(version), 0) FROM schema_migrations", 0 },
 };
+const struct stmt_set core_stmts = { "core", core_defs, STMT__COUNT };
+
+/*
+ * Every statement a worker runs, one table per module: each module
+ * keeps its SQL beside the code that reads the result.  All of them
+ * are prepared when a connection opens.
+ */
+static const struct stmt_set *const sets[] = {
+	&core_stmts,
+	&authz_stmts,
+	&audit_stmts,
+	&projects_stmts,
+	&dashboards_stmts,
+	&templates_stmts,
+	&preferences_stmts,
+};
+#define NSETS		(sizeof(sets) / sizeof(sets[0]))
+#define MAX_STMTS	256
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	2000
 
 static const struct config	*cfg;
 static PGconn			*conn;
-static int			 prepared[STMT__COUNT];
+static int			 prepared[MAX_STMTS];
+static size_t			 nstmts;
 static int			 all_prepared;
 static int64_t			 next_try_ms;	/* monotonic */
 static int64_t			 backoff_ms = BACKOFF_MIN_MS;
@@ -178,32 +191,55 @@ db_shutdown(void)
 
 /* Prepare what is not prepared yet.  A statement over a table that a
  * pending migration creates fails with 42P01 and is retried later. */
+static void	log_begin_prepare_failure(const char *, const PGresult *);
+
 static void
 prepare_all(void)
 {
-	PGresult	*res;
-	int		 i, ok = 1;
+	const struct stmt_def	*d;
+	PGresult		*res;
+	size_t			 k, i, g = 0;
+	int			 ok = 1;
 
-	for (i = 0; i < STMT__COUNT; i++) {
-		if (prepared[i])
-			continue;
-		res = PQprepare(conn, stmts[i].name, stmts[i].sql,
-		    stmts[i].nparams, NULL);
-		switch (PQresultStatus(res)) {
-		case PGRES_COMMAND_OK:
-			prepared[i] = 1;
-			break;
-		default:
-			ok = 0;
-			log_debug("prepare %s: %s", stmts[i].name,
-			    PQresultErrorMessage(res));
-			break;
+	for (k = 0; k < NSETS; k++)
+		for (i = 0; i < sets[k]->n; i++, g++) {
+			if (g >= MAX_STMTS || prepared[g])
+				continue;
+			d = &sets[k]->defs[i];
+			res = PQprepare(conn, d->name, d->sql, d->nparams, NULL);
+			switch (PQresultStatus(res)) {
+			case PGRES_COMMAND_OK:
+				prepared[g] = 1;
+				break;
+			default:
+				ok = 0;
+				/* 42P01/42703: a migration is pending. */
+				log_begin_prepare_failure(d->name, res);
+				break;
+			}
+			PQclear(res);
+			if (PQstatus(conn) != CONNECTION_OK)
+				return;
 		}
-		PQclear(res);
-		if (PQstatus(conn) != CONNECTION_OK)
-			return;
-	}
+	nstmts = g;
 	all_prepared = ok;
+}
+
+static void
+log_begin_prepare_failure(const char *name, const PGresult *res)
+{
+	struct logline	 l;
+	const char	*st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	/* Expected while migrations are pending; loud otherwise. */
+	log_begin(&l, st != NULL && (strcmp(st, "42P01") == 0 ||
+	    strcmp(st, "42703") == 0 || strcmp(st, "42883") == 0 ||
+	    strcmp(st, "42704") == 0) ? LOG_DEBUG : LOG_ERROR,
+	    "cannot prepare statement");
+	log_str(&l, "statement", name);
+	log_str(&l, "sqlstate", st);
+	log_str(&l, "error", PQresultErrorMessage(res));
+	log_end(&l);
 }
 
 static int
@@ -282,18 +318,37 @@ db_tick(void)
 	(void)db_ready();
 }
 
+static int
+global_index(const struct stmt_set *set, size_t i)
+{
+	size_t	 k, g = 0;
+
+	for (k = 0; k < NSETS; g += sets[k]->n, k++)
+		if (sets[k] == set)
+			return i < set->n && g + i < MAX_STMTS ? (int)(g + i) : -1;
+	return -1;
+}
+
 PGresult *
 db_exec(enum stmt s, int nparams, const char *const *params)
 {
+	return db_run(&core_stmts, s, nparams, params);
+}
+
+PGresult *
+db_run(const struct stmt_set *set, size_t i, int nparams,
+    const char *const *params)
+{
 	PGresult	*res;
+	int		 g;
 
 	if (!db_ready())
 		return NULL;
-	if (!prepared[s]) {
+	if ((g = global_index(set, i)) < 0 || !prepared[g]) {
 		/* Its table is missing: the schema is behind the code. */
 		return NULL;
 	}
-	res = PQexecPrepared(conn, stmts[s].name, nparams, params, NULL,
+	res = PQexecPrepared(conn, set->defs[i].name, nparams, params, NULL,
 	    NULL, 0);
 	switch (PQresultStatus(res)) {
 	case PGRES_TUPLES_OK:
@@ -309,6 +364,60 @@ db_exec(enum stmt s, int nparams, const char *const *params)
 		break;
 	}
 	return res;
+}
+
+/*
+ * Transaction control.  Plain PQexec: these take no parameters and
+ * cannot be prepared.  Each returns 0, or -1 with the connection state
+ * already handled (a lost connection is dropped for reconnect).
+ */
+static int
+tx(const char *sql)
+{
+	PGresult	*res;
+	int		 rc = -1;
+
+	if (conn == NULL)
+		return -1;
+	res = PQexec(conn, sql);
+	switch (PQresultStatus(res)) {
+	case PGRES_COMMAND_OK:
+		rc = 0;
+		break;
+	default:
+		metrics_db_error();
+		log_warn("%s failed: %s", sql, PQresultErrorMessage(res));
+		if (PQstatus(conn) != CONNECTION_OK)
+			disconnect();
+		break;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+db_begin(void)
+{
+	return db_ready() ? tx("BEGIN") : -1;
+}
+
+int
+db_commit(void)
+{
+	return tx("COMMIT");
+}
+
+void
+db_rollback(void)
+{
+	if (conn != NULL && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		(void)tx("ROLLBACK");
+}
+
+int
+db_in_transaction(void)
+{
+	return conn != NULL && PQtransactionStatus(conn) != PQTRANS_IDLE;
 }
 
 double

@@ -12,10 +12,30 @@
 #ifndef DASHCGI_DB_H
 #define DASHCGI_DB_H
 
+#include <stddef.h>
+
 #include <libpq-fe.h>
 
 #include "config.h"
 
+/* One statement: its prepared name, SQL with $n casts, arity. */
+struct stmt_def {
+	const char	*name;
+	const char	*sql;
+	int		 nparams;
+};
+
+/* A module's statement table; db.c lists every set it prepares. */
+struct stmt_set {
+	const char		*module;
+	const struct stmt_def	*defs;
+	size_t			 n;
+};
+
+extern const struct stmt_set core_stmts, authz_stmts, audit_stmts,
+	projects_stmts, dashboards_stmts, templates_stmts, preferences_stmts;
+
+/* The core set (db.c). */
 enum stmt {
 	STMT_PING = 0,
 	STMT_SCHEMA_VERSION,
@@ -34,8 +54,20 @@ void	 db_init(const struct config *);	/* no I/O */
 void	 db_shutdown(void);
 /* Connected and prepared?  Tries to (re)connect if the backoff allows. */
 int	 db_ready(void);
-/* Runs a prepared statement; text parameters, text or binary result. */
+/*
+ * Runs statement i of a set with text parameters (NULL = SQL NULL).
+ * NULL when the database is away or the statement could not be
+ * prepared; else a result the caller PQclear()s, whatever its status.
+ */
+PGresult *db_run(const struct stmt_set *, size_t i, int nparams,
+	    const char *const *params);
 PGresult *db_exec(enum stmt, int nparams, const char *const *params);
+
+/* BEGIN / COMMIT / ROLLBACK on the worker's connection. */
+int	 db_begin(void);
+int	 db_commit(void);
+void	 db_rollback(void);
+int	 db_in_transaction(void);
 /* Milliseconds the last successful ping took, -1 if it failed. */
 double	 db_ping(void);
 /* The connection's state for /metrics and /ready. */

@@ -245,11 +245,46 @@ void
 http_send(struct req *r, int status, const char *ctype, const char *body,
     size_t len)
 {
+	/* Inside a change nothing leaves before COMMIT: hold it. */
+	if (r->tx) {
+		if (r->held.set) {
+			log_error("second answer (%d) to one request ignored",
+			    status);
+			return;
+		}
+		r->held.set = 1;
+		r->held.status = status;
+		r->held.ctype = ctype ? arena_strdup(r->arena, ctype) : NULL;
+		r->held.body = arena_strndup(r->arena, body ? body : "", len);
+		r->held.len = len;
+		r->status = status;
+		return;
+	}
 	if (status != 204 && status != 304)
 		http_header(r, "Content-Length", "%zu", len);
 	http_begin(r, status, len > 0 || status >= 400 ? ctype : NULL);
 	if (len > 0 && status != 204 && status != 304)
 		FCGX_PutStr(body, (int)len, r->fcgi->out);
+}
+
+void
+http_release(struct req *r)
+{
+	if (!r->held.set)
+		return;
+	r->held.set = 0;
+	r->tx = 0;
+	http_send(r, r->held.status, r->held.ctype, r->held.body,
+	    r->held.len);
+}
+
+void
+http_discard(struct req *r)
+{
+	r->held.set = 0;
+	r->hdrs_len = 0;
+	r->status = 0;
+	r->error_code = NULL;
 }
 
 void
@@ -295,10 +330,9 @@ http_error(struct req *r, int status, const char *code, const char *fmt, ...)
 
 /* "application/json" or "application/json; charset=utf-8". */
 static int
-is_json_type(const char *ct)
+is_type(const char *ct, const char *want)
 {
-	static const char	 want[] = "application/json";
-	size_t			 n = sizeof(want) - 1;
+	size_t			 n = strlen(want);
 
 	if (ct == NULL || strncasecmp(ct, want, n) != 0)
 		return 0;
@@ -362,18 +396,18 @@ out:
 }
 
 int
-http_read_json(struct req *r)
+http_read_body(struct req *r, const char *ctype)
 {
-	const char	*cl, *err;
+	const char	*cl;
 	char		*end;
 	long long	 want = -1;
 	size_t		 cap, got = 0;
 	int		 n;
 	int64_t		 max = r->cfg->max_body;
 
-	if (!is_json_type(r->content_type)) {
+	if (!is_type(r->content_type, ctype)) {
 		http_error(r, 415, "unsupported_media_type",
-		    "Content-Type must be application/json, got \"%s\"",
+		    "Content-Type must be %s, got \"%s\"", ctype,
 		    r->content_type ? r->content_type : "");
 		return -1;
 	}
@@ -415,7 +449,18 @@ http_read_json(struct req *r)
 	}
 	r->body[got] = '\0';
 	r->body_len = got;
-	if ((r->json = http_parse_json(r->arena, r->body, got, &err)) == NULL) {
+	return 0;
+}
+
+int
+http_read_json(struct req *r)
+{
+	const char	*err;
+
+	if (http_read_body(r, "application/json") == -1)
+		return -1;
+	if ((r->json = http_parse_json(r->arena, r->body, r->body_len,
+	    &err)) == NULL) {
 		http_error(r, 400, "invalid_json", "invalid JSON body: %s", err);
 		return -1;
 	}

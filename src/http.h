@@ -54,6 +54,25 @@ struct req {
 	size_t			 body_len;
 	struct json_object	*json;		/* parsed body, owned */
 
+	/* Who is asking (authz.c fills these before the handler runs). */
+	const char		*actor;		/* user, "anonymous", "share:<id>" */
+	enum role		 role;		/* on the route's {project} */
+	int			 admin;		/* global administrator */
+
+	/* A change: one transaction, committed with its audit row. */
+	int			 tx;
+	int			 audited;
+	struct {				/* answer held until COMMIT */
+		int		 set, status;
+		const char	*ctype;
+		char		*body;
+		size_t		 len;
+	}			 held;
+	struct {				/* 403 to audit after ROLLBACK */
+		int		 set;
+		const char	*project, *resource, *reason;
+	}			 denied;
+
 	int			 status;	/* what was sent */
 	int			 headers_sent;
 	char			 hdrs[1024];	/* extra response headers */
@@ -75,6 +94,8 @@ const char *http_query(const struct req *, const char *key);
  * the error answer.
  */
 int	 http_read_json(struct req *);
+/* The same checks for any body of the given Content-Type, unparsed. */
+int	 http_read_body(struct req *, const char *ctype);
 /* The JSON parser alone, for unit tests: NULL with *err in arena. */
 struct json_object *http_parse_json(struct arena *, const char *buf,
 	    size_t len, const char **err);
@@ -94,5 +115,10 @@ void	 http_error_obj(struct req *, int status, const char *code,
 	    const char *message, struct json_object *extra);
 
 const char *http_reason(int status);
+
+/* Send the answer held back during a transaction (after COMMIT). */
+void	 http_release(struct req *);
+/* Forget a held answer and its extra headers (the change failed). */
+void	 http_discard(struct req *);
 
 #endif

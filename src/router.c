@@ -12,17 +12,91 @@
 #include "http.h"
 #include "router.h"
 
+#define API	(R_AUTH | R_DB)
+#define P	"/api/v1/projects/{project}"
+#define D	P "/dashboards/{name}"
+
 const struct route routes[] = {
 	/* Health and metrics: no identity, no database required. */
-	{ "GET",  "/live",			api_live,	0, ROLE_NONE },
-	{ "GET",  "/ready",			api_ready,	0, ROLE_NONE },
-	{ "GET",  "/api/v1/health",		api_health,	0, ROLE_NONE },
-	{ "GET",  "/metrics",			api_metrics,	0, ROLE_NONE },
-	{ "GET",  "/metrics/health",		api_metrics_health, 0, ROLE_NONE },
+	{ "GET",  "/live",		api_live,	0, ROLE_NONE, NULL },
+	{ "GET",  "/ready",		api_ready,	0, ROLE_NONE, NULL },
+	{ "GET",  "/api/v1/health",	api_health,	0, ROLE_NONE, NULL },
+	{ "GET",  "/metrics",		api_metrics,	0, ROLE_NONE, NULL },
+	{ "GET",  "/metrics/health",	api_metrics_health, 0, ROLE_NONE, NULL },
 
 	/* Perses-compatible validation: pure, no database. */
-	{ "POST", "/api/validate/dashboards",	api_validate_dashboard,
-	    R_AUTH | R_JSON, ROLE_NONE },
+	{ "POST", "/api/validate/dashboards", api_validate_dashboard,
+	    R_AUTH | R_JSON, ROLE_NONE, NULL },
+
+	/* Who am I; preferences (projects.c, preferences.c). */
+	{ "GET",  "/api/v1/me",		api_me,		API, ROLE_NONE, NULL },
+	{ "GET",  "/api/v1/me/preferences", api_prefs_get, API, ROLE_NONE, NULL },
+	{ "PUT",  "/api/v1/me/preferences", api_prefs_put, API | R_JSON,
+	    ROLE_NONE, "preferences.update" },
+
+	/* Projects and members (projects.c). */
+	{ "GET",  "/api/v1/projects",	api_projects_list, API, ROLE_NONE, NULL },
+	{ "POST", "/api/v1/projects",	api_project_create, API | R_JSON,
+	    ROLE_GLOBAL_ADMIN, "project.create" },
+	{ "GET",  P,			api_project_get, API, ROLE_VIEWER, NULL },
+	{ "PUT",  P,			api_project_update, API | R_JSON,
+	    ROLE_ADMIN, "project.update" },
+	{ "DELETE", P,			api_project_delete, API,
+	    ROLE_GLOBAL_ADMIN, "project.delete" },
+	{ "GET",  P "/members",		api_members_list, API, ROLE_VIEWER, NULL },
+	{ "PUT",  P "/members/{user}",	api_member_put, API | R_JSON,
+	    ROLE_ADMIN, "member.update" },
+	{ "DELETE", P "/members/{user}", api_member_delete, API,
+	    ROLE_ADMIN, "member.delete" },
+
+	/* Dashboards (dashboards.c). */
+	{ "GET",  "/api/v1/dashboards",	api_dashboards_list_all, API,
+	    ROLE_NONE, NULL },
+	{ "GET",  P "/dashboards",	api_dashboards_list, API, ROLE_VIEWER,
+	    NULL },
+	{ "POST", P "/dashboards",	api_dashboard_create, API | R_JSON,
+	    ROLE_EDITOR, "dashboard.create" },
+	{ "POST", P "/dashboards/from-template", api_dashboard_from_template,
+	    API | R_JSON, ROLE_EDITOR, "dashboard.create" },
+	{ "GET",  D,			api_dashboard_get,
+	    API | R_ROLE_INLINE, ROLE_VIEWER, NULL },
+	{ "PUT",  D,			api_dashboard_update, API | R_JSON,
+	    ROLE_EDITOR, "dashboard.update" },
+	{ "DELETE", D,			api_dashboard_delete, API,
+	    ROLE_EDITOR, "dashboard.delete" },
+	{ "GET",  D "/versions",	api_dashboard_versions, API,
+	    ROLE_VIEWER, NULL },
+	{ "GET",  D "/versions/{version}", api_dashboard_version_get, API,
+	    ROLE_VIEWER, NULL },
+	{ "POST", D "/versions/{version}/restore",
+	    api_dashboard_version_restore, API, ROLE_EDITOR,
+	    "dashboard.restore" },
+	{ "GET",  D "/state",		api_dashboard_state_get, API,
+	    ROLE_VIEWER, NULL },
+	{ "PUT",  D "/state",		api_dashboard_state_put, API | R_JSON,
+	    ROLE_EDITOR, "dashboard.state" },
+	{ "GET",  P "/trash",		api_trash_list, API, ROLE_VIEWER, NULL },
+	{ "POST", P "/trash/{name}/restore", api_trash_restore, API,
+	    ROLE_EDITOR, "dashboard.untrash" },
+	{ "GET",  P "/export",		api_project_export, API, ROLE_VIEWER,
+	    NULL },
+	{ "POST", P "/import",		api_project_import, API | R_BODY,
+	    ROLE_EDITOR, "dashboard.import" },
+
+	/* Templates (templates.c). */
+	{ "GET",  "/api/v1/templates",	api_templates_list, API, ROLE_NONE,
+	    NULL },
+	{ "POST", "/api/v1/templates",	api_template_create, API | R_JSON,
+	    ROLE_GLOBAL_ADMIN, "template.create" },
+	{ "GET",  "/api/v1/templates/{id}", api_template_get, API, ROLE_NONE,
+	    NULL },
+	{ "PUT",  "/api/v1/templates/{id}", api_template_update, API | R_JSON,
+	    ROLE_GLOBAL_ADMIN, "template.update" },
+	{ "DELETE", "/api/v1/templates/{id}", api_template_delete, API,
+	    ROLE_GLOBAL_ADMIN, "template.delete" },
+
+	/* The audit log (audit.c in api/): filtered by role in SQL. */
+	{ "GET",  "/api/v1/audit",	api_audit_list, API, ROLE_NONE, NULL },
 };
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);
 
@@ -94,6 +168,19 @@ hit:
 	for (k = 0; k < *nparams; k++)
 		((char *)params[k])[strcspn(params[k], "/")] = '\0';
 	return (int)i;
+}
+
+const char *
+router_param(const struct route *rt, const char *const *params,
+    size_t nparams, const char *name)
+{
+	const char	*p;
+	size_t		 k = 0, len = strlen(name);
+
+	for (p = rt->pattern; (p = strchr(p, '{')) != NULL; p++, k++)
+		if (strncmp(p + 1, name, len) == 0 && p[len + 1] == '}')
+			return k < nparams ? params[k] : NULL;
+	return NULL;
 }
 
 const char *

@@ -19,6 +19,9 @@ enum route_flags {
 	R_AUTH	= 1 << 0,	/* needs an identity (REMOTE_USER) */
 	R_DB	= 1 << 1,	/* needs the database */
 	R_JSON	= 1 << 2,	/* takes a JSON body */
+	R_ROLE_INLINE = 1 << 3,	/* the handler's one statement returns
+				   the caller's role (fast reads) */
+	R_BODY	= 1 << 4,	/* takes a non-JSON body (NDJSON) */
 };
 
 struct route {
@@ -26,7 +29,11 @@ struct route {
 	const char	*pattern;	/* "/api/v1/projects/{project}" */
 	handler_fn	 fn;
 	unsigned	 flags;
-	enum role	 role;		/* least project role, ROLE_NONE: any */
+	enum role	 role;		/* least role on {project}; ROLE_NONE:
+					   any caller; ROLE_GLOBAL_ADMIN */
+	const char	*action;	/* audit action of a change, or NULL
+					   for a read; a change runs in one
+					   transaction with its audit row */
 };
 
 extern const struct route	routes[];
@@ -46,6 +53,10 @@ int	 router_match(const char *method, char *buf, const char **params,
 /* One pattern against one path; params point into path (not cut). */
 int	 router_match_pattern(const char *pattern, char *path,
 	    const char **params, size_t *nparams, size_t maxparams);
+
+/* The value of the path parameter named {name}, or NULL. */
+const char *router_param(const struct route *, const char *const *params,
+	    size_t nparams, const char *name);
 
 /* Metrics label of a row id (0 = "unmatched", i + 1 = routes[i]). */
 const char *router_metrics_name(int id);

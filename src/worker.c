@@ -21,6 +21,8 @@
 #include <fcgiapp.h>
 
 #include "arena.h"
+#include "audit.h"
+#include "authz.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -51,6 +53,8 @@ now_s(void)
  * Everything between the route table and the handler: the policy
  * flags of the row are enforced here and nowhere else.
  */
+static void	change(struct req *);
+
 static void
 dispatch(struct req *r)
 {
@@ -102,12 +106,80 @@ dispatch(struct req *r)
 			return;
 		}
 	}
+	if (r->route->flags & (R_DB | R_AUTH)) {
+		if (authz_route(r) == -1)
+			return;
+	}
 	if ((r->route->flags & R_JSON) && http_read_json(r) == -1)
 		return;
+	if ((r->route->flags & R_BODY) && http_read_body(r, "application/x-ndjson") == -1)
+		return;
+	if (r->route->action == NULL) {
+		r->route->fn(r);
+		if (!r->headers_sent)
+			http_error(r, 500, "internal_error", "the handler gave "
+			    "no answer");
+		return;
+	}
+	change(r);
+}
+
+/*
+ * A change: BEGIN, the handler, then COMMIT only if it succeeded and
+ * wrote its audit row; the answer is held until then, so a client
+ * never sees success for something that was not committed.
+ */
+static void
+change(struct req *r)
+{
+	int	 ok;
+
+	if (db_begin() == -1) {
+		http_error(r, 503, "database_unavailable", "the database is "
+		    "unavailable");
+		return;
+	}
+	r->tx = 1;
 	r->route->fn(r);
-	if (!r->headers_sent)
-		http_error(r, 500, "internal_error", "the handler gave no "
-		    "answer");
+	ok = r->held.set && r->held.status < 400;
+	if (ok && r->audited != 1) {
+		log_error("route %s %s answered %d with %d audit rows; "
+		    "rolling back", r->route->method, r->route->pattern,
+		    r->held.status, r->audited);
+		ok = 0;
+		http_discard(r);
+		r->tx = 0;
+		db_rollback();
+		http_error(r, 500, "internal_error", "the change was not "
+		    "recorded and has been rolled back");
+		return;
+	}
+	if (!ok) {
+		db_rollback();
+		r->tx = 0;
+		if (r->denied.set) {
+			struct json_object *d = json_object_new_object();
+			json_object_object_add(d, "reason",
+			    json_object_new_string(r->denied.reason));
+			audit_event(r, r->route->action, r->denied.project,
+			    r->denied.resource, AUDIT_NO_VERSION, "denied", d);
+		}
+		if (r->held.set)
+			http_release(r);
+		else
+			http_error(r, 500, "internal_error", "the handler gave "
+			    "no answer");
+		return;
+	}
+	if (db_commit() == -1) {
+		http_discard(r);
+		r->tx = 0;
+		db_rollback();
+		http_error(r, 503, "database_unavailable", "the change could "
+		    "not be committed; it has not been applied");
+		return;
+	}
+	http_release(r);
 }
 
 static void
@@ -214,6 +286,11 @@ worker_main(int slotno, const struct config *cfg, int lfd)
 			slot->busy = 1;
 		handle(&req, cfg, &arena);
 		FCGX_Finish_r(&req);
+		if (db_in_transaction()) {
+			log_error("a transaction outlived its request; "
+			    "rolling back");
+			db_rollback();
+		}
 		arena_reset(&arena);
 		if (slot != NULL) {
 			slot->busy = 0;

@@ -14,7 +14,9 @@ use DashTest;
 my $t = DashTest->new(nginx => 0, migrate => 0, start => 0);
 my $dir = $t->tmpdir . '/migrations';
 mkdir $dir or die "mkdir $dir: $!";
-for my $f (glob($t->srcdir . '/migrations/*.sql')) {
+# The migrator's mechanics are tested on the first migration alone;
+# every other test file applies the whole directory.
+for my $f (glob($t->srcdir . '/migrations/0001_*.sql')) {
 	copy($f, $dir) or die "copy $f: $!";
 }
 $t->{migrations_dir} = $dir;

@@ -1,0 +1,119 @@
+/*
+ * audit.c -- audit rows: one per change inside its transaction, one
+ * per denial or share-link attempt in its own statement.
+ *
+ * The row's client_ip is REMOTE_ADDR as nginx resolved it (realip);
+ * request_id is the one on the response and the log line.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+
+enum { AU_INSERT, AU__COUNT };
+
+static const struct stmt_def defs[AU__COUNT] = {
+	[AU_INSERT] = { "audit_insert",
+	    "INSERT INTO audit_log (actor, action, project, resource, "
+	    "resource_version, result, client_ip, request_id, details) "
+	    "VALUES ($1::text, $2::text, $3::text, $4::text, $5::int, "
+	    "$6::text, $7::inet, $8::text, coalesce($9::jsonb, '{}'))", 9 },
+};
+const struct stmt_set audit_stmts = { "audit", defs, AU__COUNT };
+
+/* Only a literal address reaches the inet column ("unix:" does not). */
+static const char *
+client_ip(const struct req *r)
+{
+	unsigned char	 buf[sizeof(struct in6_addr)];
+	const char	*a = r->remote_addr;
+
+	if (a == NULL || (inet_pton(AF_INET, a, buf) != 1 &&
+	    inet_pton(AF_INET6, a, buf) != 1))
+		return NULL;
+	return a;
+}
+
+static PGresult *
+insert(struct req *r, const char *action, const char *project,
+    const char *resource, long version, const char *result,
+    struct json_object *details)
+{
+	const char	*p[9];
+	char		 v[24];
+	PGresult	*res;
+
+	if (version >= 0)
+		snprintf(v, sizeof(v), "%ld", version);
+	p[0] = r->actor ? r->actor : (r->remote_user ? r->remote_user :
+	    "anonymous");
+	p[1] = action;
+	p[2] = project;
+	p[3] = resource;
+	p[4] = version >= 0 ? v : NULL;
+	p[5] = result;
+	p[6] = client_ip(r);
+	p[7] = r->request_id;
+	p[8] = details ? json_object_to_json_string_ext(details,
+	    JSON_C_TO_STRING_PLAIN) : NULL;
+	res = db_run(&audit_stmts, AU_INSERT, 9, p);
+	if (details != NULL)
+		json_object_put(details);
+	return res;
+}
+
+int
+audit_change(struct req *r, const char *project, const char *resource,
+    long version, struct json_object *details)
+{
+	PGresult	*res;
+	const char	*code, *msg;
+	int		 st;
+
+	if (!r->tx || r->route == NULL || r->route->action == NULL) {
+		log_error("audit_change outside a change route (%s)", r->path);
+		if (details != NULL)
+			json_object_put(details);
+		http_error(r, 500, "internal_error", "internal error");
+		return -1;
+	}
+	res = insert(r, r->route->action, project, resource, version,
+	    "success", details);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		st = db_http_status(res, &code, &msg);
+		log_error("audit row for %s not written: %s", r->route->action,
+		    res ? PQresultErrorMessage(res) : "no connection");
+		http_error(r, st, code, "%s", msg);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	r->audited++;
+	return 0;
+}
+
+void
+audit_event(struct req *r, const char *action, const char *project,
+    const char *resource, long version, const char *result,
+    struct json_object *details)
+{
+	PGresult	*res;
+
+	res = insert(r, action, project, resource, version, result, details);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		struct logline l;
+		log_begin(&l, LOG_ERROR, "audit row not written");
+		log_str(&l, "action", action);
+		log_str(&l, "result", result);
+		log_str(&l, "request_id", r->request_id);
+		log_str(&l, "error", res ? PQresultErrorMessage(res) :
+		    "no database connection");
+		log_end(&l);
+	}
+	PQclear(res);
+}

@@ -1,0 +1,37 @@
+/*
+ * audit.h -- the audit trail: exactly one row per change, written in
+ * the change's own transaction; one row per denial and per share-link
+ * attempt.
+ *
+ * Owns: the audit_log INSERT.  A change route (route.action != NULL)
+ * runs in a transaction that dispatch() commits only if the handler
+ * called audit_change(); otherwise it rolls back and answers 500.
+ * Never: update or delete a row (the database refuses it anyway).
+ */
+#ifndef DASHCGI_AUDIT_H
+#define DASHCGI_AUDIT_H
+
+#include <json-c/json.h>
+
+struct req;
+
+#define AUDIT_NO_VERSION	(-1L)
+
+/*
+ * The change's row, inside the request's transaction, with the
+ * route's action.  details (may be NULL) is consumed.  Returns 0, or
+ * -1 after answering the database error.
+ */
+int	audit_change(struct req *, const char *project, const char *resource,
+	    long version, struct json_object *details);
+
+/*
+ * An event outside any change (denial, share-link attempt), in its own
+ * statement.  result: "success", "denied" or "failure".  details is
+ * consumed.  Failures are logged, never answered.
+ */
+void	audit_event(struct req *, const char *action, const char *project,
+	    const char *resource, long version, const char *result,
+	    struct json_object *details);
+
+#endif
