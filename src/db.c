@@ -41,6 +41,7 @@ static const struct stmt_set *const sets[] = {
 	&dashboards_stmts,
 	&templates_stmts,
 	&preferences_stmts,
+	&auditlog_stmts,
 };
 #define NSETS		(sizeof(sets) / sizeof(sets[0]))
 #define MAX_STMTS	256

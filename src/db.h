@@ -33,7 +33,8 @@ struct stmt_set {
 };
 
 extern const struct stmt_set core_stmts, authz_stmts, audit_stmts,
-	projects_stmts, dashboards_stmts, templates_stmts, preferences_stmts;
+	projects_stmts, dashboards_stmts, templates_stmts, preferences_stmts,
+	auditlog_stmts;
 
 /* The core set (db.c). */
 enum stmt {

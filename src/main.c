@@ -16,6 +16,7 @@
 #include "maintenance.h"
 #include "master.h"
 #include "migrate.h"
+#include "router.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -31,6 +32,7 @@ usage(FILE *f)
 	    "       dashcgi [-c FILE] migrate up [--to VERSION] | down [--steps N]"
 	    " | status | verify | new NAME\n"
 	    "       dashcgi [-c FILE] maintenance\n"
+	    "       dashcgi routes\n"
 	    "       dashcgi version | --version\n"
 	    "       dashcgi help | --help\n"
 	    "\n"
@@ -72,6 +74,10 @@ main(int argc, char *argv[])
 	}
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "routes") == 0) {
+		routes_print(stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&

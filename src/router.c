@@ -196,3 +196,27 @@ router_metrics_count(void)
 {
 	return (int)nroutes + 1;
 }
+
+/*
+ * "dashcgi routes": the table as text, one route a line, tab-separated:
+ * method, pattern, least role, flags, audit action.  Tests generate
+ * the permission matrix from it; operators see what is exposed.
+ */
+void
+routes_print(FILE *f)
+{
+	static const char *const rn[] = { "any", "viewer", "editor",
+	    "admin", "global-admin" };
+	size_t	 i;
+
+	for (i = 0; i < nroutes; i++)
+		fprintf(f, "%s\t%s\t%s\t%s%s%s%s\t%s\n", routes[i].method,
+		    routes[i].pattern,
+		    (routes[i].flags & (R_AUTH | R_DB)) ? rn[routes[i].role] :
+		    "public",
+		    (routes[i].flags & R_AUTH) ? "auth," : "",
+		    (routes[i].flags & R_DB) ? "db," : "",
+		    (routes[i].flags & R_JSON) ? "json," : "",
+		    (routes[i].flags & R_BODY) ? "ndjson," : "",
+		    routes[i].action ? routes[i].action : "-");
+}

@@ -9,6 +9,7 @@
 #define DASHCGI_ROUTER_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -61,5 +62,8 @@ const char *router_param(const struct route *, const char *const *params,
 /* Metrics label of a row id (0 = "unmatched", i + 1 = routes[i]). */
 const char *router_metrics_name(int id);
 int	 router_metrics_count(void);
+
+/* The table as tab-separated text (dashcgi routes). */
+void	 routes_print(FILE *);
 
 #endif
