@@ -1,0 +1,237 @@
+#!/usr/bin/perl
+# POST /api/validate/dashboards through nginx, as Perses answers it:
+# 200 with an empty body for a valid dashboard, else 400
+# {"status":400,"error":"validation_failed","message":"<path>: <what>"}
+# naming the first violation; 401 without a user, 415 unless JSON.
+# Validation needs no database: it still answers with PostgreSQL down.
+use strict;
+use warnings;
+use Test::More;
+use JSON::PP ();
+use Time::HiRes qw(time);
+use DashTest;
+
+# auth => 0: a request without a user reaches dashcgi, which answers
+# the 401 itself (nginx would answer its own HTML page otherwise).
+my $t = DashTest->new(auth => 0);
+
+my $VALIDATE = '/api/validate/dashboards';
+my $NAME_RULE = 'must be 1 to 75 characters of [a-zA-Z0-9_.-], without ' .
+    '".." and not starting or ending with "."';
+
+# A valid dashboard touching every rule; each case changes one thing.
+sub base {
+	return {
+		kind => 'Dashboard',
+		metadata => { name => 'api-latency', project => 'demo',
+		    version => 3, tags => [ 'api', 'latency' ] },
+		spec => {
+			display => { name => 'API latency' },
+			duration => '1h', refreshInterval => '30s',
+			variables => [
+				{ kind => 'ListVariable', spec => { name => 'env' } },
+				{ kind => 'TextVariable', spec => { name => 'q',
+				    value => '' } },
+			],
+			panels => {
+				map { ("p$_" => { kind => 'Panel', spec => {
+				    plugin => { kind => 'TimeSeriesChart',
+				    spec => {} } } }) } 1 .. 3
+			},
+			layouts => [ { kind => 'Grid', spec => { items => [
+				map { { x => 0, y => 6 * $_, width => 12,
+				    height => 6, content => { '$ref' =>
+				    "#/spec/panels/p" . ($_ + 1) } } } 0 .. 2
+			] } } ],
+		},
+	};
+}
+
+my $JSON = JSON::PP->new->utf8->canonical;
+
+sub validate {
+	my ($doc, %o) = @_;
+	return $t->request(POST => $VALIDATE, user => 'alice',
+	    body => ref $doc ? $JSON->encode($doc) : $doc, %o);
+}
+
+# The whole error body, exactly.
+sub refused {
+	my ($r, $message, $name) = @_;
+	subtest $name => sub {
+		is($r->{status}, 400, 'answers 400');
+		like($t->header($r, 'Content-Type') // '', qr{^application/json},
+		    'JSON');
+		my $j = length($r->{content} // '') ? $t->json($r) : undef;
+		is_deeply($j, { status => 400, error => 'validation_failed',
+		    message => $message }, 'the exact error body')
+		    or diag $r->{content};
+		ok(length($t->header($r, 'X-Request-Id') // ''), 'X-Request-Id');
+	};
+}
+
+sub accepted {
+	my ($r, $name) = @_;
+	subtest $name => sub {
+		is($r->{status}, 200, 'answers 200') or diag $r->{content};
+		is($r->{content}, '', 'an empty body');
+	};
+}
+
+accepted(validate(base()), 'a valid dashboard: 200, empty body');
+
+{
+	my $d = base();
+	$d->{spec}{panels} = {};
+	$d->{spec}{layouts} = [];
+	delete $d->{metadata}{project};
+	$d->{metadata}{tags} = [ map { sprintf 't%02d', $_ } 1 .. 20 ];
+	$d->{metadata}{name} = 'n' x 64;
+	$d->{spec}{plugins} = { anything => [ 1, 2 ] };
+	$d->{metadata}{annotations} = { team => 'sre' };
+	accepted(validate($d), 'valid edges: no panels, no layouts, no '
+	    . 'project, 20 tags, a 64-character name, unknown members');
+}
+
+# Each rule, broken alone: [what to change, the exact message, name].
+my @cases = (
+	[ sub { $_[0]{kind} = 'Panel' }, 'kind: must be "Dashboard"',
+	    'kind is not Dashboard' ],
+	[ sub { delete $_[0]{kind} }, 'kind: required', 'kind is missing' ],
+	[ sub { $_[0]{metadata} = [] }, 'metadata: must be an object',
+	    'metadata is not an object' ],
+	[ sub { $_[0]{metadata}{name} = 'a..b' }, "metadata.name: $NAME_RULE",
+	    'metadata.name with ".."' ],
+	[ sub { $_[0]{metadata}{name} = 'n' x 76 },
+	    "metadata.name: $NAME_RULE", 'metadata.name of 76 characters' ],
+	[ sub { $_[0]{metadata}{project} = '.demo' },
+	    "metadata.project: $NAME_RULE", 'metadata.project starting with "."' ],
+	[ sub { $_[0]{metadata}{tags} = [ map { "t$_" } 1 .. 21 ] },
+	    'metadata.tags: at most 20 tags (got 21)', '21 tags' ],
+	[ sub { $_[0]{metadata}{tags} = [ 'x' x 51 ] },
+	    'metadata.tags[0]: must be 1 to 50 characters (got 51)',
+	    'a tag of 51 characters' ],
+	[ sub { $_[0]{metadata}{tags} = [ 'api', 'api' ] },
+	    'metadata.tags[1]: duplicate tag "api"', 'a duplicate tag' ],
+	[ sub { $_[0]{spec} = {} }, 'spec: must not be empty', 'an empty spec' ],
+	[ sub { $_[0]{spec}{display} = 'API' },
+	    'spec.display: must be an object', 'spec.display is a string' ],
+	[ sub { $_[0]{spec}{duration} = '1hour' },
+	    'spec.duration: invalid duration "1hour" (expected e.g. "30s", '
+	    . '"5m", "1h30m", "7d")', 'spec.duration does not parse' ],
+	[ sub { $_[0]{spec}{refreshInterval} = '-30s' },
+	    'spec.refreshInterval: invalid duration "-30s" (expected e.g. '
+	    . '"30s", "5m", "1h30m", "7d")', 'a negative refreshInterval' ],
+	[ sub { $_[0]{spec}{variables}[1]{kind} = 'QueryVariable' },
+	    'spec.variables[1].kind: must be "ListVariable" or "TextVariable"',
+	    'an unknown variable kind' ],
+	[ sub { $_[0]{spec}{variables}[1]{spec}{name} = 'env' },
+	    'spec.variables[1].spec.name: duplicate variable "env"',
+	    'a duplicate variable name' ],
+	[ sub { $_[0]{spec}{panels}{'my panel'} = $_[0]{spec}{panels}{p1} },
+	    qq{spec.panels: panel key "my panel" $NAME_RULE},
+	    'a panel key with a space' ],
+	[ sub { delete $_[0]{spec}{panels}{p1}{spec}{plugin}{kind} },
+	    'spec.panels.p1.spec.plugin.kind: required',
+	    'a panel without a plugin kind' ],
+	[ sub { $_[0]{spec}{panels}{p2}{kind} = 'Grid' },
+	    'spec.panels.p2.kind: must be "Panel"', 'a panel of kind Grid' ],
+	[ sub { $_[0]{spec}{layouts}[0]{kind} = 'Row' },
+	    'spec.layouts[0].kind: must be "Grid"', 'a layout of kind Row' ],
+	[ sub { $_[0]{spec}{layouts}[0]{spec}{items}[1]{width} = 0 },
+	    'spec.layouts[0].spec.items[1].width: must be an integer >= 1',
+	    'an item of width 0' ],
+	[ sub { $_[0]{spec}{layouts}[0]{spec}{items}[0]{x} = -1 },
+	    'spec.layouts[0].spec.items[0].x: must be an integer >= 0',
+	    'an item at x -1' ],
+	[ sub { $_[0]{spec}{layouts}[0]{spec}{items}[2]{content}{'$ref'} =
+	    '#/spec/panels/p9' },
+	    'spec.layouts[0].spec.items[2].content.$ref: no panel "p9"',
+	    'a $ref to a missing panel' ],
+	[ sub { $_[0]{spec}{layouts}[0]{spec}{items}[2]{content}{'$ref'} =
+	    '#/panels/p1' },
+	    'spec.layouts[0].spec.items[2].content.$ref: must be '
+	    . '"#/spec/panels/<panel>" (got "#/panels/p1")',
+	    'a $ref of the wrong form' ],
+);
+
+for my $c (@cases) {
+	my $d = base();
+	$c->[0]->($d);
+	refused(validate($d), $c->[1], $c->[2]);
+}
+
+refused(validate('[1,2]'), 'the document must be a JSON object',
+    'a JSON array is not a dashboard');
+
+{
+	my $d = base();
+	$d->{kind} = 'Panel';
+	$d->{spec}{duration} = 'x';
+	$d->{spec}{layouts}[0]{spec}{items}[0]{content}{'$ref'} = 'x';
+	refused(validate($d), 'kind: must be "Dashboard"',
+	    'several violations: the first in document order');
+}
+
+{
+	# A client's text quoted back stays whole UTF-8 in the body.
+	my $d = base();
+	$d->{metadata}{tags} = [ "\x{20ac}" x 30, "\x{20ac}" x 30 ];
+	my $r = validate($d);
+	refused($r, 'metadata.tags[1]: duplicate tag "' . ("\x{20ac}" x 21)
+	    . '"', 'a long non-ASCII value is quoted to whole characters');
+}
+
+subtest '401 without a user' => sub {
+	my $r = $t->request(POST => $VALIDATE, body => $JSON->encode(base()));
+	is($r->{status}, 401, 'answers 401');
+	my $j = $t->json($r) // {};
+	is($j->{error}, 'unauthorized', 'error unauthorized');
+};
+
+subtest '415 with text/plain' => sub {
+	my $r = validate(base(), content_type => 'text/plain');
+	is($r->{status}, 415, 'answers 415');
+	my $j = $t->json($r) // {};
+	is($j->{error}, 'unsupported_media_type', 'error unsupported_media_type');
+};
+
+subtest 'a 1 MiB dashboard of 500 panels' => sub {
+	my $d = base();
+	my $q = 'sum by (route) (rate(http_requests_total{job="api"}[5m])) ' x 32;
+	$d->{spec}{panels} = { map { ("panel-$_" => { kind => 'Panel',
+	    spec => { display => { name => "panel $_" },
+	    plugin => { kind => 'TimeSeriesChart', spec => {} },
+	    queries => [ { kind => 'TimeSeriesQuery', spec => { plugin => {
+	    kind => 'PrometheusTimeSeriesQuery', spec => { query => $q } } } } ],
+	    } }) } 1 .. 500 };
+	$d->{spec}{layouts}[0]{spec}{items} = [ map { { x => 0, y => $_,
+	    width => 12, height => 6,
+	    content => { '$ref' => "#/spec/panels/panel-$_" } } } 1 .. 500 ];
+	my $body = $JSON->encode($d);
+	cmp_ok(length $body, '>=', 1_000_000, 'the body is 1 MB or more ('
+	    . length($body) . ' bytes)');
+	my $t0 = time;
+	my $r = validate($body);
+	is($r->{status}, 200, 'valid') or diag substr($r->{content}, 0, 300);
+	diag sprintf('1 MiB round trip through nginx: %.1f ms', 1e3 * (time - $t0));
+
+	$d->{spec}{layouts}[0]{spec}{items}[499]{content}{'$ref'} =
+	    '#/spec/panels/panel-501';
+	refused(validate($d), 'spec.layouts[0].spec.items[499].content.$ref: '
+	    . 'no panel "panel-501"', 'the last of 500 $refs dangles');
+};
+
+subtest 'no database needed' => sub {
+	$t->pg_stop;
+	accepted(validate(base()), 'valid while PostgreSQL is down');
+	my $d = base();
+	$d->{kind} = 'x';
+	refused(validate($d), 'kind: must be "Dashboard"',
+	    'refused while PostgreSQL is down');
+	$t->pg_start;
+};
+
+is($t->stop_dashcgi, 0, 'SIGTERM: master exits 0');
+
+done_testing;
