@@ -1,66 +1,767 @@
 /*
- * projects.c -- (being written) handlers of the projects routes.
+ * projects.c -- projects, their members, and "who am I" (SPEC §4,
+ * "Projects and members").
+ *
+ * Owns: the projects statement table; the Perses Project document as
+ * clients send it (kind, metadata.name, spec.display); the member
+ * rules (roles, user names, the last project admin); keyset paging of
+ * the project and member lists.
+ * Never: decide who may call a route (the route table and authz.c did,
+ * including the 404 for a project the caller has no role in); build
+ * response JSON in C (PostgreSQL does, with project_doc() from
+ * migrations/0002); create a member as a side effect of creating a
+ * project (global administrators see every project anyway).
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "api/api.h"
+#include "audit.h"
+#include "authz.h"
 #include "db.h"
 #include "http.h"
+#include "router.h"
+#include "validate.h"
 
-static const struct stmt_def defs[] = {
-	{ "projects_noop", "SELECT 1", 0 },
+#define LIST_DEFAULT	100
+#define LIST_MAX	1000
+#define USER_MAX	128		/* characters of a member's user name */
+
+/*
+ * The opaque list cursor: base64url of the last row's sort key, made
+ * and read by PostgreSQL.  encode() wraps lines at 76 characters, so
+ * newlines go with the padding.  A cursor that does not decode fails
+ * the statement with SQLSTATE class 22 (answered 400 below).
+ */
+#define CURSOR_ENC(x) \
+	"rtrim(translate(encode(convert_to(" x ", 'UTF8'), 'base64'), " \
+	"'+/' || chr(10), '-_'), '=')"
+#define CURSOR_DEC(c) \
+	"convert_from(decode(rpad(translate(" c ", '-_', '+/'), " \
+	"(length(" c ") + 3) / 4 * 4, '='), 'base64'), 'UTF8')"
+
+enum {
+	PR_LIST, PR_GET, PR_CREATE, PR_UPDATE, PR_DELETE,
+	MB_LIST, MB_LOCK, MB_PUT, MB_DELETE, PR_ME, PR__COUNT
 };
-const struct stmt_set projects_stmts = { "projects", defs, sizeof(defs) / sizeof(defs[0]) };
 
-void
-api_me(struct req *r)
+static const struct stmt_def defs[PR__COUNT] = {
+	/*
+	 * $1 user, $2 all projects (global admin, anonymous mode),
+	 * $3 cursor, $4 limit.  One row more than the page tells whether
+	 * another page follows.
+	 */
+	[PR_LIST] = { "projects_list",
+	    "WITH page AS ("
+	    " SELECT p, p.name, row_number() OVER (ORDER BY p.name) AS n"
+	    " FROM project p"
+	    " WHERE ($2::boolean OR EXISTS (SELECT 1 FROM project_member m"
+	    " WHERE m.project = p.name AND m.user_name = $1::text))"
+	    " AND ($3::text IS NULL OR p.name > " CURSOR_DEC("$3::text") ")"
+	    " ORDER BY p.name LIMIT $4::int + 1) "
+	    "SELECT coalesce(jsonb_agg(project_doc(p) ORDER BY name)"
+	    " FILTER (WHERE n <= $4::int), '[]')::text AS doc,"
+	    " CASE WHEN count(*) > $4::int THEN "
+	    CURSOR_ENC("max(name) FILTER (WHERE n <= $4::int)") " END AS next "
+	    "FROM page", 4 },
+	[PR_GET] = { "project_get",
+	    "SELECT project_doc(p)::text AS doc FROM project p "
+	    "WHERE p.name = $1::text", 1 },
+	/* $1 name, $2 display name, $3 description, $4 actor. */
+	[PR_CREATE] = { "project_create",
+	    "INSERT INTO project AS p (name, display, created_by, updated_by) "
+	    "VALUES ($1::text, jsonb_strip_nulls(jsonb_build_object("
+	    "'name', $2::text, 'description', $3::text)), $4::text, $4::text) "
+	    "ON CONFLICT (name) DO NOTHING "
+	    "RETURNING project_doc(p)::text AS doc,"
+	    " jsonb_build_object('display', p.display)::text AS details", 4 },
+	[PR_UPDATE] = { "project_update",
+	    "UPDATE project p SET display = jsonb_strip_nulls("
+	    "jsonb_build_object('name', $2::text, 'description', $3::text)),"
+	    " updated_at = now(), updated_by = $4::text "
+	    "FROM (SELECT name, display FROM project WHERE name = $1::text"
+	    " FOR UPDATE) o "
+	    "WHERE p.name = o.name "
+	    "RETURNING project_doc(p)::text AS doc, jsonb_build_object("
+	    "'display', p.display, 'oldDisplay', o.display)::text AS details",
+	    4 },
+	/*
+	 * Refuses while any dashboard row, live or in the trash, refers to
+	 * the project (the foreign key is RESTRICT: dashboards are never
+	 * lost as a side effect).  Members go by ON DELETE CASCADE.  The
+	 * outer SELECT sees the rows as they were before the DELETE.
+	 */
+	[PR_DELETE] = { "project_delete",
+	    "WITH d AS (SELECT count(*) FILTER (WHERE deleted_at IS NULL)"
+	    " AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL)"
+	    " AS trashed FROM dashboard WHERE project = $1::text),"
+	    " del AS (DELETE FROM project p USING d WHERE p.name = $1::text"
+	    " AND d.live + d.trashed = 0 RETURNING p.display) "
+	    "SELECT EXISTS (SELECT 1 FROM project WHERE name = $1::text)"
+	    " AS found, d.live, d.trashed,"
+	    " (SELECT jsonb_build_object('display', del.display, 'members',"
+	    " (SELECT count(*) FROM project_member WHERE project = $1::text))"
+	    "::text FROM del) AS details "
+	    "FROM d", 1 },
+
+	/* Members sort by byte order so the keyset cursor is stable. */
+	[MB_LIST] = { "members_list",
+	    "WITH page AS ("
+	    " SELECT user_name COLLATE \"C\" AS u, role,"
+	    " row_number() OVER (ORDER BY user_name COLLATE \"C\") AS n"
+	    " FROM project_member WHERE project = $1::text"
+	    " AND ($2::text IS NULL OR user_name COLLATE \"C\" > "
+	    CURSOR_DEC("$2::text") ")"
+	    " ORDER BY 1 LIMIT $3::int + 1) "
+	    "SELECT coalesce(jsonb_agg(jsonb_build_object('user', u,"
+	    " 'role', role) ORDER BY u) FILTER (WHERE n <= $3::int),"
+	    " '[]')::text AS doc,"
+	    " CASE WHEN count(*) > $3::int THEN "
+	    CURSOR_ENC("max(u) FILTER (WHERE n <= $3::int)") " END AS next "
+	    "FROM page", 3 },
+	/*
+	 * Member changes of one project take turns on its row, so the
+	 * last-admin check in the next statement (a fresh snapshot) sees
+	 * every committed change: two admins demoting each other at once
+	 * cannot leave the project without one.  NO KEY: dashboard writes
+	 * (FOR KEY SHARE through the foreign key) are not held up.
+	 */
+	[MB_LOCK] = { "member_lock",
+	    "SELECT 1 FROM project WHERE name = $1::text FOR NO KEY UPDATE", 1 },
+	/*
+	 * $1 project, $2 user, $3 role, $4 actor, $5 may remove the last
+	 * admin (global admin).  No row in "up": refused as the last admin.
+	 */
+	[MB_PUT] = { "member_put",
+	    "WITH old AS (SELECT role FROM project_member"
+	    " WHERE project = $1::text AND user_name = $2::text),"
+	    " others AS (SELECT count(*) AS n FROM project_member"
+	    " WHERE project = $1::text AND role = 'admin'"
+	    " AND user_name <> $2::text),"
+	    " up AS (INSERT INTO project_member (project, user_name, role,"
+	    " created_by, updated_by)"
+	    " SELECT $1::text, $2::text, $3::text, $4::text, $4::text"
+	    " WHERE $5::boolean OR $3::text = 'admin'"
+	    " OR (SELECT role FROM old) IS DISTINCT FROM 'admin'"
+	    " OR (SELECT n FROM others) > 0"
+	    " ON CONFLICT (project, user_name) DO UPDATE"
+	    " SET role = EXCLUDED.role, updated_at = now(),"
+	    " updated_by = EXCLUDED.updated_by"
+	    " RETURNING role) "
+	    "SELECT (SELECT jsonb_build_object('user', $2::text, 'role', role)"
+	    "::text FROM up) AS doc,"
+	    " (SELECT jsonb_build_object('user', $2::text, 'role', up.role,"
+	    " 'oldRole', (SELECT role FROM old))::text FROM up) AS details", 5 },
+	/* $1 project, $2 user, $3 may remove the last admin. */
+	[MB_DELETE] = { "member_delete",
+	    "WITH old AS (SELECT role FROM project_member"
+	    " WHERE project = $1::text AND user_name = $2::text),"
+	    " others AS (SELECT count(*) AS n FROM project_member"
+	    " WHERE project = $1::text AND role = 'admin'"
+	    " AND user_name <> $2::text),"
+	    " del AS (DELETE FROM project_member"
+	    " WHERE project = $1::text AND user_name = $2::text"
+	    " AND ($3::boolean OR role <> 'admin'"
+	    " OR (SELECT n FROM others) > 0) RETURNING role) "
+	    "SELECT (SELECT role FROM old) AS old_role,"
+	    " (SELECT jsonb_build_object('user', $2::text, 'oldRole', role)"
+	    "::text FROM del) AS details", 3 },
+
+	/* Explicit memberships only, for global admins too. */
+	[PR_ME] = { "me",
+	    "SELECT jsonb_build_object('user', $1::text, 'admin', $2::boolean,"
+	    " 'projects', coalesce((SELECT jsonb_object_agg(project, role)"
+	    " FROM project_member WHERE user_name = $1::text), '{}'))::text"
+	    " AS doc", 2 },
+};
+const struct stmt_set projects_stmts = { "projects", defs, PR__COUNT };
+
+/* A path parameter of the route ({project}, {user}). */
+static const char *
+param(const struct req *r, const char *name)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	return router_param(r->route, r->params, r->nparams, name);
+}
+
+/* 400 validation_failed; the message starts with the field's path. */
+static void invalid(struct req *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+invalid(struct req *r, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_error(r, 400, "validation_failed", "%s", msg);
+}
+
+/*
+ * A database result that is not the status wanted: answer the mapped
+ * error and return 0.  The caller still PQclear()s res.
+ */
+static int
+db_ok(struct req *r, const PGresult *res, ExecStatusType want)
+{
+	const char	*code, *msg;
+	int		 st;
+
+	if (res != NULL && PQresultStatus(res) == want)
+		return 1;
+	st = db_http_status(res, &code, &msg);
+	http_error(r, st, code, "%s", msg);
+	return 0;
+}
+
+/* Column col of row 0; NULL for SQL NULL. */
+static const char *
+col(const PGresult *res, const char *col)
+{
+	int	 c = PQfnumber(res, col);
+
+	return c < 0 || PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
+}
+
+/* Column "doc" of row 0, the JSON PostgreSQL built, as the body. */
+static void
+send_doc(struct req *r, int status, const PGresult *res)
+{
+	int	 c = PQfnumber(res, "doc");
+
+	http_send_json(r, status, PQgetvalue(res, 0, c),
+	    (size_t)PQgetlength(res, 0, c));
+}
+
+/* Column "details": audit details PostgreSQL built (NULL: none). */
+static struct json_object *
+details(const PGresult *res)
+{
+	const char	*s = col(res, "details");
+
+	return s == NULL ? NULL : json_tokener_parse(s);
+}
+
+static void
+project_not_found(struct req *r, const char *name)
+{
+	/* The same words as authz.c: a caller cannot tell the cases apart. */
+	http_error(r, 404, "not_found", "project \"%s\" not found", name);
+}
+
+/*
+ * A string member of a JSON object.  Returns 1 with *s set, 0 when
+ * absent (*s NULL), -1 after answering 400 for another type or an
+ * embedded NUL (which C strings would silently cut).
+ */
+static int
+member_str(struct req *r, struct json_object *o, const char *key,
+    const char *path, const char **s)
+{
+	struct json_object	*v;
+
+	*s = NULL;
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string)) {
+		invalid(r, "%s: must be a string", path);
+		return -1;
+	}
+	*s = json_object_get_string(v);
+	if (strlen(*s) != (size_t)json_object_get_string_len(v)) {
+		invalid(r, "%s: must not contain NUL characters", path);
+		return -1;
+	}
+	return 1;
+}
+
+/* A Perses Project document as a client sends it. */
+struct project_in {
+	const char	*name;
+	const char	*display_name;	/* NULL: absent */
+	const char	*description;	/* NULL: absent */
+};
+
+/*
+ * Check the body against the Perses Project shape.  Server-owned
+ * metadata (createdAt, updatedAt) is ignored so a document fetched
+ * from us can be sent back as is.  spec.display holds only name and
+ * description: anything else is refused rather than silently dropped.
+ * Returns 0, or -1 after answering 400.  Strings are borrowed from
+ * r->json.
+ */
+static int
+project_parse(struct req *r, struct project_in *in)
+{
+	struct json_object	*doc = r->json, *md, *spec, *disp;
+	const char		*kind;
+	int			 rc;
+
+	memset(in, 0, sizeof(*in));
+	if (!json_object_is_type(doc, json_type_object)) {
+		invalid(r, "the body must be a Perses Project document "
+		    "(a JSON object)");
+		return -1;
+	}
+	if ((rc = member_str(r, doc, "kind", "kind", &kind)) == -1)
+		return -1;
+	if (rc == 0 || strcmp(kind, "Project") != 0) {
+		invalid(r, "kind: must be \"Project\"%s%s%s", kind ? ", got \"" :
+		    "", kind ? kind : "", kind ? "\"" : "");
+		return -1;
+	}
+	if (!json_object_object_get_ex(doc, "metadata", &md) ||
+	    !json_object_is_type(md, json_type_object)) {
+		invalid(r, "metadata: required, an object");
+		return -1;
+	}
+	if ((rc = member_str(r, md, "name", "metadata.name", &in->name)) == -1)
+		return -1;
+	if (rc == 0) {
+		invalid(r, "metadata.name: required");
+		return -1;
+	}
+	if (!validate_name(in->name)) {
+		invalid(r, "metadata.name: \"%s\" is not a valid name: 1-75 "
+		    "characters of [a-zA-Z0-9_.-], no \"..\", not starting or "
+		    "ending with \".\"", in->name);
+		return -1;
+	}
+	if (!json_object_object_get_ex(doc, "spec", &spec) ||
+	    json_object_is_type(spec, json_type_null))
+		return 0;
+	if (!json_object_is_type(spec, json_type_object)) {
+		invalid(r, "spec: must be an object");
+		return -1;
+	}
+	if (!json_object_object_get_ex(spec, "display", &disp) ||
+	    json_object_is_type(disp, json_type_null))
+		return 0;
+	if (!json_object_is_type(disp, json_type_object)) {
+		invalid(r, "spec.display: must be an object");
+		return -1;
+	}
+	json_object_object_foreach(disp, k, v) {
+		(void)v;
+		if (strcmp(k, "name") != 0 && strcmp(k, "description") != 0) {
+			invalid(r, "spec.display.%s: unknown field (a project's "
+			    "display has name and description)", k);
+			return -1;
+		}
+	}
+	if (member_str(r, disp, "name", "spec.display.name",
+	    &in->display_name) == -1 ||
+	    member_str(r, disp, "description", "spec.display.description",
+	    &in->description) == -1)
+		return -1;
+	return 0;
+}
+
+/* C1 controls and Unicode white space (beyond ASCII). */
+static int
+uni_space(unsigned cp)
+{
+	static const unsigned	 sp[] = { 0x1680, 0x180e, 0x2028, 0x2029,
+	    0x202f, 0x205f, 0x3000, 0xfeff };
+	size_t			 i;
+
+	if (cp <= 0xa0 || (cp >= 0x2000 && cp <= 0x200b))
+		return 1;
+	for (i = 0; i < sizeof(sp) / sizeof(sp[0]); i++)
+		if (cp == sp[i])
+			return 1;
+	return 0;
+}
+
+/*
+ * A member's user name as REMOTE_USER may carry it: 1 to USER_MAX
+ * characters, printable, no whitespace or control characters.  Bytes
+ * beyond ASCII must be well-formed UTF-8 (PostgreSQL would refuse
+ * anything else with a less helpful message); C1 controls and
+ * Unicode white space are refused like their ASCII kin.
+ */
+static int
+user_valid(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 chars = 0;
+	unsigned		 cp, min;
+	int			 more, i;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			if (*p <= 0x20 || *p == 0x7f)
+				return 0;
+			p++;
+		} else {
+			if (*p >= 0xc2 && *p <= 0xdf)
+				more = 1, cp = *p & 0x1f, min = 0x80;
+			else if (*p >= 0xe0 && *p <= 0xef)
+				more = 2, cp = *p & 0x0f, min = 0x800;
+			else if (*p >= 0xf0 && *p <= 0xf4)
+				more = 3, cp = *p & 0x07, min = 0x10000;
+			else
+				return 0;
+			for (i = 1; i <= more; i++) {
+				if ((p[i] & 0xc0) != 0x80)
+					return 0;
+				cp = cp << 6 | (p[i] & 0x3f);
+			}
+			if (cp < min || cp > 0x10ffff ||
+			    (cp >= 0xd800 && cp <= 0xdfff) || uni_space(cp))
+				return 0;
+			p += more + 1;
+		}
+		if (++chars > USER_MAX)
+			return 0;
+	}
+	return chars > 0;
+}
+
+static int
+user_param(struct req *r, const char **user)
+{
+	*user = param(r, "user");
+	if (*user == NULL || !user_valid(*user)) {
+		/* Not echoed: it may not even be UTF-8. */
+		invalid(r, "user: not a valid user name: 1-%d printable "
+		    "characters, no whitespace or control characters",
+		    USER_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * ?limit=: LIST_DEFAULT when absent, else 1..LIST_MAX.  Returns the
+ * limit, or -1 after answering 400.
+ */
+static int
+list_limit(struct req *r)
+{
+	const char	*s = http_query(r, "limit");
+	char		*end;
+	long		 n;
+
+	if (s == NULL)
+		return LIST_DEFAULT;
+	n = strtol(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || n < 1 || n > LIST_MAX) {
+		http_error(r, 400, "bad_request", "limit: must be an integer "
+		    "from 1 to %d, got \"%s\"", LIST_MAX, s);
+		return -1;
+	}
+	return (int)n;
+}
+
+/*
+ * Run a list statement whose last two parameters are the cursor and
+ * the limit, and whose row is (JSON array, next cursor or NULL).
+ * Answers the page, with a Link header when another one follows.
+ */
+static void
+list(struct req *r, size_t stmt, int nparams, const char **p)
+{
+	PGresult	*res;
+	const char	*st, *next;
+	char		 lim[16];
+	int		 limit;
+
+	if ((limit = list_limit(r)) == -1)
+		return;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	p[nparams - 2] = http_query(r, "cursor");
+	p[nparams - 1] = lim;
+	res = db_run(&projects_stmts, stmt, nparams, p);
+	if (p[nparams - 2] != NULL && res != NULL &&
+	    PQresultStatus(res) == PGRES_FATAL_ERROR &&
+	    (st = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL &&
+	    strncmp(st, "22", 2) == 0) {
+		/* Only the cursor can be malformed data here. */
+		http_error(r, 400, "bad_request", "cursor: not a cursor this "
+		    "list returned");
+		goto out;
+	}
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if ((next = col(res, "next")) != NULL)
+		http_header(r, "Link", "<%s?limit=%d&cursor=%s>; rel=\"next\"",
+		    r->path, limit, next);
+	send_doc(r, 200, res);
+out:
+	PQclear(res);
 }
 
 void
 api_projects_list(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
-}
+	const char	*p[4];
 
-void
-api_project_create(struct req *r)
-{
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	/* Anonymous mode gives anonymous_role in every project. */
+	p[0] = r->actor;
+	p[1] = r->admin || r->cfg->auth.mode == AUTH_ANONYMOUS ? "t" : "f";
+	list(r, PR_LIST, 4, p);
 }
 
 void
 api_project_get(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*p[1];
+	PGresult	*res;
+
+	p[0] = param(r, "project");
+	res = db_run(&projects_stmts, PR_GET, 1, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQntuples(res) == 0)	/* deleted since authz looked */
+		project_not_found(r, p[0]);
+	else
+		send_doc(r, 200, res);
+out:
+	PQclear(res);
+}
+
+void
+api_project_create(struct req *r)
+{
+	struct project_in	 in;
+	const char		*p[4];
+	PGresult		*res = NULL;
+
+	if (project_parse(r, &in) == -1)
+		goto out;
+	p[0] = in.name;
+	p[1] = in.display_name;
+	p[2] = in.description;
+	p[3] = r->actor;
+	res = db_run(&projects_stmts, PR_CREATE, 4, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQntuples(res) == 0) {
+		http_error(r, 409, "conflict", "project \"%s\" already exists",
+		    in.name);
+		goto out;
+	}
+	if (audit_change(r, in.name, NULL, AUDIT_NO_VERSION,
+	    details(res)) == -1)
+		goto out;
+	send_doc(r, 200, res);
+out:
+	PQclear(res);
 }
 
 void
 api_project_update(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	struct project_in	 in;
+	const char		*p[4], *project = param(r, "project");
+	PGresult		*res = NULL;
+
+	if (project_parse(r, &in) == -1)
+		goto out;
+	if (strcmp(in.name, project) != 0) {
+		invalid(r, "metadata.name: \"%s\" differs from the project in "
+		    "the path (\"%s\"); a project cannot be renamed", in.name,
+		    project);
+		goto out;
+	}
+	p[0] = project;
+	p[1] = in.display_name;
+	p[2] = in.description;
+	p[3] = r->actor;
+	res = db_run(&projects_stmts, PR_UPDATE, 4, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQntuples(res) == 0) {
+		project_not_found(r, project);
+		goto out;
+	}
+	if (audit_change(r, project, NULL, AUDIT_NO_VERSION,
+	    details(res)) == -1)
+		goto out;
+	send_doc(r, 200, res);
+out:
+	PQclear(res);
 }
 
 void
 api_project_delete(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*p[1];
+	PGresult	*res;
+	long		 live, trashed;
+
+	p[0] = param(r, "project");
+	res = db_run(&projects_stmts, PR_DELETE, 1, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (strcmp(col(res, "found"), "t") != 0) {
+		project_not_found(r, p[0]);
+		goto out;
+	}
+	if (col(res, "details") == NULL) {
+		live = atol(col(res, "live"));
+		trashed = atol(col(res, "trashed"));
+		http_error(r, 409, "conflict", "project \"%s\" still holds %ld "
+		    "dashboard%s (%ld live, %ld in the trash); delete them "
+		    "first", p[0], live + trashed, live + trashed == 1 ? "" :
+		    "s", live, trashed);
+		goto out;
+	}
+	if (audit_change(r, p[0], NULL, AUDIT_NO_VERSION,
+	    details(res)) == -1)
+		goto out;
+	http_send(r, 204, NULL, NULL, 0);
+out:
+	PQclear(res);
 }
 
 void
 api_members_list(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*p[3];
+
+	p[0] = param(r, "project");
+	list(r, MB_LIST, 3, p);
+}
+
+/*
+ * Take the project's member lock (MB_LOCK).  Returns 0, or -1 after
+ * answering (404 if the project went away since authz looked).
+ */
+static int
+members_lock(struct req *r, const char *project)
+{
+	PGresult	*res;
+	int		 rc = -1;
+
+	res = db_run(&projects_stmts, MB_LOCK, 1, &project);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQntuples(res) == 0) {
+		project_not_found(r, project);
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+static void
+last_admin(struct req *r, const char *project, const char *user)
+{
+	http_error(r, 409, "conflict", "\"%s\" is the last admin of project "
+	    "\"%s\": make someone else admin first, or ask a global "
+	    "administrator", user, project);
 }
 
 void
 api_member_put(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	struct json_object	*o = r->json, *v;
+	const char		*p[5], *project = param(r, "project"), *user;
+	const char		*role, *other;
+	PGresult		*res = NULL;
+
+	if (user_param(r, &user) == -1)
+		goto out;
+	if (!json_object_is_type(o, json_type_object)) {
+		invalid(r, "the body must be a JSON object {\"role\": …}");
+		goto out;
+	}
+	json_object_object_foreach(o, k, val) {
+		(void)val;
+		if (strcmp(k, "role") != 0 && strcmp(k, "user") != 0) {
+			invalid(r, "%s: unknown field (a member has role and "
+			    "user)", k);
+			goto out;
+		}
+	}
+	/* "user" may echo the path, as GET …/members shows it. */
+	if (member_str(r, o, "user", "user", &other) == -1)
+		goto out;
+	if (other != NULL && strcmp(other, user) != 0) {
+		invalid(r, "user: \"%s\" differs from the user in the path "
+		    "(\"%s\")", other, user);
+		goto out;
+	}
+	if (!json_object_object_get_ex(o, "role", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    authz_role_parse(json_object_get_string(v)) == ROLE_NONE) {
+		invalid(r, "role: must be \"viewer\", \"editor\" or \"admin\"");
+		goto out;
+	}
+	role = json_object_get_string(v);
+	if (members_lock(r, project) == -1)
+		goto out;
+	p[0] = project;
+	p[1] = user;
+	p[2] = role;
+	p[3] = r->actor;
+	p[4] = r->admin ? "t" : "f";
+	res = db_run(&projects_stmts, MB_PUT, 5, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (col(res, "doc") == NULL) {
+		last_admin(r, project, user);
+		goto out;
+	}
+	if (audit_change(r, project, user, AUDIT_NO_VERSION,
+	    details(res)) == -1)
+		goto out;
+	send_doc(r, 200, res);
+out:
+	PQclear(res);
 }
 
 void
 api_member_delete(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*p[3], *project = param(r, "project"), *user;
+	PGresult	*res = NULL;
+
+	if (user_param(r, &user) == -1)
+		goto out;
+	if (members_lock(r, project) == -1)
+		goto out;
+	p[0] = project;
+	p[1] = user;
+	p[2] = r->admin ? "t" : "f";
+	res = db_run(&projects_stmts, MB_DELETE, 3, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (col(res, "old_role") == NULL) {
+		http_error(r, 404, "not_found", "\"%s\" is not a member of "
+		    "project \"%s\"", user, project);
+		goto out;
+	}
+	if (col(res, "details") == NULL) {
+		last_admin(r, project, user);
+		goto out;
+	}
+	if (audit_change(r, project, user, AUDIT_NO_VERSION,
+	    details(res)) == -1)
+		goto out;
+	http_send(r, 204, NULL, NULL, 0);
+out:
+	PQclear(res);
 }
 
+void
+api_me(struct req *r)
+{
+	const char	*p[2];
+	PGresult	*res;
+
+	p[0] = r->actor;
+	p[1] = r->admin ? "t" : "f";
+	res = db_run(&projects_stmts, PR_ME, 2, p);
+	if (db_ok(r, res, PGRES_TUPLES_OK))
+		send_doc(r, 200, res);
+	PQclear(res);
+}
