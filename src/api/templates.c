@@ -1,48 +1,689 @@
 /*
- * templates.c -- (being written) handlers of the templates routes.
+ * templates.c -- dashboard templates (SPEC §4, "Templates"): the
+ * catalogue every user reads, its upkeep by global administrators, and
+ * new project dashboards made from a template.
+ *
+ * Owns: the templates statement table; the template body as clients
+ * send it ({"id","name","description","category","dashboard"}); the
+ * from-template body ({"template","name","display"}); keyset paging of
+ * the catalogue by (category, id).
+ * Never: change or delete a system template (they ship in migration
+ * 0003; 403, audited even though the change rolls back); store a
+ * dashboard spec that validate_dashboard() refuses; count a use without
+ * the dashboard it made (dashboard, template_usage row and usage_count
+ * are one statement); decide who may call a route (router.c and
+ * authz.c did); build response JSON in C (template_summary(),
+ * template_doc() and dashboard_doc() in the migrations do).
+ *
+ * Errors: 400 "validation_failed" names the field ("dashboard.panels.x:
+ * ..."); "bad_request" is kept for the query string (limit, cursor).
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "api/api.h"
+#include "audit.h"
+#include "authz.h"
 #include "db.h"
 #include "http.h"
+#include "log.h"
+#include "router.h"
+#include "validate.h"
 
-static const struct stmt_def defs[] = {
-	{ "templates_noop", "SELECT 1", 0 },
+#define LIST_DEFAULT		100
+#define LIST_MAX		1000
+#define CATEGORY_DEFAULT	"general"
+
+/*
+ * The opaque list cursor: base64url of "category/id" of the last row,
+ * made and read by PostgreSQL.  Both halves follow the name rule, so
+ * "/" cannot occur in either.  encode() wraps lines at 76 characters,
+ * so newlines go with the padding.  A cursor that does not decode
+ * fails the statement with SQLSTATE class 22 (answered 400).
+ */
+#define CURSOR_ENC(x) \
+	"rtrim(translate(encode(convert_to(" x ", 'UTF8'), 'base64'), " \
+	"'+/' || chr(10), '-_'), '=')"
+#define CURSOR_DEC(c) \
+	"convert_from(decode(rpad(translate(" c ", '-_', '+/'), " \
+	"(length(" c ") + 3) / 4 * 4, '='), 'base64'), 'UTF8')"
+
+enum {
+	TP_LIST, TP_GET, TP_CREATE, TP_LOCK, TP_UPDATE, TP_DELETE,
+	TP_INSTANTIATE, TP__COUNT
 };
-const struct stmt_set templates_stmts = { "templates", defs, sizeof(defs) / sizeof(defs[0]) };
+
+static const struct stmt_def defs[TP__COUNT] = {
+	/*
+	 * $1 category (NULL: all), $2 cursor, $3 limit.  One row more
+	 * than the page tells whether another page follows.
+	 */
+	[TP_LIST] = { "templates_list",
+	    "WITH cur AS (SELECT " CURSOR_DEC("$2::text") " AS k), "
+	    "page AS ("
+	    " SELECT template_summary(t) AS doc, t.category, t.id,"
+	    " row_number() OVER (ORDER BY t.category, t.id) AS n"
+	    " FROM dashboard_template t, cur"
+	    " WHERE ($1::text IS NULL OR t.category = $1::text)"
+	    " AND ($2::text IS NULL OR (t.category, t.id) >"
+	    " (split_part(cur.k, '/', 1), split_part(cur.k, '/', 2)))"
+	    " ORDER BY t.category, t.id LIMIT $3::int + 1) "
+	    "SELECT coalesce(jsonb_agg(doc ORDER BY n)"
+	    " FILTER (WHERE n <= $3::int), '[]')::text AS body,"
+	    " CASE WHEN count(*) > $3::int THEN "
+	    CURSOR_ENC("min(category || '/' || id) FILTER (WHERE n = $3::int)")
+	    " END AS next "
+	    "FROM page", 3 },
+	[TP_GET] = { "template_get",
+	    "SELECT template_doc(t)::text FROM dashboard_template t "
+	    "WHERE t.id = $1::text", 1 },
+	/*
+	 * $1 id, $2 name, $3 description, $4 category, $5 dashboard spec,
+	 * $6 actor.  No row: the id is taken.  is_system stays false: the
+	 * API never makes a system template.
+	 */
+	[TP_CREATE] = { "template_create",
+	    "INSERT INTO dashboard_template AS t (id, name, description,"
+	    " category, dashboard, created_by, updated_by) "
+	    "VALUES ($1::text, $2::text, $3::text, $4::text, $5::jsonb,"
+	    " $6::text, $6::text) "
+	    "ON CONFLICT (id) DO NOTHING "
+	    "RETURNING template_doc(t)::text, t.version", 6 },
+	/*
+	 * Update and delete first take the row: an unknown id is 404, a
+	 * system template 403, both before the body is looked at, and
+	 * the row cannot change between this check and the write.
+	 */
+	[TP_LOCK] = { "template_lock",
+	    "SELECT is_system, version FROM dashboard_template "
+	    "WHERE id = $1::text FOR UPDATE", 1 },
+	/* $1 id, $2..$5 as for create, $6 actor. */
+	[TP_UPDATE] = { "template_update",
+	    "UPDATE dashboard_template AS t SET name = $2::text,"
+	    " description = $3::text, category = $4::text,"
+	    " dashboard = $5::jsonb, version = t.version + 1,"
+	    " updated_at = now(), updated_by = $6::text "
+	    "WHERE t.id = $1::text AND NOT t.is_system "
+	    "RETURNING template_doc(t)::text, t.version", 6 },
+	/* Its template_usage rows go with it (ON DELETE CASCADE). */
+	[TP_DELETE] = { "template_delete",
+	    "DELETE FROM dashboard_template "
+	    "WHERE id = $1::text AND NOT is_system "
+	    "RETURNING version, usage_count", 1 },
+	/*
+	 * $1 project, $2 template, $3 dashboard name, $4 display members
+	 * that replace the template's (NULL: none), $5 actor.  The
+	 * dashboard, its template_usage row and the template's counter
+	 * are one statement, so usage_count is right at once and agrees
+	 * with what update_template_usage_stats() recomputes.  Columns:
+	 * does the template exist, the new document (NULL: the name is
+	 * taken by a live dashboard).
+	 */
+	[TP_INSTANTIATE] = { "template_instantiate",
+	    "WITH tpl AS (SELECT id, dashboard FROM dashboard_template"
+	    " WHERE id = $2::text), "
+	    "d AS (INSERT INTO dashboard AS d (project, name, spec,"
+	    " created_by, updated_by)"
+	    " SELECT $1::text, $3::text, CASE WHEN $4::jsonb IS NULL"
+	    " THEN tpl.dashboard ELSE jsonb_set(tpl.dashboard, '{display}',"
+	    " coalesce(tpl.dashboard -> 'display', '{}') || $4::jsonb) END,"
+	    " $5::text, $5::text FROM tpl"
+	    " ON CONFLICT (project, name) WHERE deleted_at IS NULL DO NOTHING"
+	    " RETURNING d.name, dashboard_doc(d) AS doc), "
+	    "u AS (INSERT INTO template_usage (template_id, project,"
+	    " dashboard, used_by)"
+	    " SELECT $2::text, $1::text, d.name, $5::text FROM d), "
+	    "n AS (UPDATE dashboard_template t"
+	    " SET usage_count = t.usage_count + 1, last_used_at = now()"
+	    " FROM d WHERE t.id = $2::text) "
+	    "SELECT EXISTS (SELECT 1 FROM tpl) AS found,"
+	    " (SELECT doc::text FROM d) AS doc", 5 },
+};
+const struct stmt_set templates_stmts = { "templates", defs, TP__COUNT };
+
+/* A path parameter of the route ({id}, {project}). */
+static const char *
+param(const struct req *r, const char *name)
+{
+	return router_param(r->route, r->params, r->nparams, name);
+}
+
+/* 400 validation_failed; the message starts with the field's path. */
+static void invalid(struct req *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+invalid(struct req *r, const char *fmt, ...)
+{
+	char	 msg[VALIDATE_ERR_MAX + 64];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_error(r, 400, "validation_failed", "%s", msg);
+}
+
+/*
+ * A database result that is not the status wanted: answer the mapped
+ * error and return 0.  The caller still PQclear()s res.
+ */
+static int
+db_ok(struct req *r, const PGresult *res, ExecStatusType want)
+{
+	const char	*code, *msg;
+	int		 st;
+
+	if (res != NULL && PQresultStatus(res) == want)
+		return 1;
+	st = db_http_status(res, &code, &msg);
+	if (st == 500)
+		log_error("templates: %s", PQresultErrorMessage(res));
+	http_error(r, st, code, "%s", msg);
+	return 0;
+}
+
+/* Column c of row 0 as the JSON body. */
+static void
+send_col(struct req *r, int status, const PGresult *res, int c)
+{
+	http_send_json(r, status, PQgetvalue(res, 0, c),
+	    (size_t)PQgetlength(res, 0, c));
+}
+
+static void
+template_not_found(struct req *r, const char *id)
+{
+	http_error(r, 404, "not_found", "template \"%s\" not found", id);
+}
+
+static void
+bad_name(struct req *r, const char *field, const char *v)
+{
+	invalid(r, "%s: \"%s\" is not a valid name: 1-75 characters of "
+	    "[a-zA-Z0-9_.-], no \"..\", not starting or ending with \".\"",
+	    field, v);
+}
+
+/*
+ * A string member of a JSON object.  Returns 1 with *s set, 0 when
+ * absent or null (*s NULL), -1 after answering 400 for another type or
+ * an embedded NUL (which C strings would silently cut).
+ */
+static int
+member_str(struct req *r, struct json_object *o, const char *key,
+    const char *path, const char **s)
+{
+	struct json_object	*v;
+
+	*s = NULL;
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string)) {
+		invalid(r, "%s: must be a string", path);
+		return -1;
+	}
+	*s = json_object_get_string(v);
+	if (strlen(*s) != (size_t)json_object_get_string_len(v)) {
+		invalid(r, "%s: must not contain NUL characters", path);
+		return -1;
+	}
+	return 1;
+}
+
+/* Refuse members not in keys (a typo must not pass silently). */
+static int
+only_members(struct req *r, struct json_object *o, const char *prefix,
+    const char *const *keys, const char *what)
+{
+	size_t	 i;
+
+	json_object_object_foreach(o, k, v) {
+		(void)v;
+		for (i = 0; keys[i] != NULL; i++)
+			if (strcmp(k, keys[i]) == 0)
+				break;
+		if (keys[i] == NULL) {
+			invalid(r, "%s%s: unknown field (%s)", prefix, k, what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Run a Perses spec through validate_dashboard() inside the Dashboard
+ * document it would become.  The validator's paths start at "spec";
+ * the client sent that object as "dashboard", so that is the name the
+ * message uses.  Returns 0, or -1 after answering 400.
+ */
+static int
+check_spec(struct req *r, const char *id, struct json_object *spec)
+{
+	struct json_object	*doc, *md;
+	char			 err[VALIDATE_ERR_MAX];
+	int			 rc;
+
+	doc = json_object_new_object();
+	md = json_object_new_object();
+	/* No project: a template belongs to none (the validator allows it). */
+	json_object_object_add(md, "name", json_object_new_string(id));
+	json_object_object_add(doc, "kind",
+	    json_object_new_string("Dashboard"));
+	json_object_object_add(doc, "metadata", md);
+	/* Borrowed from r->json: take a reference for doc to drop. */
+	json_object_object_add(doc, "spec", json_object_get(spec));
+	err[0] = '\0';
+	rc = validate_dashboard(doc, err, sizeof(err));
+	json_object_put(doc);
+	if (rc == 0)
+		return 0;
+	if (strncmp(err, "spec", 4) == 0)
+		invalid(r, "dashboard%s", err + 4);
+	else
+		invalid(r, "dashboard: %s", err);
+	return -1;
+}
+
+/* A template as a client sends it; strings borrowed from r->json. */
+struct template_in {
+	const char	*id;
+	const char	*name;
+	const char	*description;
+	const char	*category;
+	const char	*dashboard;	/* the spec, serialised */
+};
+
+/*
+ * The body of POST and PUT.  PUT replaces: what is left out takes its
+ * default (description "", category "general").  The members GET
+ * returns besides (version, isSystem, usageCount, createdAt) are the
+ * server's and ignored, so a fetched template can be sent back; but
+ * isSystem true is refused, not ignored: system templates only come
+ * from the migrations.  path_id is the {id} of a PUT, NULL for POST.
+ * Returns 0, or -1 after answering 400.
+ */
+static int
+template_parse(struct req *r, const char *path_id, struct template_in *in)
+{
+	static const char *const keys[] = { "id", "name", "description",
+	    "category", "dashboard", "version", "isSystem", "usageCount",
+	    "createdAt", NULL };
+	struct json_object	*doc = r->json, *v;
+	int			 rc;
+
+	memset(in, 0, sizeof(*in));
+	if (!json_object_is_type(doc, json_type_object)) {
+		invalid(r, "the body must be a template: a JSON object with "
+		    "id, name, description, category and dashboard");
+		return -1;
+	}
+	if (only_members(r, doc, "", keys, "a template has id, name, "
+	    "description, category and dashboard") == -1)
+		return -1;
+
+	if ((rc = member_str(r, doc, "id", "id", &in->id)) == -1)
+		return -1;
+	if (path_id != NULL) {
+		if (rc == 1 && strcmp(in->id, path_id) != 0) {
+			invalid(r, "id: \"%s\" differs from the template in "
+			    "the path (\"%s\"); a template cannot be renamed",
+			    in->id, path_id);
+			return -1;
+		}
+		in->id = path_id;
+	} else if (rc == 0) {
+		invalid(r, "id: required");
+		return -1;
+	} else if (!validate_name(in->id)) {
+		bad_name(r, "id", in->id);
+		return -1;
+	}
+
+	if ((rc = member_str(r, doc, "name", "name", &in->name)) == -1)
+		return -1;
+	if (rc == 0 || *in->name == '\0') {
+		invalid(r, "name: required, a non-empty string");
+		return -1;
+	}
+	if (member_str(r, doc, "description", "description",
+	    &in->description) == -1)
+		return -1;
+	if (in->description == NULL)
+		in->description = "";
+	if ((rc = member_str(r, doc, "category", "category",
+	    &in->category)) == -1)
+		return -1;
+	if (rc == 0)
+		in->category = CATEGORY_DEFAULT;
+	else if (!validate_name(in->category)) {
+		bad_name(r, "category", in->category);
+		return -1;
+	}
+	if (json_object_object_get_ex(doc, "isSystem", &v) &&
+	    json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v)) {
+		invalid(r, "isSystem: system templates ship with dashcgi's "
+		    "migrations and cannot be made through the API");
+		return -1;
+	}
+
+	if (!json_object_object_get_ex(doc, "dashboard", &v) ||
+	    json_object_is_type(v, json_type_null)) {
+		invalid(r, "dashboard: required, the Perses dashboard spec "
+		    "the template creates");
+		return -1;
+	}
+	if (!json_object_is_type(v, json_type_object)) {
+		invalid(r, "dashboard: must be an object (a Perses dashboard "
+		    "spec: display, duration, variables, panels, layouts)");
+		return -1;
+	}
+	if (check_spec(r, in->id, v) == -1)
+		return -1;
+	/* Owned by v, which lives as long as r->json. */
+	in->dashboard = json_object_to_json_string_ext(v,
+	    JSON_C_TO_STRING_PLAIN);
+	return 0;
+}
+
+/*
+ * ?limit=: LIST_DEFAULT when absent, else 1..LIST_MAX.  Returns the
+ * limit, or -1 after answering 400.
+ */
+static int
+list_limit(struct req *r)
+{
+	const char	*s = http_query(r, "limit");
+	char		*end;
+	long		 n;
+
+	if (s == NULL)
+		return LIST_DEFAULT;
+	n = strtol(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || n < 1 || n > LIST_MAX) {
+		http_error(r, 400, "bad_request", "limit: must be an integer "
+		    "from 1 to %d, got \"%s\"", LIST_MAX, s);
+		return -1;
+	}
+	return (int)n;
+}
 
 void
 api_templates_list(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
-}
+	const char	*p[3], *sqlstate;
+	char		 lim[16];
+	PGresult	*res = NULL;
+	int		 limit, c;
 
-void
-api_template_create(struct req *r)
-{
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	p[0] = http_query(r, "category");
+	if (p[0] != NULL && !validate_name(p[0])) {
+		http_error(r, 400, "bad_request", "category: \"%s\" is not a "
+		    "category: 1-75 characters of [a-zA-Z0-9_.-]", p[0]);
+		goto out;
+	}
+	if ((limit = list_limit(r)) == -1)
+		goto out;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	p[1] = http_query(r, "cursor");
+	p[2] = lim;
+	res = db_run(&templates_stmts, TP_LIST, 3, p);
+	if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR &&
+	    (sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL &&
+	    strncmp(sqlstate, "22", 2) == 0) {
+		/* Only the cursor can be malformed data here. */
+		http_error(r, 400, "bad_request", "cursor: not a cursor this "
+		    "list returned");
+		goto out;
+	}
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (!PQgetisnull(res, 0, (c = PQfnumber(res, "next"))))
+		/* Category and cursor are URL-safe: name rule, base64url. */
+		http_header(r, "Link", "<%s?%s%s%slimit=%d&cursor=%s>; "
+		    "rel=\"next\"", r->path, p[0] ? "category=" : "",
+		    p[0] ? p[0] : "", p[0] ? "&" : "", limit,
+		    PQgetvalue(res, 0, c));
+	send_col(r, 200, res, PQfnumber(res, "body"));
+out:
+	PQclear(res);
 }
 
 void
 api_template_get(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*p[1];
+	PGresult	*res;
+
+	p[0] = param(r, "id");
+	res = db_run(&templates_stmts, TP_GET, 1, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQntuples(res) == 0)
+		template_not_found(r, p[0]);
+	else
+		send_col(r, 200, res, 0);
+out:
+	PQclear(res);
+}
+
+void
+api_template_create(struct req *r)
+{
+	struct template_in	 in;
+	struct json_object	*d;
+	const char		*p[6];
+	PGresult		*res = NULL;
+
+	if (template_parse(r, NULL, &in) == -1)
+		goto out;
+	p[0] = in.id;
+	p[1] = in.name;
+	p[2] = in.description;
+	p[3] = in.category;
+	p[4] = in.dashboard;
+	p[5] = r->actor;
+	res = db_run(&templates_stmts, TP_CREATE, 6, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQntuples(res) == 0) {
+		http_error(r, 409, "conflict", "template \"%s\" already exists",
+		    in.id);
+		goto out;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "category",
+	    json_object_new_string(in.category));
+	if (audit_change(r, NULL, in.id, atol(PQgetvalue(res, 0, 1)), d) == -1)
+		goto out;
+	/* The id follows the name rule: nothing to escape. */
+	http_header(r, "Location", "/api/v1/templates/%s", in.id);
+	send_col(r, 201, res, 0);
+out:
+	PQclear(res);
+}
+
+/*
+ * Take the row of a template to change: 0 with *version set, or -1
+ * after answering 404 (unknown), 403 (system template, audited as
+ * denied) or the database error.
+ */
+static int
+lock_custom(struct req *r, const char *id, long *version)
+{
+	const char	*p[1];
+	PGresult	*res;
+	int		 rc = -1;
+
+	p[0] = id;
+	res = db_run(&templates_stmts, TP_LOCK, 1, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQntuples(res) == 0) {
+		template_not_found(r, id);
+		goto out;
+	}
+	if (PQgetvalue(res, 0, 0)[0] == 't') {
+		authz_deny(r, NULL, id, "system template \"%s\" is immutable",
+		    id);
+		goto out;
+	}
+	*version = atol(PQgetvalue(res, 0, 1));
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
 }
 
 void
 api_template_update(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	struct template_in	 in;
+	struct json_object	*d;
+	const char		*p[6], *id = param(r, "id");
+	PGresult		*res = NULL;
+	long			 oldv, newv;
+
+	if (lock_custom(r, id, &oldv) == -1)
+		goto out;
+	if (template_parse(r, id, &in) == -1)
+		goto out;
+	p[0] = id;
+	p[1] = in.name;
+	p[2] = in.description;
+	p[3] = in.category;
+	p[4] = in.dashboard;
+	p[5] = r->actor;
+	res = db_run(&templates_stmts, TP_UPDATE, 6, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQntuples(res) == 0) {	/* cannot happen under the lock */
+		template_not_found(r, id);
+		goto out;
+	}
+	newv = atol(PQgetvalue(res, 0, 1));
+	d = json_object_new_object();
+	json_object_object_add(d, "oldVersion", json_object_new_int64(oldv));
+	json_object_object_add(d, "newVersion", json_object_new_int64(newv));
+	if (audit_change(r, NULL, id, newv, d) == -1)
+		goto out;
+	send_col(r, 200, res, 0);
+out:
+	PQclear(res);
 }
 
 void
 api_template_delete(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	struct json_object	*d;
+	const char		*p[1], *id = param(r, "id");
+	PGresult		*res = NULL;
+	long			 version;
+
+	if (lock_custom(r, id, &version) == -1)
+		goto out;
+	p[0] = id;
+	res = db_run(&templates_stmts, TP_DELETE, 1, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQntuples(res) == 0) {	/* cannot happen under the lock */
+		template_not_found(r, id);
+		goto out;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "usageCount",
+	    json_object_new_int64(atol(PQgetvalue(res, 0, 1))));
+	if (audit_change(r, NULL, id, version, d) == -1)
+		goto out;
+	http_send(r, 204, NULL, "", 0);
+out:
+	PQclear(res);
 }
 
+/*
+ * POST /api/v1/projects/{project}/dashboards/from-template
+ * {"template":"model-serving","name":"ms-prod","display":{"name":…}}
+ * The new dashboard's spec is the template's; members of "display"
+ * replace the template's display members (name, description).
+ */
 void
 api_dashboard_from_template(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
-}
+	static const char *const keys[] = { "template", "name", "display",
+	    NULL };
+	static const char *const dkeys[] = { "name", "description", NULL };
+	struct json_object	*doc = r->json, *disp, *d;
+	const char		*p[5], *tpl, *name, *s;
+	PGresult		*res = NULL;
+	int			 rc, c;
 
+	if (!json_object_is_type(doc, json_type_object)) {
+		invalid(r, "the body must be a JSON object: {\"template\", "
+		    "\"name\", \"display\"}");
+		goto out;
+	}
+	if (only_members(r, doc, "", keys, "the body has template, name "
+	    "and display") == -1)
+		goto out;
+	if ((rc = member_str(r, doc, "template", "template", &tpl)) == -1)
+		goto out;
+	if (rc == 0 || *tpl == '\0') {
+		invalid(r, "template: required, the id of a template");
+		goto out;
+	}
+	if ((rc = member_str(r, doc, "name", "name", &name)) == -1)
+		goto out;
+	if (rc == 0) {
+		invalid(r, "name: required, the new dashboard's name");
+		goto out;
+	}
+	if (!validate_name(name)) {
+		bad_name(r, "name", name);
+		goto out;
+	}
+	p[3] = NULL;
+	if (json_object_object_get_ex(doc, "display", &disp) &&
+	    !json_object_is_type(disp, json_type_null)) {
+		if (!json_object_is_type(disp, json_type_object)) {
+			invalid(r, "display: must be an object with name and "
+			    "description");
+			goto out;
+		}
+		if (only_members(r, disp, "display.", dkeys, "a display "
+		    "has name and description") == -1 ||
+		    member_str(r, disp, "name", "display.name", &s) == -1 ||
+		    member_str(r, disp, "description", "display.description",
+		    &s) == -1)
+			goto out;
+		p[3] = json_object_to_json_string_ext(disp,
+		    JSON_C_TO_STRING_PLAIN);
+	}
+	p[0] = param(r, "project");
+	p[1] = tpl;
+	p[2] = name;
+	p[4] = r->actor;
+	res = db_run(&templates_stmts, TP_INSTANTIATE, 5, p);
+	if (!db_ok(r, res, PGRES_TUPLES_OK))
+		goto out;
+	if (PQgetvalue(res, 0, PQfnumber(res, "found"))[0] != 't') {
+		template_not_found(r, tpl);
+		goto out;
+	}
+	if (PQgetisnull(res, 0, (c = PQfnumber(res, "doc")))) {
+		http_error(r, 409, "conflict", "dashboard \"%s\" already "
+		    "exists in project \"%s\"", name, p[0]);
+		goto out;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "template", json_object_new_string(tpl));
+	if (audit_change(r, p[0], name, 0, d) == -1)
+		goto out;
+	http_header(r, "ETag", "\"0\"");
+	send_col(r, 200, res, c);
+out:
+	PQclear(res);
+}
