@@ -1,102 +1,1570 @@
 /*
- * dashboards.c -- (being written) handlers of the dashboards routes.
+ * dashboards.c -- the dashboards routes: Perses Dashboard documents,
+ * optimistic locking, version history, states, the trash, export and
+ * import.
+ *
+ * Owns: the dashboards statement table (defs[]) and the mapping of
+ * each handler's one result row to an answer.  PostgreSQL builds every
+ * document (dashboard_doc(), dashboard_version_doc(), jsonb_agg); C
+ * validates input, picks the statement, and streams the text it gets.
+ * Every write is one statement: a data-modifying CTE that locks the
+ * row, checks the version in its WHERE clause, copies the superseded
+ * version into dashboard_version and trims history, so of N writers
+ * holding the same version exactly one wins, and no version is lost.
+ * Never: parse or re-serialise a stored document in C; build SQL from
+ * input; answer success for a change without its audit row (dispatch
+ * commits only then).
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "api/api.h"
+#include "audit.h"
+#include "authz.h"
 #include "db.h"
 #include "http.h"
+#include "log.h"
+#include "router.h"
+#include "validate.h"
 
-static const struct stmt_def defs[] = {
-	{ "dashboards_noop", "SELECT 1", 0 },
+#define LIST_LIMIT_DEFAULT	100
+#define LIST_LIMIT_MAX		1000
+#define CHANGE_MESSAGE_MAX	1000	/* characters of X-Change-Message */
+#define ETAGS_MAX		32	/* versions read from If-None-Match */
+
+/*
+ * SQL shared by several statements.  Parameter numbers are part of
+ * each fragment: a statement using one lays out its $n to match.
+ */
+
+/* A LIKE pattern matching x literally (backslash is LIKE's escape). */
+#define LIKE_ESC(x)							\
+	"replace(replace(replace(" x ", '\\', '\\\\'), '%', '\\%'), '_', '\\_')"
+
+/* metadata.tags of a document as text[] ('{}' when absent). */
+#define TAGS_OF(doc)							\
+	"CASE WHEN jsonb_typeof(" doc " -> 'metadata' -> 'tags') = 'array'" \
+	" THEN ARRAY(SELECT jsonb_array_elements_text(" doc		\
+	" -> 'metadata' -> 'tags')) ELSE '{}'::text[] END"
+
+/* The live dashboard named by $1 (project) and $2 (name), locked. */
+#define CUR_LOCKED							\
+	"cur AS (SELECT d.* FROM dashboard d"				\
+	" WHERE d.project = $1::text AND d.name = $2::text"		\
+	" AND d.deleted_at IS NULL FOR UPDATE)"
+
+/* The version cur held goes to history, only if upd changed it. */
+#define HIST								\
+	"hist AS (INSERT INTO dashboard_version (dashboard_id, version,"\
+	" spec, tags, state, updated_at, updated_by, message, restored_from)" \
+	" SELECT c.id, c.version, c.spec, c.tags, c.state, c.updated_at," \
+	" c.updated_by, c.message, c.restored_from"			\
+	" FROM cur c JOIN upd u ON u.id = c.id)"
+
+/*
+ * Keep the newest `limit` superseded versions (0 = all).  Versions
+ * grow by one per change, so those older than new - limit go; the row
+ * hist inserts (new - 1) is never among them.
+ */
+#define TRIM(limit)							\
+	"trimmed AS (DELETE FROM dashboard_version v USING upd u"	\
+	" WHERE " limit "::bigint > 0 AND v.dashboard_id = u.id"	\
+	" AND v.version < u.version - " limit "::bigint)"
+
+/* List filters: $2 name prefix, $3 tag, $4 states; live rows only. */
+#define LIST_WHERE							\
+	" AND d.deleted_at IS NULL"					\
+	" AND d.state = ANY ($4::text[])"				\
+	" AND ($2::text IS NULL OR d.name LIKE " LIKE_ESC("$2::text")	\
+	" || '%')"							\
+	" AND ($3::text IS NULL OR d.tags @> ARRAY[$3::text])"
+
+/* Across projects: $1 one project or NULL, $8 all, else $7's roles. */
+#define LIST_VISIBLE							\
+	" AND ($1::text IS NULL OR d.project = $1::text)"		\
+	" AND ($8::boolean OR EXISTS (SELECT 1 FROM project_member m"	\
+	" WHERE m.project = d.project AND m.user_name = $7::text))"
+
+/* ?q=: trigram similarity or substring, both served by the GIN index. */
+#define SEARCH_MATCH(q)							\
+	" AND (d.display_name % " q " OR d.display_name ILIKE '%' || "	\
+	LIKE_ESC(q) " || '%')"
+
+/*
+ * A page: rows numbered n in order, limit ($6) + 1 fetched to know
+ * whether more follow; the array of the first `limit` (documents, or
+ * kind + metadata with $5), and the last row's key when more follow.
+ */
+#define LIST_OUT(key)							\
+	" SELECT coalesce(jsonb_agg(CASE WHEN $5::boolean"		\
+	" THEN jsonb_build_object('kind', 'Dashboard', 'metadata',"	\
+	" dashboard_metadata(p.dr)) ELSE dashboard_doc(p.dr) END"	\
+	" ORDER BY p.n) FILTER (WHERE p.n <= $6::int), '[]')::text,"	\
+	" CASE WHEN count(*) > $6::int THEN max(" key ")"		\
+	" FILTER (WHERE p.n = $6::int) END FROM page p"
+
+enum {
+	DS_GET, DS_LIST, DS_SEARCH, DS_LIST_ALL, DS_SEARCH_ALL, DS_CREATE,
+	DS_UPDATE, DS_DELETE, DS_VERSIONS, DS_RESTORE, DS_STATE_GET,
+	DS_STATE_PUT, DS_TRASH, DS_UNTRASH, DS_EXPORT, DS_IMPORT, DS__COUNT
 };
-const struct stmt_set dashboards_stmts = { "dashboards", defs, sizeof(defs) / sizeof(defs[0]) };
 
-void
-api_dashboards_list_all(struct req *r)
+static const struct stmt_def defs[DS__COUNT] = {
+	/*
+	 * The hot path, one statement: does the project exist, the
+	 * caller's role ($3), the current version, and the document --
+	 * current, or version $4 -- unless its version is one the client
+	 * holds ($5 If-None-Match versions, $6 "*"): then NULL, a 304.
+	 */
+	[DS_GET] = { "dash_get",
+	    "SELECT EXISTS (SELECT 1 FROM project WHERE name = $1::text),"
+	    " (SELECT role FROM project_member"
+	    " WHERE project = $1::text AND user_name = $3::text),"
+	    " x.cur, x.ver, x.doc"
+	    " FROM (VALUES (1)) AS one (o) LEFT JOIN LATERAL ("
+	    " SELECT d.version AS cur, s.ver, s.doc FROM dashboard d"
+	    " LEFT JOIN LATERAL ("
+	    " SELECT d.version AS ver, CASE WHEN $6::boolean"
+	    " OR d.version = ANY ($5::int[]) THEN NULL"
+	    " ELSE dashboard_doc(d)::text END AS doc"
+	    " WHERE $4::int IS NULL OR $4::int = d.version"
+	    " UNION ALL"
+	    " SELECT v.version, CASE WHEN $6::boolean"
+	    " OR v.version = ANY ($5::int[]) THEN NULL"
+	    " ELSE dashboard_version_doc(d, v)::text END"
+	    " FROM dashboard_version v WHERE v.dashboard_id = d.id"
+	    " AND v.version = $4::int AND v.version <> d.version"
+	    " ) s ON true"
+	    " WHERE d.project = $1::text AND d.name = $2::text"
+	    " AND d.deleted_at IS NULL) x ON true", 6 },
+
+	/* Lists: $1-$6 as LIST_WHERE and LIST_OUT say, then cursors. */
+	[DS_LIST] = { "dash_list",
+	    "WITH page AS (SELECT d AS dr, d.name AS k,"
+	    " row_number() OVER (ORDER BY d.name) AS n FROM dashboard d"
+	    " WHERE d.project = $1::text" LIST_WHERE
+	    " AND ($7::text IS NULL OR d.name > $7::text)"
+	    " ORDER BY d.name LIMIT $6::int + 1)"
+	    LIST_OUT("p.k"), 7 },
+	[DS_SEARCH] = { "dash_search",
+	    "WITH m AS (SELECT d AS dr, d.name AS k,"
+	    " similarity(d.display_name, $7::text) AS sim FROM dashboard d"
+	    " WHERE d.project = $1::text" LIST_WHERE SEARCH_MATCH("$7::text")
+	    "), page AS (SELECT m.*,"
+	    " row_number() OVER (ORDER BY m.sim DESC, m.k) AS n FROM m"
+	    " WHERE $8::real IS NULL OR m.sim < $8::real"
+	    " OR (m.sim = $8::real AND m.k > $9::text)"
+	    " ORDER BY m.sim DESC, m.k LIMIT $6::int + 1)"
+	    LIST_OUT("p.sim::text || '/' || p.k"), 9 },
+	[DS_LIST_ALL] = { "dash_list_all",
+	    "WITH page AS (SELECT d AS dr, d.project || '/' || d.name AS k,"
+	    " row_number() OVER (ORDER BY d.project, d.name) AS n"
+	    " FROM dashboard d WHERE true" LIST_VISIBLE LIST_WHERE
+	    " AND ($9::text IS NULL"
+	    " OR (d.project, d.name) > ($9::text, $10::text))"
+	    " ORDER BY d.project, d.name LIMIT $6::int + 1)"
+	    LIST_OUT("p.k"), 10 },
+	[DS_SEARCH_ALL] = { "dash_search_all",
+	    "WITH m AS (SELECT d AS dr, d.project AS pr, d.name AS k,"
+	    " similarity(d.display_name, $9::text) AS sim FROM dashboard d"
+	    " WHERE true" LIST_VISIBLE LIST_WHERE SEARCH_MATCH("$9::text")
+	    "), page AS (SELECT m.*, row_number() OVER"
+	    " (ORDER BY m.sim DESC, m.pr, m.k) AS n FROM m"
+	    " WHERE $10::real IS NULL OR m.sim < $10::real"
+	    " OR (m.sim = $10::real AND (m.pr, m.k) > ($11::text, $12::text))"
+	    " ORDER BY m.sim DESC, m.pr, m.k LIMIT $6::int + 1)"
+	    LIST_OUT("p.sim::text || '/' || p.pr || '/' || p.k"), 12 },
+
+	/* A name taken by a live dashboard: no row, the caller says 409. */
+	[DS_CREATE] = { "dash_create",
+	    "INSERT INTO dashboard (project, name, spec, tags, created_by,"
+	    " updated_by, message)"
+	    " VALUES ($1::text, $2::text, $3::jsonb -> 'spec',"
+	    " " TAGS_OF("$3::jsonb") ", $4::text, $4::text, $5::text)"
+	    " ON CONFLICT (project, name) WHERE deleted_at IS NULL DO NOTHING"
+	    " RETURNING version, dashboard_doc(dashboard)::text", 5 },
+
+	/*
+	 * The lock, the version check ($3, NULL = last write wins) and
+	 * the write, in one statement.  Under READ COMMITTED a writer
+	 * that waited for the lock sees the committed row and its version
+	 * (EvalPlanQual), so cur.version is the version that is current
+	 * when upd does or does not run: exactly one of N writers at
+	 * version n updates, the others learn the new version.
+	 */
+	[DS_UPDATE] = { "dash_update",
+	    "WITH " CUR_LOCKED ","
+	    " upd AS (UPDATE dashboard d SET spec = $4::jsonb -> 'spec',"
+	    " tags = " TAGS_OF("$4::jsonb") ", version = d.version + 1,"
+	    " updated_at = now(), updated_by = $5::text, message = $6::text,"
+	    " restored_from = NULL FROM cur"
+	    " WHERE d.id = cur.id AND ($3::int IS NULL OR cur.version = $3::int)"
+	    " RETURNING d.id, d.version, dashboard_doc(d)::text AS doc),"
+	    " " HIST ", " TRIM("$7")
+	    " SELECT c.version, u.version, u.doc"
+	    " FROM cur c LEFT JOIN upd u ON u.id = c.id", 7 },
+
+	/* To the trash: version and history unchanged. */
+	[DS_DELETE] = { "dash_delete",
+	    "WITH cur AS (SELECT d.id, d.version FROM dashboard d"
+	    " WHERE d.project = $1::text AND d.name = $2::text"
+	    " AND d.deleted_at IS NULL FOR UPDATE),"
+	    " del AS (UPDATE dashboard d SET deleted_at = now(),"
+	    " deleted_by = $4::text FROM cur WHERE d.id = cur.id"
+	    " AND ($3::int IS NULL OR cur.version = $3::int) RETURNING d.id)"
+	    " SELECT c.version, EXISTS (SELECT 1 FROM del) FROM cur c", 4 },
+
+	/* The current version first, then history, newest first. */
+	[DS_VERSIONS] = { "dash_versions",
+	    "WITH d AS (SELECT * FROM dashboard WHERE project = $1::text"
+	    " AND name = $2::text AND deleted_at IS NULL),"
+	    " h AS (SELECT version, updated_at, updated_by, message,"
+	    " restored_from FROM d UNION ALL"
+	    " SELECT v.version, v.updated_at, v.updated_by, v.message,"
+	    " v.restored_from FROM dashboard_version v"
+	    " JOIN d ON v.dashboard_id = d.id),"
+	    " page AS (SELECT h.*, row_number() OVER (ORDER BY version DESC)"
+	    " AS n FROM h WHERE $3::int IS NULL OR version < $3::int"
+	    " ORDER BY version DESC LIMIT $4::int + 1)"
+	    " SELECT EXISTS (SELECT 1 FROM d),"
+	    " coalesce(jsonb_agg(jsonb_build_object('version', version,"
+	    " 'updatedAt', rfc3339(updated_at), 'updatedBy', updated_by,"
+	    " 'message', message, 'restoredFrom', restored_from) ORDER BY n)"
+	    " FILTER (WHERE n <= $4::int), '[]')::text,"
+	    " CASE WHEN count(*) > $4::int THEN max(version::text)"
+	    " FILTER (WHERE n = $4::int) END FROM page", 4 },
+
+	/* A new version with version $4's spec and tags. */
+	[DS_RESTORE] = { "dash_restore",
+	    "WITH " CUR_LOCKED ","
+	    " src AS (SELECT v.spec, v.tags FROM dashboard_version v"
+	    " JOIN cur c ON v.dashboard_id = c.id WHERE v.version = $4::int"
+	    " UNION ALL SELECT c.spec, c.tags FROM cur c"
+	    " WHERE c.version = $4::int),"
+	    " upd AS (UPDATE dashboard d SET spec = s.spec, tags = s.tags,"
+	    " version = d.version + 1, updated_at = now(),"
+	    " updated_by = $5::text, message = $6::text,"
+	    " restored_from = $4::int FROM cur, src s"
+	    " WHERE d.id = cur.id AND ($3::int IS NULL OR cur.version = $3::int)"
+	    " RETURNING d.id, d.version, dashboard_doc(d)::text AS doc),"
+	    " " HIST ", " TRIM("$7")
+	    " SELECT c.version, EXISTS (SELECT 1 FROM src), u.version, u.doc"
+	    " FROM cur c LEFT JOIN upd u ON u.id = c.id", 7 },
+
+	[DS_STATE_GET] = { "dash_state_get",
+	    "SELECT version, jsonb_build_object('state', state, 'version',"
+	    " version)::text FROM dashboard WHERE project = $1::text"
+	    " AND name = $2::text AND deleted_at IS NULL", 2 },
+
+	/* A state change is a version: $5 the states it may come from. */
+	[DS_STATE_PUT] = { "dash_state_put",
+	    "WITH " CUR_LOCKED ","
+	    " upd AS (UPDATE dashboard d SET state = $4::text,"
+	    " version = d.version + 1, updated_at = now(),"
+	    " updated_by = $6::text, message = $7::text, restored_from = NULL"
+	    " FROM cur WHERE d.id = cur.id"
+	    " AND ($3::int IS NULL OR cur.version = $3::int)"
+	    " AND cur.state = ANY ($5::text[])"
+	    " RETURNING d.id, d.version, d.state),"
+	    " " HIST ", " TRIM("$8")
+	    " SELECT c.version, c.state, u.version,"
+	    " jsonb_build_object('state', u.state, 'version', u.version)::text"
+	    " FROM cur c LEFT JOIN upd u ON u.id = c.id", 8 },
+
+	/* Newest first; the key is (deleted_at in microseconds, id). */
+	[DS_TRASH] = { "dash_trash",
+	    "WITH page AS (SELECT d.id, d.name, d.version, d.deleted_at,"
+	    " d.deleted_by, row_number() OVER"
+	    " (ORDER BY d.deleted_at DESC, d.id DESC) AS n FROM dashboard d"
+	    " WHERE d.project = $1::text AND d.deleted_at IS NOT NULL"
+	    " AND ($2::bigint IS NULL OR (d.deleted_at, d.id) <"
+	    " (timestamptz 'epoch' + $2::bigint * interval '1 microsecond',"
+	    " $3::bigint))"
+	    " ORDER BY d.deleted_at DESC, d.id DESC LIMIT $4::int + 1)"
+	    " SELECT coalesce(jsonb_agg(jsonb_build_object('name', name,"
+	    " 'version', version, 'deletedAt', rfc3339(deleted_at),"
+	    " 'deletedBy', deleted_by) ORDER BY n)"
+	    " FILTER (WHERE n <= $4::int), '[]')::text,"
+	    " CASE WHEN count(*) > $4::int THEN"
+	    " max((extract(epoch FROM deleted_at) * 1000000)::bigint::text"
+	    " || '/' || id) FILTER (WHERE n = $4::int) END FROM page", 4 },
+
+	/* The most recently deleted generation of the name, if free. */
+	[DS_UNTRASH] = { "dash_untrash",
+	    "WITH t AS (SELECT d.id FROM dashboard d"
+	    " WHERE d.project = $1::text AND d.name = $2::text"
+	    " AND d.deleted_at IS NOT NULL"
+	    " ORDER BY d.deleted_at DESC, d.id DESC LIMIT 1 FOR UPDATE),"
+	    " live AS (SELECT 1 FROM dashboard d WHERE d.project = $1::text"
+	    " AND d.name = $2::text AND d.deleted_at IS NULL),"
+	    " r AS (UPDATE dashboard d SET deleted_at = NULL, deleted_by = NULL"
+	    " FROM t WHERE d.id = t.id AND NOT EXISTS (SELECT 1 FROM live)"
+	    " RETURNING d.version, dashboard_doc(d)::text AS doc)"
+	    " SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM live),"
+	    " r.version, r.doc FROM (VALUES (1)) AS one (o)"
+	    " LEFT JOIN r ON true", 2 },
+
+	[DS_EXPORT] = { "dash_export",
+	    "SELECT dashboard_doc(d)::text FROM dashboard d"
+	    " WHERE d.project = $1::text AND d.deleted_at IS NULL"
+	    " ORDER BY d.name", 1 },
+
+	/*
+	 * Import: the NDJSON body ($2), already checked line by line in C,
+	 * split and parsed here (once: doc is materialised).  Each line
+	 * creates, updates (spec or tags differ: a new version and a
+	 * history row) or leaves a dashboard as it is.  $4 (dry run)
+	 * computes the same plan and writes nothing.  Returns the plan's
+	 * counts and what was written, which differ only if a name was
+	 * taken concurrently.
+	 */
+	[DS_IMPORT] = { "dash_import",
+	    "WITH doc AS MATERIALIZED (SELECT l.t::jsonb AS j"
+	    " FROM string_to_table($2::text, E'\\n') AS l (t)"
+	    " WHERE btrim(l.t, E' \\t\\r') <> ''),"
+	    " src AS (SELECT j -> 'metadata' ->> 'name' AS name,"
+	    " j -> 'spec' AS spec, " TAGS_OF("j") " AS tags FROM doc),"
+	    " cur AS (SELECT d.* FROM dashboard d JOIN src s"
+	    " ON d.project = $1::text AND d.name = s.name"
+	    " AND d.deleted_at IS NULL FOR UPDATE OF d),"
+	    " plan AS (SELECT s.*, c.id, CASE WHEN c.id IS NULL THEN 'create'"
+	    " WHEN c.spec = s.spec AND c.tags = s.tags THEN 'unchanged'"
+	    " ELSE 'update' END AS action"
+	    " FROM src s LEFT JOIN cur c ON c.name = s.name),"
+	    " upd AS (UPDATE dashboard d SET spec = p.spec, tags = p.tags,"
+	    " version = d.version + 1, updated_at = now(),"
+	    " updated_by = $3::text, message = $6::text, restored_from = NULL"
+	    " FROM plan p WHERE NOT $4::boolean AND p.action = 'update'"
+	    " AND d.id = p.id RETURNING d.id, d.version),"
+	    " " HIST ", " TRIM("$5") ","
+	    " ins AS (INSERT INTO dashboard (project, name, spec, tags,"
+	    " created_by, updated_by, message)"
+	    " SELECT $1::text, p.name, p.spec, p.tags, $3::text, $3::text,"
+	    " $6::text FROM plan p WHERE NOT $4::boolean"
+	    " AND p.action = 'create'"
+	    " ON CONFLICT (project, name) WHERE deleted_at IS NULL DO NOTHING"
+	    " RETURNING 1)"
+	    " SELECT n.created, n.updated, n.unchanged,"
+	    " (SELECT count(*) FROM ins), (SELECT count(*) FROM upd),"
+	    " jsonb_build_object('created', n.created, 'updated', n.updated,"
+	    " 'unchanged', n.unchanged)::text"
+	    " FROM (SELECT count(*) FILTER (WHERE action = 'create') AS created,"
+	    " count(*) FILTER (WHERE action = 'update') AS updated,"
+	    " count(*) FILTER (WHERE action = 'unchanged') AS unchanged"
+	    " FROM plan) n", 6 },
+};
+const struct stmt_set dashboards_stmts = { "dashboards", defs, DS__COUNT };
+
+/* ------------------------------------------------------------------ */
+/* Small helpers */
+
+static const char *
+pparam(const struct req *r, const char *name)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	return router_param(r->route, r->params, r->nparams, name);
+}
+
+/* A request header as nginx passes it (HTTP_IF_MATCH), or NULL. */
+static const char *
+header(const struct req *r, const char *param)
+{
+	return FCGX_GetParam(param, r->fcgi->envp);
+}
+
+/*
+ * Run one of our statements.  Every statement here returns rows, so
+ * anything but TUPLES_OK is an error: answered through the one
+ * SQLSTATE mapping, and NULL is returned with nothing left to clear.
+ */
+static PGresult *
+run(struct req *r, size_t stmt, int n, const char *const *p)
+{
+	PGresult	*res;
+	const char	*code, *msg;
+	int		 st;
+
+	res = db_run(&dashboards_stmts, stmt, n, p);
+	if (res != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_TUPLES_OK:
+			return res;
+		case PGRES_FATAL_ERROR:
+		case PGRES_NONFATAL_ERROR:
+			break;
+		default:
+			log_error("%s: unexpected result %s", defs[stmt].name,
+			    PQresStatus(PQresultStatus(res)));
+			break;
+		}
+	}
+	st = db_http_status(res, &code, &msg);
+	if (st == 500)
+		log_error("%s failed: %s", defs[stmt].name, res != NULL ?
+		    PQresultErrorMessage(res) : "no result");
+	http_error(r, st, code, "%s", msg);
+	PQclear(res);
+	return NULL;
+}
+
+static int
+val_null(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col);
+}
+
+static const char *
+val(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
+static long
+val_long(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? -1 : strtol(PQgetvalue(res, 0, col),
+	    NULL, 10);
+}
+
+static int
+val_bool(const PGresult *res, int col)
+{
+	return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
+}
+
+/* A version: decimal digits, 0 to INT_MAX.  0, or -1. */
+static int
+parse_version(const char *s, size_t len, long *out)
+{
+	long	 v = 0;
+	size_t	 i;
+
+	if (len == 0 || len > 10)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > INT_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * One entity tag: "N", W/"N" or a bare N.  0 with *v, -1 if it is not
+ * a version of ours.
+ */
+static int
+parse_etag(const char *s, size_t len, long *v)
+{
+	while (len > 0 && (*s == ' ' || *s == '\t'))
+		s++, len--;
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len >= 2 && s[0] == 'W' && s[1] == '/')
+		s += 2, len -= 2;
+	if (len >= 2 && s[0] == '"' && s[len - 1] == '"')
+		s++, len -= 2;
+	return parse_version(s, len, v);
+}
+
+/*
+ * If-Match: one version, or "*" (any current version).  Returns 1
+ * with the version in buf, 0 when absent or "*", -1 after answering
+ * 400.
+ */
+static int
+if_match(struct req *r, char *buf, size_t len)
+{
+	const char	*h = header(r, "HTTP_IF_MATCH");
+	long		 v;
+
+	if (h == NULL)
+		return 0;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	if (strcmp(h, "*") == 0)
+		return 0;
+	if (parse_etag(h, strlen(h), &v) == -1) {
+		http_error(r, 400, "bad_request", "If-Match: expected one "
+		    "dashboard version such as \"3\", got \"%.64s\"", h);
+		return -1;
+	}
+	snprintf(buf, len, "%ld", v);
+	return 1;
+}
+
+/*
+ * If-None-Match as the SQL wants it: the versions it names as an
+ * int[] literal ("{3,4}", NULL if none) and whether it says "*".
+ * Tags that are not versions of ours simply never match.
+ */
+static const char *
+if_none_match(struct req *r, int *star)
+{
+	const char	*h = header(r, "HTTP_IF_NONE_MATCH"), *s, *e;
+	char		*out;
+	size_t		 o = 0, n = 0, len;
+	long		 v;
+
+	*star = 0;
+	if (h == NULL)
+		return NULL;
+	out = arena_alloc(r->arena, ETAGS_MAX * 12 + 3);
+	out[o++] = '{';
+	for (s = h; *s != '\0' && n < ETAGS_MAX; s = *e ? e + 1 : e) {
+		e = s + strcspn(s, ",");
+		len = (size_t)(e - s);
+		while (len > 0 && (*s == ' ' || *s == '\t'))
+			s++, len--;
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		if (len == 1 && *s == '*')
+			*star = 1;
+		else if (parse_etag(s, len, &v) == 0)
+			o += (size_t)snprintf(out + o, 13, "%s%ld", n++ ?
+			    "," : "", v);
+	}
+	out[o++] = '}';
+	return n > 0 ? out : NULL;
+}
+
+/*
+ * X-Change-Message: at most CHANGE_MESSAGE_MAX characters of UTF-8.
+ * 0 with *msg (NULL when absent or empty), or -1 after answering 400.
+ */
+static int
+change_message(struct req *r, const char **msg)
+{
+	const unsigned char	*s;
+	const char		*h = header(r, "HTTP_X_CHANGE_MESSAGE");
+	size_t			 chars = 0;
+	int			 more;
+
+	*msg = NULL;
+	if (h == NULL || *h == '\0')
+		return 0;
+	for (s = (const unsigned char *)h; *s != '\0'; chars++) {
+		if (*s < 0x80)
+			more = 0;
+		else if ((*s & 0xe0) == 0xc0 && *s >= 0xc2)
+			more = 1;
+		else if ((*s & 0xf0) == 0xe0)
+			more = 2;
+		else if ((*s & 0xf8) == 0xf0 && *s <= 0xf4)
+			more = 3;
+		else
+			goto bad;
+		for (s++; more > 0; more--, s++)
+			if ((*s & 0xc0) != 0x80)
+				goto bad;
+	}
+	if (chars > CHANGE_MESSAGE_MAX) {
+		http_error(r, 400, "bad_request", "X-Change-Message: at most "
+		    "%d characters, got %zu", CHANGE_MESSAGE_MAX, chars);
+		return -1;
+	}
+	*msg = h;
+	return 0;
+bad:
+	http_error(r, 400, "bad_request", "X-Change-Message: not valid UTF-8");
+	return -1;
+}
+
+/* A bigint key field: optional "-", 1 to 18 digits. */
+static int
+is_int(const char *s)
+{
+	size_t	 n;
+
+	if (*s == '-')
+		s++;
+	n = strspn(s, "0123456789");
+	return n > 0 && n <= 18 && s[n] == '\0';
+}
+
+static const char *
+limit_text(const struct config *cfg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%ld", cfg->dashboards.history_limit);
+	return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lists: limit, opaque keyset cursors, the Link header */
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *
+b64url_encode(struct arena *a, const char *s, size_t n)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	char			*out = arena_alloc(a, (n + 2) / 3 * 4 + 1), *o;
+	size_t			 i;
+	unsigned long		 w;
+
+	for (o = out, i = 0; i + 2 < n; i += 3) {
+		w = (unsigned long)u[i] << 16 | u[i + 1] << 8 | u[i + 2];
+		*o++ = b64url[w >> 18 & 63];
+		*o++ = b64url[w >> 12 & 63];
+		*o++ = b64url[w >> 6 & 63];
+		*o++ = b64url[w & 63];
+	}
+	if (i < n) {
+		w = (unsigned long)u[i] << 16 | (i + 1 < n ? u[i + 1] << 8 : 0);
+		*o++ = b64url[w >> 18 & 63];
+		*o++ = b64url[w >> 12 & 63];
+		if (i + 1 < n)
+			*o++ = b64url[w >> 6 & 63];
+	}
+	*o = '\0';
+	return out;
+}
+
+/* NULL unless s is unpadded base64url of text without NUL bytes. */
+static char *
+b64url_decode(struct arena *a, const char *s)
+{
+	size_t		 n = strlen(s), i, k = 0;
+	unsigned long	 w = 0;
+	const char	*c;
+	char		*out;
+	int		 bits = 0;
+
+	if (n % 4 == 1)
+		return NULL;
+	out = arena_alloc(a, n * 3 / 4 + 1);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\0' || (c = strchr(b64url, s[i])) == NULL)
+			return NULL;
+		w = w << 6 | (unsigned long)(c - b64url);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			if ((out[k++] = (char)(w >> bits & 0xff)) == '\0')
+				return NULL;
+		}
+	}
+	if (w & ((1UL << bits) - 1))
+		return NULL;	/* non-canonical trailing bits */
+	out[k] = '\0';
+	return out;
+}
+
+/* ?limit=: default 100, 1 to 1000.  0, or -1 after answering 400. */
+static int
+list_limit(struct req *r, char *buf, size_t len, long *lim)
+{
+	const char	*s = http_query(r, "limit");
+
+	*lim = LIST_LIMIT_DEFAULT;
+	if (s != NULL && (parse_version(s, strlen(s), lim) == -1 ||
+	    *lim < 1 || *lim > LIST_LIMIT_MAX)) {
+		http_error(r, 400, "bad_request", "limit: expected an integer "
+		    "from 1 to %d, got \"%.32s\"", LIST_LIMIT_MAX, s);
+		return -1;
+	}
+	snprintf(buf, len, "%ld", *lim);
+	return 0;
+}
+
+/*
+ * ?cursor=: the previous page's last key, "/"-separated fields.
+ * Fills want fields (NULL each when there is no cursor).  0, or -1
+ * after answering 400.
+ */
+static int
+list_cursor(struct req *r, const char **f, size_t want)
+{
+	const char	*c = http_query(r, "cursor");
+	char		*s, *sl;
+	size_t		 i;
+
+	for (i = 0; i < want; i++)
+		f[i] = NULL;
+	if (c == NULL)
+		return 0;
+	if ((s = b64url_decode(r->arena, c)) == NULL)
+		goto bad;
+	for (i = 0; i < want; i++) {
+		f[i] = s;
+		sl = strchr(s, '/');
+		if ((sl == NULL) != (i == want - 1))
+			goto bad;
+		if (sl != NULL) {
+			*sl = '\0';
+			s = sl + 1;
+		}
+	}
+	return 0;
+bad:
+	http_error(r, 400, "bad_request", "cursor: \"%.64s\" is not a cursor "
+	    "of this list (use the Link header of the previous page)", c);
+	return -1;
+}
+
+/*
+ * Link: <path?the same query&cursor=…>; rel="next" for the key of the
+ * last row of this page.
+ */
+static void
+link_next(struct req *r, const char *key)
+{
+	char		*q, *pair, *save = NULL, *k, *out;
+	size_t		 o = 0, qlen = strlen(r->query);
+
+	out = arena_alloc(r->arena, qlen + 2);
+	q = arena_strdup(r->arena, r->query);
+	for (pair = strtok_r(q, "&", &save); pair != NULL;
+	    pair = strtok_r(NULL, "&", &save)) {
+		k = arena_strndup(r->arena, pair, strcspn(pair, "="));
+		if (http_urldecode(k, 1) == 0 && strcmp(k, "cursor") == 0)
+			continue;
+		o += (size_t)snprintf(out + o, qlen + 2 - o, "%s&", pair);
+	}
+	http_header(r, "Link", "<%s?%scursor=%s>; rel=\"next\"", r->path, out,
+	    b64url_encode(r->arena, key, strlen(key)));
+}
+
+/* Send a list statement's row: the array, and Link when more follow. */
+static void
+send_page(struct req *r, PGresult *res, int col)
+{
+	if (!val_null(res, col + 1))
+		link_next(r, val(res, col + 1));
+	http_send_json(r, 200, PQgetvalue(res, 0, col),
+	    (size_t)PQgetlength(res, 0, col));
+}
+
+/* ?state=: default draft and active. */
+static const char *
+list_states(struct req *r)
+{
+	static const struct {
+		const char	*q, *arr;
+	} st[] = {
+		{ "draft", "{draft}" }, { "active", "{active}" },
+		{ "archived", "{archived}" },
+		{ "all", "{draft,active,archived}" },
+	};
+	const char	*s = http_query(r, "state");
+	size_t		 i;
+
+	if (s == NULL)
+		return "{draft,active}";
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+		if (strcmp(s, st[i].q) == 0)
+			return st[i].arr;
+	http_error(r, 400, "bad_request", "state: expected draft, active, "
+	    "archived or all, got \"%.32s\"", s);
+	return NULL;
+}
+
+/* A boolean query parameter: 1, 0 (also when absent), or -1 after 400. */
+static int
+query_bool(struct req *r, const char *key)
+{
+	const char	*s = http_query(r, key);
+
+	if (s == NULL || strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		return 0;
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0 || *s == '\0')
+		return 1;
+	http_error(r, 400, "bad_request", "%s: expected true or false, got "
+	    "\"%.32s\"", key, s);
+	return -1;
+}
+
+/* An optional text filter: empty is the same as absent. */
+static const char *
+query_text(struct req *r, const char *key)
+{
+	const char	*s = http_query(r, key);
+
+	return s != NULL && *s != '\0' ? s : NULL;
+}
+
+/*
+ * Both dashboard lists.  Parameters, in statement order: $1 project
+ * (or the ?project= filter), $2 name, $3 tag, $4 states, $5 metadata
+ * only, $6 limit; across projects $7 caller, $8 sees all; with ?q=
+ * the query and the similarity key; then the cursor's project (across
+ * projects) and name.
+ */
+static void
+list(struct req *r, int all)
+{
+	const char	*p[12], *cur[3], *q;
+	char		 lim[16];
+	size_t		 n = 0, nk, i;
+	long		 limit;
+	int		 meta, search, stmt;
+	PGresult	*res;
+	char		*end;
+	double		 sim;
+
+	p[n++] = all ? query_text(r, "project") : pparam(r, "project");
+	p[n++] = query_text(r, "name");
+	p[n++] = query_text(r, "tag");
+	if ((p[n++] = list_states(r)) == NULL)
+		return;
+	if ((meta = query_bool(r, "metadata_only")) == -1)
+		return;
+	p[n++] = meta ? "t" : "f";
+	if (list_limit(r, lim, sizeof(lim), &limit) == -1)
+		return;
+	p[n++] = lim;
+	q = query_text(r, "q");
+	search = q != NULL;
+	nk = (size_t)(search + all + 1);
+	if (list_cursor(r, cur, nk) == -1)
+		return;
+	if (cur[0] != NULL) {
+		/* Keys are names and similarities: refuse anything else. */
+		for (i = search; i < nk; i++)
+			if (!validate_name(cur[i]))
+				goto badcursor;
+		/* A similarity as PostgreSQL prints a real, 0 to 1. */
+		if (search) {
+			errno = 0;
+			sim = strtod(cur[0], &end);
+			if (cur[0][strspn(cur[0], "0123456789.e-")] != '\0' ||
+			    errno != 0 || *end != '\0' || end == cur[0] ||
+			    !(sim >= 0 && sim <= 1))
+				goto badcursor;
+		}
+	}
+	if (all) {
+		p[n++] = r->actor;
+		p[n++] = r->admin || r->cfg->auth.mode == AUTH_ANONYMOUS ?
+		    "t" : "f";
+	}
+	if (search)
+		p[n++] = q;
+	for (i = 0; i < nk; i++)
+		p[n++] = cur[i];
+	stmt = all ? (search ? DS_SEARCH_ALL : DS_LIST_ALL) :
+	    (search ? DS_SEARCH : DS_LIST);
+	if ((res = run(r, (size_t)stmt, (int)n, p)) == NULL)
+		return;
+	send_page(r, res, 0);
+	PQclear(res);
+	return;
+badcursor:
+	http_error(r, 400, "bad_request", "cursor: not a cursor of this list "
+	    "(use the Link header of the previous page)");
 }
 
 void
 api_dashboards_list(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	list(r, 0);
 }
+
+void
+api_dashboards_list_all(struct req *r)
+{
+	list(r, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Documents in */
+
+struct doc {
+	const char	*name;		/* metadata.name */
+	long		 version;	/* metadata.version, -1 if absent */
+};
+
+/*
+ * Check a client's Dashboard for `project` (the path's): its project
+ * is the path's or empty, it passes the Perses rules, it has a name
+ * (equal to want_name when given).  0 with d filled, or -1 with the
+ * answer's code and text in code/err.
+ */
+static int
+doc_check(struct json_object *doc, const char *project,
+    const char *want_name, struct doc *d, const char **code, char *err,
+    size_t errlen)
+{
+	struct json_object	*meta = NULL, *o;
+	const char		*s;
+	int64_t			 v;
+
+	d->name = NULL;
+	d->version = -1;
+	*code = "bad_request";
+	if (json_object_is_type(doc, json_type_object) &&
+	    json_object_object_get_ex(doc, "metadata", &meta) &&
+	    json_object_is_type(meta, json_type_object) &&
+	    json_object_object_get_ex(meta, "project", &o) &&
+	    json_object_is_type(o, json_type_string) &&
+	    *(s = json_object_get_string(o)) != '\0' &&
+	    strcmp(s, project) != 0) {
+		snprintf(err, errlen, "metadata.project: \"%.80s\" differs "
+		    "from the project in the path, \"%s\"", s, project);
+		return -1;
+	}
+	*code = "validation_failed";
+	if (validate_dashboard(doc, err, errlen) == -1)
+		return -1;
+	/* What the rules above promise; checked again, cheaply, for us. */
+	if (meta == NULL || !json_object_object_get_ex(meta, "name", &o) ||
+	    !json_object_is_type(o, json_type_string)) {
+		snprintf(err, errlen, "metadata.name: required");
+		return -1;
+	}
+	d->name = json_object_get_string(o);
+	if (want_name != NULL && strcmp(d->name, want_name) != 0) {
+		*code = "bad_request";
+		snprintf(err, errlen, "metadata.name: \"%.80s\" differs from "
+		    "the dashboard name in the path, \"%s\"", d->name,
+		    want_name);
+		return -1;
+	}
+	if (json_object_object_get_ex(meta, "version", &o) &&
+	    !json_object_is_type(o, json_type_null)) {
+		errno = 0;
+		v = json_object_get_int64(o);
+		if (!json_object_is_type(o, json_type_int) || errno != 0 ||
+		    v < 0 || v > INT_MAX) {
+			*code = "bad_request";
+			snprintf(err, errlen, "metadata.version: expected a "
+			    "non-negative integer");
+			return -1;
+		}
+		d->version = (long)v;
+	}
+	return 0;
+}
+
+static struct json_object *
+versions_obj(long oldv, long newv)
+{
+	struct json_object	*o = json_object_new_object();
+
+	if (oldv >= 0)
+		json_object_object_add(o, "oldVersion",
+		    json_object_new_int64(oldv));
+	json_object_object_add(o, "newVersion", json_object_new_int64(newv));
+	return o;
+}
+
+/* 412 or 409 with currentVersion, the body Perses clients read. */
+static void
+version_error(struct req *r, int status, const char *name, long want,
+    long cur)
+{
+	struct json_object	*x = json_object_new_object();
+	char			 msg[256];
+
+	json_object_object_add(x, "currentVersion", json_object_new_int64(cur));
+	snprintf(msg, sizeof(msg), "dashboard \"%s\" is at version %ld, not "
+	    "%ld: it was changed since you loaded it; reload and apply your "
+	    "change again", name, cur, want);
+	http_error_obj(r, status, status == 412 ? "version_mismatch" :
+	    "version_conflict", msg, x);
+}
+
+static void
+not_found(struct req *r, const char *project, const char *name)
+{
+	http_error(r, 404, "not_found", "dashboard \"%s\" not found in "
+	    "project \"%s\"", name, project);
+}
+
+/* ------------------------------------------------------------------ */
+/* One dashboard */
 
 void
 api_dashboard_create(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*project = pparam(r, "project"), *code, *msg, *p[5];
+	char		 err[VALIDATE_ERR_MAX];
+	struct doc	 d;
+	PGresult	*res;
+
+	if (doc_check(r->json, project, NULL, &d, &code, err,
+	    sizeof(err)) == -1) {
+		http_error(r, 400, code, "%s", err);
+		return;
+	}
+	if (change_message(r, &msg) == -1)
+		return;
+	p[0] = project;
+	p[1] = d.name;
+	p[2] = r->body;
+	p[3] = r->actor;
+	p[4] = msg;
+	if ((res = run(r, DS_CREATE, 5, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0) {
+		http_error(r, 409, "conflict", "dashboard \"%s\" already "
+		    "exists in project \"%s\"", d.name, project);
+		goto out;
+	}
+	if (audit_change(r, project, d.name, val_long(res, 0),
+	    versions_obj(-1, val_long(res, 0))) == -1)
+		goto out;
+	http_header(r, "ETag", "\"%ld\"", val_long(res, 0));
+	http_send_json(r, 200, PQgetvalue(res, 0, 1),
+	    (size_t)PQgetlength(res, 0, 1));
+out:
+	PQclear(res);
+}
+
+/*
+ * A document by DS_GET: the current one, or version `version`.  With
+ * inline_role the row's project and role facts decide access here.
+ */
+static void
+get_doc(struct req *r, const char *version, int inline_role)
+{
+	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*p[6];
+	PGresult	*res;
+	long		 v;
+	int		 star;
+
+	if (version != NULL && parse_version(version, strlen(version),
+	    &v) == -1) {
+		http_error(r, 400, "bad_request", "version: expected a "
+		    "non-negative integer, got \"%.32s\"", version);
+		return;
+	}
+	p[0] = project;
+	p[1] = name;
+	p[2] = r->actor;
+	p[3] = version;
+	p[4] = if_none_match(r, &star);
+	p[5] = star ? "t" : "f";
+	if ((res = run(r, DS_GET, 6, p)) == NULL)
+		return;
+	if (inline_role && authz_decide(r, project, val_bool(res, 0),
+	    val(res, 1)) == -1)
+		goto out;
+	if (val_null(res, 2)) {
+		not_found(r, project, name);
+		goto out;
+	}
+	if (val_null(res, 3)) {
+		http_error(r, 404, "not_found", "dashboard \"%s\" has no "
+		    "version %s (history keeps the newest versions only)",
+		    name, version);
+		goto out;
+	}
+	http_header(r, "ETag", "\"%ld\"", val_long(res, 3));
+	if (val_null(res, 4))
+		http_send(r, 304, NULL, NULL, 0);
+	else
+		http_send_json(r, 200, PQgetvalue(res, 0, 4),
+		    (size_t)PQgetlength(res, 0, 4));
+out:
+	PQclear(res);
 }
 
 void
 api_dashboard_get(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
-}
-
-void
-api_dashboard_update(struct req *r)
-{
-	http_error(r, 501, "not_implemented", "not implemented yet");
-}
-
-void
-api_dashboard_delete(struct req *r)
-{
-	http_error(r, 501, "not_implemented", "not implemented yet");
-}
-
-void
-api_dashboard_versions(struct req *r)
-{
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	get_doc(r, http_query(r, "version"), 1);
 }
 
 void
 api_dashboard_version_get(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	get_doc(r, pparam(r, "version"), 0);
+}
+
+void
+api_dashboard_update(struct req *r)
+{
+	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*code, *msg, *p[7];
+	char		 err[VALIDATE_ERR_MAX], want[24], lim[24];
+	struct doc	 d;
+	PGresult	*res;
+	long		 cur;
+	int		 im, fail;
+
+	if (doc_check(r->json, project, name, &d, &code, err,
+	    sizeof(err)) == -1) {
+		http_error(r, 400, code, "%s", err);
+		return;
+	}
+	if ((im = if_match(r, want, sizeof(want))) == -1 ||
+	    change_message(r, &msg) == -1)
+		return;
+	/*
+	 * If-Match decides (412); without it the body's version (409);
+	 * with neither, 428 unless last write wins.  "If-Match: *" is an
+	 * explicit last write wins.
+	 */
+	if (im == 1)
+		fail = 412;
+	else if (header(r, "HTTP_IF_MATCH") != NULL)
+		fail = 0;
+	else if (d.version >= 0) {
+		snprintf(want, sizeof(want), "%ld", d.version);
+		fail = 409;
+	} else if (r->cfg->dashboards.require_version) {
+		http_error(r, 428, "version_required", "updating dashboard "
+		    "\"%s\" needs the version it replaces: send If-Match: "
+		    "\"<version>\" (the ETag of your GET) or "
+		    "metadata.version", name);
+		return;
+	} else
+		fail = 0;
+	p[0] = project;
+	p[1] = name;
+	p[2] = fail != 0 ? want : NULL;
+	p[3] = r->body;
+	p[4] = r->actor;
+	p[5] = msg;
+	p[6] = limit_text(r->cfg, lim, sizeof(lim));
+	if ((res = run(r, DS_UPDATE, 7, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0) {
+		not_found(r, project, name);
+		goto out;
+	}
+	cur = val_long(res, 0);
+	if (val_null(res, 1)) {
+		version_error(r, fail, name, atol(want), cur);
+		goto out;
+	}
+	if (audit_change(r, project, name, val_long(res, 1),
+	    versions_obj(cur, val_long(res, 1))) == -1)
+		goto out;
+	http_header(r, "ETag", "\"%ld\"", val_long(res, 1));
+	http_send_json(r, 200, PQgetvalue(res, 0, 2),
+	    (size_t)PQgetlength(res, 0, 2));
+out:
+	PQclear(res);
+}
+
+void
+api_dashboard_delete(struct req *r)
+{
+	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*p[4];
+	char		 want[24];
+	struct json_object *det;
+	PGresult	*res;
+	int		 im;
+
+	if ((im = if_match(r, want, sizeof(want))) == -1)
+		return;
+	p[0] = project;
+	p[1] = name;
+	p[2] = im == 1 ? want : NULL;
+	p[3] = r->actor;
+	if ((res = run(r, DS_DELETE, 4, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0) {
+		not_found(r, project, name);
+		goto out;
+	}
+	if (!val_bool(res, 1)) {
+		version_error(r, 412, name, atol(want), val_long(res, 0));
+		goto out;
+	}
+	det = json_object_new_object();
+	json_object_object_add(det, "version",
+	    json_object_new_int64(val_long(res, 0)));
+	if (audit_change(r, project, name, val_long(res, 0), det) == -1)
+		goto out;
+	http_send(r, 204, NULL, NULL, 0);
+out:
+	PQclear(res);
+}
+
+/* ------------------------------------------------------------------ */
+/* History */
+
+void
+api_dashboard_versions(struct req *r)
+{
+	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*p[4], *cur;
+	char		 lim[16];
+	long		 limit, v;
+	PGresult	*res;
+
+	if (list_limit(r, lim, sizeof(lim), &limit) == -1 ||
+	    list_cursor(r, &cur, 1) == -1)
+		return;
+	if (cur != NULL && parse_version(cur, strlen(cur), &v) == -1) {
+		http_error(r, 400, "bad_request", "cursor: not a cursor of "
+		    "this list (use the Link header of the previous page)");
+		return;
+	}
+	p[0] = project;
+	p[1] = name;
+	p[2] = cur;
+	p[3] = lim;
+	if ((res = run(r, DS_VERSIONS, 4, p)) == NULL)
+		return;
+	if (!val_bool(res, 0))
+		not_found(r, project, name);
+	else
+		send_page(r, res, 1);
+	PQclear(res);
 }
 
 void
 api_dashboard_version_restore(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*from = pparam(r, "version"), *msg, *p[7];
+	char		 want[24], lim[24];
+	struct json_object *det;
+	PGresult	*res;
+	long		 v;
+	int		 im;
+
+	if (parse_version(from, strlen(from), &v) == -1) {
+		http_error(r, 400, "bad_request", "version: expected a "
+		    "non-negative integer, got \"%.32s\"", from);
+		return;
+	}
+	if ((im = if_match(r, want, sizeof(want))) == -1 ||
+	    change_message(r, &msg) == -1)
+		return;
+	p[0] = project;
+	p[1] = name;
+	p[2] = im == 1 ? want : NULL;
+	p[3] = from;
+	p[4] = r->actor;
+	p[5] = msg;
+	p[6] = limit_text(r->cfg, lim, sizeof(lim));
+	if ((res = run(r, DS_RESTORE, 7, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0) {
+		not_found(r, project, name);
+		goto out;
+	}
+	if (!val_bool(res, 1)) {
+		http_error(r, 404, "not_found", "dashboard \"%s\" has no "
+		    "version %ld (history keeps the newest versions only)",
+		    name, v);
+		goto out;
+	}
+	if (val_null(res, 2)) {
+		version_error(r, 412, name, atol(want), val_long(res, 0));
+		goto out;
+	}
+	det = versions_obj(val_long(res, 0), val_long(res, 2));
+	json_object_object_add(det, "restoredFrom", json_object_new_int64(v));
+	if (audit_change(r, project, name, val_long(res, 2), det) == -1)
+		goto out;
+	http_header(r, "ETag", "\"%ld\"", val_long(res, 2));
+	http_send_json(r, 200, PQgetvalue(res, 0, 3),
+	    (size_t)PQgetlength(res, 0, 3));
+out:
+	PQclear(res);
 }
+
+/* ------------------------------------------------------------------ */
+/* States */
+
+/* Where each state may be reached from (text[] literals). */
+static const struct {
+	const char	*to;
+	const char	*from;
+} transitions[] = {
+	{ "draft",	"{}" },
+	{ "active",	"{draft,archived}" },
+	{ "archived",	"{draft,active}" },
+};
 
 void
 api_dashboard_state_get(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*p[2];
+	PGresult	*res;
+
+	p[0] = project;
+	p[1] = name;
+	if ((res = run(r, DS_STATE_GET, 2, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		not_found(r, project, name);
+	else {
+		http_header(r, "ETag", "\"%ld\"", val_long(res, 0));
+		http_send_json(r, 200, PQgetvalue(res, 0, 1),
+		    (size_t)PQgetlength(res, 0, 1));
+	}
+	PQclear(res);
 }
 
 void
 api_dashboard_state_put(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*to = NULL, *msg, *p[8];
+	char		 want[24], lim[24];
+	struct json_object *o, *det;
+	PGresult	*res;
+	size_t		 i;
+	int		 im;
+
+	if (json_object_is_type(r->json, json_type_object) &&
+	    json_object_object_get_ex(r->json, "state", &o) &&
+	    json_object_is_type(o, json_type_string))
+		to = json_object_get_string(o);
+	for (i = 0; to != NULL && i < sizeof(transitions) /
+	    sizeof(transitions[0]); i++)
+		if (strcmp(to, transitions[i].to) == 0)
+			break;
+	if (to == NULL || i == sizeof(transitions) / sizeof(transitions[0])) {
+		http_error(r, 400, "bad_request", "state: expected \"draft\", "
+		    "\"active\" or \"archived\"");
+		return;
+	}
+	if ((im = if_match(r, want, sizeof(want))) == -1 ||
+	    change_message(r, &msg) == -1)
+		return;
+	p[0] = project;
+	p[1] = name;
+	p[2] = im == 1 ? want : NULL;
+	p[3] = to;
+	p[4] = transitions[i].from;
+	p[5] = r->actor;
+	p[6] = msg;
+	p[7] = limit_text(r->cfg, lim, sizeof(lim));
+	if ((res = run(r, DS_STATE_PUT, 8, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0) {
+		not_found(r, project, name);
+		goto out;
+	}
+	if (val_null(res, 2)) {
+		if (im == 1 && val_long(res, 0) != atol(want))
+			version_error(r, 412, name, atol(want),
+			    val_long(res, 0));
+		else
+			http_error(r, 409, "invalid_transition", "dashboard "
+			    "\"%s\" cannot go from state \"%s\" to \"%s\"",
+			    name, val(res, 1), to);
+		goto out;
+	}
+	det = versions_obj(val_long(res, 0), val_long(res, 2));
+	json_object_object_add(det, "from",
+	    json_object_new_string(val(res, 1)));
+	json_object_object_add(det, "to", json_object_new_string(to));
+	if (audit_change(r, project, name, val_long(res, 2), det) == -1)
+		goto out;
+	http_header(r, "ETag", "\"%ld\"", val_long(res, 2));
+	http_send_json(r, 200, PQgetvalue(res, 0, 3),
+	    (size_t)PQgetlength(res, 0, 3));
+out:
+	PQclear(res);
 }
+
+/* ------------------------------------------------------------------ */
+/* The trash */
 
 void
 api_trash_list(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*p[4], *cur[2];
+	char		 lim[16];
+	long		 limit;
+	PGresult	*res;
+
+	if (list_limit(r, lim, sizeof(lim), &limit) == -1 ||
+	    list_cursor(r, cur, 2) == -1)
+		return;
+	if (cur[0] != NULL && (!is_int(cur[0]) || !is_int(cur[1]))) {
+		http_error(r, 400, "bad_request", "cursor: not a cursor of "
+		    "this list (use the Link header of the previous page)");
+		return;
+	}
+	p[0] = pparam(r, "project");
+	p[1] = cur[0];
+	p[2] = cur[1];
+	p[3] = lim;
+	if ((res = run(r, DS_TRASH, 4, p)) == NULL)
+		return;
+	send_page(r, res, 0);
+	PQclear(res);
 }
 
 void
 api_trash_restore(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*p[2];
+	struct json_object *det;
+	PGresult	*res;
+
+	p[0] = project;
+	p[1] = name;
+	if ((res = run(r, DS_UNTRASH, 2, p)) == NULL)
+		return;
+	if (!val_bool(res, 0)) {
+		http_error(r, 404, "not_found", "dashboard \"%s\" is not in "
+		    "the trash of project \"%s\"", name, project);
+		goto out;
+	}
+	if (val_null(res, 2)) {
+		http_error(r, 409, "conflict", "a live dashboard \"%s\" exists "
+		    "in project \"%s\": delete or rename it first", name,
+		    project);
+		goto out;
+	}
+	det = json_object_new_object();
+	json_object_object_add(det, "version",
+	    json_object_new_int64(val_long(res, 2)));
+	if (audit_change(r, project, name, val_long(res, 2), det) == -1)
+		goto out;
+	http_header(r, "ETag", "\"%ld\"", val_long(res, 2));
+	http_send_json(r, 200, PQgetvalue(res, 0, 3),
+	    (size_t)PQgetlength(res, 0, 3));
+out:
+	PQclear(res);
 }
+
+/* ------------------------------------------------------------------ */
+/* Export and import */
 
 void
 api_project_export(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*project = pparam(r, "project"), *p[1];
+	PGresult	*res;
+	int		 i, n;
+
+	p[0] = project;
+	if ((res = run(r, DS_EXPORT, 1, p)) == NULL)
+		return;
+	http_header(r, "Content-Disposition", "attachment; "
+	    "filename=\"%s.ndjson\"", project);
+	http_begin(r, 200, "application/x-ndjson");
+	/* One document a line, each written as it comes. */
+	for (i = 0, n = PQntuples(res); i < n; i++) {
+		FCGX_PutStr(PQgetvalue(res, i, 0), PQgetlength(res, i, 0),
+		    r->fcgi->out);
+		FCGX_PutChar('\n', r->fcgi->out);
+	}
+	PQclear(res);
 }
 
+struct seen {
+	const char	*name;
+	size_t		 line;
+};
+
+static int
+seen_cmp(const void *a, const void *b)
+{
+	const struct seen *x = a, *y = b;
+	int		 c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/*
+ * All or nothing: every line is checked here first (the first bad one
+ * is the answer, naming its line), then one statement plans and writes
+ * the lot.  A dry run runs the same statement with its writes off.
+ */
 void
 api_project_import(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
-}
+	const char	*project = pparam(r, "project"), *code, *err, *msg;
+	const char	*p[6], *s, *nl, *end = r->body + r->body_len;
+	char		 verr[VALIDATE_ERR_MAX], lim[24];
+	struct json_object *doc, *det;
+	struct seen	*names = NULL;
+	struct doc	 d;
+	PGresult	*res = NULL;
+	size_t		 lineno, len, n = 0, cap = 0, i, dup;
+	int		 dry;
 
+	if ((dry = query_bool(r, "dry_run")) == -1 ||
+	    change_message(r, &msg) == -1)
+		return;
+	for (s = r->body, lineno = 1; s < end; s = nl + 1, lineno++) {
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			nl = end;
+		len = (size_t)(nl - s);
+		if (strspn(s, " \t\r") >= len)
+			continue;
+		if ((doc = http_parse_json(r->arena, s, len, &err)) == NULL) {
+			http_error(r, 400, "invalid_json", "line %zu: invalid "
+			    "JSON: %s", lineno, err);
+			return;
+		}
+		if (doc_check(doc, project, NULL, &d, &code, verr,
+		    sizeof(verr)) == -1) {
+			http_error(r, 400, code, "line %zu: %s", lineno, verr);
+			json_object_put(doc);
+			return;
+		}
+		if (n == cap) {
+			struct seen *nn;
+			cap = cap ? cap * 2 : 64;
+			nn = arena_alloc(r->arena, cap * sizeof(*nn));
+			if (n > 0)
+				memcpy(nn, names, n * sizeof(*nn));
+			names = nn;
+		}
+		names[n].name = arena_strdup(r->arena, d.name);
+		names[n++].line = lineno;
+		json_object_put(doc);
+	}
+	/*
+	 * One line per dashboard: a second one would be a second truth.
+	 * Sorted by (name, line), a repeat follows its first line; the
+	 * answer names the earliest repeat in the file.
+	 */
+	if (n > 1)
+		qsort(names, n, sizeof(*names), seen_cmp);
+	for (i = 1, dup = 0; i < n; i++)
+		if (strcmp(names[i - 1].name, names[i].name) == 0 &&
+		    (dup == 0 || names[i].line < names[dup].line))
+			dup = i;
+	if (dup > 0) {
+		for (i = dup; i > 0 && strcmp(names[i - 1].name,
+		    names[dup].name) == 0; i--)
+			;
+		http_error(r, 400, "bad_request", "line %zu: dashboard \"%s\" "
+		    "is already on line %zu", names[dup].line, names[dup].name,
+		    names[i].line);
+		return;
+	}
+	p[0] = project;
+	p[1] = r->body;
+	p[2] = r->actor;
+	p[3] = dry ? "t" : "f";
+	p[4] = limit_text(r->cfg, lim, sizeof(lim));
+	p[5] = msg;
+	if ((res = run(r, DS_IMPORT, 6, p)) == NULL)
+		return;
+	if (!dry && (strcmp(val(res, 0), val(res, 3)) != 0 ||
+	    strcmp(val(res, 1), val(res, 4)) != 0)) {
+		http_error(r, 409, "conflict", "dashboards of this import "
+		    "were created or changed at the same time; nothing was "
+		    "imported, try again");
+		goto out;
+	}
+	det = json_object_new_object();
+	json_object_object_add(det, "created",
+	    json_object_new_int64(val_long(res, 0)));
+	json_object_object_add(det, "updated",
+	    json_object_new_int64(val_long(res, 1)));
+	json_object_object_add(det, "unchanged",
+	    json_object_new_int64(val_long(res, 2)));
+	json_object_object_add(det, "dryRun", json_object_new_boolean(dry));
+	if (audit_change(r, project, NULL, AUDIT_NO_VERSION, det) == -1)
+		goto out;
+	http_send_json(r, 200, PQgetvalue(res, 0, 5),
+	    (size_t)PQgetlength(res, 0, 5));
+out:
+	PQclear(res);
+}
