@@ -925,6 +925,16 @@ cmd_up(const struct config *cfg, int argc, char **argv)
 	else
 		log_info("migrate up: %d applied, now at version %04d", n,
 		    maxv);
+	/*
+	 * The audit log takes rows only in existing monthly partitions:
+	 * every migrate makes sure this month's and the next are there,
+	 * not only the run that created the table.
+	 */
+	if (run_cmd(db, "audit partitions",
+	    "SELECT audit_ensure_partitions(1) WHERE to_regprocedure("
+	    "'audit_ensure_partitions(integer)') IS NOT NULL", 0, NULL,
+	    PGRES_TUPLES_OK) == -1)
+		goto out;
 	rc = EXIT_OK;
 out:
 	if (db != NULL)

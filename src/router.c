@@ -210,7 +210,7 @@ routes_print(FILE *f)
 	size_t	 i;
 
 	for (i = 0; i < nroutes; i++)
-		fprintf(f, "%s\t%s\t%s\t%s%s%s%s\t%s\n", routes[i].method,
+		fprintf(f, "%s\t%s\t%s\t%s%s%s%s%s\t%s\n", routes[i].method,
 		    routes[i].pattern,
 		    (routes[i].flags & (R_AUTH | R_DB)) ? rn[routes[i].role] :
 		    "public",
@@ -218,5 +218,6 @@ routes_print(FILE *f)
 		    (routes[i].flags & R_DB) ? "db," : "",
 		    (routes[i].flags & R_JSON) ? "json," : "",
 		    (routes[i].flags & R_BODY) ? "ndjson," : "",
+		    (routes[i].flags & R_ROLE_INLINE) ? "inline," : "",
 		    routes[i].action ? routes[i].action : "-");
 }

@@ -161,6 +161,10 @@ change(struct req *r)
 			struct json_object *d = json_object_new_object();
 			json_object_object_add(d, "reason",
 			    json_object_new_string(r->denied.reason));
+			json_object_object_add(d, "method",
+			    json_object_new_string(r->method));
+			json_object_object_add(d, "route",
+			    json_object_new_string(r->route->pattern));
 			audit_event(r, r->route->action, r->denied.project,
 			    r->denied.resource, AUDIT_NO_VERSION, "denied", d);
 		}

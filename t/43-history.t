@@ -264,6 +264,20 @@ subtest 'history_limit: 3 keeps the newest three' => sub {
 	is(history_rows('h'), 7, 'other dashboards are trimmed only when they change');
 };
 
+subtest 'a dashboard can start as a draft' => sub {
+	my $r = req(POST => "$D?state=draft", json => dash('drafty'));
+	is($r->{status}, 200, 'POST ?state=draft') or diag $r->{content};
+	is($t->json(req(GET => "$D/drafty/state"))->{state}, 'draft',
+	    'it is a draft');
+	$r = req(PUT => "$D/drafty/state", json => { state => 'active' },
+	    headers => { 'If-Match' => '"0"' });
+	is($r->{status}, 200, 'draft → active') or diag $r->{content};
+	is_error(req(POST => "$D?state=archived", json => dash('arch')), 400,
+	    'bad_request', 'a new dashboard cannot start archived');
+	is($t->psql("SELECT count(*) FROM dashboard WHERE name = 'arch'"), 0,
+	    'and nothing was written');
+};
+
 is($t->stop_dashcgi, 0, 'SIGTERM: master exits 0');
 unlike($t->log, qr/level=error|runtime error|Sanitizer/,
     'no errors or sanitizer reports in the log');

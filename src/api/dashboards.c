@@ -181,11 +181,12 @@ static const struct stmt_def defs[DS__COUNT] = {
 	/* A name taken by a live dashboard: no row, the caller says 409. */
 	[DS_CREATE] = { "dash_create",
 	    "INSERT INTO dashboard (project, name, spec, tags, created_by,"
-	    " updated_by, message)"
+	    " updated_by, message, state)"
 	    " VALUES ($1::text, $2::text, $3::jsonb -> 'spec',"
-	    " " TAGS_OF("$3::jsonb") ", $4::text, $4::text, $5::text)"
+	    " " TAGS_OF("$3::jsonb") ", $4::text, $4::text, $5::text,"
+	    " $6::text)"
 	    " ON CONFLICT (project, name) WHERE deleted_at IS NULL DO NOTHING"
-	    " RETURNING version, dashboard_doc(dashboard)::text", 5 },
+	    " RETURNING version, dashboard_doc(dashboard)::text", 6 },
 
 	/*
 	 * The lock, the version check ($3, NULL = last write wins) and
@@ -982,11 +983,20 @@ not_found(struct req *r, const char *project, const char *name)
 void
 api_dashboard_create(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *code, *msg, *p[5];
+	const char	*project = pparam(r, "project"), *code, *msg, *p[6];
+	const char	*state = http_query(r, "state");
 	char		 err[VALIDATE_ERR_MAX];
 	struct doc	 d;
 	PGresult	*res;
 
+	/* A dashboard starts active, or as a draft when asked to. */
+	if (state == NULL)
+		state = "active";
+	if (strcmp(state, "active") != 0 && strcmp(state, "draft") != 0) {
+		http_error(r, 400, "bad_request", "state: a new dashboard is "
+		    "\"active\" or \"draft\", got \"%.64s\"", state);
+		return;
+	}
 	if (doc_check(r->json, project, NULL, &d, &code, err,
 	    sizeof(err)) == -1) {
 		http_error(r, 400, code, "%s", err);
@@ -999,7 +1009,8 @@ api_dashboard_create(struct req *r)
 	p[2] = r->body;
 	p[3] = r->actor;
 	p[4] = msg;
-	if ((res = run(r, DS_CREATE, 5, p)) == NULL)
+	p[5] = state;
+	if ((res = run(r, DS_CREATE, 6, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0) {
 		http_error(r, 409, "conflict", "dashboard \"%s\" already "
