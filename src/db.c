@@ -42,6 +42,7 @@ static const struct stmt_set *const sets[] = {
 	&templates_stmts,
 	&preferences_stmts,
 	&auditlog_stmts,
+	&shares_stmts,
 };
 #define NSETS		(sizeof(sets) / sizeof(sets[0]))
 #define MAX_STMTS	256

@@ -34,7 +34,7 @@ struct stmt_set {
 
 extern const struct stmt_set core_stmts, authz_stmts, audit_stmts,
 	projects_stmts, dashboards_stmts, templates_stmts, preferences_stmts,
-	auditlog_stmts;
+	auditlog_stmts, shares_stmts;
 
 /* The core set (db.c). */
 enum stmt {

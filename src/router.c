@@ -83,6 +83,17 @@ const struct route routes[] = {
 	{ "POST", P "/import",		api_project_import, API | R_BODY,
 	    ROLE_EDITOR, "dashboard.import" },
 
+	/* Share links (shares.c).  The token is the credential: no
+	 * identity, and the path is never logged. */
+	{ "POST", D "/shares",		api_share_create, API | R_JSON,
+	    ROLE_EDITOR, "share.create" },
+	{ "GET",  D "/shares",		api_shares_list, API, ROLE_EDITOR,
+	    NULL },
+	{ "DELETE", D "/shares/{id}",	api_share_revoke, API, ROLE_EDITOR,
+	    "share.revoke" },
+	{ "GET",  "/api/v1/shared/{token}", api_shared_get,
+	    R_DB | R_SECRET_PATH, ROLE_NONE, NULL },
+
 	/* Templates (templates.c). */
 	{ "GET",  "/api/v1/templates",	api_templates_list, API, ROLE_NONE,
 	    NULL },
@@ -210,14 +221,15 @@ routes_print(FILE *f)
 	size_t	 i;
 
 	for (i = 0; i < nroutes; i++)
-		fprintf(f, "%s\t%s\t%s\t%s%s%s%s%s\t%s\n", routes[i].method,
+		fprintf(f, "%s\t%s\t%s\t%s%s%s%s%s%s\t%s\n", routes[i].method,
 		    routes[i].pattern,
-		    (routes[i].flags & (R_AUTH | R_DB)) ? rn[routes[i].role] :
+		    (routes[i].flags & R_AUTH) ? rn[routes[i].role] :
 		    "public",
 		    (routes[i].flags & R_AUTH) ? "auth," : "",
 		    (routes[i].flags & R_DB) ? "db," : "",
 		    (routes[i].flags & R_JSON) ? "json," : "",
 		    (routes[i].flags & R_BODY) ? "ndjson," : "",
 		    (routes[i].flags & R_ROLE_INLINE) ? "inline," : "",
+		    (routes[i].flags & R_SECRET_PATH) ? "secret-path," : "",
 		    routes[i].action ? routes[i].action : "-");
 }

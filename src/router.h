@@ -23,6 +23,8 @@ enum route_flags {
 	R_ROLE_INLINE = 1 << 3,	/* the handler's one statement returns
 				   the caller's role (fast reads) */
 	R_BODY	= 1 << 4,	/* takes a non-JSON body (NDJSON) */
+	R_SECRET_PATH = 1 << 5,	/* the path holds a credential: log the
+				   route pattern, never the path */
 };
 
 struct route {

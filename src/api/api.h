@@ -62,6 +62,12 @@ void	api_template_update(struct req *);
 void	api_template_delete(struct req *);
 void	api_dashboard_from_template(struct req *);
 
+/* shares.c */
+void	api_share_create(struct req *);
+void	api_shares_list(struct req *);
+void	api_share_revoke(struct req *);
+void	api_shared_get(struct req *);
+
 /* audit.c */
 void	api_audit_list(struct req *);
 
