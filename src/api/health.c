@@ -130,9 +130,14 @@ api_health(struct req *r)
 	checks = json_object_new_object();
 	db = json_object_new_object();
 	json_object_object_add(db, "status", json_object_new_string(dbstatus));
-	if (ms >= 0)
+	if (ms >= 0) {
+		char	 num[32];
+
+		/* Three decimals as text: json-c would print 0.137000…01. */
+		snprintf(num, sizeof(num), "%.3f", ms);
 		json_object_object_add(db, "response_time_ms",
-		    json_object_new_double(((long)(ms * 1000)) / 1000.0));
+		    json_object_new_double_s(ms, num));
+	}
 	else
 		json_object_object_add(db, "error", json_object_new_string(
 		    "database unreachable"));

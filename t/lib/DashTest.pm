@@ -22,7 +22,13 @@ package DashTest;
 #   auth_basic, users @USERS with password "pw-<name>"; with auth => 0
 #   a request without a user reaches dashcgi, which answers 401 itself),
 #   pg (1; forced on by migrate/start), env ({VAR => value} for dashcgi),
-#   migrations_dir.  The servers live until END or $t->cleanup.
+#   migrations_dir, socket (the FastCGI socket dashcgi listens on and
+#   nginx points at; default <tmp>/dashcgi.sock: with start => 0 nginx
+#   can front a backend started elsewhere, e.g. by spawn), nginx_port
+#   (default a free one; a fixed port that is taken is a clear die),
+#   watchdog (seconds for the whole process, default
+#   DASHCGI_TEST_TIMEOUT or 900; 0 = none, for a long-lived demo).
+#   The servers live until END or $t->cleanup.
 # HTTP:    request($method, $path, user, password, headers, body, json,
 #          content_type ('' = none), timeout, local_address) through
 #          nginx; fcgi_request(...) straight to the socket (params => {});
@@ -41,11 +47,14 @@ package DashTest;
 # pg:      psql($sql, db => ...); psql_ok($sql) -> ($ok, $out);
 #          psql_bg($sql) -> pid; psql_bg_output($pid); pg_stop; pg_start
 # misc:    bg(sub {...}) -> pid; wait_pid($pid, $timeout) -> exit code;
+#          spawn(\@cmd, log => file, env => {}) -> pid (own process
+#          group, killed with it at cleanup); wait_spawned($pid,
+#          $timeout) -> exit code; stop_spawned($pid, $timeout)
 #          load_start(clients, duration, method, path, user, body,
 #          expect, max) / load_wait($h) -> {total, ok, fail, statuses,
 #          errors}; metrics_text; metric_value($text, $name, {labels});
 #          promtool_check($text) -> ($ok, $output); run_cmd(\@cmd, %o)
-#          tmpdir; socket_path; nginx_port; srcdir; bin
+#          tmpdir; socket_path; nginx_port; nginx_running; srcdir; bin
 #
 # Environment (make check sets the first three):
 #   DASHCGI_BIN       the binary           (default: ./dashcgi)
@@ -106,6 +115,9 @@ sub new {
 		overrides	=> $o{config} || {},
 		env		=> $o{env} || {},
 		bg		=> {},
+		spawned		=> {},
+		fixed_port	=> $o{nginx_port},
+		socket_opt	=> $o{socket},
 	}, $class;
 	$self->{pg} = 1 if $self->{migrate} || $self->{start};
 
@@ -124,6 +136,9 @@ sub new {
 	# interrupt.
 	push @LIVE, $self;
 	_install_signals();
+	if (defined $o{watchdog}) {
+		_set_watchdog($o{watchdog});
+	}
 
 	my $ok = eval { $self->_setup(%o); 1 };
 	if (!$ok) {
@@ -160,16 +175,22 @@ sub _install_signals {
 		};
 	}
 	$SIG{PIPE} = 'IGNORE';
-	my $limit = $ENV{DASHCGI_TEST_TIMEOUT} // 900;
-	if ($limit > 0) {
-		$SIG{ALRM} = sub {
-			return if $IN_CLEANUP;
-			_cleanup_all(1);
-			die "DashTest: test file exceeded ${limit}s " .
-			    "(DASHCGI_TEST_TIMEOUT), cleaning up\n";
-		};
-		alarm($limit);
-	}
+	_set_watchdog($ENV{DASHCGI_TEST_TIMEOUT} // 900);
+}
+
+# (Re)arm the watchdog for the whole process: $limit seconds from now,
+# 0 = none.
+sub _set_watchdog {
+	my ($limit) = @_;
+	alarm(0);
+	return unless $limit > 0;
+	$SIG{ALRM} = sub {
+		return if $IN_CLEANUP;
+		_cleanup_all(1);
+		die "DashTest: test file exceeded ${limit}s " .
+		    "(DASHCGI_TEST_TIMEOUT), cleaning up\n";
+	};
+	alarm($limit);
 }
 
 sub _setup {
@@ -180,9 +201,12 @@ sub _setup {
 	$base = '/tmp' if length($base) > 60;
 	$self->{tmp} = tempdir('dashcgi-t-XXXXXX', DIR => $base, CLEANUP => 0);
 	chmod 0755, $self->{tmp};	# the postgres user must traverse it
-	$self->{socket} = "$self->{tmp}/dashcgi.sock";
+	$self->{socket} = $self->{socket_opt} // "$self->{tmp}/dashcgi.sock";
 	$self->{logfile} = "$self->{tmp}/dashcgi.log";
 
+	# A fixed port that is taken fails now, not after initdb.
+	_check_port_free($self->{fixed_port})
+	    if $self->{nginx} && defined $self->{fixed_port};
 	if (($self->{migrate} || $self->{start}) && !-x $self->{bin}) {
 		die "DashTest: dashcgi binary not found or not executable: " .
 		    "$self->{bin} (build it first, or set DASHCGI_BIN)\n";
@@ -213,6 +237,9 @@ sub cleanup {
 		waitpid($pid, 0);
 	}
 	$self->{bg} = {};
+	for my $pid (keys %{ $self->{spawned} }) {
+		eval { $self->stop_spawned($pid, 5); 1 } or warn $@;
+	}
 	eval { $self->_nginx_stop; 1 } or warn $@;
 	eval { $self->_pg_destroy; 1 } or warn $@;
 
@@ -283,6 +310,12 @@ sub pg_socket_dir { "$_[0]{tmp}/pg" }
 sub pg_port	{ $_[0]{pg_port} }
 sub url		{ my ($s, $p) = @_; "http://127.0.0.1:$s->{nginx_port}$p" }
 
+# Is the nginx master still running?  (Reaps it when it is gone.)
+sub nginx_running {
+	my $pid = $_[0]{nginx_pid} or return 0;
+	return waitpid($pid, WNOHANG) == 0;
+}
+
 # --------------------------------------------------------------------
 # process helpers
 
@@ -311,6 +344,18 @@ sub free_port {
 	my $p = $s->sockport;
 	close $s;
 	return $p;
+}
+
+# Die clearly when nothing can listen on 127.0.0.1:$port.
+sub _check_port_free {
+	my ($p) = @_;
+	die "DashTest: nginx_port must be a port number, not '$p'\n"
+	    unless $p =~ /^[1-9][0-9]*$/ && $p < 65536;
+	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+	    LocalPort => $p, Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+	    or die "DashTest: port $p on 127.0.0.1 is taken ($!): stop " .
+	    "whatever listens there (ss -ltnp 'sport = :$p') and try again\n";
+	close $s;
 }
 
 sub _which {
@@ -436,6 +481,69 @@ sub bg {
 	}
 	$self->{bg}{$pid} = 1;
 	return $pid;
+}
+
+# spawn(\@cmd, log => $file (default <tmp>/spawn-<n>.log), env => {},
+#   cwd => dir) -> pid.  Starts a program (e.g. a backend for nginx
+#   to front) in its own process group; cleanup stops the group.
+sub spawn {
+	my ($self, $cmd, %o) = @_;
+	my @cmd = @$cmd;
+	my $log = $o{log} // "$self->{tmp}/spawn-" . ++$SEQ . '.log';
+	my $pid = fork() // die "DashTest: fork: $!\n";
+	if ($pid == 0) {
+		eval {
+			setpgid(0, 0);
+			$SIG{$_} = 'DEFAULT' for qw(INT TERM QUIT HUP PIPE ALRM);
+			alarm(0);
+			chdir($o{cwd} // $self->{tmp});
+			open(STDIN, '<', '/dev/null') or die "stdin: $!";
+			open(STDOUT, '>>', $log) or die "$log: $!";
+			open(STDERR, '>&', \*STDOUT) or die "stderr: $!";
+			while (my ($k, $v) = each %{ $o{env} || {} }) {
+				if (defined $v) { $ENV{$k} = $v } else { delete $ENV{$k} }
+			}
+			exec { $cmd[0] } @cmd;
+			die "exec $cmd[0]: $!";
+		};
+		print STDERR "DashTest: $@\n";
+		_exit(127);
+	}
+	setpgid($pid, $pid);
+	$self->{spawned}{$pid} = 1;
+	return $pid;
+}
+
+# wait_spawned($pid, $timeout = 30) -> exit code once it exited by
+# itself (its group is then no longer tracked), undef if still running.
+sub wait_spawned {
+	my ($self, $pid, $timeout) = @_;
+	return undef unless $self->{spawned}{$pid};
+	my $st = _waitpid_bounded($pid, $timeout // 30);
+	return undef unless defined $st;
+	delete $self->{spawned}{$pid};
+	kill 'KILL', -$pid if $self->_group_pids($pid);
+	return $st >= 0 ? _status($st) : -1;
+}
+
+# stop_spawned($pid, $timeout = 10) -> exit code: SIGTERM to the
+# process group, SIGKILL to it after $timeout.
+sub stop_spawned {
+	my ($self, $pid, $timeout) = @_;
+	return undef unless delete $self->{spawned}{$pid};
+	kill 'TERM', -$pid;
+	kill 'TERM', $pid;
+	my $st = _waitpid_bounded($pid, $timeout // 10);
+	my $deadline = time + 2;
+	while ($self->_group_pids($pid) && time < $deadline) {
+		sleep 0.05;
+	}
+	kill 'KILL', -$pid if $self->_group_pids($pid);
+	if (!defined $st) {
+		kill 'KILL', $pid;
+		$st = _waitpid_bounded($pid, 5);
+	}
+	return defined $st && $st >= 0 ? _status($st) : undef;
 }
 
 # -> exit code of a bg/psql_bg child, undef if still running after $timeout.
@@ -992,7 +1100,12 @@ sub _nginx_start {
 	}
 	make_path(map { "$tmp/nginx-tmp/$_" } qw(body fastcgi proxy scgi uwsgi));
 
-	$self->{nginx_port} = free_port();
+	if (defined $self->{fixed_port}) {
+		_check_port_free($self->{fixed_port});
+		$self->{nginx_port} = $self->{fixed_port};
+	} else {
+		$self->{nginx_port} = free_port();
+	}
 	my $auth = $self->{auth}
 	    ? qq{        auth_basic "dashcgi";\n        auth_basic_user_file $tmp/htpasswd;\n}
 	    : '';

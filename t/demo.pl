@@ -1,0 +1,121 @@
+#!/usr/bin/perl
+# t/demo.pl -- the demo behind t/demo: a throwaway PostgreSQL 15 cluster
+# with the migrations applied, dashcgi (2 workers) and nginx carrying
+# the shipped snippet on http://127.0.0.1:8080 with basic-auth users,
+# all through DashTest in one temporary directory.  Prints the URL, the
+# users and example requests (each tried first), then follows dashcgi's
+# log until SIGINT/SIGTERM/SIGHUP, stops everything, removes the
+# directory and exits 0.
+#
+#   perl -It/lib t/demo.pl       (after a build; t/demo does both)
+#
+# DASHCGI_BIN defaults to _demo/dashcgi, else ./dashcgi;
+# DEMO_PORT overrides 8080 (for trying it beside another demo).
+use strict;
+use warnings;
+
+use Cwd qw(abs_path getcwd);
+use File::Basename qw(dirname);
+use Time::HiRes qw(sleep);
+
+my $TOP;
+BEGIN {
+	$TOP = abs_path(dirname(abs_path(__FILE__)) . '/..');
+	$ENV{DASHCGI_SRCDIR} //= $TOP;
+	if (!defined $ENV{DASHCGI_BIN}) {
+		for my $c ("$TOP/_demo/dashcgi", getcwd() . '/dashcgi') {
+			if (-x $c) {
+				$ENV{DASHCGI_BIN} = $c;
+				last;
+			}
+		}
+	}
+}
+use DashTest;
+
+my $PORT = $ENV{DEMO_PORT} // 8080;
+$| = 1;
+
+die "t/demo.pl: no dashcgi binary: build it first (t/demo does), or " .
+    "set DASHCGI_BIN\n" unless defined $ENV{DASHCGI_BIN} && -x $ENV{DASHCGI_BIN};
+
+print "t/demo: starting PostgreSQL, dashcgi and nginx ...\n";
+my $t = DashTest->new(workers => 2, auth => 1, nginx_port => $PORT,
+    watchdog => 0, config => { log => { level => 'info' } });
+
+# From here on a signal asks the loop below to stop.
+my $stop;
+$SIG{$_} = sub { $stop //= $_[0] } for qw(INT TERM HUP);
+
+my $url = $t->url('');
+my $DASH = '{"kind":"Dashboard","metadata":{"name":"cpu","project":"demo"},'
+    . '"spec":{"display":{"name":"CPU"},"panels":{},"layouts":[]}}';
+my $BAD = '{"kind":"Dashboard","metadata":{"name":"bad..name"},"spec":{}}';
+
+my @examples = (
+	[ 'liveness', "curl -i $url/live",
+	    GET => '/live', 200 ],
+	[ 'readiness (database reachable, migrations applied)',
+	    "curl -i $url/ready", GET => '/ready', 200 ],
+	[ 'health with database and worker checks',
+	    "curl -s $url/api/v1/health", GET => '/api/v1/health', 200 ],
+	[ 'Prometheus metrics', "curl -s $url/metrics | grep '^dashcgi_'",
+	    GET => '/metrics', 200 ],
+	[ 'validate a dashboard as alice: 200, empty body',
+	    "curl -i -u alice:pw-alice -H 'Content-Type: application/json' \\\n" .
+	    "       -d '$DASH' \\\n       $url/api/validate/dashboards",
+	    POST => '/api/validate/dashboards', 200, user => 'alice',
+	    body => $DASH ],
+	[ 'an invalid one: 400 naming the first violation',
+	    "curl -s -u bob:pw-bob -H 'Content-Type: application/json' \\\n" .
+	    "       -d '$BAD' $url/api/validate/dashboards",
+	    POST => '/api/validate/dashboards', 400, user => 'bob',
+	    body => $BAD ],
+	[ 'without a login: 401 from nginx',
+	    "curl -i -H 'Content-Type: application/json' -d '$DASH' " .
+	    "$url/api/validate/dashboards",
+	    POST => '/api/validate/dashboards', 401, body => $DASH ],
+);
+
+print "\ndashcgi demo on $url\n\n";
+print "users (HTTP basic auth): ",
+    join(', ', map { "$_ / pw-$_" } @DashTest::USERS), "\n";
+print "temporary directory:     ", $t->tmpdir, " (removed on exit)\n";
+print "PostgreSQL:              psql -h ", $t->pg_socket_dir, " -p ",
+    $t->pg_port, " -U postgres dashcgi\n";
+print "dashcgi:                 ", $t->bin, ", master pid ", $t->master_pid,
+    ", workers ", join(' ', $t->worker_pids), "\n";
+print "\nexample requests (each was just tried; the answer is in brackets):\n";
+for my $e (@examples) {
+	my ($what, $curl, $method, $path, $want, %o) = @$e;
+	my $r = $t->request($method, $path, %o);
+	my $mark = $r->{status} == $want ? "[$r->{status}]"
+	    : "[$r->{status}, expected $want!]";
+	print "\n  # $what $mark\n  $curl\n";
+}
+print "\nCtrl-C stops everything.  dashcgi's log follows:\n\n";
+
+# Follow dashcgi's log until a signal, or until dashcgi or nginx dies.
+my $log = $t->tmpdir . '/dashcgi.log';
+my $pos = 0;
+my $why;
+open(my $fh, '<', $log) or die "t/demo.pl: $log: $!\n";
+until ($stop || $why) {
+	seek($fh, $pos, 0);
+	while (defined(my $l = <$fh>)) {
+		last unless $l =~ /\n\z/;	# a line still being written
+		print $l;
+		$pos = tell($fh);
+	}
+	$why = "dashcgi exited" unless $t->dashcgi_running;
+	$why = "nginx exited" if !$why && !$t->nginx_running;
+	sleep 0.25 unless $stop || $why;
+}
+close $fh;
+
+print "\nt/demo: ", ($stop ? "SIG$stop: " : "$why: "),
+    "stopping dashcgi, nginx and PostgreSQL ...\n";
+my $tmp = $t->tmpdir;
+$t->cleanup;
+print "t/demo: stopped; $tmp removed\n" unless -e $tmp;
+exit($stop ? 0 : 1);
