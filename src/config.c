@@ -107,6 +107,8 @@ const struct config_key config_keys[] = {
 	    "30d", NULL, RELOAD, PLAIN, 1, 0),
 	KEY("shares.url_prefix", CT_STRING, shares.url_prefix,
 	    "/shared/", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("shares.cleanup_grace", CT_DURATION, shares.cleanup_grace,
+	    "7d", NULL, RELOAD, PLAIN, 0, 0),
 	KEY("audit.retention", CT_DURATION, audit.retention,
 	    "400d", NULL, RELOAD, PLAIN, 0, 0),
 };

@@ -76,6 +76,7 @@ struct config {
 		int64_t	 default_ttl;
 		int64_t	 max_ttl;
 		char	*url_prefix;
+		int64_t	 cleanup_grace;
 	} shares;
 
 	struct {

@@ -48,6 +48,14 @@ p_trash(const struct config *cfg, char *buf, size_t len)
 	return 1;
 }
 
+/* Links stay listed (as expired) for a while; 0 removes them at once. */
+static int
+p_grace(const struct config *cfg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld", (long long)cfg->shares.cleanup_grace);
+	return 1;
+}
+
 static int
 p_audit(const struct config *cfg, char *buf, size_t len)
 {
@@ -71,7 +79,8 @@ static const struct job {
 	{ "audit_partitions", "created",
 	  "SELECT audit_ensure_partitions(" MONTHS_AHEAD ")", NULL, NULL },
 	{ "expired_tokens", "deleted",
-	  "SELECT cleanup_expired_tokens()", NULL, NULL },
+	  "SELECT cleanup_expired_tokens("
+	  "$1::bigint * interval '1 millisecond')", p_grace, NULL },
 	{ "template_usage", "updated",
 	  "SELECT update_template_usage_stats()", NULL, NULL },
 	/* Every purged dashboard leaves its audit row, in the same statement. */

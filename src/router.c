@@ -194,6 +194,28 @@ router_param(const struct route *rt, const char *const *params,
 	return NULL;
 }
 
+/*
+ * The pattern of the R_SECRET_PATH route whose fixed prefix begins
+ * path, or NULL: what the log shows instead of a path that may hold a
+ * credential, even when the request matched no route (405, 404, 400).
+ */
+const char *
+router_secret_pattern(const char *path)
+{
+	size_t	 i, n;
+
+	if (path == NULL)
+		return NULL;
+	for (i = 0; i < nroutes; i++) {
+		if (!(routes[i].flags & R_SECRET_PATH))
+			continue;
+		n = strcspn(routes[i].pattern, "{");
+		if (strncmp(path, routes[i].pattern, n) == 0)
+			return routes[i].pattern;
+	}
+	return NULL;
+}
+
 const char *
 router_metrics_name(int id)
 {

@@ -61,6 +61,9 @@ int	 router_match_pattern(const char *pattern, char *path,
 const char *router_param(const struct route *, const char *const *params,
 	    size_t nparams, const char *name);
 
+/* For the log: the secret route a path falls under, else NULL. */
+const char *router_secret_pattern(const char *path);
+
 /* Metrics label of a row id (0 = "unmatched", i + 1 = routes[i]). */
 const char *router_metrics_name(int id);
 int	 router_metrics_count(void);

@@ -191,6 +191,7 @@ handle(FCGX_Request *f, const struct config *cfg, struct arena *a)
 {
 	struct req	 r;
 	struct logline	 l;
+	const char	*secret;
 	double		 t0 = now_s(), dt;
 	int		 st;
 
@@ -207,9 +208,10 @@ handle(FCGX_Request *f, const struct config *cfg, struct arena *a)
 	log_begin(&l, r.status >= 500 ? LOG_WARN : LOG_INFO, "request");
 	log_str(&l, "method", r.method);
 	log_str(&l, "route", router_metrics_name(r.route_id));
-	/* A share token in the path is a credential: keep it out. */
-	log_str(&l, "path", r.route != NULL &&
-	    (r.route->flags & R_SECRET_PATH) ? r.route->pattern : r.path);
+	/* A share token in the path is a credential: keep it out, also
+	 * when the request matched no route. */
+	secret = router_secret_pattern(r.path);
+	log_str(&l, "path", secret != NULL ? secret : r.path);
 	log_int(&l, "status", r.status);
 	log_dbl(&l, "duration_ms", dt * 1e3);
 	log_str(&l, "request_id", r.request_id);

@@ -37,7 +37,9 @@ sub dash_doc {
 
 # p1: bob viewer, carol editor, dave admin; p2: erin admin; frank
 # admin of p2 and p3.
-# Dashboard d1 (version 0), trashed "old", template t1.
+# Dashboard d1 (version 0), trashed "old", template t1, share link $LINK
+# on d1.
+my $LINK = '00000000-0000-4000-8000-000000000051';
 my $FIXTURE = <<"SQL";
 BEGIN;
 TRUNCATE project, project_member, dashboard, dashboard_version, share_token,
@@ -61,6 +63,9 @@ INSERT INTO dashboard (project, name, spec, created_by, updated_by,
 INSERT INTO dashboard_template (id, name, category, dashboard, created_by,
     updated_by)
     VALUES ('t1', 'T one', 'general', '$SPEC', 'test', 'test');
+INSERT INTO share_token (id, dashboard_id, token_hash, expires_at, created_by)
+    SELECT '$LINK', id, sha256('t51'), now() + interval '1 day', 'test'
+      FROM dashboard WHERE project = 'p1' AND name = 'd1' AND deleted_at IS NULL;
 COMMIT;
 SQL
 $t->psql($FIXTURE);
@@ -497,6 +502,8 @@ my %WHERE = (
 	'PUT /api/v1/projects/{project}/dashboards/{name}/state' => [ 'p1', 'd1' ],
 	'POST /api/v1/projects/{project}/dashboards/{name}/versions/{version}/restore'
 	    => [ 'p1', 'd1' ],
+	'DELETE /api/v1/projects/{project}/dashboards/{name}/shares/{id}'
+	    => [ 'p1', $LINK ],
 );
 my %RANK = (viewer => 1, editor => 2, admin => 3, 'global-admin' => 4);
 
@@ -504,6 +511,7 @@ sub path_of {
 	my ($rt) = @_;
 	(my $p = $rt->{pattern}) =~ s/\{(\w+)\}/$PARAM{$1}/g;
 	$p =~ s{/trash/d1/}{/trash/old/};
+	$p =~ s{/shares/t1$}{/shares/$LINK};
 	# A project with dashboards cannot be deleted (409): use p3.
 	$p = '/api/v1/projects/p3' if $rt->{method} eq 'DELETE' &&
 	    $rt->{pattern} eq '/api/v1/projects/{project}';

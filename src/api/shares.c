@@ -1,36 +1,1026 @@
 /*
- * shares.c -- (being written) share links.
+ * shares.c -- share links (SPEC §4 "Share links"): create, list and
+ * revoke the links of a dashboard (editors), and the login-free read
+ * GET /api/v1/shared/{token}.
+ *
+ * Owns: the shares statement table, token generation (256 bits from
+ * getrandom, "dsh_" + 43 base64url characters) and the validation of
+ * a create request.  PostgreSQL hashes tokens (sha256), parses and
+ * tests CIDRs (cidr, inet <<= cidr), decides expiry and use counts,
+ * builds every document, and writes the audit row of every shared
+ * read in the read's own statement (migrations/0004_share_links).
+ * Never: store, log or audit a token (it leaves this process once, in
+ * the 201 body; the database gets it only as a statement parameter,
+ * stores its sha256() and echoes it into that body); tell a share-link
+ * client why it was refused (every refusal is the same 404, the audit
+ * row holds the reason); serve a shared document without its audit row.
  */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
 #include "api/api.h"
+#include "audit.h"
 #include "db.h"
 #include "http.h"
+#include "log.h"
+#include "router.h"
+#include "validate.h"
 
-static const struct stmt_def defs[] = {
-	{ "shares_noop", "SELECT 1", 0 },
+#define TOKEN_PREFIX		"dsh_"
+#define TOKEN_BYTES		32	/* 256 random bits */
+#define TOKEN_B64_LEN		43	/* ceil(256 / 6), no padding */
+#define TOKEN_LEN		(sizeof(TOKEN_PREFIX) - 1 + TOKEN_B64_LEN)
+#define NOTE_MAX		500	/* characters */
+#define CIDRS_MAX		100
+#define LIST_LIMIT_DEFAULT	100
+#define LIST_LIMIT_MAX		1000
+#define UUID_LEN		36
+
+enum {
+	SH_CREATE, SH_LIST, SH_REVOKE, SH_OPEN, SH__COUNT
 };
-const struct stmt_set shares_stmts = { "shares", defs,
-	sizeof(defs) / sizeof(defs[0]) };
+
+static const struct stmt_def defs[SH__COUNT] = {
+	/*
+	 * $1 project, $2 dashboard, $3 expiresAt or NULL, $4 lifetime in
+	 * ms (when $3 is NULL), $5 token, $6 allowedCidrs (JSON array),
+	 * $7 pin the current version, $8 maxUses or NULL, $9 note, $10
+	 * creator, $11 shares.max_ttl in ms, $12 shares.url_prefix.  The
+	 * expiry is checked against now() here, where it is stored; no
+	 * link row unless the dashboard is live and the expiry is in
+	 * (now, now + max_ttl].  A bad CIDR fails the statement with
+	 * 22P02 naming it (share_cidrs).
+	 */
+	[SH_CREATE] = { "share_create",
+	    "WITH d AS (SELECT d.id, d.version FROM dashboard d"
+	    " WHERE d.project = $1::text AND d.name = $2::text"
+	    " AND d.deleted_at IS NULL),"
+	    " e AS (SELECT coalesce($3::timestamptz,"
+	    " now() + $4::bigint * interval '1 millisecond') AS at),"
+	    " ins AS (INSERT INTO share_token (dashboard_id, token_hash,"
+	    " allowed_cidrs, pinned_version, max_uses, expires_at, note,"
+	    " created_by)"
+	    " SELECT d.id, sha256(convert_to($5::text, 'UTF8')),"
+	    " share_cidrs($6::jsonb), CASE WHEN $7::boolean THEN d.version END,"
+	    " $8::int, e.at, $9::text, $10::text FROM d, e"
+	    " WHERE e.at > now()"
+	    " AND e.at <= now() + $11::bigint * interval '1 millisecond'"
+	    " RETURNING *)"
+	    " SELECT EXISTS (SELECT 1 FROM d) AS found,"
+	    " e.at > now() AS future,"
+	    " e.at <= now() + $11::bigint * interval '1 millisecond' AS within,"
+	    " i.id,"
+	    " jsonb_build_object('id', i.id, 'token', $5::text,"
+	    " 'url', $12::text || $5::text,"
+	    " 'expiresAt', rfc3339(i.expires_at),"
+	    " 'allowedCidrs', to_jsonb(i.allowed_cidrs),"
+	    " 'pinnedVersion', i.pinned_version, 'maxUses', i.max_uses,"
+	    " 'note', i.note)::text AS doc,"
+	    " jsonb_build_object('dashboard', $2::text,"
+	    " 'expiresAt', rfc3339(i.expires_at),"
+	    " 'allowedCidrs', to_jsonb(i.allowed_cidrs),"
+	    " 'pinnedVersion', i.pinned_version,"
+	    " 'maxUses', i.max_uses)::text AS details"
+	    " FROM e LEFT JOIN ins i ON true", 12 },
+
+	/*
+	 * Newest first, keyset paging on (created_at, id): $3 the last
+	 * key's created_at in microseconds since the epoch, $4 its id, $5
+	 * the limit.  The key of the page's last row when more follow.
+	 */
+	[SH_LIST] = { "share_list",
+	    "WITH d AS (SELECT d.id FROM dashboard d"
+	    " WHERE d.project = $1::text AND d.name = $2::text"
+	    " AND d.deleted_at IS NULL),"
+	    " page AS (SELECT s AS sr, s.created_at, s.id, row_number() OVER"
+	    " (ORDER BY s.created_at DESC, s.id DESC) AS n"
+	    " FROM share_token s JOIN d ON s.dashboard_id = d.id"
+	    " WHERE $3::bigint IS NULL OR (s.created_at, s.id) <"
+	    " (timestamptz 'epoch' + $3::bigint * interval '1 microsecond',"
+	    " $4::uuid)"
+	    " ORDER BY s.created_at DESC, s.id DESC LIMIT $5::int + 1)"
+	    " SELECT EXISTS (SELECT 1 FROM d) AS found,"
+	    " coalesce(jsonb_agg(share_link_doc(p.sr) ORDER BY p.n)"
+	    " FILTER (WHERE p.n <= $5::int), '[]')::text AS doc,"
+	    " CASE WHEN count(*) > $5::int THEN"
+	    " max((extract(epoch FROM p.created_at) * 1000000)::bigint::text"
+	    " || '/' || p.id) FILTER (WHERE p.n = $5::int) END AS next"
+	    " FROM page p", 5 },
+
+	/*
+	 * Revoke link $3 of dashboard $1/$2, once: the lock makes a
+	 * concurrent second revoke see the first and change nothing.
+	 */
+	[SH_REVOKE] = { "share_revoke",
+	    "WITH d AS (SELECT d.id FROM dashboard d"
+	    " WHERE d.project = $1::text AND d.name = $2::text"
+	    " AND d.deleted_at IS NULL),"
+	    " link AS (SELECT s.id FROM share_token s"
+	    " JOIN d ON s.dashboard_id = d.id WHERE s.id = $3::uuid"
+	    " FOR UPDATE OF s),"
+	    " rev AS (UPDATE share_token s SET revoked_at = now(),"
+	    " revoked_by = $4::text FROM link"
+	    " WHERE s.id = link.id AND s.revoked_at IS NULL RETURNING s.id)"
+	    " SELECT EXISTS (SELECT 1 FROM d) AS found,"
+	    " EXISTS (SELECT 1 FROM link) AS link,"
+	    " EXISTS (SELECT 1 FROM rev) AS revoked", 4 },
+
+	/*
+	 * GET /api/v1/shared/{token} in one round trip: $1 the token
+	 * (NULL when malformed), $2 the client address (NULL when not an
+	 * IP), $3 the request id, $4 malformed.  cur locks the link, so
+	 * its refusal reason is decided on the newest row and concurrent
+	 * uses of one link queue here; use takes a use with the max_uses
+	 * test in its own WHERE (of N concurrent readers of a link with k
+	 * uses left, exactly k succeed); aud writes exactly one audit row
+	 * whatever happened (out has exactly one row).  Returns ok and the
+	 * document: the pinned version, or the current one.
+	 */
+	[SH_OPEN] = { "share_open",
+	    "WITH cur AS MATERIALIZED (SELECT s.id, s.pinned_version,"
+	    " d AS dr, share_refusal(s, d, $2::inet) AS refusal"
+	    " FROM share_token s JOIN dashboard d ON d.id = s.dashboard_id"
+	    " WHERE s.token_hash = sha256(convert_to($1::text, 'UTF8'))"
+	    " FOR UPDATE OF s),"
+	    " doc AS (SELECT c.id, v.version, v.body FROM cur c"
+	    " CROSS JOIN LATERAL ("
+	    " SELECT (c.dr).version AS version,"
+	    " dashboard_doc(c.dr)::text AS body"
+	    " WHERE c.pinned_version IS NULL"
+	    " OR c.pinned_version = (c.dr).version"
+	    " UNION ALL"
+	    " SELECT h.version, dashboard_version_doc(c.dr, h)::text"
+	    " FROM dashboard_version h WHERE h.dashboard_id = (c.dr).id"
+	    " AND h.version = c.pinned_version"
+	    " AND c.pinned_version <> (c.dr).version) v"
+	    " WHERE c.refusal IS NULL),"
+	    " use AS (UPDATE share_token s SET use_count = s.use_count + 1,"
+	    " last_used_at = now() FROM doc"
+	    " WHERE s.id = doc.id AND s.revoked_at IS NULL"
+	    " AND s.expires_at > now()"
+	    " AND (s.max_uses IS NULL OR s.use_count < s.max_uses)"
+	    " RETURNING s.id),"
+	    " out AS (SELECT c.id, (c.dr).project AS project,"
+	    " (c.dr).name AS dashboard, c.pinned_version, doc.version,"
+	    " doc.body, u.id IS NOT NULL AS ok,"
+	    " CASE WHEN u.id IS NOT NULL THEN NULL"
+	    " WHEN c.id IS NULL THEN 'unknown'"
+	    " WHEN c.refusal IS NOT NULL THEN c.refusal"
+	    " WHEN doc.id IS NULL THEN 'version_gone'"
+	    " ELSE 'exhausted' END AS reason"
+	    " FROM (VALUES (1)) AS one (o) LEFT JOIN cur c ON true"
+	    " LEFT JOIN doc ON doc.id = c.id LEFT JOIN use u ON u.id = c.id),"
+	    " aud AS (INSERT INTO audit_log (actor, action, project, resource,"
+	    " resource_version, result, client_ip, request_id, details)"
+	    " SELECT coalesce('share:' || o.id, 'anonymous'),"
+	    " CASE WHEN o.ok THEN 'share.view' ELSE 'share.denied' END,"
+	    " o.project, o.id::text, CASE WHEN o.ok THEN o.version END,"
+	    " CASE WHEN o.ok THEN 'success' ELSE 'denied' END,"
+	    " $2::inet, $3::text,"
+	    " jsonb_strip_nulls(jsonb_build_object('reason', o.reason,"
+	    " 'dashboard', o.dashboard,"
+	    " 'pinnedVersion', o.pinned_version,"
+	    " 'malformed', CASE WHEN $4::boolean THEN true END))"
+	    " FROM out o)"
+	    " SELECT o.ok, CASE WHEN o.ok THEN o.body END AS doc FROM out o",
+	    4 },
+};
+const struct stmt_set shares_stmts = { "shares", defs, SH__COUNT };
+
+/* ------------------------------------------------------------------ */
+/* Small helpers */
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static const char *
+pparam(const struct req *r, const char *name)
+{
+	return router_param(r->route, r->params, r->nparams, name);
+}
+
+static void invalid(struct req *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* 400 validation_failed; the message starts with the field's name. */
+static void
+invalid(struct req *r, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_error(r, 400, "validation_failed", "%s", msg);
+}
+
+static void
+dashboard_not_found(struct req *r)
+{
+	http_error(r, 404, "not_found", "dashboard \"%s\" not found in "
+	    "project \"%s\"", pparam(r, "name"), pparam(r, "project"));
+}
+
+/*
+ * Run one of our statements (all return rows).  NULL after answering
+ * the error through the one SQLSTATE mapping; else the caller's
+ * result to PQclear.
+ */
+static PGresult *
+run(struct req *r, size_t stmt, int n, const char *const *p)
+{
+	PGresult	*res;
+	const char	*code, *msg;
+	int		 st;
+
+	res = db_run(&shares_stmts, stmt, n, p);
+	if (res != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_TUPLES_OK:
+			if (PQntuples(res) == 1)
+				return res;
+			log_error("%s: %d rows, expected 1", defs[stmt].name,
+			    PQntuples(res));
+			http_error(r, 500, "internal_error", "internal error");
+			PQclear(res);
+			return NULL;
+		case PGRES_FATAL_ERROR:
+		case PGRES_NONFATAL_ERROR:
+			break;
+		default:
+			log_error("%s: unexpected result %s", defs[stmt].name,
+			    PQresStatus(PQresultStatus(res)));
+			break;
+		}
+	}
+	st = db_http_status(res, &code, &msg);
+	if (st == 500)
+		log_error("%s failed: %s", defs[stmt].name, res != NULL ?
+		    PQresultErrorMessage(res) : "no result");
+	http_error(r, st, code, "%s", msg);
+	PQclear(res);
+	return NULL;
+}
+
+/* Column `name` of row 0: its text, or NULL for SQL NULL. */
+static const char *
+col(const PGresult *res, const char *name)
+{
+	int	 c = PQfnumber(res, name);
+
+	return c < 0 || PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
+}
+
+static int
+col_bool(const PGresult *res, const char *name)
+{
+	const char	*v = col(res, name);
+
+	return v != NULL && v[0] == 't';
+}
+
+/* Column `name` of row 0 as the body. */
+static void
+send_col(struct req *r, int status, const PGresult *res, const char *name)
+{
+	int	 c = PQfnumber(res, name);
+
+	http_send_json(r, status, PQgetvalue(res, 0, c),
+	    (size_t)PQgetlength(res, 0, c));
+}
+
+/* Unpadded base64url of n bytes into out (room for 4 * n / 3 + 2). */
+static void
+b64url_encode(const unsigned char *u, size_t n, char *out)
+{
+	unsigned long	 w;
+	size_t		 i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		w = (unsigned long)u[i] << 16 | (unsigned long)u[i + 1] << 8 |
+		    u[i + 2];
+		*out++ = b64url[w >> 18 & 63];
+		*out++ = b64url[w >> 12 & 63];
+		*out++ = b64url[w >> 6 & 63];
+		*out++ = b64url[w & 63];
+	}
+	if (i < n) {
+		w = (unsigned long)u[i] << 16 |
+		    (i + 1 < n ? (unsigned long)u[i + 1] << 8 : 0);
+		*out++ = b64url[w >> 18 & 63];
+		*out++ = b64url[w >> 12 & 63];
+		if (i + 1 < n)
+			*out++ = b64url[w >> 6 & 63];
+	}
+	*out = '\0';
+}
+
+/*
+ * Unpadded base64url s into out (size len, NUL-terminated).  0, or -1
+ * if s is not canonical base64url of text without NUL that fits.
+ */
+static int
+b64url_decode(const char *s, char *out, size_t len)
+{
+	const char	*c;
+	unsigned long	 w = 0;
+	size_t		 k = 0;
+	int		 bits = 0;
+
+	if (strlen(s) % 4 == 1)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if ((c = strchr(b64url, *s)) == NULL)
+			return -1;
+		w = (w << 6 | (unsigned long)(c - b64url)) & 0xffffff;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			if (k + 1 >= len ||
+			    (out[k++] = (char)(w >> bits & 0xff)) == '\0')
+				return -1;
+		}
+	}
+	if (w & ((1UL << bits) - 1))
+		return -1;	/* non-canonical trailing bits */
+	out[k] = '\0';
+	return 0;
+}
+
+/*
+ * A new token in buf (TOKEN_LEN + 1).  Fails closed: -1 when the
+ * kernel cannot give 256 random bits, never a weaker token.
+ */
+static int
+token_new(char *buf)
+{
+	unsigned char	 raw[TOKEN_BYTES];
+	size_t		 got = 0;
+	ssize_t		 n;
+	int		 rc = -1;
+
+	while (got < sizeof(raw)) {
+		n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_error("getrandom failed: %s", n == -1 ?
+			    strerror(errno) : "no bytes");
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	memcpy(buf, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1);
+	b64url_encode(raw, sizeof(raw), buf + sizeof(TOKEN_PREFIX) - 1);
+	rc = 0;
+out:
+	explicit_bzero(raw, sizeof(raw));
+	return rc;
+}
+
+/* Shaped like a token we issue?  (Else it cannot match: skip the hash.) */
+static int
+token_wellformed(const char *s)
+{
+	size_t	 p = sizeof(TOKEN_PREFIX) - 1;
+
+	return s != NULL && strlen(s) == TOKEN_LEN &&
+	    strncmp(s, TOKEN_PREFIX, p) == 0 &&
+	    strspn(s + p, b64url) == TOKEN_B64_LEN;
+}
+
+/* 8-4-4-4-12 hexadecimal digits. */
+static int
+uuid_ok(const char *s)
+{
+	size_t	 i;
+
+	if (strlen(s) != UUID_LEN)
+		return 0;
+	for (i = 0; i < UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The client address for the CIDR test and the audit row: REMOTE_ADDR
+ * as nginx resolved it (realip), an IPv4-mapped IPv6 address as the
+ * IPv4 address it is (so 10.0.0.0/8 matches ::ffff:10.1.2.3), NULL
+ * when it is not an IP address at all (a unix socket peer): such a
+ * client passes no CIDR.
+ */
+static const char *
+client_addr(const struct req *r, char *buf, size_t len)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	const char	*a = r->remote_addr;
+
+	if (a == NULL)
+		return NULL;
+	if (inet_pton(AF_INET, a, &a4) == 1)
+		return a;
+	if (inet_pton(AF_INET6, a, &a6) != 1)
+		return NULL;
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		memcpy(&a4, &a6.s6_addr[12], sizeof(a4));
+		return inet_ntop(AF_INET, &a4, buf, (socklen_t)len);
+	}
+	return a;
+}
+
+/* A duration in the config's syntax ("30d", "1d12h", "1500ms"). */
+static const char *
+duration_text(int64_t ms, char *buf, size_t len)
+{
+	static const struct {
+		const char	*unit;
+		int64_t		 ms;
+	} units[] = {
+		{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 },
+		{ "s", 1000 }, { "ms", 1 },
+	};
+	size_t	 i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(units) / sizeof(units[0]) && o < len; i++) {
+		if (ms / units[i].ms == 0)
+			continue;
+		o += (size_t)snprintf(buf + o, len - o, "%lld%s",
+		    (long long)(ms / units[i].ms), units[i].unit);
+		ms %= units[i].ms;
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, len, "0s");
+	return buf;
+}
+
+/* A string without embedded NULs (which C strings would cut short). */
+static const char *
+string_of(struct json_object *v)
+{
+	const char	*s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+/* Characters (not bytes) of valid UTF-8, which json-c guarantees. */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* n digits from s as a number; -1 if any is not a digit. */
+static int
+digits(const char *s, int n)
+{
+	int	 v = 0;
+
+	for (; n > 0; n--, s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+/*
+ * RFC 3339 date-time, strictly: YYYY-MM-DD "T" HH:MM:SS[.frac] and
+ * "Z" or an offset, every field in range (a leap second allowed).
+ * What PostgreSQL's timestamptz input then reads; it would take far
+ * more ("tomorrow", "epoch", no offset at all), hence this check.
+ */
+static int
+rfc3339_ok(const char *s)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
+	    31, 30, 31 };
+	int	 y, mo, d, h, mi, sec, leap;
+
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' ||
+	    strchr("Tt ", s[10]) == NULL || s[13] != ':' || s[16] != ':')
+		return 0;
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	h = digits(s + 11, 2);
+	mi = digits(s + 14, 2);
+	sec = digits(s + 17, 2);
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || sec < 0 || sec > 60)
+		return 0;
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+		return 0;
+	s += 19;
+	if (*s == '.') {
+		s++;
+		if (strspn(s, "0123456789") < 1 ||
+		    strspn(s, "0123456789") > 9)
+			return 0;
+		s += strspn(s, "0123456789");
+	}
+	if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0')
+		return 1;
+	return (s[0] == '+' || s[0] == '-') && s[3] == ':' && s[6] == '\0' &&
+	    digits(s + 1, 2) >= 0 && digits(s + 1, 2) <= 23 &&
+	    digits(s + 4, 2) >= 0 && digits(s + 4, 2) <= 59;
+}
+
+/* ------------------------------------------------------------------ */
+/* Create */
+
+/* What a create request asks for, validated. */
+struct share_in {
+	const char	*expires_at;	/* RFC 3339, or NULL: ttl_ms */
+	int64_t		 ttl_ms;
+	const char	*cidrs;		/* JSON array text */
+	int		 pin;
+	char		 max_uses[16];	/* "" = no limit */
+	const char	*note;
+};
+
+/* One member of the body, present and not null: 0, or -1 after 400. */
+typedef int (*field_fn)(struct req *, struct json_object *,
+    struct share_in *);
+
+/* A JSON value as text, for messages (callers cut it with %.Ns). */
+static const char *
+shown(struct json_object *v)
+{
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
+static int
+f_expires_in(struct req *r, struct json_object *v, struct share_in *in)
+{
+	const char	*s = string_of(v);
+	char		 max[32];
+
+	if (s == NULL || !validate_duration_ms(s, &in->ttl_ms) ||
+	    in->ttl_ms <= 0) {
+		invalid(r, "expiresIn: expected a duration such as \"30m\", "
+		    "\"24h\" or \"7d\", got %.80s", shown(v));
+		return -1;
+	}
+	if (in->ttl_ms > r->cfg->shares.max_ttl) {
+		invalid(r, "expiresIn: \"%.32s\" is longer than shares.max_ttl "
+		    "(%s)", s, duration_text(r->cfg->shares.max_ttl, max,
+		    sizeof(max)));
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether it lies in the future, and within max_ttl, is the SQL's. */
+static int
+f_expires_at(struct req *r, struct json_object *v, struct share_in *in)
+{
+	if ((in->expires_at = string_of(v)) == NULL ||
+	    !rfc3339_ok(in->expires_at)) {
+		invalid(r, "expiresAt: expected an RFC 3339 time such as "
+		    "\"2030-01-02T15:04:05Z\", got %.80s", shown(v));
+		return -1;
+	}
+	return 0;
+}
+
+/* Only the shape: PostgreSQL's cidr type judges each network. */
+static int
+f_cidrs(struct req *r, struct json_object *v, struct share_in *in)
+{
+	size_t	 i, n;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		invalid(r, "allowedCidrs: must be an array of networks such "
+		    "as [\"10.0.0.0/8\", \"2001:db8::/32\"]");
+		return -1;
+	}
+	if ((n = json_object_array_length(v)) > CIDRS_MAX) {
+		invalid(r, "allowedCidrs: at most %d networks, got %zu",
+		    CIDRS_MAX, n);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (string_of(json_object_array_get_idx(v, i)) == NULL) {
+			invalid(r, "allowedCidrs[%zu]: must be a string such "
+			    "as \"10.0.0.0/8\"", i);
+			return -1;
+		}
+	in->cidrs = shown(v);
+	return 0;
+}
+
+static int
+f_pin(struct req *r, struct json_object *v, struct share_in *in)
+{
+	if (!json_object_is_type(v, json_type_boolean)) {
+		invalid(r, "pinVersion: must be true or false");
+		return -1;
+	}
+	in->pin = json_object_get_boolean(v);
+	return 0;
+}
+
+static int
+f_max_uses(struct req *r, struct json_object *v, struct share_in *in)
+{
+	int64_t		 n;
+
+	errno = 0;
+	n = json_object_get_int64(v);
+	if (!json_object_is_type(v, json_type_int) || errno != 0 || n < 1 ||
+	    n > INT_MAX) {
+		invalid(r, "maxUses: must be an integer from 1 to %d, or null "
+		    "for no limit, got %.32s", INT_MAX, shown(v));
+		return -1;
+	}
+	snprintf(in->max_uses, sizeof(in->max_uses), "%lld", (long long)n);
+	return 0;
+}
+
+static int
+f_note(struct req *r, struct json_object *v, struct share_in *in)
+{
+	size_t	 n;
+
+	if ((in->note = string_of(v)) == NULL) {
+		invalid(r, "note: must be a string (without NUL characters)");
+		return -1;
+	}
+	if ((n = utf8_chars(in->note)) > NOTE_MAX) {
+		invalid(r, "note: at most %d characters, got %zu", NOTE_MAX, n);
+		return -1;
+	}
+	return 0;
+}
+
+/* The members of POST …/shares, each optional (null = absent). */
+static const struct {
+	const char	*name;
+	field_fn	 parse;
+} create_fields[] = {
+	{ "expiresIn",		f_expires_in },
+	{ "expiresAt",		f_expires_at },
+	{ "allowedCidrs",	f_cidrs },
+	{ "pinVersion",		f_pin },
+	{ "maxUses",		f_max_uses },
+	{ "note",		f_note },
+};
+
+/*
+ * The body of POST …/shares through the field table.  0 with in
+ * filled (defaults for what is absent), or -1 after answering 400
+ * naming the member.
+ */
+static int
+create_input(struct req *r, struct share_in *in)
+{
+	struct json_object	*o = r->json, *at, *ttl;
+	size_t			 k, nf = sizeof(create_fields) /
+				    sizeof(create_fields[0]);
+
+	memset(in, 0, sizeof(*in));
+	in->ttl_ms = r->cfg->shares.default_ttl;
+	in->cidrs = "[]";
+	in->note = "";
+	if (!json_object_is_type(o, json_type_object)) {
+		invalid(r, "the body must be a JSON object {\"expiresIn\" or "
+		    "\"expiresAt\", \"allowedCidrs\", \"pinVersion\", "
+		    "\"maxUses\", \"note\"}");
+		return -1;
+	}
+	if (json_object_object_get_ex(o, "expiresIn", &ttl) &&
+	    !json_object_is_type(ttl, json_type_null) &&
+	    json_object_object_get_ex(o, "expiresAt", &at) &&
+	    !json_object_is_type(at, json_type_null)) {
+		invalid(r, "expiresIn, expiresAt: give one of them, not both");
+		return -1;
+	}
+	json_object_object_foreach(o, key, val) {
+		for (k = 0; k < nf; k++)
+			if (strcmp(key, create_fields[k].name) == 0)
+				break;
+		if (k == nf) {
+			invalid(r, "%.64s: unknown field (a share link has "
+			    "expiresIn or expiresAt, allowedCidrs, pinVersion, "
+			    "maxUses and note)", key);
+			return -1;
+		}
+		if (!json_object_is_type(val, json_type_null) &&
+		    create_fields[k].parse(r, val, in) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The statement failed.  A bad CIDR is 22P02 from share_cidrs(), whose
+ * message names the element: a 400 like every other bad field.
+ */
+static void
+create_failed(struct req *r, PGresult *res)
+{
+	const char	*st, *msg, *code;
+	int		 status;
+
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK) {
+		log_error("%s: %d rows, expected 1", defs[SH_CREATE].name,
+		    PQntuples(res));
+		http_error(r, 500, "internal_error", "internal error");
+		return;
+	}
+	st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	if (st != NULL && strcmp(st, "22P02") == 0 && msg != NULL &&
+	    strncmp(msg, "allowedCidrs", 12) == 0) {
+		invalid(r, "%s", msg);
+		return;
+	}
+	status = db_http_status(res, &code, &msg);
+	if (status == 500)
+		log_error("%s failed: %s", defs[SH_CREATE].name, res != NULL ?
+		    PQresultErrorMessage(res) : "no result");
+	http_error(r, status, code, "%s", msg);
+}
 
 void
 api_share_create(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	struct share_in		 in;
+	struct json_object	*details;
+	const char		*p[12], *id;
+	char			 token[TOKEN_LEN + 1], ttl[24], max[24], a[32];
+	PGresult		*res = NULL;
+
+	memset(token, 0, sizeof(token));
+	if (create_input(r, &in) == -1)
+		goto out;
+	if (token_new(token) == -1) {
+		http_error(r, 500, "internal_error", "no random bytes for a "
+		    "share token; nothing was created");
+		goto out;
+	}
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)in.ttl_ms);
+	snprintf(max, sizeof(max), "%lld", (long long)r->cfg->shares.max_ttl);
+	p[0] = pparam(r, "project");
+	p[1] = pparam(r, "name");
+	p[2] = in.expires_at;
+	p[3] = in.expires_at == NULL ? ttl : NULL;
+	p[4] = token;
+	p[5] = in.cidrs;
+	p[6] = in.pin ? "t" : "f";
+	p[7] = in.max_uses[0] != '\0' ? in.max_uses : NULL;
+	p[8] = in.note;
+	p[9] = r->actor;
+	p[10] = max;
+	p[11] = r->cfg->shares.url_prefix;
+	res = db_run(&shares_stmts, SH_CREATE, 12, p);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1) {
+		create_failed(r, res);
+		goto out;
+	}
+	if (!col_bool(res, "found")) {
+		dashboard_not_found(r);
+		goto out;
+	}
+	if (!col_bool(res, "future")) {
+		invalid(r, "expiresAt: \"%.64s\" is not in the future",
+		    in.expires_at ? in.expires_at : "");
+		goto out;
+	}
+	if (!col_bool(res, "within")) {
+		invalid(r, "expiresAt: \"%.64s\" is further away than "
+		    "shares.max_ttl (%s) from now", in.expires_at ?
+		    in.expires_at : "", duration_text(r->cfg->shares.max_ttl,
+		    a, sizeof(a)));
+		goto out;
+	}
+	if ((id = col(res, "id")) == NULL) {
+		log_error("%s: no link row and no reason", defs[SH_CREATE].name);
+		http_error(r, 500, "internal_error", "internal error");
+		goto out;
+	}
+	/* Small, built by PostgreSQL; never holds the token. */
+	if ((details = json_tokener_parse(col(res, "details"))) == NULL) {
+		log_error("%s: details are not JSON", defs[SH_CREATE].name);
+		http_error(r, 500, "internal_error", "internal error");
+		goto out;
+	}
+	if (audit_change(r, p[0], id, AUDIT_NO_VERSION, details) == -1)
+		goto out;
+	http_header(r, "Cache-Control", "no-store");
+	send_col(r, 201, res, "doc");
+out:
+	explicit_bzero(token, sizeof(token));
+	PQclear(res);
+}
+
+/* ------------------------------------------------------------------ */
+/* List */
+
+/* ?limit=: default 100, 1 to 1000.  0, or -1 after answering 400. */
+static int
+list_limit(struct req *r, char *buf, size_t len, long *lim)
+{
+	const char	*s = http_query(r, "limit");
+	char		*end;
+
+	*lim = LIST_LIMIT_DEFAULT;
+	if (s != NULL) {
+		errno = 0;
+		*lim = strtol(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+		    *lim < 1 || *lim > LIST_LIMIT_MAX) {
+			http_error(r, 400, "bad_request", "limit: expected an "
+			    "integer from 1 to %d, got \"%.32s\"",
+			    LIST_LIMIT_MAX, s);
+			return -1;
+		}
+	}
+	snprintf(buf, len, "%ld", *lim);
+	return 0;
+}
+
+/*
+ * ?cursor=: base64url of "<created_at µs>/<id>" from the previous
+ * page's Link header.  Fills micros and id (NULL without a cursor).
+ * 0, or -1 after answering 400.
+ */
+static int
+list_cursor(struct req *r, const char **micros, const char **id)
+{
+	const char	*c = http_query(r, "cursor");
+	char		*buf, *sl;
+	size_t		 nd;
+
+	*micros = *id = NULL;
+	if (c == NULL)
+		return 0;
+	buf = arena_alloc(r->arena, 64);
+	if (strlen(c) > 80 || b64url_decode(c, buf, 64) == -1 ||
+	    (sl = strchr(buf, '/')) == NULL)
+		goto bad;
+	*sl = '\0';
+	nd = strspn(buf + (buf[0] == '-'), "0123456789");
+	if (nd == 0 || nd > 18 || buf[(buf[0] == '-') + nd] != '\0' ||
+	    !uuid_ok(sl + 1))
+		goto bad;
+	*micros = buf;
+	*id = sl + 1;
+	return 0;
+bad:
+	http_error(r, 400, "bad_request", "cursor: \"%.64s\" is not a cursor "
+	    "of this list (use the Link header of the previous page)", c);
+	return -1;
+}
+
+/* Link: <path?the same query&cursor=…>; rel="next". */
+static void
+link_next(struct req *r, const char *key)
+{
+	char		*q, *pair, *save = NULL, *k, *out, *enc;
+	size_t		 o = 0, qlen = strlen(r->query), klen = strlen(key);
+
+	out = arena_alloc(r->arena, qlen + 2);
+	q = arena_strdup(r->arena, r->query);
+	for (pair = strtok_r(q, "&", &save); pair != NULL;
+	    pair = strtok_r(NULL, "&", &save)) {
+		k = arena_strndup(r->arena, pair, strcspn(pair, "="));
+		if (http_urldecode(k, 1) == 0 && strcmp(k, "cursor") == 0)
+			continue;
+		o += (size_t)snprintf(out + o, qlen + 2 - o, "%s&", pair);
+	}
+	enc = arena_alloc(r->arena, klen / 3 * 4 + 4);
+	b64url_encode((const unsigned char *)key, klen, enc);
+	http_header(r, "Link", "<%s?%scursor=%s>; rel=\"next\"", r->path, out,
+	    enc);
 }
 
 void
 api_shares_list(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*p[5], *next;
+	char		 lim[16];
+	long		 limit;
+	PGresult	*res;
+
+	p[0] = pparam(r, "project");
+	p[1] = pparam(r, "name");
+	if (list_cursor(r, &p[2], &p[3]) == -1 ||
+	    list_limit(r, lim, sizeof(lim), &limit) == -1)
+		return;
+	p[4] = lim;
+	if ((res = run(r, SH_LIST, 5, p)) == NULL)
+		return;
+	if (!col_bool(res, "found"))
+		dashboard_not_found(r);
+	else {
+		if ((next = col(res, "next")) != NULL)
+			link_next(r, next);
+		send_col(r, 200, res, "doc");
+	}
+	PQclear(res);
 }
+
+/* ------------------------------------------------------------------ */
+/* Revoke */
 
 void
 api_share_revoke(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	struct json_object	*d;
+	const char		*p[4], *id = pparam(r, "id");
+	PGresult		*res;
+	int			 revoked;
+
+	if (!uuid_ok(id)) {
+		http_error(r, 400, "bad_request", "id: \"%.64s\" is not a share "
+		    "link id (a UUID such as "
+		    "\"7d444840-9dc0-11d1-b245-5ffdce74fad2\")", id);
+		return;
+	}
+	p[0] = pparam(r, "project");
+	p[1] = pparam(r, "name");
+	p[2] = id;
+	p[3] = r->actor;
+	if ((res = run(r, SH_REVOKE, 4, p)) == NULL)
+		return;
+	if (!col_bool(res, "found")) {
+		dashboard_not_found(r);
+		goto out;
+	}
+	if (!col_bool(res, "link")) {
+		http_error(r, 404, "not_found", "share link \"%s\" not found "
+		    "on dashboard \"%s\"", id, p[1]);
+		goto out;
+	}
+	/* Idempotent: revoking a revoked link is a success, audited too. */
+	revoked = col_bool(res, "revoked");
+	d = json_object_new_object();
+	json_object_object_add(d, "dashboard", json_object_new_string(p[1]));
+	json_object_object_add(d, "alreadyRevoked",
+	    json_object_new_boolean(!revoked));
+	if (audit_change(r, p[0], id, AUDIT_NO_VERSION, d) == -1)
+		goto out;
+	http_send(r, 204, NULL, NULL, 0);
+out:
+	PQclear(res);
 }
 
+/* ------------------------------------------------------------------ */
+/* The shared read */
+
+/*
+ * GET /api/v1/shared/{token}: one statement (SH_OPEN) hashes the
+ * token, decides, takes a use, writes the audit row and returns the
+ * document.  Every refusal answers the same bytes and headers.
+ */
 void
 api_shared_get(struct req *r)
 {
-	http_error(r, 501, "not_implemented", "not implemented yet");
+	const char	*p[4], *tok = pparam(r, "token");
+	char		 addr[INET6_ADDRSTRLEN];
+	int		 wellformed = token_wellformed(tok);
+	PGresult	*res;
+
+	/* On every answer, errors included: nothing here may be cached,
+	 * and a page showing it must not hand its URL on. */
+	http_header(r, "Cache-Control", "no-store");
+	http_header(r, "Referrer-Policy", "no-referrer");
+	p[0] = wellformed ? tok : NULL;
+	p[1] = client_addr(r, addr, sizeof(addr));
+	p[2] = r->request_id;
+	p[3] = wellformed ? "f" : "t";
+	if ((res = run(r, SH_OPEN, 4, p)) == NULL)
+		return;
+	if (col_bool(res, "ok"))
+		send_col(r, 200, res, "doc");
+	else
+		http_error(r, 404, "not_found", "share link not found");
+	PQclear(res);
 }

@@ -27,11 +27,16 @@ package DashTest;
 #   can front a backend started elsewhere, e.g. by spawn), nginx_port
 #   (default a free one; a fixed port that is taken is a clear die),
 #   watchdog (seconds for the whole process, default
-#   DASHCGI_TEST_TIMEOUT or 900; 0 = none, for a long-lived demo).
+#   DASHCGI_TEST_TIMEOUT or 900; 0 = none, for a long-lived demo),
+#   listen6 (0; 1: nginx also listens on [::1]:<nginx_port>, for
+#   request(..., ipv6 => 1); check ::1 exists before asking),
+#   nginx_http_filter (sub ($text) -> $text: edits nginx/dashcgi-http.conf
+#   once its socket is pointed at the test, e.g. a benchmark raising
+#   the share-link rate limit).
 #   The servers live until END or $t->cleanup.
 # HTTP:    request($method, $path, user, password, headers, body, json,
-#          content_type ('' = none), timeout, local_address) through
-#          nginx; fcgi_request(...) straight to the socket (params => {});
+#          content_type ('' = none), timeout, local_address, ipv6)
+#          through nginx; fcgi_request(...) straight to the socket (params => {});
 #          json($res); header($res, $name); url($path)
 # dashcgi: start_dashcgi(wait => 0|1, env => {}); stop_dashcgi($sig,
 #          $timeout) -> exit code (128+N if killed; $t->{stragglers});
@@ -118,6 +123,8 @@ sub new {
 		spawned		=> {},
 		fixed_port	=> $o{nginx_port},
 		socket_opt	=> $o{socket},
+		listen6		=> $o{listen6},
+		nginx_http_filter => $o{nginx_http_filter},
 	}, $class;
 	$self->{pg} = 1 if $self->{migrate} || $self->{start};
 
@@ -1093,6 +1100,8 @@ sub _nginx_start {
 	my $n = ($http =~ s{(\bserver\s+)unix:[^\s;]+}{$1unix:$self->{socket}}g);
 	die "DashTest: no `server unix:…` line to point at the test socket " .
 	    "in nginx/dashcgi-http.conf\n" unless $n;
+	$http = $self->{nginx_http_filter}->($http)
+	    if $self->{nginx_http_filter};
 
 	if ($self->{auth}) {
 		_spew("$tmp/htpasswd", join('', map { "$_:{PLAIN}pw-$_\n" } @USERS),
@@ -1110,6 +1119,8 @@ sub _nginx_start {
 	    ? qq{        auth_basic "dashcgi";\n        auth_basic_user_file $tmp/htpasswd;\n}
 	    : '';
 	my $user = _is_root() ? "user root;\n" : '';
+	my $listen6 = $self->{listen6}
+	    ? "        listen [::1]:$self->{nginx_port};\n" : '';
 	_spew("$tmp/nginx.conf", <<"EOF");
 # written by DashTest
 daemon off;
@@ -1133,7 +1144,7 @@ $http
 
     server {
         listen 127.0.0.1:$self->{nginx_port};
-        server_name localhost;
+$listen6        server_name localhost;
 $auth
         include $tmp/dashcgi.conf;
     }
@@ -1202,7 +1213,8 @@ sub _nginx_stop {
 
 # request($method, $path, user => 'alice', password => ..., headers => {},
 #   body => $str, json => $ref, content_type => 'application/json',
-#   timeout => 10, local_address => '127.0.0.2') -> HTTP::Tiny response.
+#   timeout => 10, local_address => '127.0.0.2', ipv6 => 1 (to [::1],
+#   needs new(listen6 => 1))) -> HTTP::Tiny response.
 # A body defaults to Content-Type application/json; content_type => ''
 # sends none.
 sub request {
@@ -1230,7 +1242,9 @@ sub request {
 	);
 	my $args = { headers => \%h };
 	$args->{content} = $body if defined $body;
-	return $http->request($method, $self->url($path), $args);
+	my $url = $o{ipv6} ? "http://[::1]:$self->{nginx_port}$path"
+	    : $self->url($path);
+	return $http->request($method, $url, $args);
 }
 
 my $JSON = JSON::PP->new->utf8->allow_nonref;

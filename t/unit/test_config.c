@@ -209,7 +209,7 @@ test_table(void)
 			    strcmp(k->env, config_keys[j].env) == 0))
 				unique = 0;
 	}
-	ok(config_nkeys == 29, "29 keys (got %zu)", config_nkeys);
+	ok(config_nkeys == 30, "30 keys (got %zu)", config_nkeys);
 	ok(sizes, "every key's target has the size of its type");
 	ok(defs, "every key has a name and a default");
 	ok(bounds, "integer bounds are sane");
@@ -268,6 +268,8 @@ check_defaults(const struct config *c, const char *what)
 	    what);
 	is_str(c->shares.url_prefix, "/shared/", "%s: shares.url_prefix",
 	    what);
+	is_int(c->shares.cleanup_grace, 7LL * 86400 * 1000,
+	    "%s: shares.cleanup_grace", what);
 	is_int(c->audit.retention, 400LL * 86400 * 1000,
 	    "%s: audit.retention", what);
 }
