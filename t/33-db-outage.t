@@ -32,6 +32,13 @@ sub worker_sessions {
 my @w = $t->wait_workers($N, 10);
 is(scalar @w, $N, "$N workers: @w");
 is($t->request(GET => '/ready')->{status}, 200, '/ready 200 to begin with');
+# Each worker connects right after fork; under load that can lag the
+# fork by a moment, so give it (bounded) time.
+{
+	my $t0 = time;
+	sleep 0.1 while time - $t0 < 10 &&
+	    join(',', worker_sessions()) ne join(',', sort @w);
+}
 is_deeply([ worker_sessions() ], [ sort @w ], 'each worker holds a session');
 
 # Down long enough (8 s) for the reconnect backoff to reach its cap.
