@@ -21,13 +21,12 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/common.h"
 #include "authz.h"
 #include "db.h"
 #include "http.h"
 #include "validate.h"
 
-#define LIST_DEFAULT	100
-#define LIST_MAX	1000
 /*
  * The Link header repeats the query string; the request's header
  * buffer (struct req.hdrs) must hold it whole.
@@ -175,53 +174,6 @@ rfc3339_valid(const char *s)
 	return d >= 1 && d <= mdays[mo - 1] + leap;
 }
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* base64url without padding; out must hold 4 * ceil(n / 3) + 1. */
-static void
-b64url_encode(const unsigned char *in, size_t n, char *out)
-{
-	unsigned long	 v;
-	size_t		 i, k;
-
-	for (i = 0; i < n; i += 3) {
-		v = (unsigned long)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned long)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		for (k = 0; k < 4 && k <= n - i; k++)
-			*out++ = b64url[(v >> (18 - 6 * k)) & 63];
-	}
-	*out = '\0';
-}
-
-/* Strict base64url, no padding.  Returns the length, or -1. */
-static int
-b64url_decode(const char *in, unsigned char *out, size_t max)
-{
-	unsigned long	 v = 0;
-	size_t		 bits = 0, n = 0;
-	const char	*c;
-
-	for (; *in != '\0'; in++) {
-		if ((c = strchr(b64url, *in)) == NULL)
-			return -1;
-		v = (v << 6 | (unsigned long)(c - b64url)) & 0xffffff;
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			if (n == max)
-				return -1;
-			out[n++] = (unsigned char)(v >> bits);
-		}
-	}
-	/* Leftover bits must be a canonical zero tail of 2 or 4 bits. */
-	if (bits >= 6 || (v & ((1UL << bits) - 1)) != 0)
-		return -1;
-	return (int)n;
-}
-
 /*
  * The cursor: "at|id" of the last row of the previous page.  Splits
  * it into the arena and checks both halves.  0, or -1 if malformed.
@@ -230,18 +182,13 @@ static int
 cursor_decode(struct req *r, const char *s, const char **at,
     const char **id)
 {
-	unsigned char	 buf[CURSOR_MAX + 1];
 	char		*txt, *bar, *end;
 	long long	 v;
-	int		 n;
 
 	if (strlen(s) > (CURSOR_MAX + 2) / 3 * 4 ||
-	    (n = b64url_decode(s, buf, CURSOR_MAX)) <= 0)
+	    (txt = api_b64url_decode(r->arena, s)) == NULL ||
+	    *txt == '\0' || strlen(txt) > CURSOR_MAX)
 		return -1;
-	buf[n] = '\0';
-	if (strlen((char *)buf) != (size_t)n)
-		return -1;
-	txt = arena_strdup(r->arena, (char *)buf);
 	if ((bar = strchr(txt, '|')) == NULL)
 		return -1;
 	*bar++ = '\0';
@@ -265,9 +212,7 @@ parse_query(struct req *r, const char **p, int *limit, char *err,
     size_t errlen)
 {
 	const char	*v;
-	char		*end;
 	size_t		 i, j;
-	long		 l;
 
 	if (strlen(r->query) > QUERY_MAX) {
 		snprintf(err, errlen, "query string too long: at most %d "
@@ -318,17 +263,12 @@ parse_query(struct req *r, const char **p, int *limit, char *err,
 			return -1;
 		}
 
-	*limit = LIST_DEFAULT;
-	if ((v = http_query(r, "limit")) != NULL && *v != '\0') {
-		errno = 0;
-		l = strtol(v, &end, 10);
-		if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 ||
-		    l < 1 || l > LIST_MAX) {
-			snprintf(err, errlen, "limit: must be an integer from "
-			    "1 to %d, not \"%s\"", LIST_MAX, v);
-			return -1;
-		}
-		*limit = (int)l;
+	*limit = API_LIST_DEFAULT;
+	if ((v = http_query(r, "limit")) != NULL && *v != '\0' &&
+	    api_limit_parse(v, limit) == -1) {
+		snprintf(err, errlen, "limit: must be an integer from 1 to %d, "
+		    "not \"%s\"", API_LIST_MAX, v);
+		return -1;
 	}
 
 	p[9] = p[10] = NULL;
@@ -348,26 +288,11 @@ parse_query(struct req *r, const char **p, int *limit, char *err,
 static void
 link_next(struct req *r, const char *at, const char *id)
 {
-	char		 raw[CURSOR_MAX + 1], cur[(CURSOR_MAX + 2) / 3 * 4 + 1];
-	char		*q, *seg, *key, *save = NULL;
-	const char	*keep = "";
-	int		 n;
+	const char	*key = arena_printf(r->arena, "%s|%s", at, id);
 
-	n = snprintf(raw, sizeof(raw), "%s|%s", at, id);
-	if (n < 0 || (size_t)n >= sizeof(raw))
-		return;
-	b64url_encode((unsigned char *)raw, (size_t)n, cur);
-
-	q = arena_strdup(r->arena, r->query);
-	for (seg = strtok_r(q, "&", &save); seg != NULL;
-	    seg = strtok_r(NULL, "&", &save)) {
-		key = arena_strndup(r->arena, seg, strcspn(seg, "="));
-		if (http_urldecode(key, 1) == 0 && strcmp(key, "cursor") == 0)
-			continue;
-		keep = arena_printf(r->arena, "%s%s&", keep, seg);
-	}
-	http_header(r, "Link", "<%s?%scursor=%s>; rel=\"next\"", r->path,
-	    keep, cur);
+	/* Never a cursor cursor_decode() would refuse. */
+	if (strlen(key) <= CURSOR_MAX)
+		api_link_next(r, key);
 }
 
 static void
@@ -385,15 +310,12 @@ static void
 bad_query(struct req *r, const char *admin, const char *anon_admin,
     const char *err)
 {
-	const char	*p[3] = { r->actor, admin, anon_admin }, *code, *msg;
+	const char	*p[3] = { r->actor, admin, anon_admin };
 	PGresult	*res;
-	int		 st;
 
-	res = db_run(&auditlog_stmts, AL_MAY, 3, p);
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		st = db_http_status(res, &code, &msg);
-		http_error(r, st, code, "%s", msg);
-	} else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	if ((res = api_run(r, &auditlog_stmts, AL_MAY, 3, p)) == NULL)
+		return;
+	if (!api_val_bool(res, 0))
 		deny(r, NULL);
 	else
 		http_error(r, 400, "bad_request", "%s", err);
@@ -403,10 +325,10 @@ bad_query(struct req *r, const char *admin, const char *anon_admin,
 void
 api_audit_list(struct req *r)
 {
-	const char	*p[13] = { NULL }, *code, *msg;
+	const char	*p[13] = { NULL };
 	char		 lim[16], err[256];
 	PGresult	*res = NULL;
-	int		 limit, st;
+	int		 limit;
 
 	/* Who asks: $1, $2 and $13. */
 	p[0] = r->actor;
@@ -420,20 +342,15 @@ api_audit_list(struct req *r)
 	snprintf(lim, sizeof(lim), "%d", limit);
 	p[11] = lim;
 
-	res = db_run(&auditlog_stmts, AL_PAGE, 13, p);
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		st = db_http_status(res, &code, &msg);
-		http_error(r, st, code, "%s", msg);
+	if ((res = api_run(r, &auditlog_stmts, AL_PAGE, 13, p)) == NULL)
 		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+	if (!api_val_bool(res, 0)) {
 		deny(r, p[2]);
 		goto out;
 	}
-	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+	if (api_val_bool(res, 2))
 		link_next(r, PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
-	http_send_json(r, 200, PQgetvalue(res, 0, 1),
-	    (size_t)PQgetlength(res, 0, 1));
+	api_send_col(r, 200, res, 1);
 out:
 	PQclear(res);
 }

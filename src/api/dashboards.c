@@ -22,16 +22,13 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/common.h"
 #include "audit.h"
 #include "authz.h"
 #include "db.h"
 #include "http.h"
-#include "log.h"
-#include "router.h"
 #include "validate.h"
 
-#define LIST_LIMIT_DEFAULT	100
-#define LIST_LIMIT_MAX		1000
 #define CHANGE_MESSAGE_MAX	1000	/* characters of X-Change-Message */
 #define ETAGS_MAX		32	/* versions read from If-None-Match */
 
@@ -362,77 +359,11 @@ const struct stmt_set dashboards_stmts = { "dashboards", defs, DS__COUNT };
 /* ------------------------------------------------------------------ */
 /* Small helpers */
 
-static const char *
-pparam(const struct req *r, const char *name)
-{
-	return router_param(r->route, r->params, r->nparams, name);
-}
-
 /* A request header as nginx passes it (HTTP_IF_MATCH), or NULL. */
 static const char *
 header(const struct req *r, const char *param)
 {
 	return FCGX_GetParam(param, r->fcgi->envp);
-}
-
-/*
- * Run one of our statements.  Every statement here returns rows, so
- * anything but TUPLES_OK is an error: answered through the one
- * SQLSTATE mapping, and NULL is returned with nothing left to clear.
- */
-static PGresult *
-run(struct req *r, size_t stmt, int n, const char *const *p)
-{
-	PGresult	*res;
-	const char	*code, *msg;
-	int		 st;
-
-	res = db_run(&dashboards_stmts, stmt, n, p);
-	if (res != NULL) {
-		switch (PQresultStatus(res)) {
-		case PGRES_TUPLES_OK:
-			return res;
-		case PGRES_FATAL_ERROR:
-		case PGRES_NONFATAL_ERROR:
-			break;
-		default:
-			log_error("%s: unexpected result %s", defs[stmt].name,
-			    PQresStatus(PQresultStatus(res)));
-			break;
-		}
-	}
-	st = db_http_status(res, &code, &msg);
-	if (st == 500)
-		log_error("%s failed: %s", defs[stmt].name, res != NULL ?
-		    PQresultErrorMessage(res) : "no result");
-	http_error(r, st, code, "%s", msg);
-	PQclear(res);
-	return NULL;
-}
-
-static int
-val_null(const PGresult *res, int col)
-{
-	return PQgetisnull(res, 0, col);
-}
-
-static const char *
-val(const PGresult *res, int col)
-{
-	return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
-}
-
-static long
-val_long(const PGresult *res, int col)
-{
-	return PQgetisnull(res, 0, col) ? -1 : strtol(PQgetvalue(res, 0, col),
-	    NULL, 10);
-}
-
-static int
-val_bool(const PGresult *res, int col)
-{
-	return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
 }
 
 /* A version: decimal digits, 0 to INT_MAX.  0, or -1. */
@@ -598,75 +529,17 @@ limit_text(const struct config *cfg, char *buf, size_t len)
 /* ------------------------------------------------------------------ */
 /* Lists: limit, opaque keyset cursors, the Link header */
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static char *
-b64url_encode(struct arena *a, const char *s, size_t n)
-{
-	const unsigned char	*u = (const unsigned char *)s;
-	char			*out = arena_alloc(a, (n + 2) / 3 * 4 + 1), *o;
-	size_t			 i;
-	unsigned long		 w;
-
-	for (o = out, i = 0; i + 2 < n; i += 3) {
-		w = (unsigned long)u[i] << 16 | u[i + 1] << 8 | u[i + 2];
-		*o++ = b64url[w >> 18 & 63];
-		*o++ = b64url[w >> 12 & 63];
-		*o++ = b64url[w >> 6 & 63];
-		*o++ = b64url[w & 63];
-	}
-	if (i < n) {
-		w = (unsigned long)u[i] << 16 | (i + 1 < n ? u[i + 1] << 8 : 0);
-		*o++ = b64url[w >> 18 & 63];
-		*o++ = b64url[w >> 12 & 63];
-		if (i + 1 < n)
-			*o++ = b64url[w >> 6 & 63];
-	}
-	*o = '\0';
-	return out;
-}
-
-/* NULL unless s is unpadded base64url of text without NUL bytes. */
-static char *
-b64url_decode(struct arena *a, const char *s)
-{
-	size_t		 n = strlen(s), i, k = 0;
-	unsigned long	 w = 0;
-	const char	*c;
-	char		*out;
-	int		 bits = 0;
-
-	if (n % 4 == 1)
-		return NULL;
-	out = arena_alloc(a, n * 3 / 4 + 1);
-	for (i = 0; i < n; i++) {
-		if (s[i] == '\0' || (c = strchr(b64url, s[i])) == NULL)
-			return NULL;
-		w = w << 6 | (unsigned long)(c - b64url);
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			if ((out[k++] = (char)(w >> bits & 0xff)) == '\0')
-				return NULL;
-		}
-	}
-	if (w & ((1UL << bits) - 1))
-		return NULL;	/* non-canonical trailing bits */
-	out[k] = '\0';
-	return out;
-}
-
 /* ?limit=: default 100, 1 to 1000.  0, or -1 after answering 400. */
 static int
 list_limit(struct req *r, char *buf, size_t len, long *lim)
 {
 	const char	*s = http_query(r, "limit");
 
-	*lim = LIST_LIMIT_DEFAULT;
+	*lim = API_LIST_DEFAULT;
 	if (s != NULL && (parse_version(s, strlen(s), lim) == -1 ||
-	    *lim < 1 || *lim > LIST_LIMIT_MAX)) {
+	    *lim < 1 || *lim > API_LIST_MAX)) {
 		http_error(r, 400, "bad_request", "limit: expected an integer "
-		    "from 1 to %d, got \"%.32s\"", LIST_LIMIT_MAX, s);
+		    "from 1 to %d, got \"%.32s\"", API_LIST_MAX, s);
 		return -1;
 	}
 	snprintf(buf, len, "%ld", *lim);
@@ -689,7 +562,7 @@ list_cursor(struct req *r, const char **f, size_t want)
 		f[i] = NULL;
 	if (c == NULL)
 		return 0;
-	if ((s = b64url_decode(r->arena, c)) == NULL)
+	if ((s = api_b64url_decode(r->arena, c)) == NULL)
 		goto bad;
 	for (i = 0; i < want; i++) {
 		f[i] = s;
@@ -708,37 +581,13 @@ bad:
 	return -1;
 }
 
-/*
- * Link: <path?the same query&cursor=…>; rel="next" for the key of the
- * last row of this page.
- */
-static void
-link_next(struct req *r, const char *key)
-{
-	char		*q, *pair, *save = NULL, *k, *out;
-	size_t		 o = 0, qlen = strlen(r->query);
-
-	out = arena_alloc(r->arena, qlen + 2);
-	q = arena_strdup(r->arena, r->query);
-	for (pair = strtok_r(q, "&", &save); pair != NULL;
-	    pair = strtok_r(NULL, "&", &save)) {
-		k = arena_strndup(r->arena, pair, strcspn(pair, "="));
-		if (http_urldecode(k, 1) == 0 && strcmp(k, "cursor") == 0)
-			continue;
-		o += (size_t)snprintf(out + o, qlen + 2 - o, "%s&", pair);
-	}
-	http_header(r, "Link", "<%s?%scursor=%s>; rel=\"next\"", r->path, out,
-	    b64url_encode(r->arena, key, strlen(key)));
-}
-
 /* Send a list statement's row: the array, and Link when more follow. */
 static void
 send_page(struct req *r, PGresult *res, int col)
 {
-	if (!val_null(res, col + 1))
-		link_next(r, val(res, col + 1));
-	http_send_json(r, 200, PQgetvalue(res, 0, col),
-	    (size_t)PQgetlength(res, 0, col));
+	if (!api_val_null(res, col + 1))
+		api_link_next(r, api_val(res, col + 1));
+	api_send_col(r, 200, res, col);
 }
 
 /* ?state=: default draft and active. */
@@ -808,7 +657,7 @@ list(struct req *r, int all)
 	char		*end;
 	double		 sim;
 
-	p[n++] = all ? query_text(r, "project") : pparam(r, "project");
+	p[n++] = all ? query_text(r, "project") : api_param(r, "project");
 	p[n++] = query_text(r, "name");
 	p[n++] = query_text(r, "tag");
 	if ((p[n++] = list_states(r)) == NULL)
@@ -850,7 +699,8 @@ list(struct req *r, int all)
 		p[n++] = cur[i];
 	stmt = all ? (search ? DS_SEARCH_ALL : DS_LIST_ALL) :
 	    (search ? DS_SEARCH : DS_LIST);
-	if ((res = run(r, (size_t)stmt, (int)n, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, (size_t)stmt, (int)n,
+	    p)) == NULL)
 		return;
 	send_page(r, res, 0);
 	PQclear(res);
@@ -983,7 +833,7 @@ not_found(struct req *r, const char *project, const char *name)
 void
 api_dashboard_create(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *code, *msg, *p[6];
+	const char	*project = api_param(r, "project"), *code, *msg, *p[6];
 	const char	*state = http_query(r, "state");
 	char		 err[VALIDATE_ERR_MAX];
 	struct doc	 d;
@@ -1010,19 +860,18 @@ api_dashboard_create(struct req *r)
 	p[3] = r->actor;
 	p[4] = msg;
 	p[5] = state;
-	if ((res = run(r, DS_CREATE, 6, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_CREATE, 6, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0) {
 		http_error(r, 409, "conflict", "dashboard \"%s\" already "
 		    "exists in project \"%s\"", d.name, project);
 		goto out;
 	}
-	if (audit_change(r, project, d.name, val_long(res, 0),
-	    versions_obj(-1, val_long(res, 0))) == -1)
+	if (audit_change(r, project, d.name, api_val_long(res, 0),
+	    versions_obj(-1, api_val_long(res, 0))) == -1)
 		goto out;
-	http_header(r, "ETag", "\"%ld\"", val_long(res, 0));
-	http_send_json(r, 200, PQgetvalue(res, 0, 1),
-	    (size_t)PQgetlength(res, 0, 1));
+	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 0));
+	api_send_col(r, 200, res, 1);
 out:
 	PQclear(res);
 }
@@ -1034,7 +883,8 @@ out:
 static void
 get_doc(struct req *r, const char *version, int inline_role)
 {
-	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name");
 	const char	*p[6];
 	PGresult	*res;
 	long		 v;
@@ -1052,27 +902,26 @@ get_doc(struct req *r, const char *version, int inline_role)
 	p[3] = version;
 	p[4] = if_none_match(r, &star);
 	p[5] = star ? "t" : "f";
-	if ((res = run(r, DS_GET, 6, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_GET, 6, p)) == NULL)
 		return;
-	if (inline_role && authz_decide(r, project, val_bool(res, 0),
-	    val(res, 1)) == -1)
+	if (inline_role && authz_decide(r, project, api_val_bool(res, 0),
+	    api_val(res, 1)) == -1)
 		goto out;
-	if (val_null(res, 2)) {
+	if (api_val_null(res, 2)) {
 		not_found(r, project, name);
 		goto out;
 	}
-	if (val_null(res, 3)) {
+	if (api_val_null(res, 3)) {
 		http_error(r, 404, "not_found", "dashboard \"%s\" has no "
 		    "version %s (history keeps the newest versions only)",
 		    name, version);
 		goto out;
 	}
-	http_header(r, "ETag", "\"%ld\"", val_long(res, 3));
-	if (val_null(res, 4))
+	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 3));
+	if (api_val_null(res, 4))
 		http_send(r, 304, NULL, NULL, 0);
 	else
-		http_send_json(r, 200, PQgetvalue(res, 0, 4),
-		    (size_t)PQgetlength(res, 0, 4));
+		api_send_col(r, 200, res, 4);
 out:
 	PQclear(res);
 }
@@ -1086,13 +935,14 @@ api_dashboard_get(struct req *r)
 void
 api_dashboard_version_get(struct req *r)
 {
-	get_doc(r, pparam(r, "version"), 0);
+	get_doc(r, api_param(r, "version"), 0);
 }
 
 void
 api_dashboard_update(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name");
 	const char	*code, *msg, *p[7];
 	char		 err[VALIDATE_ERR_MAX], want[24], lim[24];
 	struct doc	 d;
@@ -1135,23 +985,22 @@ api_dashboard_update(struct req *r)
 	p[4] = r->actor;
 	p[5] = msg;
 	p[6] = limit_text(r->cfg, lim, sizeof(lim));
-	if ((res = run(r, DS_UPDATE, 7, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_UPDATE, 7, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0) {
 		not_found(r, project, name);
 		goto out;
 	}
-	cur = val_long(res, 0);
-	if (val_null(res, 1)) {
+	cur = api_val_long(res, 0);
+	if (api_val_null(res, 1)) {
 		version_error(r, fail, name, atol(want), cur);
 		goto out;
 	}
-	if (audit_change(r, project, name, val_long(res, 1),
-	    versions_obj(cur, val_long(res, 1))) == -1)
+	if (audit_change(r, project, name, api_val_long(res, 1),
+	    versions_obj(cur, api_val_long(res, 1))) == -1)
 		goto out;
-	http_header(r, "ETag", "\"%ld\"", val_long(res, 1));
-	http_send_json(r, 200, PQgetvalue(res, 0, 2),
-	    (size_t)PQgetlength(res, 0, 2));
+	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 1));
+	api_send_col(r, 200, res, 2);
 out:
 	PQclear(res);
 }
@@ -1159,7 +1008,8 @@ out:
 void
 api_dashboard_delete(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name");
 	const char	*p[4];
 	char		 want[24];
 	struct json_object *det;
@@ -1172,20 +1022,20 @@ api_dashboard_delete(struct req *r)
 	p[1] = name;
 	p[2] = im == 1 ? want : NULL;
 	p[3] = r->actor;
-	if ((res = run(r, DS_DELETE, 4, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_DELETE, 4, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0) {
 		not_found(r, project, name);
 		goto out;
 	}
-	if (!val_bool(res, 1)) {
-		version_error(r, 412, name, atol(want), val_long(res, 0));
+	if (!api_val_bool(res, 1)) {
+		version_error(r, 412, name, atol(want), api_val_long(res, 0));
 		goto out;
 	}
 	det = json_object_new_object();
 	json_object_object_add(det, "version",
-	    json_object_new_int64(val_long(res, 0)));
-	if (audit_change(r, project, name, val_long(res, 0), det) == -1)
+	    json_object_new_int64(api_val_long(res, 0)));
+	if (audit_change(r, project, name, api_val_long(res, 0), det) == -1)
 		goto out;
 	http_send(r, 204, NULL, NULL, 0);
 out:
@@ -1198,7 +1048,8 @@ out:
 void
 api_dashboard_versions(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name");
 	const char	*p[4], *cur;
 	char		 lim[16];
 	long		 limit, v;
@@ -1216,9 +1067,9 @@ api_dashboard_versions(struct req *r)
 	p[1] = name;
 	p[2] = cur;
 	p[3] = lim;
-	if ((res = run(r, DS_VERSIONS, 4, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_VERSIONS, 4, p)) == NULL)
 		return;
-	if (!val_bool(res, 0))
+	if (!api_val_bool(res, 0))
 		not_found(r, project, name);
 	else
 		send_page(r, res, 1);
@@ -1228,8 +1079,9 @@ api_dashboard_versions(struct req *r)
 void
 api_dashboard_version_restore(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
-	const char	*from = pparam(r, "version"), *msg, *p[7];
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name");
+	const char	*from = api_param(r, "version"), *msg, *p[7];
 	char		 want[24], lim[24];
 	struct json_object *det;
 	PGresult	*res;
@@ -1251,29 +1103,28 @@ api_dashboard_version_restore(struct req *r)
 	p[4] = r->actor;
 	p[5] = msg;
 	p[6] = limit_text(r->cfg, lim, sizeof(lim));
-	if ((res = run(r, DS_RESTORE, 7, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_RESTORE, 7, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0) {
 		not_found(r, project, name);
 		goto out;
 	}
-	if (!val_bool(res, 1)) {
+	if (!api_val_bool(res, 1)) {
 		http_error(r, 404, "not_found", "dashboard \"%s\" has no "
 		    "version %ld (history keeps the newest versions only)",
 		    name, v);
 		goto out;
 	}
-	if (val_null(res, 2)) {
-		version_error(r, 412, name, atol(want), val_long(res, 0));
+	if (api_val_null(res, 2)) {
+		version_error(r, 412, name, atol(want), api_val_long(res, 0));
 		goto out;
 	}
-	det = versions_obj(val_long(res, 0), val_long(res, 2));
+	det = versions_obj(api_val_long(res, 0), api_val_long(res, 2));
 	json_object_object_add(det, "restoredFrom", json_object_new_int64(v));
-	if (audit_change(r, project, name, val_long(res, 2), det) == -1)
+	if (audit_change(r, project, name, api_val_long(res, 2), det) == -1)
 		goto out;
-	http_header(r, "ETag", "\"%ld\"", val_long(res, 2));
-	http_send_json(r, 200, PQgetvalue(res, 0, 3),
-	    (size_t)PQgetlength(res, 0, 3));
+	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 2));
+	api_send_col(r, 200, res, 3);
 out:
 	PQclear(res);
 }
@@ -1294,20 +1145,20 @@ static const struct {
 void
 api_dashboard_state_get(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name");
 	const char	*p[2];
 	PGresult	*res;
 
 	p[0] = project;
 	p[1] = name;
-	if ((res = run(r, DS_STATE_GET, 2, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_STATE_GET, 2, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0)
 		not_found(r, project, name);
 	else {
-		http_header(r, "ETag", "\"%ld\"", val_long(res, 0));
-		http_send_json(r, 200, PQgetvalue(res, 0, 1),
-		    (size_t)PQgetlength(res, 0, 1));
+		http_header(r, "ETag", "\"%ld\"", api_val_long(res, 0));
+		api_send_col(r, 200, res, 1);
 	}
 	PQclear(res);
 }
@@ -1315,7 +1166,8 @@ api_dashboard_state_get(struct req *r)
 void
 api_dashboard_state_put(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name");
 	const char	*to = NULL, *msg, *p[8];
 	char		 want[24], lim[24];
 	struct json_object *o, *det;
@@ -1347,31 +1199,30 @@ api_dashboard_state_put(struct req *r)
 	p[5] = r->actor;
 	p[6] = msg;
 	p[7] = limit_text(r->cfg, lim, sizeof(lim));
-	if ((res = run(r, DS_STATE_PUT, 8, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_STATE_PUT, 8, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0) {
 		not_found(r, project, name);
 		goto out;
 	}
-	if (val_null(res, 2)) {
-		if (im == 1 && val_long(res, 0) != atol(want))
+	if (api_val_null(res, 2)) {
+		if (im == 1 && api_val_long(res, 0) != atol(want))
 			version_error(r, 412, name, atol(want),
-			    val_long(res, 0));
+			    api_val_long(res, 0));
 		else
 			http_error(r, 409, "invalid_transition", "dashboard "
 			    "\"%s\" cannot go from state \"%s\" to \"%s\"",
-			    name, val(res, 1), to);
+			    name, api_val(res, 1), to);
 		goto out;
 	}
-	det = versions_obj(val_long(res, 0), val_long(res, 2));
+	det = versions_obj(api_val_long(res, 0), api_val_long(res, 2));
 	json_object_object_add(det, "from",
-	    json_object_new_string(val(res, 1)));
+	    json_object_new_string(api_val(res, 1)));
 	json_object_object_add(det, "to", json_object_new_string(to));
-	if (audit_change(r, project, name, val_long(res, 2), det) == -1)
+	if (audit_change(r, project, name, api_val_long(res, 2), det) == -1)
 		goto out;
-	http_header(r, "ETag", "\"%ld\"", val_long(res, 2));
-	http_send_json(r, 200, PQgetvalue(res, 0, 3),
-	    (size_t)PQgetlength(res, 0, 3));
+	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 2));
+	api_send_col(r, 200, res, 3);
 out:
 	PQclear(res);
 }
@@ -1395,11 +1246,11 @@ api_trash_list(struct req *r)
 		    "this list (use the Link header of the previous page)");
 		return;
 	}
-	p[0] = pparam(r, "project");
+	p[0] = api_param(r, "project");
 	p[1] = cur[0];
 	p[2] = cur[1];
 	p[3] = lim;
-	if ((res = run(r, DS_TRASH, 4, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_TRASH, 4, p)) == NULL)
 		return;
 	send_page(r, res, 0);
 	PQclear(res);
@@ -1408,21 +1259,22 @@ api_trash_list(struct req *r)
 void
 api_trash_restore(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *name = pparam(r, "name");
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name");
 	const char	*p[2];
 	struct json_object *det;
 	PGresult	*res;
 
 	p[0] = project;
 	p[1] = name;
-	if ((res = run(r, DS_UNTRASH, 2, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_UNTRASH, 2, p)) == NULL)
 		return;
-	if (!val_bool(res, 0)) {
+	if (!api_val_bool(res, 0)) {
 		http_error(r, 404, "not_found", "dashboard \"%s\" is not in "
 		    "the trash of project \"%s\"", name, project);
 		goto out;
 	}
-	if (val_null(res, 2)) {
+	if (api_val_null(res, 2)) {
 		http_error(r, 409, "conflict", "a live dashboard \"%s\" exists "
 		    "in project \"%s\": delete or rename it first", name,
 		    project);
@@ -1430,12 +1282,11 @@ api_trash_restore(struct req *r)
 	}
 	det = json_object_new_object();
 	json_object_object_add(det, "version",
-	    json_object_new_int64(val_long(res, 2)));
-	if (audit_change(r, project, name, val_long(res, 2), det) == -1)
+	    json_object_new_int64(api_val_long(res, 2)));
+	if (audit_change(r, project, name, api_val_long(res, 2), det) == -1)
 		goto out;
-	http_header(r, "ETag", "\"%ld\"", val_long(res, 2));
-	http_send_json(r, 200, PQgetvalue(res, 0, 3),
-	    (size_t)PQgetlength(res, 0, 3));
+	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 2));
+	api_send_col(r, 200, res, 3);
 out:
 	PQclear(res);
 }
@@ -1446,12 +1297,12 @@ out:
 void
 api_project_export(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *p[1];
+	const char	*project = api_param(r, "project"), *p[1];
 	PGresult	*res;
 	int		 i, n;
 
 	p[0] = project;
-	if ((res = run(r, DS_EXPORT, 1, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_EXPORT, 1, p)) == NULL)
 		return;
 	http_header(r, "Content-Disposition", "attachment; "
 	    "filename=\"%s.ndjson\"", project);
@@ -1487,7 +1338,7 @@ seen_cmp(const void *a, const void *b)
 void
 api_project_import(struct req *r)
 {
-	const char	*project = pparam(r, "project"), *code, *err, *msg;
+	const char	*project = api_param(r, "project"), *code, *err, *msg;
 	const char	*p[6], *s, *nl, *end = r->body + r->body_len;
 	char		 verr[VALIDATE_ERR_MAX], lim[24];
 	struct json_object *doc, *det;
@@ -1555,10 +1406,10 @@ api_project_import(struct req *r)
 	p[3] = dry ? "t" : "f";
 	p[4] = limit_text(r->cfg, lim, sizeof(lim));
 	p[5] = msg;
-	if ((res = run(r, DS_IMPORT, 6, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, DS_IMPORT, 6, p)) == NULL)
 		return;
-	if (!dry && (strcmp(val(res, 0), val(res, 3)) != 0 ||
-	    strcmp(val(res, 1), val(res, 4)) != 0)) {
+	if (!dry && (strcmp(api_val(res, 0), api_val(res, 3)) != 0 ||
+	    strcmp(api_val(res, 1), api_val(res, 4)) != 0)) {
 		http_error(r, 409, "conflict", "dashboards of this import "
 		    "were created or changed at the same time; nothing was "
 		    "imported, try again");
@@ -1566,16 +1417,15 @@ api_project_import(struct req *r)
 	}
 	det = json_object_new_object();
 	json_object_object_add(det, "created",
-	    json_object_new_int64(val_long(res, 0)));
+	    json_object_new_int64(api_val_long(res, 0)));
 	json_object_object_add(det, "updated",
-	    json_object_new_int64(val_long(res, 1)));
+	    json_object_new_int64(api_val_long(res, 1)));
 	json_object_object_add(det, "unchanged",
-	    json_object_new_int64(val_long(res, 2)));
+	    json_object_new_int64(api_val_long(res, 2)));
 	json_object_object_add(det, "dryRun", json_object_new_boolean(dry));
 	if (audit_change(r, project, NULL, AUDIT_NO_VERSION, det) == -1)
 		goto out;
-	http_send_json(r, 200, PQgetvalue(res, 0, 5),
-	    (size_t)PQgetlength(res, 0, 5));
+	api_send_col(r, 200, res, 5);
 out:
 	PQclear(res);
 }

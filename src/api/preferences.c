@@ -12,11 +12,11 @@
  * itself, against pg_timezone_names, so it follows the server's
  * tzdata); build response JSON in C.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "api/common.h"
 #include "audit.h"
 #include "db.h"
 #include "http.h"
@@ -60,57 +60,6 @@ static const struct stmt_def defs[PF__COUNT] = {
 };
 const struct stmt_set preferences_stmts = { "preferences", defs, PF__COUNT };
 
-static void invalid(struct req *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* 400 validation_failed; the message starts with the field's path. */
-static void
-invalid(struct req *r, const char *fmt, ...)
-{
-	char	 msg[512];
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	http_error(r, 400, "validation_failed", "%s", msg);
-}
-
-/* Column "doc" of row 0, the JSON PostgreSQL built, as the body. */
-static void
-send_doc(struct req *r, const PGresult *res)
-{
-	int	 c = PQfnumber(res, "doc");
-
-	http_send_json(r, 200, PQgetvalue(res, 0, c),
-	    (size_t)PQgetlength(res, 0, c));
-}
-
-static int
-db_ok(struct req *r, const PGresult *res)
-{
-	const char	*code, *msg;
-	int		 st;
-
-	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
-		return 1;
-	st = db_http_status(res, &code, &msg);
-	http_error(r, st, code, "%s", msg);
-	return 0;
-}
-
-/* A string without embedded NULs (which C strings would cut short). */
-static const char *
-string_of(struct json_object *v)
-{
-	const char	*s;
-
-	if (!json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
-}
-
 /*
  * favorites or recent: an array of at most max {"project","name"}
  * objects, both valid Perses names, nothing else.  Returns 0, or -1
@@ -120,47 +69,45 @@ static int
 check_refs(struct req *r, const char *field, struct json_object *a,
     size_t max)
 {
-	static const char *const keys[] = { "project", "name" };
+	static const char *const keys[] = { "project", "name", NULL };
 	struct json_object	*e, *v;
 	const char		*s;
+	char			 prefix[32];
 	size_t			 i, k, n;
 
 	if (!json_object_is_type(a, json_type_array)) {
-		invalid(r, "%s: must be an array of {\"project\", \"name\"}",
-		    field);
+		api_invalid(r, "%s: must be an array of {\"project\", "
+		    "\"name\"}", field);
 		return -1;
 	}
 	if ((n = json_object_array_length(a)) > max) {
-		invalid(r, "%s: at most %zu entries, got %zu", field, max, n);
+		api_invalid(r, "%s: at most %zu entries, got %zu", field, max,
+		    n);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(a, i);
 		if (!json_object_is_type(e, json_type_object)) {
-			invalid(r, "%s[%zu]: must be an object {\"project\", "
-			    "\"name\"}", field, i);
+			api_invalid(r, "%s[%zu]: must be an object "
+			    "{\"project\", \"name\"}", field, i);
 			return -1;
 		}
-		json_object_object_foreach(e, key, val) {
-			(void)val;
-			if (strcmp(key, "project") != 0 &&
-			    strcmp(key, "name") != 0) {
-				invalid(r, "%s[%zu].%s: unknown field (an entry "
-				    "has project and name)", field, i, key);
-				return -1;
-			}
-		}
+		snprintf(prefix, sizeof(prefix), "%s[%zu].", field, i);
+		if (api_only_members(r, e, prefix, keys, "an entry has "
+		    "project and name") == -1)
+			return -1;
 		for (k = 0; k < 2; k++) {
 			if (!json_object_object_get_ex(e, keys[k], &v)) {
-				invalid(r, "%s[%zu].%s: required", field, i,
-				    keys[k]);
+				api_invalid(r, "%s[%zu].%s: required", field,
+				    i, keys[k]);
 				return -1;
 			}
-			if ((s = string_of(v)) == NULL || !validate_name(s)) {
-				invalid(r, "%s[%zu].%s: must be a valid name: 1-75 "
-				    "characters of [a-zA-Z0-9_.-], no \"..\", not "
-				    "starting or ending with \".\"", field, i,
-				    keys[k]);
+			if ((s = api_json_str(v)) == NULL ||
+			    !validate_name(s)) {
+				api_invalid(r, "%s[%zu].%s: must be a valid "
+				    "name: 1-75 characters of [a-zA-Z0-9_.-], "
+				    "no \"..\", not starting or ending with "
+				    "\".\"", field, i, keys[k]);
 				return -1;
 			}
 		}
@@ -177,44 +124,42 @@ api_prefs_get(struct req *r)
 	p[0] = r->actor;
 	p[1] = DEFAULT_TIMEZONE;
 	p[2] = DEFAULT_THEME;
-	res = db_run(&preferences_stmts, PF_GET, 3, p);
-	if (db_ok(r, res))
-		send_doc(r, res);
+	if ((res = api_run(r, &preferences_stmts, PF_GET, 3, p)) == NULL)
+		return;
+	api_send_col(r, 200, res, PQfnumber(res, "doc"));
 	PQclear(res);
 }
 
 void
 api_prefs_put(struct req *r)
 {
+	static const char *const keys[] = { "timezone", "theme", "favorites",
+	    "recent", NULL };
 	struct json_object	*o = r->json, *v, *fav = NULL, *rec = NULL, *d;
 	const char		*p[5], *tz = DEFAULT_TIMEZONE;
 	const char		*theme = DEFAULT_THEME;
 	PGresult		*res = NULL;
 
 	if (!json_object_is_type(o, json_type_object)) {
-		invalid(r, "the body must be a JSON object {\"timezone\", "
-		    "\"theme\", \"favorites\", \"recent\"}");
+		api_invalid(r, "the body must be a JSON object "
+		    "{\"timezone\", \"theme\", \"favorites\", \"recent\"}");
 		goto out;
 	}
-	json_object_object_foreach(o, key, val) {
-		(void)val;
-		if (strcmp(key, "timezone") != 0 && strcmp(key, "theme") != 0 &&
-		    strcmp(key, "favorites") != 0 && strcmp(key, "recent") != 0) {
-			invalid(r, "%s: unknown field (preferences have timezone, "
-			    "theme, favorites and recent)", key);
-			goto out;
-		}
-	}
+	if (api_only_members(r, o, "", keys, "preferences have timezone, "
+	    "theme, favorites and recent") == -1)
+		goto out;
 	if (json_object_object_get_ex(o, "timezone", &v) &&
-	    ((tz = string_of(v)) == NULL || *tz == '\0')) {
-		invalid(r, "timezone: must be a non-empty string such as "
-		    "\"Europe/Paris\"");
+	    ((tz = api_json_str(v)) == NULL || *tz == '\0')) {
+		api_invalid(r, "timezone: must be a non-empty string such "
+		    "as \"Europe/Paris\"");
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "theme", &v) &&
-	    ((theme = string_of(v)) == NULL || (strcmp(theme, "light") != 0 &&
-	    strcmp(theme, "dark") != 0 && strcmp(theme, "system") != 0))) {
-		invalid(r, "theme: must be \"light\", \"dark\" or \"system\"");
+	    ((theme = api_json_str(v)) == NULL ||
+	    (strcmp(theme, "light") != 0 && strcmp(theme, "dark") != 0 &&
+	    strcmp(theme, "system") != 0))) {
+		api_invalid(r, "theme: must be \"light\", \"dark\" or "
+		    "\"system\"");
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "favorites", &fav) &&
@@ -231,12 +176,12 @@ api_prefs_put(struct req *r)
 	    JSON_C_TO_STRING_PLAIN) : "[]";
 	p[4] = rec ? json_object_to_json_string_ext(rec,
 	    JSON_C_TO_STRING_PLAIN) : "[]";
-	res = db_run(&preferences_stmts, PF_PUT, 5, p);
-	if (!db_ok(r, res))
+	if ((res = api_run(r, &preferences_stmts, PF_PUT, 5, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {
-		invalid(r, "timezone: \"%s\" is not a time zone PostgreSQL "
-		    "knows (see pg_timezone_names), e.g. \"Europe/Paris\"", tz);
+		api_invalid(r, "timezone: \"%s\" is not a time zone "
+		    "PostgreSQL knows (see pg_timezone_names), e.g. "
+		    "\"Europe/Paris\"", tz);
 		goto out;
 	}
 	d = json_object_new_object();
@@ -248,7 +193,7 @@ api_prefs_put(struct req *r)
 	    (int)json_object_array_length(rec) : 0));
 	if (audit_change(r, NULL, r->actor, AUDIT_NO_VERSION, d) == -1)
 		goto out;
-	send_doc(r, res);
+	api_send_col(r, 200, res, PQfnumber(res, "doc"));
 out:
 	PQclear(res);
 }

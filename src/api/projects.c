@@ -12,35 +12,20 @@
  * migrations/0002); create a member as a side effect of creating a
  * project (global administrators see every project anyway).
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "api/common.h"
 #include "audit.h"
 #include "authz.h"
 #include "db.h"
 #include "http.h"
-#include "router.h"
 #include "validate.h"
 
-#define LIST_DEFAULT	100
-#define LIST_MAX	1000
 #define USER_MAX	128		/* characters of a member's user name */
 
-/*
- * The opaque list cursor: base64url of the last row's sort key, made
- * and read by PostgreSQL.  encode() wraps lines at 76 characters, so
- * newlines go with the padding.  A cursor that does not decode fails
- * the statement with SQLSTATE class 22 (answered 400 below).
- */
-#define CURSOR_ENC(x) \
-	"rtrim(translate(encode(convert_to(" x ", 'UTF8'), 'base64'), " \
-	"'+/' || chr(10), '-_'), '=')"
-#define CURSOR_DEC(c) \
-	"convert_from(decode(rpad(translate(" c ", '-_', '+/'), " \
-	"(length(" c ") + 3) / 4 * 4, '='), 'base64'), 'UTF8')"
+/* The lists page in SQL: CURSOR_ENC and CURSOR_DEC are in common.h. */
 
 enum {
 	PR_LIST, PR_GET, PR_CREATE, PR_UPDATE, PR_DELETE,
@@ -178,63 +163,20 @@ static const struct stmt_def defs[PR__COUNT] = {
 };
 const struct stmt_set projects_stmts = { "projects", defs, PR__COUNT };
 
-/* A path parameter of the route ({project}, {user}). */
-static const char *
-param(const struct req *r, const char *name)
-{
-	return router_param(r->route, r->params, r->nparams, name);
-}
-
-/* 400 validation_failed; the message starts with the field's path. */
-static void invalid(struct req *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-invalid(struct req *r, const char *fmt, ...)
-{
-	char	 msg[512];
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	http_error(r, 400, "validation_failed", "%s", msg);
-}
-
-/*
- * A database result that is not the status wanted: answer the mapped
- * error and return 0.  The caller still PQclear()s res.
- */
-static int
-db_ok(struct req *r, const PGresult *res, ExecStatusType want)
-{
-	const char	*code, *msg;
-	int		 st;
-
-	if (res != NULL && PQresultStatus(res) == want)
-		return 1;
-	st = db_http_status(res, &code, &msg);
-	http_error(r, st, code, "%s", msg);
-	return 0;
-}
-
-/* Column col of row 0; NULL for SQL NULL. */
+/* Column col of row 0 by name; NULL for SQL NULL. */
 static const char *
 col(const PGresult *res, const char *col)
 {
 	int	 c = PQfnumber(res, col);
 
-	return c < 0 || PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
+	return c < 0 ? NULL : api_val(res, c);
 }
 
 /* Column "doc" of row 0, the JSON PostgreSQL built, as the body. */
 static void
 send_doc(struct req *r, int status, const PGresult *res)
 {
-	int	 c = PQfnumber(res, "doc");
-
-	http_send_json(r, status, PQgetvalue(res, 0, c),
-	    (size_t)PQgetlength(res, 0, c));
+	api_send_col(r, status, res, PQfnumber(res, "doc"));
 }
 
 /* Column "details": audit details PostgreSQL built (NULL: none). */
@@ -251,32 +193,6 @@ project_not_found(struct req *r, const char *name)
 {
 	/* The same words as authz.c: a caller cannot tell the cases apart. */
 	http_error(r, 404, "not_found", "project \"%s\" not found", name);
-}
-
-/*
- * A string member of a JSON object.  Returns 1 with *s set, 0 when
- * absent (*s NULL), -1 after answering 400 for another type or an
- * embedded NUL (which C strings would silently cut).
- */
-static int
-member_str(struct req *r, struct json_object *o, const char *key,
-    const char *path, const char **s)
-{
-	struct json_object	*v;
-
-	*s = NULL;
-	if (!json_object_object_get_ex(o, key, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_string)) {
-		invalid(r, "%s: must be a string", path);
-		return -1;
-	}
-	*s = json_object_get_string(v);
-	if (strlen(*s) != (size_t)json_object_get_string_len(v)) {
-		invalid(r, "%s: must not contain NUL characters", path);
-		return -1;
-	}
-	return 1;
 }
 
 /* A Perses Project document as a client sends it. */
@@ -297,66 +213,63 @@ struct project_in {
 static int
 project_parse(struct req *r, struct project_in *in)
 {
+	static const char *const dkeys[] = { "name", "description", NULL };
 	struct json_object	*doc = r->json, *md, *spec, *disp;
 	const char		*kind;
 	int			 rc;
 
 	memset(in, 0, sizeof(*in));
 	if (!json_object_is_type(doc, json_type_object)) {
-		invalid(r, "the body must be a Perses Project document "
+		api_invalid(r, "the body must be a Perses Project document "
 		    "(a JSON object)");
 		return -1;
 	}
-	if ((rc = member_str(r, doc, "kind", "kind", &kind)) == -1)
+	if ((rc = api_str_member(r, doc, "kind", "kind", API_NULL_REFUSED,
+	    &kind)) == -1)
 		return -1;
 	if (rc == 0 || strcmp(kind, "Project") != 0) {
-		invalid(r, "kind: must be \"Project\"%s%s%s", kind ? ", got \"" :
-		    "", kind ? kind : "", kind ? "\"" : "");
+		api_invalid(r, "kind: must be \"Project\"%s%s%s",
+		    kind ? ", got \"" : "", kind ? kind : "", kind ? "\"" : "");
 		return -1;
 	}
 	if (!json_object_object_get_ex(doc, "metadata", &md) ||
 	    !json_object_is_type(md, json_type_object)) {
-		invalid(r, "metadata: required, an object");
+		api_invalid(r, "metadata: required, an object");
 		return -1;
 	}
-	if ((rc = member_str(r, md, "name", "metadata.name", &in->name)) == -1)
+	if ((rc = api_str_member(r, md, "name", "metadata.name",
+	    API_NULL_REFUSED, &in->name)) == -1)
 		return -1;
 	if (rc == 0) {
-		invalid(r, "metadata.name: required");
+		api_invalid(r, "metadata.name: required");
 		return -1;
 	}
 	if (!validate_name(in->name)) {
-		invalid(r, "metadata.name: \"%s\" is not a valid name: 1-75 "
-		    "characters of [a-zA-Z0-9_.-], no \"..\", not starting or "
-		    "ending with \".\"", in->name);
+		api_invalid(r, "metadata.name: \"%s\" is not a valid name: "
+		    "1-75 characters of [a-zA-Z0-9_.-], no \"..\", not "
+		    "starting or ending with \".\"", in->name);
 		return -1;
 	}
 	if (!json_object_object_get_ex(doc, "spec", &spec) ||
 	    json_object_is_type(spec, json_type_null))
 		return 0;
 	if (!json_object_is_type(spec, json_type_object)) {
-		invalid(r, "spec: must be an object");
+		api_invalid(r, "spec: must be an object");
 		return -1;
 	}
 	if (!json_object_object_get_ex(spec, "display", &disp) ||
 	    json_object_is_type(disp, json_type_null))
 		return 0;
 	if (!json_object_is_type(disp, json_type_object)) {
-		invalid(r, "spec.display: must be an object");
+		api_invalid(r, "spec.display: must be an object");
 		return -1;
 	}
-	json_object_object_foreach(disp, k, v) {
-		(void)v;
-		if (strcmp(k, "name") != 0 && strcmp(k, "description") != 0) {
-			invalid(r, "spec.display.%s: unknown field (a project's "
-			    "display has name and description)", k);
-			return -1;
-		}
-	}
-	if (member_str(r, disp, "name", "spec.display.name",
-	    &in->display_name) == -1 ||
-	    member_str(r, disp, "description", "spec.display.description",
-	    &in->description) == -1)
+	if (api_only_members(r, disp, "spec.display.", dkeys, "a project's "
+	    "display has name and description") == -1 ||
+	    api_str_member(r, disp, "name", "spec.display.name",
+	    API_NULL_REFUSED, &in->display_name) == -1 ||
+	    api_str_member(r, disp, "description", "spec.display.description",
+	    API_NULL_REFUSED, &in->description) == -1)
 		return -1;
 	return 0;
 }
@@ -425,75 +338,15 @@ user_valid(const char *s)
 static int
 user_param(struct req *r, const char **user)
 {
-	*user = param(r, "user");
+	*user = api_param(r, "user");
 	if (*user == NULL || !user_valid(*user)) {
 		/* Not echoed: it may not even be UTF-8. */
-		invalid(r, "user: not a valid user name: 1-%d printable "
+		api_invalid(r, "user: not a valid user name: 1-%d printable "
 		    "characters, no whitespace or control characters",
 		    USER_MAX);
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * ?limit=: LIST_DEFAULT when absent, else 1..LIST_MAX.  Returns the
- * limit, or -1 after answering 400.
- */
-static int
-list_limit(struct req *r)
-{
-	const char	*s = http_query(r, "limit");
-	char		*end;
-	long		 n;
-
-	if (s == NULL)
-		return LIST_DEFAULT;
-	n = strtol(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || n < 1 || n > LIST_MAX) {
-		http_error(r, 400, "bad_request", "limit: must be an integer "
-		    "from 1 to %d, got \"%s\"", LIST_MAX, s);
-		return -1;
-	}
-	return (int)n;
-}
-
-/*
- * Run a list statement whose last two parameters are the cursor and
- * the limit, and whose row is (JSON array, next cursor or NULL).
- * Answers the page, with a Link header when another one follows.
- */
-static void
-list(struct req *r, size_t stmt, int nparams, const char **p)
-{
-	PGresult	*res;
-	const char	*st, *next;
-	char		 lim[16];
-	int		 limit;
-
-	if ((limit = list_limit(r)) == -1)
-		return;
-	snprintf(lim, sizeof(lim), "%d", limit);
-	p[nparams - 2] = http_query(r, "cursor");
-	p[nparams - 1] = lim;
-	res = db_run(&projects_stmts, stmt, nparams, p);
-	if (p[nparams - 2] != NULL && res != NULL &&
-	    PQresultStatus(res) == PGRES_FATAL_ERROR &&
-	    (st = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL &&
-	    strncmp(st, "22", 2) == 0) {
-		/* Only the cursor can be malformed data here. */
-		http_error(r, 400, "bad_request", "cursor: not a cursor this "
-		    "list returned");
-		goto out;
-	}
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
-		goto out;
-	if ((next = col(res, "next")) != NULL)
-		http_header(r, "Link", "<%s?limit=%d&cursor=%s>; rel=\"next\"",
-		    r->path, limit, next);
-	send_doc(r, 200, res);
-out:
-	PQclear(res);
 }
 
 void
@@ -504,7 +357,7 @@ api_projects_list(struct req *r)
 	/* Anonymous mode gives anonymous_role in every project. */
 	p[0] = r->actor;
 	p[1] = r->admin || r->cfg->auth.mode == AUTH_ANONYMOUS ? "t" : "f";
-	list(r, PR_LIST, 4, p);
+	api_sql_list(r, &projects_stmts, PR_LIST, 4, p, "");
 }
 
 void
@@ -513,9 +366,8 @@ api_project_get(struct req *r)
 	const char	*p[1];
 	PGresult	*res;
 
-	p[0] = param(r, "project");
-	res = db_run(&projects_stmts, PR_GET, 1, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	p[0] = api_param(r, "project");
+	if ((res = api_run(r, &projects_stmts, PR_GET, 1, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0)	/* deleted since authz looked */
 		project_not_found(r, p[0]);
@@ -538,8 +390,7 @@ api_project_create(struct req *r)
 	p[1] = in.display_name;
 	p[2] = in.description;
 	p[3] = r->actor;
-	res = db_run(&projects_stmts, PR_CREATE, 4, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &projects_stmts, PR_CREATE, 4, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {
 		http_error(r, 409, "conflict", "project \"%s\" already exists",
@@ -558,23 +409,22 @@ void
 api_project_update(struct req *r)
 {
 	struct project_in	 in;
-	const char		*p[4], *project = param(r, "project");
+	const char		*p[4], *project = api_param(r, "project");
 	PGresult		*res = NULL;
 
 	if (project_parse(r, &in) == -1)
 		goto out;
 	if (strcmp(in.name, project) != 0) {
-		invalid(r, "metadata.name: \"%s\" differs from the project in "
-		    "the path (\"%s\"); a project cannot be renamed", in.name,
-		    project);
+		api_invalid(r, "metadata.name: \"%s\" differs from the project "
+		    "in the path (\"%s\"); a project cannot be renamed",
+		    in.name, project);
 		goto out;
 	}
 	p[0] = project;
 	p[1] = in.display_name;
 	p[2] = in.description;
 	p[3] = r->actor;
-	res = db_run(&projects_stmts, PR_UPDATE, 4, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &projects_stmts, PR_UPDATE, 4, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {
 		project_not_found(r, project);
@@ -595,9 +445,8 @@ api_project_delete(struct req *r)
 	PGresult	*res;
 	long		 live, trashed;
 
-	p[0] = param(r, "project");
-	res = db_run(&projects_stmts, PR_DELETE, 1, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	p[0] = api_param(r, "project");
+	if ((res = api_run(r, &projects_stmts, PR_DELETE, 1, p)) == NULL)
 		goto out;
 	if (strcmp(col(res, "found"), "t") != 0) {
 		project_not_found(r, p[0]);
@@ -625,8 +474,8 @@ api_members_list(struct req *r)
 {
 	const char	*p[3];
 
-	p[0] = param(r, "project");
-	list(r, MB_LIST, 3, p);
+	p[0] = api_param(r, "project");
+	api_sql_list(r, &projects_stmts, MB_LIST, 3, p, "");
 }
 
 /*
@@ -639,8 +488,7 @@ members_lock(struct req *r, const char *project)
 	PGresult	*res;
 	int		 rc = -1;
 
-	res = db_run(&projects_stmts, MB_LOCK, 1, &project);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &projects_stmts, MB_LOCK, 1, &project)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {
 		project_not_found(r, project);
@@ -663,37 +511,36 @@ last_admin(struct req *r, const char *project, const char *user)
 void
 api_member_put(struct req *r)
 {
+	static const char *const keys[] = { "role", "user", NULL };
 	struct json_object	*o = r->json, *v;
-	const char		*p[5], *project = param(r, "project"), *user;
-	const char		*role, *other;
+	const char		*p[5], *project = api_param(r, "project");
+	const char		*user, *role, *other;
 	PGresult		*res = NULL;
 
 	if (user_param(r, &user) == -1)
 		goto out;
 	if (!json_object_is_type(o, json_type_object)) {
-		invalid(r, "the body must be a JSON object {\"role\": …}");
+		api_invalid(r, "the body must be a JSON object "
+		    "{\"role\": …}");
 		goto out;
 	}
-	json_object_object_foreach(o, k, val) {
-		(void)val;
-		if (strcmp(k, "role") != 0 && strcmp(k, "user") != 0) {
-			invalid(r, "%s: unknown field (a member has role and "
-			    "user)", k);
-			goto out;
-		}
-	}
+	if (api_only_members(r, o, "", keys, "a member has role and "
+	    "user") == -1)
+		goto out;
 	/* "user" may echo the path, as GET …/members shows it. */
-	if (member_str(r, o, "user", "user", &other) == -1)
+	if (api_str_member(r, o, "user", "user", API_NULL_REFUSED,
+	    &other) == -1)
 		goto out;
 	if (other != NULL && strcmp(other, user) != 0) {
-		invalid(r, "user: \"%s\" differs from the user in the path "
+		api_invalid(r, "user: \"%s\" differs from the user in the path "
 		    "(\"%s\")", other, user);
 		goto out;
 	}
 	if (!json_object_object_get_ex(o, "role", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
 	    authz_role_parse(json_object_get_string(v)) == ROLE_NONE) {
-		invalid(r, "role: must be \"viewer\", \"editor\" or \"admin\"");
+		api_invalid(r, "role: must be \"viewer\", \"editor\" or "
+		    "\"admin\"");
 		goto out;
 	}
 	role = json_object_get_string(v);
@@ -704,8 +551,7 @@ api_member_put(struct req *r)
 	p[2] = role;
 	p[3] = r->actor;
 	p[4] = r->admin ? "t" : "f";
-	res = db_run(&projects_stmts, MB_PUT, 5, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &projects_stmts, MB_PUT, 5, p)) == NULL)
 		goto out;
 	if (col(res, "doc") == NULL) {
 		last_admin(r, project, user);
@@ -722,7 +568,7 @@ out:
 void
 api_member_delete(struct req *r)
 {
-	const char	*p[3], *project = param(r, "project"), *user;
+	const char	*p[3], *project = api_param(r, "project"), *user;
 	PGresult	*res = NULL;
 
 	if (user_param(r, &user) == -1)
@@ -732,8 +578,7 @@ api_member_delete(struct req *r)
 	p[0] = project;
 	p[1] = user;
 	p[2] = r->admin ? "t" : "f";
-	res = db_run(&projects_stmts, MB_DELETE, 3, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &projects_stmts, MB_DELETE, 3, p)) == NULL)
 		goto out;
 	if (col(res, "old_role") == NULL) {
 		http_error(r, 404, "not_found", "\"%s\" is not a member of "
@@ -760,8 +605,8 @@ api_me(struct req *r)
 
 	p[0] = r->actor;
 	p[1] = r->admin ? "t" : "f";
-	res = db_run(&projects_stmts, PR_ME, 2, p);
-	if (db_ok(r, res, PGRES_TUPLES_OK))
-		send_doc(r, 200, res);
+	if ((res = api_run(r, &projects_stmts, PR_ME, 2, p)) == NULL)
+		return;
+	send_doc(r, 200, res);
 	PQclear(res);
 }

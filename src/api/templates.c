@@ -18,37 +18,23 @@
  * Errors: 400 "validation_failed" names the field ("dashboard.panels.x:
  * ..."); "bad_request" is kept for the query string (limit, cursor).
  */
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "api/common.h"
 #include "audit.h"
 #include "authz.h"
 #include "db.h"
 #include "http.h"
-#include "log.h"
-#include "router.h"
 #include "validate.h"
 
-#define LIST_DEFAULT		100
-#define LIST_MAX		1000
 #define CATEGORY_DEFAULT	"general"
 
 /*
- * The opaque list cursor: base64url of "category/id" of the last row,
- * made and read by PostgreSQL.  Both halves follow the name rule, so
- * "/" cannot occur in either.  encode() wraps lines at 76 characters,
- * so newlines go with the padding.  A cursor that does not decode
- * fails the statement with SQLSTATE class 22 (answered 400).
+ * The list pages in SQL (CURSOR_ENC and CURSOR_DEC, common.h); its
+ * cursor is "category/id" of the last row.  Both halves follow the
+ * name rule, so "/" cannot occur in either.
  */
-#define CURSOR_ENC(x) \
-	"rtrim(translate(encode(convert_to(" x ", 'UTF8'), 'base64'), " \
-	"'+/' || chr(10), '-_'), '=')"
-#define CURSOR_DEC(c) \
-	"convert_from(decode(rpad(translate(" c ", '-_', '+/'), " \
-	"(length(" c ") + 3) / 4 * 4, '='), 'base64'), 'UTF8')"
 
 enum {
 	TP_LIST, TP_GET, TP_CREATE, TP_LOCK, TP_UPDATE, TP_DELETE,
@@ -143,56 +129,6 @@ static const struct stmt_def defs[TP__COUNT] = {
 };
 const struct stmt_set templates_stmts = { "templates", defs, TP__COUNT };
 
-/* A path parameter of the route ({id}, {project}). */
-static const char *
-param(const struct req *r, const char *name)
-{
-	return router_param(r->route, r->params, r->nparams, name);
-}
-
-/* 400 validation_failed; the message starts with the field's path. */
-static void invalid(struct req *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-invalid(struct req *r, const char *fmt, ...)
-{
-	char	 msg[VALIDATE_ERR_MAX + 64];
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	http_error(r, 400, "validation_failed", "%s", msg);
-}
-
-/*
- * A database result that is not the status wanted: answer the mapped
- * error and return 0.  The caller still PQclear()s res.
- */
-static int
-db_ok(struct req *r, const PGresult *res, ExecStatusType want)
-{
-	const char	*code, *msg;
-	int		 st;
-
-	if (res != NULL && PQresultStatus(res) == want)
-		return 1;
-	st = db_http_status(res, &code, &msg);
-	if (st == 500)
-		log_error("templates: %s", PQresultErrorMessage(res));
-	http_error(r, st, code, "%s", msg);
-	return 0;
-}
-
-/* Column c of row 0 as the JSON body. */
-static void
-send_col(struct req *r, int status, const PGresult *res, int c)
-{
-	http_send_json(r, status, PQgetvalue(res, 0, c),
-	    (size_t)PQgetlength(res, 0, c));
-}
-
 static void
 template_not_found(struct req *r, const char *id)
 {
@@ -202,56 +138,9 @@ template_not_found(struct req *r, const char *id)
 static void
 bad_name(struct req *r, const char *field, const char *v)
 {
-	invalid(r, "%s: \"%s\" is not a valid name: 1-75 characters of "
+	api_invalid(r, "%s: \"%s\" is not a valid name: 1-75 characters of "
 	    "[a-zA-Z0-9_.-], no \"..\", not starting or ending with \".\"",
 	    field, v);
-}
-
-/*
- * A string member of a JSON object.  Returns 1 with *s set, 0 when
- * absent or null (*s NULL), -1 after answering 400 for another type or
- * an embedded NUL (which C strings would silently cut).
- */
-static int
-member_str(struct req *r, struct json_object *o, const char *key,
-    const char *path, const char **s)
-{
-	struct json_object	*v;
-
-	*s = NULL;
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    json_object_is_type(v, json_type_null))
-		return 0;
-	if (!json_object_is_type(v, json_type_string)) {
-		invalid(r, "%s: must be a string", path);
-		return -1;
-	}
-	*s = json_object_get_string(v);
-	if (strlen(*s) != (size_t)json_object_get_string_len(v)) {
-		invalid(r, "%s: must not contain NUL characters", path);
-		return -1;
-	}
-	return 1;
-}
-
-/* Refuse members not in keys (a typo must not pass silently). */
-static int
-only_members(struct req *r, struct json_object *o, const char *prefix,
-    const char *const *keys, const char *what)
-{
-	size_t	 i;
-
-	json_object_object_foreach(o, k, v) {
-		(void)v;
-		for (i = 0; keys[i] != NULL; i++)
-			if (strcmp(k, keys[i]) == 0)
-				break;
-		if (keys[i] == NULL) {
-			invalid(r, "%s%s: unknown field (%s)", prefix, k, what);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /*
@@ -282,9 +171,9 @@ check_spec(struct req *r, const char *id, struct json_object *spec)
 	if (rc == 0)
 		return 0;
 	if (strncmp(err, "spec", 4) == 0)
-		invalid(r, "dashboard%s", err + 4);
+		api_invalid(r, "dashboard%s", err + 4);
 	else
-		invalid(r, "dashboard: %s", err);
+		api_invalid(r, "dashboard: %s", err);
 	return -1;
 }
 
@@ -317,45 +206,47 @@ template_parse(struct req *r, const char *path_id, struct template_in *in)
 
 	memset(in, 0, sizeof(*in));
 	if (!json_object_is_type(doc, json_type_object)) {
-		invalid(r, "the body must be a template: a JSON object with "
-		    "id, name, description, category and dashboard");
+		api_invalid(r, "the body must be a template: a JSON object "
+		    "with id, name, description, category and dashboard");
 		return -1;
 	}
-	if (only_members(r, doc, "", keys, "a template has id, name, "
+	if (api_only_members(r, doc, "", keys, "a template has id, name, "
 	    "description, category and dashboard") == -1)
 		return -1;
 
-	if ((rc = member_str(r, doc, "id", "id", &in->id)) == -1)
+	if ((rc = api_str_member(r, doc, "id", "id", API_NULL_ABSENT,
+	    &in->id)) == -1)
 		return -1;
 	if (path_id != NULL) {
 		if (rc == 1 && strcmp(in->id, path_id) != 0) {
-			invalid(r, "id: \"%s\" differs from the template in "
-			    "the path (\"%s\"); a template cannot be renamed",
-			    in->id, path_id);
+			api_invalid(r, "id: \"%s\" differs from the template "
+			    "in the path (\"%s\"); a template cannot be "
+			    "renamed", in->id, path_id);
 			return -1;
 		}
 		in->id = path_id;
 	} else if (rc == 0) {
-		invalid(r, "id: required");
+		api_invalid(r, "id: required");
 		return -1;
 	} else if (!validate_name(in->id)) {
 		bad_name(r, "id", in->id);
 		return -1;
 	}
 
-	if ((rc = member_str(r, doc, "name", "name", &in->name)) == -1)
+	if ((rc = api_str_member(r, doc, "name", "name", API_NULL_ABSENT,
+	    &in->name)) == -1)
 		return -1;
 	if (rc == 0 || *in->name == '\0') {
-		invalid(r, "name: required, a non-empty string");
+		api_invalid(r, "name: required, a non-empty string");
 		return -1;
 	}
-	if (member_str(r, doc, "description", "description",
-	    &in->description) == -1)
+	if (api_str_member(r, doc, "description", "description",
+	    API_NULL_ABSENT, &in->description) == -1)
 		return -1;
 	if (in->description == NULL)
 		in->description = "";
-	if ((rc = member_str(r, doc, "category", "category",
-	    &in->category)) == -1)
+	if ((rc = api_str_member(r, doc, "category", "category",
+	    API_NULL_ABSENT, &in->category)) == -1)
 		return -1;
 	if (rc == 0)
 		in->category = CATEGORY_DEFAULT;
@@ -366,20 +257,21 @@ template_parse(struct req *r, const char *path_id, struct template_in *in)
 	if (json_object_object_get_ex(doc, "isSystem", &v) &&
 	    json_object_is_type(v, json_type_boolean) &&
 	    json_object_get_boolean(v)) {
-		invalid(r, "isSystem: system templates ship with dashcgi's "
+		api_invalid(r, "isSystem: system templates ship with dashcgi's "
 		    "migrations and cannot be made through the API");
 		return -1;
 	}
 
 	if (!json_object_object_get_ex(doc, "dashboard", &v) ||
 	    json_object_is_type(v, json_type_null)) {
-		invalid(r, "dashboard: required, the Perses dashboard spec "
+		api_invalid(r, "dashboard: required, the Perses dashboard spec "
 		    "the template creates");
 		return -1;
 	}
 	if (!json_object_is_type(v, json_type_object)) {
-		invalid(r, "dashboard: must be an object (a Perses dashboard "
-		    "spec: display, duration, variables, panels, layouts)");
+		api_invalid(r, "dashboard: must be an object (a Perses "
+		    "dashboard spec: display, duration, variables, panels, "
+		    "layouts)");
 		return -1;
 	}
 	if (check_spec(r, in->id, v) == -1)
@@ -390,67 +282,20 @@ template_parse(struct req *r, const char *path_id, struct template_in *in)
 	return 0;
 }
 
-/*
- * ?limit=: LIST_DEFAULT when absent, else 1..LIST_MAX.  Returns the
- * limit, or -1 after answering 400.
- */
-static int
-list_limit(struct req *r)
-{
-	const char	*s = http_query(r, "limit");
-	char		*end;
-	long		 n;
-
-	if (s == NULL)
-		return LIST_DEFAULT;
-	n = strtol(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || n < 1 || n > LIST_MAX) {
-		http_error(r, 400, "bad_request", "limit: must be an integer "
-		    "from 1 to %d, got \"%s\"", LIST_MAX, s);
-		return -1;
-	}
-	return (int)n;
-}
-
 void
 api_templates_list(struct req *r)
 {
-	const char	*p[3], *sqlstate;
-	char		 lim[16];
-	PGresult	*res = NULL;
-	int		 limit, c;
+	const char	*p[3];
 
 	p[0] = http_query(r, "category");
 	if (p[0] != NULL && !validate_name(p[0])) {
 		http_error(r, 400, "bad_request", "category: \"%s\" is not a "
 		    "category: 1-75 characters of [a-zA-Z0-9_.-]", p[0]);
-		goto out;
+		return;
 	}
-	if ((limit = list_limit(r)) == -1)
-		goto out;
-	snprintf(lim, sizeof(lim), "%d", limit);
-	p[1] = http_query(r, "cursor");
-	p[2] = lim;
-	res = db_run(&templates_stmts, TP_LIST, 3, p);
-	if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR &&
-	    (sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL &&
-	    strncmp(sqlstate, "22", 2) == 0) {
-		/* Only the cursor can be malformed data here. */
-		http_error(r, 400, "bad_request", "cursor: not a cursor this "
-		    "list returned");
-		goto out;
-	}
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
-		goto out;
-	if (!PQgetisnull(res, 0, (c = PQfnumber(res, "next"))))
-		/* Category and cursor are URL-safe: name rule, base64url. */
-		http_header(r, "Link", "<%s?%s%s%slimit=%d&cursor=%s>; "
-		    "rel=\"next\"", r->path, p[0] ? "category=" : "",
-		    p[0] ? p[0] : "", p[0] ? "&" : "", limit,
-		    PQgetvalue(res, 0, c));
-	send_col(r, 200, res, PQfnumber(res, "body"));
-out:
-	PQclear(res);
+	/* The next page keeps the category: the name rule is URL-safe. */
+	api_sql_list(r, &templates_stmts, TP_LIST, 3, p, p[0] == NULL ? "" :
+	    arena_printf(r->arena, "category=%s&", p[0]));
 }
 
 void
@@ -459,14 +304,13 @@ api_template_get(struct req *r)
 	const char	*p[1];
 	PGresult	*res;
 
-	p[0] = param(r, "id");
-	res = db_run(&templates_stmts, TP_GET, 1, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	p[0] = api_param(r, "id");
+	if ((res = api_run(r, &templates_stmts, TP_GET, 1, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0)
 		template_not_found(r, p[0]);
 	else
-		send_col(r, 200, res, 0);
+		api_send_col(r, 200, res, 0);
 out:
 	PQclear(res);
 }
@@ -487,8 +331,7 @@ api_template_create(struct req *r)
 	p[3] = in.category;
 	p[4] = in.dashboard;
 	p[5] = r->actor;
-	res = db_run(&templates_stmts, TP_CREATE, 6, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &templates_stmts, TP_CREATE, 6, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {
 		http_error(r, 409, "conflict", "template \"%s\" already exists",
@@ -498,11 +341,11 @@ api_template_create(struct req *r)
 	d = json_object_new_object();
 	json_object_object_add(d, "category",
 	    json_object_new_string(in.category));
-	if (audit_change(r, NULL, in.id, atol(PQgetvalue(res, 0, 1)), d) == -1)
+	if (audit_change(r, NULL, in.id, api_val_long(res, 1), d) == -1)
 		goto out;
 	/* The id follows the name rule: nothing to escape. */
 	http_header(r, "Location", "/api/v1/templates/%s", in.id);
-	send_col(r, 201, res, 0);
+	api_send_col(r, 201, res, 0);
 out:
 	PQclear(res);
 }
@@ -520,19 +363,18 @@ lock_custom(struct req *r, const char *id, long *version)
 	int		 rc = -1;
 
 	p[0] = id;
-	res = db_run(&templates_stmts, TP_LOCK, 1, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &templates_stmts, TP_LOCK, 1, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {
 		template_not_found(r, id);
 		goto out;
 	}
-	if (PQgetvalue(res, 0, 0)[0] == 't') {
+	if (api_val_bool(res, 0)) {
 		authz_deny(r, NULL, id, "system template \"%s\" is immutable",
 		    id);
 		goto out;
 	}
-	*version = atol(PQgetvalue(res, 0, 1));
+	*version = api_val_long(res, 1);
 	rc = 0;
 out:
 	PQclear(res);
@@ -544,7 +386,7 @@ api_template_update(struct req *r)
 {
 	struct template_in	 in;
 	struct json_object	*d;
-	const char		*p[6], *id = param(r, "id");
+	const char		*p[6], *id = api_param(r, "id");
 	PGresult		*res = NULL;
 	long			 oldv, newv;
 
@@ -558,20 +400,19 @@ api_template_update(struct req *r)
 	p[3] = in.category;
 	p[4] = in.dashboard;
 	p[5] = r->actor;
-	res = db_run(&templates_stmts, TP_UPDATE, 6, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &templates_stmts, TP_UPDATE, 6, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {	/* cannot happen under the lock */
 		template_not_found(r, id);
 		goto out;
 	}
-	newv = atol(PQgetvalue(res, 0, 1));
+	newv = api_val_long(res, 1);
 	d = json_object_new_object();
 	json_object_object_add(d, "oldVersion", json_object_new_int64(oldv));
 	json_object_object_add(d, "newVersion", json_object_new_int64(newv));
 	if (audit_change(r, NULL, id, newv, d) == -1)
 		goto out;
-	send_col(r, 200, res, 0);
+	api_send_col(r, 200, res, 0);
 out:
 	PQclear(res);
 }
@@ -580,15 +421,14 @@ void
 api_template_delete(struct req *r)
 {
 	struct json_object	*d;
-	const char		*p[1], *id = param(r, "id");
+	const char		*p[1], *id = api_param(r, "id");
 	PGresult		*res = NULL;
 	long			 version;
 
 	if (lock_custom(r, id, &version) == -1)
 		goto out;
 	p[0] = id;
-	res = db_run(&templates_stmts, TP_DELETE, 1, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &templates_stmts, TP_DELETE, 1, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {	/* cannot happen under the lock */
 		template_not_found(r, id);
@@ -596,7 +436,7 @@ api_template_delete(struct req *r)
 	}
 	d = json_object_new_object();
 	json_object_object_add(d, "usageCount",
-	    json_object_new_int64(atol(PQgetvalue(res, 0, 1))));
+	    json_object_new_int64(api_val_long(res, 1)));
 	if (audit_change(r, NULL, id, version, d) == -1)
 		goto out;
 	http_send(r, 204, NULL, "", 0);
@@ -622,23 +462,25 @@ api_dashboard_from_template(struct req *r)
 	int			 rc, c;
 
 	if (!json_object_is_type(doc, json_type_object)) {
-		invalid(r, "the body must be a JSON object: {\"template\", "
+		api_invalid(r, "the body must be a JSON object: {\"template\", "
 		    "\"name\", \"display\"}");
 		goto out;
 	}
-	if (only_members(r, doc, "", keys, "the body has template, name "
+	if (api_only_members(r, doc, "", keys, "the body has template, name "
 	    "and display") == -1)
 		goto out;
-	if ((rc = member_str(r, doc, "template", "template", &tpl)) == -1)
+	if ((rc = api_str_member(r, doc, "template", "template",
+	    API_NULL_ABSENT, &tpl)) == -1)
 		goto out;
 	if (rc == 0 || *tpl == '\0') {
-		invalid(r, "template: required, the id of a template");
+		api_invalid(r, "template: required, the id of a template");
 		goto out;
 	}
-	if ((rc = member_str(r, doc, "name", "name", &name)) == -1)
+	if ((rc = api_str_member(r, doc, "name", "name", API_NULL_ABSENT,
+	    &name)) == -1)
 		goto out;
 	if (rc == 0) {
-		invalid(r, "name: required, the new dashboard's name");
+		api_invalid(r, "name: required, the new dashboard's name");
 		goto out;
 	}
 	if (!validate_name(name)) {
@@ -649,31 +491,31 @@ api_dashboard_from_template(struct req *r)
 	if (json_object_object_get_ex(doc, "display", &disp) &&
 	    !json_object_is_type(disp, json_type_null)) {
 		if (!json_object_is_type(disp, json_type_object)) {
-			invalid(r, "display: must be an object with name and "
-			    "description");
+			api_invalid(r, "display: must be an object with name "
+			    "and description");
 			goto out;
 		}
-		if (only_members(r, disp, "display.", dkeys, "a display "
+		if (api_only_members(r, disp, "display.", dkeys, "a display "
 		    "has name and description") == -1 ||
-		    member_str(r, disp, "name", "display.name", &s) == -1 ||
-		    member_str(r, disp, "description", "display.description",
-		    &s) == -1)
+		    api_str_member(r, disp, "name", "display.name",
+		    API_NULL_ABSENT, &s) == -1 ||
+		    api_str_member(r, disp, "description",
+		    "display.description", API_NULL_ABSENT, &s) == -1)
 			goto out;
 		p[3] = json_object_to_json_string_ext(disp,
 		    JSON_C_TO_STRING_PLAIN);
 	}
-	p[0] = param(r, "project");
+	p[0] = api_param(r, "project");
 	p[1] = tpl;
 	p[2] = name;
 	p[4] = r->actor;
-	res = db_run(&templates_stmts, TP_INSTANTIATE, 5, p);
-	if (!db_ok(r, res, PGRES_TUPLES_OK))
+	if ((res = api_run(r, &templates_stmts, TP_INSTANTIATE, 5, p)) == NULL)
 		goto out;
-	if (PQgetvalue(res, 0, PQfnumber(res, "found"))[0] != 't') {
+	if (!api_val_bool(res, PQfnumber(res, "found"))) {
 		template_not_found(r, tpl);
 		goto out;
 	}
-	if (PQgetisnull(res, 0, (c = PQfnumber(res, "doc")))) {
+	if (api_val_null(res, (c = PQfnumber(res, "doc")))) {
 		http_error(r, 409, "conflict", "dashboard \"%s\" already "
 		    "exists in project \"%s\"", name, p[0]);
 		goto out;
@@ -683,7 +525,7 @@ api_dashboard_from_template(struct req *r)
 	if (audit_change(r, p[0], name, 0, d) == -1)
 		goto out;
 	http_header(r, "ETag", "\"0\"");
-	send_col(r, 200, res, c);
+	api_send_col(r, 200, res, c);
 out:
 	PQclear(res);
 }

@@ -1,0 +1,297 @@
+/*
+ * common.c -- the helpers common.h declares, shared by the resource
+ * modules under src/api/ (projects, preferences, dashboards,
+ * templates, audit).
+ *
+ * Owns: one copy of each helper; what each does and who frees what is
+ * said in common.h.
+ * Never: keep state between calls, name a resource in a message, or
+ * map a database error itself (db_http_status() does).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "arena.h"
+#include "log.h"
+#include "router.h"
+
+const char *
+api_param(const struct req *r, const char *name)
+{
+	return router_param(r->route, r->params, r->nparams, name);
+}
+
+void
+api_invalid(struct req *r, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_error(r, 400, "validation_failed", "%s", msg);
+}
+
+/*
+ * Answer a result that is not TUPLES_OK (res may be NULL: the database
+ * is away) and clear it.
+ */
+static void
+answer_failed(struct req *r, const struct stmt_def *def, PGresult *res)
+{
+	const char	*code, *msg;
+	int		 st;
+
+	if (res != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_FATAL_ERROR:
+		case PGRES_NONFATAL_ERROR:
+			break;
+		default:
+			log_error("%s: unexpected result %s", def->name,
+			    PQresStatus(PQresultStatus(res)));
+			break;
+		}
+	}
+	st = db_http_status(res, &code, &msg);
+	if (st == 500)
+		log_error("%s failed: %s", def->name, res != NULL ?
+		    PQresultErrorMessage(res) : "no result");
+	http_error(r, st, code, "%s", msg);
+	PQclear(res);
+}
+
+PGresult *
+api_run(struct req *r, const struct stmt_set *set, size_t i, int nparams,
+    const char *const *params)
+{
+	PGresult	*res;
+
+	res = db_run(set, i, nparams, params);
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	answer_failed(r, &set->defs[i], res);
+	return NULL;
+}
+
+void
+api_send_col(struct req *r, int status, const PGresult *res, int col)
+{
+	http_send_json(r, status, PQgetvalue(res, 0, col),
+	    (size_t)PQgetlength(res, 0, col));
+}
+
+int
+api_val_null(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col);
+}
+
+const char *
+api_val(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
+long
+api_val_long(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? -1 : strtol(PQgetvalue(res, 0, col),
+	    NULL, 10);
+}
+
+int
+api_val_bool(const PGresult *res, int col)
+{
+	return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
+}
+
+const char *
+api_json_str(struct json_object *v)
+{
+	const char	*s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+int
+api_str_member(struct req *r, struct json_object *o, const char *key,
+    const char *path, enum api_null null, const char **s)
+{
+	struct json_object	*v;
+
+	*s = NULL;
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    (null == API_NULL_ABSENT &&
+	    json_object_is_type(v, json_type_null)))
+		return 0;
+	if (!json_object_is_type(v, json_type_string)) {
+		api_invalid(r, "%s: must be a string", path);
+		return -1;
+	}
+	if ((*s = api_json_str(v)) == NULL) {
+		api_invalid(r, "%s: must not contain NUL characters", path);
+		return -1;
+	}
+	return 1;
+}
+
+int
+api_only_members(struct req *r, struct json_object *o, const char *prefix,
+    const char *const *keys, const char *what)
+{
+	size_t	 i;
+
+	json_object_object_foreach(o, k, v) {
+		(void)v;
+		for (i = 0; keys[i] != NULL; i++)
+			if (strcmp(k, keys[i]) == 0)
+				break;
+		if (keys[i] == NULL) {
+			api_invalid(r, "%s%s: unknown field (%s)", prefix, k,
+			    what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+api_limit_parse(const char *s, int *n)
+{
+	char	*end;
+	long	 l;
+
+	/* strtol would take blanks and a sign; out of range is > MAX. */
+	if (*s < '0' || *s > '9')
+		return -1;
+	l = strtol(s, &end, 10);
+	if (*end != '\0' || l < 1 || l > API_LIST_MAX)
+		return -1;
+	*n = (int)l;
+	return 0;
+}
+
+void
+api_sql_list(struct req *r, const struct stmt_set *set, size_t i,
+    int nparams, const char **p, const char *keep)
+{
+	PGresult	*res;
+	const char	*s, *st;
+	char		 lim[16];
+	int		 limit = API_LIST_DEFAULT;
+
+	if ((s = http_query(r, "limit")) != NULL &&
+	    api_limit_parse(s, &limit) == -1) {
+		http_error(r, 400, "bad_request", "limit: must be an integer "
+		    "from 1 to %d, got \"%s\"", API_LIST_MAX, s);
+		return;
+	}
+	snprintf(lim, sizeof(lim), "%d", limit);
+	p[nparams - 2] = http_query(r, "cursor");
+	p[nparams - 1] = lim;
+	res = db_run(set, i, nparams, p);
+	if (p[nparams - 2] != NULL && res != NULL &&
+	    PQresultStatus(res) == PGRES_FATAL_ERROR &&
+	    (st = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL &&
+	    strncmp(st, "22", 2) == 0) {
+		/* Only the cursor can be malformed data here. */
+		http_error(r, 400, "bad_request", "cursor: not a cursor this "
+		    "list returned");
+		PQclear(res);
+		return;
+	}
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		answer_failed(r, &set->defs[i], res);
+		return;
+	}
+	/* The cursor is base64url: nothing to escape. */
+	if ((s = api_val(res, 1)) != NULL)
+		http_header(r, "Link", "<%s?%slimit=%d&cursor=%s>; "
+		    "rel=\"next\"", r->path, keep, limit, s);
+	api_send_col(r, 200, res, 0);
+	PQclear(res);
+}
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *
+api_b64url_encode(struct arena *a, const char *s, size_t n)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	char			*out = arena_alloc(a, (n + 2) / 3 * 4 + 1), *o;
+	size_t			 i;
+	unsigned long		 w;
+
+	for (o = out, i = 0; i + 2 < n; i += 3) {
+		w = (unsigned long)u[i] << 16 | u[i + 1] << 8 | u[i + 2];
+		*o++ = b64url[w >> 18 & 63];
+		*o++ = b64url[w >> 12 & 63];
+		*o++ = b64url[w >> 6 & 63];
+		*o++ = b64url[w & 63];
+	}
+	if (i < n) {
+		w = (unsigned long)u[i] << 16 | (i + 1 < n ? u[i + 1] << 8 : 0);
+		*o++ = b64url[w >> 18 & 63];
+		*o++ = b64url[w >> 12 & 63];
+		if (i + 1 < n)
+			*o++ = b64url[w >> 6 & 63];
+	}
+	*o = '\0';
+	return out;
+}
+
+char *
+api_b64url_decode(struct arena *a, const char *s)
+{
+	size_t		 n = strlen(s), i, k = 0;
+	unsigned long	 w = 0;
+	const char	*c;
+	char		*out;
+	int		 bits = 0;
+
+	if (n % 4 == 1)
+		return NULL;
+	out = arena_alloc(a, n * 3 / 4 + 1);
+	for (i = 0; i < n; i++) {
+		if ((c = strchr(b64url, s[i])) == NULL)
+			return NULL;
+		w = w << 6 | (unsigned long)(c - b64url);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			if ((out[k++] = (char)(w >> bits & 0xff)) == '\0')
+				return NULL;
+		}
+	}
+	if (w & ((1UL << bits) - 1))
+		return NULL;	/* non-canonical trailing bits */
+	out[k] = '\0';
+	return out;
+}
+
+void
+api_link_next(struct req *r, const char *key)
+{
+	char		*q, *pair, *save = NULL, *k, *out;
+	size_t		 o = 0, qlen = strlen(r->query);
+
+	out = arena_alloc(r->arena, qlen + 2);
+	q = arena_strdup(r->arena, r->query);
+	for (pair = strtok_r(q, "&", &save); pair != NULL;
+	    pair = strtok_r(NULL, "&", &save)) {
+		k = arena_strndup(r->arena, pair, strcspn(pair, "="));
+		if (http_urldecode(k, 1) == 0 && strcmp(k, "cursor") == 0)
+			continue;
+		o += (size_t)snprintf(out + o, qlen + 2 - o, "%s&", pair);
+	}
+	http_header(r, "Link", "<%s?%scursor=%s>; rel=\"next\"", r->path, out,
+	    api_b64url_encode(r->arena, key, strlen(key)));
+}
