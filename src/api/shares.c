@@ -21,18 +21,16 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "api/api.h"
+#include "api/common.h"
 #include "audit.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
-#include "router.h"
 #include "validate.h"
 
 #define TOKEN_PREFIX		"dsh_"
@@ -41,8 +39,6 @@
 #define TOKEN_LEN		(sizeof(TOKEN_PREFIX) - 1 + TOKEN_B64_LEN)
 #define NOTE_MAX		500	/* characters */
 #define CIDRS_MAX		100
-#define LIST_LIMIT_DEFAULT	100
-#define LIST_LIMIT_MAX		1000
 #define UUID_LEN		36
 
 enum {
@@ -199,75 +195,32 @@ const struct stmt_set shares_stmts = { "shares", defs, SH__COUNT };
 /* ------------------------------------------------------------------ */
 /* Small helpers */
 
-static const char b64url[] =
+/* The characters of a token after its prefix (base64url, unpadded). */
+static const char b64url_chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static const char *
-pparam(const struct req *r, const char *name)
-{
-	return router_param(r->route, r->params, r->nparams, name);
-}
-
-static void invalid(struct req *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* 400 validation_failed; the message starts with the field's name. */
-static void
-invalid(struct req *r, const char *fmt, ...)
-{
-	char	 msg[512];
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	http_error(r, 400, "validation_failed", "%s", msg);
-}
 
 static void
 dashboard_not_found(struct req *r)
 {
 	http_error(r, 404, "not_found", "dashboard \"%s\" not found in "
-	    "project \"%s\"", pparam(r, "name"), pparam(r, "project"));
+	    "project \"%s\"", api_param(r, "name"), api_param(r, "project"));
 }
 
 /*
- * Run one of our statements (all return rows).  NULL after answering
- * the error through the one SQLSTATE mapping; else the caller's
- * result to PQclear.
+ * Run one of our statements: api_run(), and every one of them returns
+ * exactly one row.  NULL after answering; else the caller's result to
+ * PQclear.
  */
 static PGresult *
 run(struct req *r, size_t stmt, int n, const char *const *p)
 {
 	PGresult	*res;
-	const char	*code, *msg;
-	int		 st;
 
-	res = db_run(&shares_stmts, stmt, n, p);
-	if (res != NULL) {
-		switch (PQresultStatus(res)) {
-		case PGRES_TUPLES_OK:
-			if (PQntuples(res) == 1)
-				return res;
-			log_error("%s: %d rows, expected 1", defs[stmt].name,
-			    PQntuples(res));
-			http_error(r, 500, "internal_error", "internal error");
-			PQclear(res);
-			return NULL;
-		case PGRES_FATAL_ERROR:
-		case PGRES_NONFATAL_ERROR:
-			break;
-		default:
-			log_error("%s: unexpected result %s", defs[stmt].name,
-			    PQresStatus(PQresultStatus(res)));
-			break;
-		}
-	}
-	st = db_http_status(res, &code, &msg);
-	if (st == 500)
-		log_error("%s failed: %s", defs[stmt].name, res != NULL ?
-		    PQresultErrorMessage(res) : "no result");
-	http_error(r, st, code, "%s", msg);
+	if ((res = api_run(r, &shares_stmts, stmt, n, p)) == NULL ||
+	    PQntuples(res) == 1)
+		return res;
+	log_error("%s: %d rows, expected 1", defs[stmt].name, PQntuples(res));
+	http_error(r, 500, "internal_error", "internal error");
 	PQclear(res);
 	return NULL;
 }
@@ -278,92 +231,34 @@ col(const PGresult *res, const char *name)
 {
 	int	 c = PQfnumber(res, name);
 
-	return c < 0 || PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
+	return c < 0 ? NULL : api_val(res, c);
 }
 
 static int
 col_bool(const PGresult *res, const char *name)
 {
-	const char	*v = col(res, name);
+	int	 c = PQfnumber(res, name);
 
-	return v != NULL && v[0] == 't';
+	return c >= 0 && api_val_bool(res, c);
 }
 
 /* Column `name` of row 0 as the body. */
 static void
 send_col(struct req *r, int status, const PGresult *res, const char *name)
 {
-	int	 c = PQfnumber(res, name);
-
-	http_send_json(r, status, PQgetvalue(res, 0, c),
-	    (size_t)PQgetlength(res, 0, c));
-}
-
-/* Unpadded base64url of n bytes into out (room for 4 * n / 3 + 2). */
-static void
-b64url_encode(const unsigned char *u, size_t n, char *out)
-{
-	unsigned long	 w;
-	size_t		 i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		w = (unsigned long)u[i] << 16 | (unsigned long)u[i + 1] << 8 |
-		    u[i + 2];
-		*out++ = b64url[w >> 18 & 63];
-		*out++ = b64url[w >> 12 & 63];
-		*out++ = b64url[w >> 6 & 63];
-		*out++ = b64url[w & 63];
-	}
-	if (i < n) {
-		w = (unsigned long)u[i] << 16 |
-		    (i + 1 < n ? (unsigned long)u[i + 1] << 8 : 0);
-		*out++ = b64url[w >> 18 & 63];
-		*out++ = b64url[w >> 12 & 63];
-		if (i + 1 < n)
-			*out++ = b64url[w >> 6 & 63];
-	}
-	*out = '\0';
-}
-
-/*
- * Unpadded base64url s into out (size len, NUL-terminated).  0, or -1
- * if s is not canonical base64url of text without NUL that fits.
- */
-static int
-b64url_decode(const char *s, char *out, size_t len)
-{
-	const char	*c;
-	unsigned long	 w = 0;
-	size_t		 k = 0;
-	int		 bits = 0;
-
-	if (strlen(s) % 4 == 1)
-		return -1;
-	for (; *s != '\0'; s++) {
-		if ((c = strchr(b64url, *s)) == NULL)
-			return -1;
-		w = (w << 6 | (unsigned long)(c - b64url)) & 0xffffff;
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			if (k + 1 >= len ||
-			    (out[k++] = (char)(w >> bits & 0xff)) == '\0')
-				return -1;
-		}
-	}
-	if (w & ((1UL << bits) - 1))
-		return -1;	/* non-canonical trailing bits */
-	out[k] = '\0';
-	return 0;
+	api_send_col(r, status, res, PQfnumber(res, name));
 }
 
 /*
  * A new token in buf (TOKEN_LEN + 1).  Fails closed: -1 when the
- * kernel cannot give 256 random bits, never a weaker token.
+ * kernel cannot give 256 random bits, never a weaker token.  The
+ * encoding passes through the arena a; that copy is wiped here.
  */
 static int
-token_new(char *buf)
+token_new(struct arena *a, char *buf)
 {
 	unsigned char	 raw[TOKEN_BYTES];
+	char		*enc;
 	size_t		 got = 0;
 	ssize_t		 n;
 	int		 rc = -1;
@@ -380,7 +275,9 @@ token_new(char *buf)
 		got += (size_t)n;
 	}
 	memcpy(buf, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1);
-	b64url_encode(raw, sizeof(raw), buf + sizeof(TOKEN_PREFIX) - 1);
+	enc = api_b64url_encode(a, (const char *)raw, sizeof(raw));
+	memcpy(buf + sizeof(TOKEN_PREFIX) - 1, enc, TOKEN_B64_LEN + 1);
+	explicit_bzero(enc, TOKEN_B64_LEN);
 	rc = 0;
 out:
 	explicit_bzero(raw, sizeof(raw));
@@ -395,7 +292,7 @@ token_wellformed(const char *s)
 
 	return s != NULL && strlen(s) == TOKEN_LEN &&
 	    strncmp(s, TOKEN_PREFIX, p) == 0 &&
-	    strspn(s + p, b64url) == TOKEN_B64_LEN;
+	    strspn(s + p, b64url_chars) == TOKEN_B64_LEN;
 }
 
 /* 8-4-4-4-12 hexadecimal digits. */
@@ -467,18 +364,6 @@ duration_text(int64_t ms, char *buf, size_t len)
 	if (buf[0] == '\0')
 		snprintf(buf, len, "0s");
 	return buf;
-}
-
-/* A string without embedded NULs (which C strings would cut short). */
-static const char *
-string_of(struct json_object *v)
-{
-	const char	*s;
-
-	if (!json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
 /* Characters (not bytes) of valid UTF-8, which json-c guarantees. */
@@ -577,19 +462,19 @@ shown(struct json_object *v)
 static int
 f_expires_in(struct req *r, struct json_object *v, struct share_in *in)
 {
-	const char	*s = string_of(v);
+	const char	*s = api_json_str(v);
 	char		 max[32];
 
 	if (s == NULL || !validate_duration_ms(s, &in->ttl_ms) ||
 	    in->ttl_ms <= 0) {
-		invalid(r, "expiresIn: expected a duration such as \"30m\", "
-		    "\"24h\" or \"7d\", got %.80s", shown(v));
+		api_invalid(r, "expiresIn: expected a duration such as "
+		    "\"30m\", \"24h\" or \"7d\", got %.80s", shown(v));
 		return -1;
 	}
 	if (in->ttl_ms > r->cfg->shares.max_ttl) {
-		invalid(r, "expiresIn: \"%.32s\" is longer than shares.max_ttl "
-		    "(%s)", s, duration_text(r->cfg->shares.max_ttl, max,
-		    sizeof(max)));
+		api_invalid(r, "expiresIn: \"%.32s\" is longer than "
+		    "shares.max_ttl (%s)", s,
+		    duration_text(r->cfg->shares.max_ttl, max, sizeof(max)));
 		return -1;
 	}
 	return 0;
@@ -599,9 +484,9 @@ f_expires_in(struct req *r, struct json_object *v, struct share_in *in)
 static int
 f_expires_at(struct req *r, struct json_object *v, struct share_in *in)
 {
-	if ((in->expires_at = string_of(v)) == NULL ||
+	if ((in->expires_at = api_json_str(v)) == NULL ||
 	    !rfc3339_ok(in->expires_at)) {
-		invalid(r, "expiresAt: expected an RFC 3339 time such as "
+		api_invalid(r, "expiresAt: expected an RFC 3339 time such as "
 		    "\"2030-01-02T15:04:05Z\", got %.80s", shown(v));
 		return -1;
 	}
@@ -615,19 +500,19 @@ f_cidrs(struct req *r, struct json_object *v, struct share_in *in)
 	size_t	 i, n;
 
 	if (!json_object_is_type(v, json_type_array)) {
-		invalid(r, "allowedCidrs: must be an array of networks such "
-		    "as [\"10.0.0.0/8\", \"2001:db8::/32\"]");
+		api_invalid(r, "allowedCidrs: must be an array of networks "
+		    "such as [\"10.0.0.0/8\", \"2001:db8::/32\"]");
 		return -1;
 	}
 	if ((n = json_object_array_length(v)) > CIDRS_MAX) {
-		invalid(r, "allowedCidrs: at most %d networks, got %zu",
+		api_invalid(r, "allowedCidrs: at most %d networks, got %zu",
 		    CIDRS_MAX, n);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
-		if (string_of(json_object_array_get_idx(v, i)) == NULL) {
-			invalid(r, "allowedCidrs[%zu]: must be a string such "
-			    "as \"10.0.0.0/8\"", i);
+		if (api_json_str(json_object_array_get_idx(v, i)) == NULL) {
+			api_invalid(r, "allowedCidrs[%zu]: must be a string "
+			    "such as \"10.0.0.0/8\"", i);
 			return -1;
 		}
 	in->cidrs = shown(v);
@@ -638,7 +523,7 @@ static int
 f_pin(struct req *r, struct json_object *v, struct share_in *in)
 {
 	if (!json_object_is_type(v, json_type_boolean)) {
-		invalid(r, "pinVersion: must be true or false");
+		api_invalid(r, "pinVersion: must be true or false");
 		return -1;
 	}
 	in->pin = json_object_get_boolean(v);
@@ -654,8 +539,8 @@ f_max_uses(struct req *r, struct json_object *v, struct share_in *in)
 	n = json_object_get_int64(v);
 	if (!json_object_is_type(v, json_type_int) || errno != 0 || n < 1 ||
 	    n > INT_MAX) {
-		invalid(r, "maxUses: must be an integer from 1 to %d, or null "
-		    "for no limit, got %.32s", INT_MAX, shown(v));
+		api_invalid(r, "maxUses: must be an integer from 1 to %d, or "
+		    "null for no limit, got %.32s", INT_MAX, shown(v));
 		return -1;
 	}
 	snprintf(in->max_uses, sizeof(in->max_uses), "%lld", (long long)n);
@@ -667,12 +552,14 @@ f_note(struct req *r, struct json_object *v, struct share_in *in)
 {
 	size_t	 n;
 
-	if ((in->note = string_of(v)) == NULL) {
-		invalid(r, "note: must be a string (without NUL characters)");
+	if ((in->note = api_json_str(v)) == NULL) {
+		api_invalid(r, "note: must be a string (without NUL "
+		    "characters)");
 		return -1;
 	}
 	if ((n = utf8_chars(in->note)) > NOTE_MAX) {
-		invalid(r, "note: at most %d characters, got %zu", NOTE_MAX, n);
+		api_invalid(r, "note: at most %d characters, got %zu",
+		    NOTE_MAX, n);
 		return -1;
 	}
 	return 0;
@@ -708,16 +595,17 @@ create_input(struct req *r, struct share_in *in)
 	in->cidrs = "[]";
 	in->note = "";
 	if (!json_object_is_type(o, json_type_object)) {
-		invalid(r, "the body must be a JSON object {\"expiresIn\" or "
-		    "\"expiresAt\", \"allowedCidrs\", \"pinVersion\", "
-		    "\"maxUses\", \"note\"}");
+		api_invalid(r, "the body must be a JSON object "
+		    "{\"expiresIn\" or \"expiresAt\", \"allowedCidrs\", "
+		    "\"pinVersion\", \"maxUses\", \"note\"}");
 		return -1;
 	}
 	if (json_object_object_get_ex(o, "expiresIn", &ttl) &&
 	    !json_object_is_type(ttl, json_type_null) &&
 	    json_object_object_get_ex(o, "expiresAt", &at) &&
 	    !json_object_is_type(at, json_type_null)) {
-		invalid(r, "expiresIn, expiresAt: give one of them, not both");
+		api_invalid(r, "expiresIn, expiresAt: give one of them, not "
+		    "both");
 		return -1;
 	}
 	json_object_object_foreach(o, key, val) {
@@ -725,7 +613,7 @@ create_input(struct req *r, struct share_in *in)
 			if (strcmp(key, create_fields[k].name) == 0)
 				break;
 		if (k == nf) {
-			invalid(r, "%.64s: unknown field (a share link has "
+			api_invalid(r, "%.64s: unknown field (a share link has "
 			    "expiresIn or expiresAt, allowedCidrs, pinVersion, "
 			    "maxUses and note)", key);
 			return -1;
@@ -757,7 +645,7 @@ create_failed(struct req *r, PGresult *res)
 	msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	if (st != NULL && strcmp(st, "22P02") == 0 && msg != NULL &&
 	    strncmp(msg, "allowedCidrs", 12) == 0) {
-		invalid(r, "%s", msg);
+		api_invalid(r, "%s", msg);
 		return;
 	}
 	status = db_http_status(res, &code, &msg);
@@ -779,15 +667,15 @@ api_share_create(struct req *r)
 	memset(token, 0, sizeof(token));
 	if (create_input(r, &in) == -1)
 		goto out;
-	if (token_new(token) == -1) {
+	if (token_new(r->arena, token) == -1) {
 		http_error(r, 500, "internal_error", "no random bytes for a "
 		    "share token; nothing was created");
 		goto out;
 	}
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)in.ttl_ms);
 	snprintf(max, sizeof(max), "%lld", (long long)r->cfg->shares.max_ttl);
-	p[0] = pparam(r, "project");
-	p[1] = pparam(r, "name");
+	p[0] = api_param(r, "project");
+	p[1] = api_param(r, "name");
 	p[2] = in.expires_at;
 	p[3] = in.expires_at == NULL ? ttl : NULL;
 	p[4] = token;
@@ -809,12 +697,12 @@ api_share_create(struct req *r)
 		goto out;
 	}
 	if (!col_bool(res, "future")) {
-		invalid(r, "expiresAt: \"%.64s\" is not in the future",
+		api_invalid(r, "expiresAt: \"%.64s\" is not in the future",
 		    in.expires_at ? in.expires_at : "");
 		goto out;
 	}
 	if (!col_bool(res, "within")) {
-		invalid(r, "expiresAt: \"%.64s\" is further away than "
+		api_invalid(r, "expiresAt: \"%.64s\" is further away than "
 		    "shares.max_ttl (%s) from now", in.expires_at ?
 		    in.expires_at : "", duration_text(r->cfg->shares.max_ttl,
 		    a, sizeof(a)));
@@ -845,24 +733,17 @@ out:
 
 /* ?limit=: default 100, 1 to 1000.  0, or -1 after answering 400. */
 static int
-list_limit(struct req *r, char *buf, size_t len, long *lim)
+list_limit(struct req *r, char *buf, size_t len)
 {
 	const char	*s = http_query(r, "limit");
-	char		*end;
+	int		 lim = API_LIST_DEFAULT;
 
-	*lim = LIST_LIMIT_DEFAULT;
-	if (s != NULL) {
-		errno = 0;
-		*lim = strtol(s, &end, 10);
-		if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
-		    *lim < 1 || *lim > LIST_LIMIT_MAX) {
-			http_error(r, 400, "bad_request", "limit: expected an "
-			    "integer from 1 to %d, got \"%.32s\"",
-			    LIST_LIMIT_MAX, s);
-			return -1;
-		}
+	if (s != NULL && api_limit_parse(s, &lim) == -1) {
+		http_error(r, 400, "bad_request", "limit: expected an integer "
+		    "from 1 to %d, got \"%.32s\"", API_LIST_MAX, s);
+		return -1;
 	}
-	snprintf(buf, len, "%ld", *lim);
+	snprintf(buf, len, "%d", lim);
 	return 0;
 }
 
@@ -881,8 +762,8 @@ list_cursor(struct req *r, const char **micros, const char **id)
 	*micros = *id = NULL;
 	if (c == NULL)
 		return 0;
-	buf = arena_alloc(r->arena, 64);
-	if (strlen(c) > 80 || b64url_decode(c, buf, 64) == -1 ||
+	/* 80 characters decode to 60 bytes: the longest key is 56. */
+	if (strlen(c) > 80 || (buf = api_b64url_decode(r->arena, c)) == NULL ||
 	    (sl = strchr(buf, '/')) == NULL)
 		goto bad;
 	*sl = '\0';
@@ -899,40 +780,17 @@ bad:
 	return -1;
 }
 
-/* Link: <path?the same query&cursor=…>; rel="next". */
-static void
-link_next(struct req *r, const char *key)
-{
-	char		*q, *pair, *save = NULL, *k, *out, *enc;
-	size_t		 o = 0, qlen = strlen(r->query), klen = strlen(key);
-
-	out = arena_alloc(r->arena, qlen + 2);
-	q = arena_strdup(r->arena, r->query);
-	for (pair = strtok_r(q, "&", &save); pair != NULL;
-	    pair = strtok_r(NULL, "&", &save)) {
-		k = arena_strndup(r->arena, pair, strcspn(pair, "="));
-		if (http_urldecode(k, 1) == 0 && strcmp(k, "cursor") == 0)
-			continue;
-		o += (size_t)snprintf(out + o, qlen + 2 - o, "%s&", pair);
-	}
-	enc = arena_alloc(r->arena, klen / 3 * 4 + 4);
-	b64url_encode((const unsigned char *)key, klen, enc);
-	http_header(r, "Link", "<%s?%scursor=%s>; rel=\"next\"", r->path, out,
-	    enc);
-}
-
 void
 api_shares_list(struct req *r)
 {
 	const char	*p[5], *next;
 	char		 lim[16];
-	long		 limit;
 	PGresult	*res;
 
-	p[0] = pparam(r, "project");
-	p[1] = pparam(r, "name");
+	p[0] = api_param(r, "project");
+	p[1] = api_param(r, "name");
 	if (list_cursor(r, &p[2], &p[3]) == -1 ||
-	    list_limit(r, lim, sizeof(lim), &limit) == -1)
+	    list_limit(r, lim, sizeof(lim)) == -1)
 		return;
 	p[4] = lim;
 	if ((res = run(r, SH_LIST, 5, p)) == NULL)
@@ -941,7 +799,7 @@ api_shares_list(struct req *r)
 		dashboard_not_found(r);
 	else {
 		if ((next = col(res, "next")) != NULL)
-			link_next(r, next);
+			api_link_next(r, next);
 		send_col(r, 200, res, "doc");
 	}
 	PQclear(res);
@@ -954,7 +812,7 @@ void
 api_share_revoke(struct req *r)
 {
 	struct json_object	*d;
-	const char		*p[4], *id = pparam(r, "id");
+	const char		*p[4], *id = api_param(r, "id");
 	PGresult		*res;
 	int			 revoked;
 
@@ -964,8 +822,8 @@ api_share_revoke(struct req *r)
 		    "\"7d444840-9dc0-11d1-b245-5ffdce74fad2\")", id);
 		return;
 	}
-	p[0] = pparam(r, "project");
-	p[1] = pparam(r, "name");
+	p[0] = api_param(r, "project");
+	p[1] = api_param(r, "name");
 	p[2] = id;
 	p[3] = r->actor;
 	if ((res = run(r, SH_REVOKE, 4, p)) == NULL)
@@ -1003,7 +861,7 @@ out:
 void
 api_shared_get(struct req *r)
 {
-	const char	*p[4], *tok = pparam(r, "token");
+	const char	*p[4], *tok = api_param(r, "token");
 	char		 addr[INET6_ADDRSTRLEN];
 	int		 wellformed = token_wellformed(tok);
 	PGresult	*res;
