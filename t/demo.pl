@@ -41,7 +41,10 @@ die "t/demo.pl: no dashcgi binary: build it first (t/demo does), or " .
 
 print "t/demo: starting PostgreSQL, dashcgi and nginx ...\n";
 my $t = DashTest->new(workers => 2, auth => 1, nginx_port => $PORT,
-    watchdog => 0, config => { log => { level => 'info' } });
+    watchdog => 0, config => { log => { level => 'info' },
+    auth => { admins => ['admin'] },
+    # Share links the demo prints open straight in a browser.
+    shares => { url_prefix => "http://127.0.0.1:$PORT/api/v1/shared/" } });
 
 # From here on a signal asks the loop below to stop.
 my $stop;
@@ -51,6 +54,30 @@ my $url = $t->url('');
 my $DASH = '{"kind":"Dashboard","metadata":{"name":"cpu","project":"demo"},'
     . '"spec":{"display":{"name":"CPU"},"panels":{},"layouts":[]}}';
 my $BAD = '{"kind":"Dashboard","metadata":{"name":"bad..name"},"spec":{}}';
+
+# Real roles and data, made through the API itself: admin is a global
+# administrator; in project "demo" carol is admin, alice editor, bob viewer.
+sub seed {
+	my ($what, $want, $method, $path, %o) = @_;
+	my $r = $t->request($method, $path, %o);
+	die "t/demo.pl: $what: $r->{status} (expected $want): $r->{content}\n"
+	    unless $r->{status} == $want;
+	return $r;
+}
+seed('create project demo', 200, POST => '/api/v1/projects', user => 'admin',
+    body => '{"kind":"Project","metadata":{"name":"demo"},'
+    . '"spec":{"display":{"name":"Demo"}}}');
+for (['carol', 'admin'], ['alice', 'editor'], ['bob', 'viewer']) {
+	seed("member $_->[0]", 200, PUT => "/api/v1/projects/demo/members/$_->[0]",
+	    user => 'admin', body => qq({"role":"$_->[1]"}));
+}
+seed('dashboard from template', 200,
+    POST => '/api/v1/projects/demo/dashboards/from-template', user => 'alice',
+    body => '{"template":"model-serving","name":"serving",'
+    . '"display":{"name":"Model serving (demo)"}}');
+my $share = $t->json(seed('share link', 201,
+    POST => '/api/v1/projects/demo/dashboards/serving/shares', user => 'alice',
+    body => '{"expiresIn":"24h","note":"demo"}'));
 
 my @examples = (
 	[ 'liveness', "curl -i $url/live",
@@ -71,6 +98,26 @@ my @examples = (
 	    "       -d '$BAD' $url/api/validate/dashboards",
 	    POST => '/api/validate/dashboards', 400, user => 'bob',
 	    body => $BAD ],
+	[ 'who am I (alice is an editor in project demo)',
+	    "curl -s -u alice:pw-alice $url/api/v1/me",
+	    GET => '/api/v1/me', 200, user => 'alice' ],
+	[ 'the dashboards of project demo, as bob (viewer)',
+	    "curl -s -u bob:pw-bob '$url/api/v1/projects/demo/dashboards?metadata_only=true'",
+	    GET => '/api/v1/projects/demo/dashboards?metadata_only=true', 200,
+	    user => 'bob' ],
+	[ 'one dashboard, with its ETag (the version)',
+	    "curl -i -u bob:pw-bob $url/api/v1/projects/demo/dashboards/serving",
+	    GET => '/api/v1/projects/demo/dashboards/serving', 200, user => 'bob' ],
+	[ 'bob may not change it: 403, and the denial is audited',
+	    "curl -s -u bob:pw-bob -X DELETE $url/api/v1/projects/demo/dashboards/serving",
+	    DELETE => '/api/v1/projects/demo/dashboards/serving', 403,
+	    user => 'bob' ],
+	[ 'the system templates',
+	    "curl -s -u alice:pw-alice $url/api/v1/templates",
+	    GET => '/api/v1/templates', 200, user => 'alice' ],
+	[ 'the audit log of project demo, as carol (project admin)',
+	    "curl -s -u carol:pw-carol '$url/api/v1/audit?project=demo'",
+	    GET => '/api/v1/audit?project=demo', 200, user => 'carol' ],
 	[ 'without a login: 401 from nginx',
 	    "curl -i -H 'Content-Type: application/json' -d '$DASH' " .
 	    "$url/api/validate/dashboards",
@@ -93,6 +140,7 @@ for my $e (@examples) {
 	    : "[$r->{status}, expected $want!]";
 	print "\n  # $what $mark\n  $curl\n";
 }
+print "\nshare link (no login; open it in a browser; expires in 24h):\n  $share->{url}\n";
 print "\nCtrl-C stops everything.  dashcgi's log follows:\n\n";
 
 # Follow dashcgi's log until a signal, or until dashcgi or nginx dies.
