@@ -40,6 +40,24 @@ on_stop(int sig)
 	stop = 1;
 }
 
+/* A login or database the server refuses: never respawn us (exit 2). */
+static void
+exit_if_fatal(void)
+{
+	if (db_fatal()) {
+		log_error("the database refused this configuration; exiting "
+		    "with status 2");
+		exit(EXIT_FATALCONF);
+	}
+}
+
+/* Only interrupts an idle accept so that the loop can reconnect. */
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+}
+
 static double
 now_s(void)
 {
@@ -242,16 +260,18 @@ worker_main(int slotno, const struct config *cfg, int lfd)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGALRM);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	/* The master blocked these before fork; only ours stay blocked. */
 	{
@@ -259,7 +279,6 @@ worker_main(int slotno, const struct config *cfg, int lfd)
 		sigemptyset(&rest);
 		sigaddset(&rest, SIGCHLD);
 		sigaddset(&rest, SIGHUP);
-		sigaddset(&rest, SIGALRM);
 		sigprocmask(SIG_UNBLOCK, &rest, NULL);
 	}
 	/* If the master dies without stopping us, stop too. */
@@ -271,21 +290,32 @@ worker_main(int slotno, const struct config *cfg, int lfd)
 	FCGX_InitRequest(&req, lfd, FCGI_FAIL_ACCEPT_ON_INTR);
 	db_init(cfg);
 	(void)db_ready();
-	if (db_fatal()) {
-		log_error("the database refused this configuration; exiting "
-		    "with status 2");
-		exit(EXIT_FATALCONF);
-	}
+	exit_if_fatal();
 	if (slot != NULL)
 		slot->db_up = db_is_up();
 
 	while (!stop) {
+		/*
+		 * Without a database connection, wake up every second to
+		 * try again, so that an idle worker is ready (and reports
+		 * itself up) before the next request arrives.
+		 */
+		if (!db_is_up())
+			alarm(1);
 		sigprocmask(SIG_UNBLOCK, &block, NULL);
 		rc = stop ? -EINTR : FCGX_Accept_r(&req);
 		sigprocmask(SIG_BLOCK, &block, NULL);
+		alarm(0);
 		if (rc < 0) {
-			if (stop || rc == -EINTR)
+			if (stop)
 				continue;
+			if (rc == -EINTR) {
+				db_tick();
+				if (slot != NULL)
+					slot->db_up = db_is_up();
+				exit_if_fatal();
+				continue;
+			}
 			log_error("FastCGI accept failed: %s", strerror(-rc));
 			usleep(100000);
 			continue;
@@ -305,11 +335,7 @@ worker_main(int slotno, const struct config *cfg, int lfd)
 			slot->requests++;
 			slot->db_up = db_is_up();
 		}
-		if (db_fatal()) {
-			log_error("the database refused this configuration; "
-			    "exiting with status 2");
-			exit(EXIT_FATALCONF);
-		}
+		exit_if_fatal();
 		if (cfg->max_requests > 0 && ++served >= cfg->max_requests) {
 			log_info("served max_requests (%ld); exiting to be "
 			    "replaced", cfg->max_requests);
