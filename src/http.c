@@ -342,6 +342,240 @@ is_type(const char *ct, const char *want)
 	return *ct == '\0' || *ct == ';';
 }
 
+/*
+ * RFC 8259, strictly, with the offset of the first offence.  json-c
+ * 0.16 in strict mode still accepts NaN and Infinity, single quotes,
+ * raw control characters in strings, "01", "1." and ill-formed UTF-8
+ * (overlong forms, surrogates, code points past U+10FFFF), so every
+ * body passes this check before json-c builds the tree.  Depth counts
+ * as json-c does: a scalar inside N containers is N + 1 deep.
+ */
+struct jcheck {
+	const unsigned char	*b, *p, *e;
+	int			 depth;
+	const char		*what;
+};
+
+static const char *jc_value(struct jcheck *);
+
+static void
+jc_ws(struct jcheck *c)
+{
+	while (c->p < c->e && (*c->p == ' ' || *c->p == '\t' ||
+	    *c->p == '\n' || *c->p == '\r'))
+		c->p++;
+}
+
+static int
+jc_digits(struct jcheck *c)
+{
+	const unsigned char	*s = c->p;
+
+	while (c->p < c->e && *c->p >= '0' && *c->p <= '9')
+		c->p++;
+	return c->p > s;
+}
+
+static const char *
+jc_number(struct jcheck *c)
+{
+	if (*c->p == '-')
+		c->p++;
+	if (c->p < c->e && *c->p == '0') {
+		c->p++;
+		if (c->p < c->e && *c->p >= '0' && *c->p <= '9')
+			return "leading zero in a number";
+	} else if (!jc_digits(c))
+		return "invalid number";
+	if (c->p < c->e && *c->p == '.') {
+		c->p++;
+		if (!jc_digits(c))
+			return "invalid number: digits must follow \".\"";
+	}
+	if (c->p < c->e && (*c->p == 'e' || *c->p == 'E')) {
+		c->p++;
+		if (c->p < c->e && (*c->p == '+' || *c->p == '-'))
+			c->p++;
+		if (!jc_digits(c))
+			return "invalid number: digits must follow the exponent";
+	}
+	return NULL;
+}
+
+/* One UTF-8 sequence at c->p (lead byte >= 0x80), RFC 3629. */
+static const char *
+jc_utf8(struct jcheck *c)
+{
+	const unsigned char	*p = c->p;
+	size_t			 n, i;
+	unsigned int		 cp;
+
+	if (*p >= 0xc2 && *p <= 0xdf) {
+		n = 1; cp = *p & 0x1f;
+	} else if (*p >= 0xe0 && *p <= 0xef) {
+		n = 2; cp = *p & 0x0f;
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
+		n = 3; cp = *p & 0x07;
+	} else
+		return "invalid UTF-8";
+	if ((size_t)(c->e - p) <= n)
+		return "invalid UTF-8";
+	for (i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return "invalid UTF-8";
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return "invalid UTF-8";
+	c->p += n + 1;
+	return NULL;
+}
+
+static const char *
+jc_string(struct jcheck *c)
+{
+	const char	*err;
+	int		 i;
+
+	c->p++;
+	while (c->p < c->e && *c->p != '"') {
+		if (*c->p < 0x20)
+			return "control character in a string";
+		if (*c->p == '\\') {
+			if (++c->p == c->e)
+				break;
+			if (*c->p == 'u') {
+				for (i = 1; i <= 4; i++)
+					if (c->p + i >= c->e ||
+					    !isxdigit(c->p[i]))
+						return "invalid \\u escape";
+				c->p += 5;
+			} else if (*c->p != '\0' &&
+			    strchr("\"\\/bfnrt", *c->p) != NULL)
+				c->p++;
+			else
+				return "invalid escape in a string";
+		} else if (*c->p >= 0x80) {
+			if ((err = jc_utf8(c)) != NULL)
+				return err;
+		} else
+			c->p++;
+	}
+	if (c->p == c->e)
+		return "unexpected end of JSON input";
+	c->p++;
+	return NULL;
+}
+
+static const char *
+jc_container(struct jcheck *c, unsigned char close)
+{
+	const char	*err;
+
+	if (++c->depth > HTTP_JSON_DEPTH)
+		return "JSON nesting deeper than 64";
+	c->p++;
+	jc_ws(c);
+	if (c->p < c->e && *c->p == close)
+		goto done;
+	for (;;) {
+		if (close == '}') {
+			if (c->p == c->e)
+				return "unexpected end of JSON input";
+			if (*c->p != '"')
+				return "expected a member name in double quotes";
+			if ((err = jc_string(c)) != NULL)
+				return err;
+			jc_ws(c);
+			if (c->p == c->e)
+				return "unexpected end of JSON input";
+			if (*c->p != ':')
+				return "expected ':' after a member name";
+			c->p++;
+			jc_ws(c);
+		}
+		if ((err = jc_value(c)) != NULL)
+			return err;
+		jc_ws(c);
+		if (c->p == c->e)
+			return "unexpected end of JSON input";
+		if (*c->p == close)
+			break;
+		if (*c->p != ',')
+			return close == '}' ? "expected ',' or '}'" :
+			    "expected ',' or ']'";
+		c->p++;
+		jc_ws(c);
+	}
+done:
+	c->p++;
+	c->depth--;
+	return NULL;
+}
+
+static const char *
+jc_literal(struct jcheck *c, const char *lit)
+{
+	size_t	 n = strlen(lit);
+
+	if ((size_t)(c->e - c->p) < n || memcmp(c->p, lit, n) != 0)
+		return "invalid literal (JSON has true, false and null)";
+	c->p += n;
+	return NULL;
+}
+
+static const char *
+jc_value(struct jcheck *c)
+{
+	if (c->p == c->e)
+		return "unexpected end of JSON input";
+	if (*c->p != '{' && *c->p != '[' && c->depth + 1 > HTTP_JSON_DEPTH)
+		return "JSON nesting deeper than 64";
+	switch (*c->p) {
+	case '{':
+		return jc_container(c, '}');
+	case '[':
+		return jc_container(c, ']');
+	case '"':
+		return jc_string(c);
+	case 't':
+		return jc_literal(c, "true");
+	case 'f':
+		return jc_literal(c, "false");
+	case 'n':
+		return jc_literal(c, "null");
+	default:
+		if (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))
+			return jc_number(c);
+		return "unexpected character";
+	}
+}
+
+/* NULL if buf is one JSON text; else why, with *off where. */
+static const char *
+json_check(const char *buf, size_t len, size_t *off)
+{
+	struct jcheck	 c;
+	const char	*err;
+
+	c.b = c.p = (const unsigned char *)buf;
+	c.e = c.b + len;
+	c.depth = 0;
+	jc_ws(&c);
+	if ((err = jc_value(&c)) == NULL) {
+		jc_ws(&c);
+		if (c.p != c.e)
+			err = "unexpected data after the JSON value";
+	}
+	*off = (size_t)(c.p - c.b);
+	return err;
+}
+
+/*
+ * buf[len] must be '\0' (request bodies are): json-c needs a byte
+ * after a top-level scalar to know it has ended.
+ */
 struct json_object *
 http_parse_json(struct arena *a, const char *buf, size_t len,
     const char **err)
@@ -349,48 +583,38 @@ http_parse_json(struct arena *a, const char *buf, size_t len,
 	struct json_tokener	*tok;
 	struct json_object	*o = NULL;
 	enum json_tokener_error	 jerr;
-	size_t			 end, i;
+	const char		*why;
+	size_t			 off;
 
 	*err = NULL;
 	if (len == 0) {
 		*err = "empty body: expected a JSON document";
 		return NULL;
 	}
-	if (len > INT_MAX) {
+	if (len >= INT_MAX) {
 		*err = "body too large to parse";
 		return NULL;
 	}
-	/* json-c counts the top-level value as depth 1. */
+	if ((why = json_check(buf, len, &off)) != NULL) {
+		*err = arena_printf(a, "%s at offset %zu", why, off);
+		return NULL;
+	}
 	if ((tok = json_tokener_new_ex(HTTP_JSON_DEPTH)) == NULL) {
 		*err = "out of memory";
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, buf, (int)len);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, buf, (int)len + 1);
 	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
 	if (o == NULL) {
-		if (jerr == json_tokener_continue)
-			*err = arena_printf(a, "unexpected end of JSON input "
-			    "at offset %zu", len);
-		else if (jerr == json_tokener_error_depth)
-			*err = arena_printf(a, "JSON nesting deeper than %d "
-			    "at offset %zu", HTTP_JSON_DEPTH, end);
+		/* Valid JSON json-c has no object for: the literal null. */
+		if (jerr == json_tokener_success)
+			*err = "the body is JSON null: expected an object";
 		else
 			*err = arena_printf(a, "%s at offset %zu",
-			    json_tokener_error_desc(jerr), end);
-		goto out;
+			    json_tokener_error_desc(jerr),
+			    json_tokener_get_parse_end(tok));
 	}
-	for (i = end; i < len; i++)
-		if (!isspace((unsigned char)buf[i])) {
-			*err = arena_printf(a, "unexpected data after the JSON "
-			    "value at offset %zu", i);
-			json_object_put(o);
-			o = NULL;
-			goto out;
-		}
-out:
 	json_tokener_free(tok);
 	return o;
 }
