@@ -1,10 +1,21 @@
 /*
  * baseline.c -- the yardstick for the benchmark: the least a libfcgi
- * program can do to answer GET /live, pre-forked like dashcgi.
+ * program can do, pre-forked like dashcgi.
  *
- * usage: baseline SOCKET_PATH WORKERS
- * No routing, logging, metrics or database: whatever dashcgi costs
- * beyond this is the price of its features.
+ * usage: baseline SOCKET_PATH WORKERS [CONNINFO]
+ *
+ * Without CONNINFO every request gets {"alive":true}.  With it, each
+ * worker connects after fork and prepares dashcgi's GET statement (the
+ * SQL text of DS_GET in src/api/dashboards.c, copied verbatim; run.pl
+ * refuses to run when the two differ), and a request for
+ * .../projects/{p}/dashboards/{name} runs it for p, name and
+ * REMOTE_USER: 200 with the document, 404 when the project, the
+ * caller's role or the dashboard is missing.  Other paths still get
+ * {"alive":true}.
+ *
+ * No routing table, logging, metrics, validation or configuration:
+ * whatever dashcgi costs beyond this is the price of its features.
+ * Never used outside the benchmark.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -16,24 +27,180 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <libpq-fe.h>
+
+/* DS_GET of src/api/dashboards.c, character for character. */
+static const char get_sql[] =
+	    "SELECT EXISTS (SELECT 1 FROM project WHERE name = $1::text),"
+	    " (SELECT role FROM project_member"
+	    " WHERE project = $1::text AND user_name = $3::text),"
+	    " x.cur, x.ver, x.doc"
+	    " FROM (VALUES (1)) AS one (o) LEFT JOIN LATERAL ("
+	    " SELECT d.version AS cur, s.ver, s.doc FROM dashboard d"
+	    " LEFT JOIN LATERAL ("
+	    " SELECT d.version AS ver, CASE WHEN $6::boolean"
+	    " OR d.version = ANY ($5::int[]) THEN NULL"
+	    " ELSE dashboard_doc(d)::text END AS doc"
+	    " WHERE $4::int IS NULL OR $4::int = d.version"
+	    " UNION ALL"
+	    " SELECT v.version, CASE WHEN $6::boolean"
+	    " OR v.version = ANY ($5::int[]) THEN NULL"
+	    " ELSE dashboard_version_doc(d, v)::text END"
+	    " FROM dashboard_version v WHERE v.dashboard_id = d.id"
+	    " AND v.version = $4::int AND v.version <> d.version"
+	    " ) s ON true"
+	    " WHERE d.project = $1::text AND d.name = $2::text"
+	    " AND d.deleted_at IS NULL) x ON true";
+
+static const char alive[] = "{\"alive\":true}";
+static char	 alive_head[128];	/* built once: the bare baseline */
+static int	 alive_hlen;
 
 static void
-serve(int sock)
+answer(FCGX_Request *req, const char *status, const char *etag,
+    const char *body, size_t len)
 {
-	static const char	 body[] = "{\"alive\":true}";
-	char			 head[128];
-	int			 hlen;
-	FCGX_Request		 req;
+	char	 head[256];
+	int	 n;
 
-	/* Built once with the C library: libfcgi's own FCGX_FPrintF
-	 * knows no %zu and would drop the rest of the header. */
-	hlen = snprintf(head, sizeof(head), "Status: 200 OK\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n\r\n", sizeof(body) - 1);
+	/* The C library's snprintf: libfcgi's FCGX_FPrintF knows no %zu. */
+	n = snprintf(head, sizeof(head), "Status: %s\r\n"
+	    "Content-Type: application/json\r\n%s%s%s"
+	    "Content-Length: %zu\r\n\r\n", status,
+	    etag != NULL ? "ETag: \"" : "", etag != NULL ? etag : "",
+	    etag != NULL ? "\"\r\n" : "", len);
+	FCGX_PutStr(head, n, req->out);
+	FCGX_PutStr(body, (int)len, req->out);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode s in place; -1 on a malformed escape or %00. */
+static int
+urldecode(char *s)
+{
+	char	*o = s;
+	int	 h, l;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%') {
+			if ((h = hexval(s[1])) < 0 || (l = hexval(s[2])) < 0 ||
+			    (h == 0 && l == 0))
+				return -1;	/* as dashcgi: no NUL */
+			*o++ = (char)(h << 4 | l);
+			s += 2;
+		} else
+			*o++ = *s;
+	}
+	*o = '\0';
+	return 0;
+}
+
+/*
+ * ".../projects/{p}/dashboards/{name}[?query]": p and name, decoded,
+ * in buf.  0, or -1 for any other path.
+ */
+static int
+dashboard_path(const char *uri, char *buf, size_t len, char **p, char **name)
+{
+	const char	*s;
+	char		*sl;
+	size_t		 n;
+
+	if (uri == NULL || (s = strstr(uri, "/projects/")) == NULL)
+		return -1;
+	s += strlen("/projects/");
+	if ((n = strcspn(s, "?")) >= len)
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if ((sl = strchr(buf, '/')) == NULL ||
+	    strncmp(sl, "/dashboards/", strlen("/dashboards/")) != 0)
+		return -1;
+	*sl = '\0';
+	*p = buf;
+	*name = sl + strlen("/dashboards/");
+	if (**p == '\0' || **name == '\0' || strchr(*name, '/') != NULL ||
+	    urldecode(*p) == -1 || urldecode(*name) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+get_dashboard(FCGX_Request *req, PGconn *db, char *project, char *name)
+{
+	static const char	 nf[] = "{\"status\":404,\"error\":"
+	    "\"not_found\",\"message\":\"not found\"}";
+	static const char	 unav[] = "{\"status\":503,\"error\":"
+	    "\"database_unavailable\",\"message\":\"database error\"}";
+	const char		*p[6];
+	PGresult		*res;
+
+	p[0] = project;
+	p[1] = name;
+	p[2] = FCGX_GetParam("REMOTE_USER", req->envp);
+	p[3] = NULL;		/* the current version */
+	p[4] = NULL;		/* no If-None-Match */
+	p[5] = "f";
+	res = PQexecPrepared(db, "dash_get", 6, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		answer(req, "503 Service Unavailable", NULL, unav,
+		    sizeof(unav) - 1);
+		if (PQstatus(db) != CONNECTION_OK)
+			PQreset(db);
+	} else if (PQgetvalue(res, 0, 0)[0] != 't' || PQgetisnull(res, 0, 1) ||
+	    PQgetisnull(res, 0, 4))
+		answer(req, "404 Not Found", NULL, nf, sizeof(nf) - 1);
+	else
+		answer(req, "200 OK", PQgetvalue(res, 0, 3),
+		    PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4));
+	PQclear(res);
+}
+
+static void
+serve(int sock, const char *conninfo)
+{
+	FCGX_Request	 req;
+	PGconn		*db = NULL;
+	PGresult	*res;
+	char		 buf[512], *project, *name;
+
+	if (conninfo != NULL) {
+		db = PQconnectdb(conninfo);
+		if (PQstatus(db) != CONNECTION_OK) {
+			fprintf(stderr, "baseline: %s", PQerrorMessage(db));
+			exit(1);
+		}
+		res = PQprepare(db, "dash_get", get_sql, 6, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "baseline: prepare: %s",
+			    PQresultErrorMessage(res));
+			exit(1);
+		}
+		PQclear(res);
+	}
+	alive_hlen = snprintf(alive_head, sizeof(alive_head), "Status: 200 OK"
+	    "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "\r\n", sizeof(alive) - 1);
 	FCGX_InitRequest(&req, sock, 0);
 	while (FCGX_Accept_r(&req) >= 0) {
-		FCGX_PutStr(head, hlen, req.out);
-		FCGX_PutStr(body, sizeof(body) - 1, req.out);
+		if (db != NULL && dashboard_path(FCGX_GetParam("REQUEST_URI",
+		    req.envp), buf, sizeof(buf), &project, &name) == 0)
+			get_dashboard(&req, db, project, name);
+		else {
+			FCGX_PutStr(alive_head, alive_hlen, req.out);
+			FCGX_PutStr(alive, sizeof(alive) - 1, req.out);
+		}
 		FCGX_Finish_r(&req);
 	}
 	exit(0);
@@ -44,8 +211,9 @@ main(int argc, char *argv[])
 {
 	int	 sock, n, i;
 
-	if (argc != 3 || (n = atoi(argv[2])) < 1) {
-		fprintf(stderr, "usage: baseline SOCKET_PATH WORKERS\n");
+	if (argc < 3 || argc > 4 || (n = atoi(argv[2])) < 1) {
+		fprintf(stderr, "usage: baseline SOCKET_PATH WORKERS "
+		    "[CONNINFO]\n");
 		return 2;
 	}
 	FCGX_Init();
@@ -59,7 +227,7 @@ main(int argc, char *argv[])
 		if (fork() == 0) {
 			/* Stopping the parent stops the workers. */
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			serve(sock);
+			serve(sock, argc == 4 ? argv[3] : NULL);
 		}
 	while (wait(NULL) > 0)
 		;
