@@ -18,6 +18,7 @@
 static enum log_level	 threshold = LOG_INFO;
 static enum log_format	 format = LOG_LOGFMT;
 static char		 proc[32] = "main";
+static pid_t		 mypid;		/* set with the process tag */
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -36,10 +37,12 @@ log_setup(enum log_level l, enum log_format f, const char *p)
 		log_set_proc(p);
 }
 
+/* Called first thing after fork, so the cached pid is the child's. */
 void
 log_set_proc(const char *p)
 {
 	snprintf(proc, sizeof(proc), "%s", p);
+	mypid = getpid();
 }
 
 int
@@ -183,7 +186,7 @@ log_begin(struct logline *l, enum log_level lv, const char *msg)
 	}
 	log_str(l, "level", log_level_name(lv));
 	log_str(l, "proc", proc);
-	log_int(l, "pid", (long long)getpid());
+	log_int(l, "pid", (long long)(mypid ? mypid : getpid()));
 	log_str(l, "msg", msg);
 }
 
