@@ -827,6 +827,21 @@ not_found(struct req *r, const char *project, const char *name)
 	    "project \"%s\"", name, project);
 }
 
+/*
+ * The end of every change that leaves a new document: its one audit
+ * row, then the document PostgreSQL built (column doc) with its
+ * version (column ver) as the ETag.  det is consumed.
+ */
+static void
+answer_change(struct req *r, const char *project, const char *name,
+    const PGresult *res, int ver, int doc, struct json_object *det)
+{
+	if (audit_change(r, project, name, api_val_long(res, ver), det) == -1)
+		return;
+	http_header(r, "ETag", "\"%ld\"", api_val_long(res, ver));
+	api_send_col(r, 200, res, doc);
+}
+
 /* ------------------------------------------------------------------ */
 /* One dashboard */
 
@@ -867,11 +882,8 @@ api_dashboard_create(struct req *r)
 		    "exists in project \"%s\"", d.name, project);
 		goto out;
 	}
-	if (audit_change(r, project, d.name, api_val_long(res, 0),
-	    versions_obj(-1, api_val_long(res, 0))) == -1)
-		goto out;
-	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 0));
-	api_send_col(r, 200, res, 1);
+	answer_change(r, project, d.name, res, 0, 1,
+	    versions_obj(-1, api_val_long(res, 0)));
 out:
 	PQclear(res);
 }
@@ -996,11 +1008,8 @@ api_dashboard_update(struct req *r)
 		version_error(r, fail, name, atol(want), cur);
 		goto out;
 	}
-	if (audit_change(r, project, name, api_val_long(res, 1),
-	    versions_obj(cur, api_val_long(res, 1))) == -1)
-		goto out;
-	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 1));
-	api_send_col(r, 200, res, 2);
+	answer_change(r, project, name, res, 1, 2,
+	    versions_obj(cur, api_val_long(res, 1)));
 out:
 	PQclear(res);
 }
@@ -1121,10 +1130,7 @@ api_dashboard_version_restore(struct req *r)
 	}
 	det = versions_obj(api_val_long(res, 0), api_val_long(res, 2));
 	json_object_object_add(det, "restoredFrom", json_object_new_int64(v));
-	if (audit_change(r, project, name, api_val_long(res, 2), det) == -1)
-		goto out;
-	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 2));
-	api_send_col(r, 200, res, 3);
+	answer_change(r, project, name, res, 2, 3, det);
 out:
 	PQclear(res);
 }
@@ -1219,10 +1225,7 @@ api_dashboard_state_put(struct req *r)
 	json_object_object_add(det, "from",
 	    json_object_new_string(api_val(res, 1)));
 	json_object_object_add(det, "to", json_object_new_string(to));
-	if (audit_change(r, project, name, api_val_long(res, 2), det) == -1)
-		goto out;
-	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 2));
-	api_send_col(r, 200, res, 3);
+	answer_change(r, project, name, res, 2, 3, det);
 out:
 	PQclear(res);
 }
@@ -1283,10 +1286,7 @@ api_trash_restore(struct req *r)
 	det = json_object_new_object();
 	json_object_object_add(det, "version",
 	    json_object_new_int64(api_val_long(res, 2)));
-	if (audit_change(r, project, name, api_val_long(res, 2), det) == -1)
-		goto out;
-	http_header(r, "ETag", "\"%ld\"", api_val_long(res, 2));
-	api_send_col(r, 200, res, 3);
+	answer_change(r, project, name, res, 2, 3, det);
 out:
 	PQclear(res);
 }
