@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "module.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -25,6 +26,29 @@ static const struct stmt_def defs[AU__COUNT] = {
 	    "$6::text, $7::inet, $8::text, coalesce($9::jsonb, '{}'))", 9 },
 };
 const struct stmt_set audit_stmts = { "audit", defs, AU__COUNT };
+
+static int
+p_audit(const struct config *cfg, char *buf, size_t len)
+{
+	if (cfg->audit.retention <= 0)
+		return 0;
+	snprintf(buf, len, "%lld", (long long)cfg->audit.retention);
+	return 1;
+}
+
+/*
+ * Maintenance of the audit log (the core module runs these first:
+ * later jobs write audit rows, which need this month's partition).
+ * Partitions are kept two months ahead.
+ */
+const struct job audit_jobs[AUDIT_NJOBS] = {
+	{ "audit_partitions", "created",
+	  "SELECT audit_ensure_partitions(2)", NULL, NULL },
+	{ "audit_retention", "dropped_partitions",
+	  "SELECT audit_drop_partitions_before("
+	  "now() - $1::bigint * interval '1 millisecond')",
+	  p_audit, "audit.retention is 0: audit log kept forever" },
+};
 
 /* Only a literal address reaches the inet column ("unix:" does not). */
 static const char *

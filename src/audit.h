@@ -13,6 +13,8 @@
 
 #include <json-c/json.h>
 
+#include "module.h"
+
 struct req;
 
 #define AUDIT_NO_VERSION	(-1L)
@@ -33,5 +35,11 @@ int	audit_change(struct req *, const char *project, const char *resource,
 void	audit_event(struct req *, const char *action, const char *project,
 	    const char *resource, long version, const char *result,
 	    struct json_object *details);
+
+/* Its statements and maintenance jobs, in the core module. */
+#define AUDIT_NJOBS	2
+extern const struct job audit_jobs[];
+struct stmt_set;
+extern const struct stmt_set audit_stmts;
 
 #endif

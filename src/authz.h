@@ -38,4 +38,8 @@ void		 authz_deny(struct req *, const char *project,
 		    const char *resource, const char *fmt, ...)
 		    __attribute__((format(printf, 4, 5)));
 
+/* Its statements, prepared with the core module's. */
+struct stmt_set;
+extern const struct stmt_set authz_stmts;
+
 #endif

@@ -111,6 +111,8 @@ const struct config_key config_keys[] = {
 	    "7d", NULL, RELOAD, PLAIN, 0, 0),
 	KEY("audit.retention", CT_DURATION, audit.retention,
 	    "400d", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("maintenance.interval", CT_DURATION, maintenance.interval,
+	    "0", NULL, RELOAD, PLAIN, 0, 0),
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 

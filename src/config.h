@@ -83,6 +83,10 @@ struct config {
 		int64_t	 retention;
 	} audit;
 
+	struct {
+		int64_t	 interval;	/* 0: no maintenance process */
+	} maintenance;
+
 	struct config_origin	*origins;	/* one per config_keys[] row */
 };
 

@@ -18,6 +18,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "module.h"
 #include "metrics.h"
 
 /* The server's own statements. */
@@ -29,23 +30,41 @@ static const struct stmt_def core_defs[STMT__COUNT] = {
 const struct stmt_set core_stmts = { "core", core_defs, STMT__COUNT };
 
 /*
- * Every statement a worker runs, one table per module: each module
- * keeps its SQL beside the code that reads the result.  All of them
- * are prepared when a connection opens.
+ * Every statement a process runs, one set per module, collected from
+ * modules[] (module.h): each module keeps its SQL beside the code that
+ * reads the result.  All of them are prepared when a connection opens.
  */
-static const struct stmt_set *const sets[] = {
-	&core_stmts,
-	&authz_stmts,
-	&audit_stmts,
-	&projects_stmts,
-	&dashboards_stmts,
-	&templates_stmts,
-	&preferences_stmts,
-	&auditlog_stmts,
-	&shares_stmts,
-};
-#define NSETS		(sizeof(sets) / sizeof(sets[0]))
-#define MAX_STMTS	256
+#define MAX_SETS	64
+#define MAX_STMTS	1024
+
+static const struct stmt_set	*sets[MAX_SETS];
+static const struct module	*set_owner[MAX_SETS];
+static size_t			 set_base[MAX_SETS];	/* first global index */
+static size_t			 nsets, nstmts;
+
+/* Collect the sets once; too many is a programming error, not a skip. */
+static void
+collect_sets(void)
+{
+	const struct stmt_set *const	*sp;
+	size_t				 m;
+
+	if (nsets > 0)
+		return;
+	for (m = 0; m < nmodules; m++)
+		for (sp = modules[m]->stmts; sp != NULL && *sp != NULL; sp++) {
+			if (nsets == MAX_SETS || nstmts + (*sp)->n > MAX_STMTS) {
+				fprintf(stderr, "dashcgi: more than %d statement "
+				    "sets or %d statements\n", MAX_SETS,
+				    MAX_STMTS);
+				abort();
+			}
+			set_owner[nsets] = modules[m];
+			set_base[nsets] = nstmts;
+			sets[nsets++] = *sp;
+			nstmts += (*sp)->n;
+		}
+}
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	2000
@@ -53,7 +72,7 @@ static const struct stmt_set *const sets[] = {
 static const struct config	*cfg;
 static PGconn			*conn;
 static int			 prepared[MAX_STMTS];
-static size_t			 nstmts;
+static int			 reported[MAX_STMTS];	/* logged this conn */
 static int			 all_prepared;
 static int64_t			 next_try_ms;	/* monotonic */
 static int64_t			 backoff_ms = BACKOFF_MIN_MS;
@@ -181,6 +200,7 @@ disconnect(void)
 		PQfinish(conn);
 	conn = NULL;
 	memset(prepared, 0, sizeof(prepared));
+	memset(reported, 0, sizeof(reported));
 	all_prepared = 0;
 	set_up(0);
 }
@@ -191,21 +211,28 @@ db_shutdown(void)
 	disconnect();
 }
 
-/* Prepare what is not prepared yet.  A statement over a table that a
- * pending migration creates fails with 42P01 and is retried later. */
-static void	log_begin_prepare_failure(const char *, const PGresult *);
+/*
+ * Prepare what is not prepared yet.  A statement that fails leaves its
+ * module unready (its routes answer 503) and the others serving; it is
+ * logged at ERROR once per connection, with its name and the server's
+ * message, then retried quietly (a pending migration may create what
+ * it needs).
+ */
+static void	log_prepare_failure(const char *, const PGresult *, int);
 
 static void
 prepare_all(void)
 {
 	const struct stmt_def	*d;
 	PGresult		*res;
-	size_t			 k, i, g = 0;
+	size_t			 k, i, g;
 	int			 ok = 1;
 
-	for (k = 0; k < NSETS; k++)
-		for (i = 0; i < sets[k]->n; i++, g++) {
-			if (g >= MAX_STMTS || prepared[g])
+	collect_sets();
+	for (k = 0; k < nsets; k++)
+		for (i = 0; i < sets[k]->n; i++) {
+			g = set_base[k] + i;
+			if (prepared[g])
 				continue;
 			d = &sets[k]->defs[i];
 			res = PQprepare(conn, d->name, d->sql, d->nparams, NULL);
@@ -215,31 +242,26 @@ prepare_all(void)
 				break;
 			default:
 				ok = 0;
-				/* 42P01/42703: a migration is pending. */
-				log_begin_prepare_failure(d->name, res);
+				log_prepare_failure(d->name, res, reported[g]);
+				reported[g] = 1;
 				break;
 			}
 			PQclear(res);
 			if (PQstatus(conn) != CONNECTION_OK)
 				return;
 		}
-	nstmts = g;
 	all_prepared = ok;
 }
 
 static void
-log_begin_prepare_failure(const char *name, const PGresult *res)
+log_prepare_failure(const char *name, const PGresult *res, int again)
 {
 	struct logline	 l;
-	const char	*st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-	/* Expected while migrations are pending; loud otherwise. */
-	log_begin(&l, st != NULL && (strcmp(st, "42P01") == 0 ||
-	    strcmp(st, "42703") == 0 || strcmp(st, "42883") == 0 ||
-	    strcmp(st, "42704") == 0) ? LOG_DEBUG : LOG_ERROR,
+	log_begin(&l, again ? LOG_DEBUG : LOG_ERROR,
 	    "cannot prepare statement");
 	log_str(&l, "statement", name);
-	log_str(&l, "sqlstate", st);
+	log_str(&l, "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE));
 	log_str(&l, "error", PQresultErrorMessage(res));
 	log_end(&l);
 }
@@ -323,12 +345,34 @@ db_tick(void)
 static int
 global_index(const struct stmt_set *set, size_t i)
 {
-	size_t	 k, g = 0;
+	size_t	 k;
 
-	for (k = 0; k < NSETS; g += sets[k]->n, k++)
+	collect_sets();
+	for (k = 0; k < nsets; k++)
 		if (sets[k] == set)
-			return i < set->n && g + i < MAX_STMTS ? (int)(g + i) : -1;
+			return i < set->n ? (int)(set_base[k] + i) : -1;
 	return -1;
+}
+
+/* Every statement of module m (and of every MOD_CORE module) prepared? */
+int
+db_module_ready(const struct module *m)
+{
+	size_t	 k, i;
+
+	if (conn == NULL)
+		return 0;
+	if (all_prepared)
+		return 1;
+	collect_sets();
+	for (k = 0; k < nsets; k++) {
+		if (set_owner[k] != m && !(set_owner[k]->flags & MOD_CORE))
+			continue;
+		for (i = 0; i < sets[k]->n; i++)
+			if (!prepared[set_base[k] + i])
+				return 0;
+	}
+	return 1;
 }
 
 PGresult *
@@ -437,6 +481,48 @@ db_ping(void)
 		    (double)(b.tv_nsec - a.tv_nsec) / 1e6;
 	PQclear(res);
 	return ms;
+}
+
+/*
+ * "dashcgi check-sql": prepare every statement of every module on a
+ * connection of its own and report each that fails, with its module,
+ * name and the server's message.  0 when all prepared, 1 otherwise.
+ */
+int
+db_check_sql(const struct config *c)
+{
+	const struct stmt_def	*d;
+	struct logline		 l;
+	PGconn			*pc;
+	PGresult		*res;
+	size_t			 k, i, bad = 0;
+
+	if ((pc = open_conn(c, "dashcgi check-sql", NULL)) == NULL)
+		return 1;
+	collect_sets();
+	for (k = 0; k < nsets; k++)
+		for (i = 0; i < sets[k]->n; i++) {
+			d = &sets[k]->defs[i];
+			res = PQprepare(pc, d->name, d->sql, d->nparams, NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				log_begin(&l, LOG_ERROR,
+				    "cannot prepare statement");
+				log_str(&l, "module", set_owner[k]->name);
+				log_str(&l, "statement", d->name);
+				log_str(&l, "sqlstate", PQresultErrorField(res,
+				    PG_DIAG_SQLSTATE));
+				log_str(&l, "error", PQresultErrorMessage(res));
+				log_end(&l);
+				printf("FAIL %s %s: %s", set_owner[k]->name,
+				    d->name, PQresultErrorMessage(res));
+				bad++;
+			}
+			PQclear(res);
+		}
+	PQfinish(pc);
+	printf("%zu statements in %zu sets, %zu failed to prepare\n",
+	    nstmts, nsets, bad);
+	return bad > 0 ? 1 : 0;
 }
 
 /*

@@ -25,16 +25,15 @@ struct stmt_def {
 	int		 nparams;
 };
 
-/* A module's statement table; db.c lists every set it prepares. */
+/* A module's statement table; db.c prepares the sets of every module. */
 struct stmt_set {
 	const char		*module;
 	const struct stmt_def	*defs;
 	size_t			 n;
 };
 
-extern const struct stmt_set core_stmts, authz_stmts, audit_stmts,
-	projects_stmts, dashboards_stmts, templates_stmts, preferences_stmts,
-	auditlog_stmts, shares_stmts;
+/* The server's own statements (db.c), part of the core module. */
+extern const struct stmt_set core_stmts;
 
 /* The core set (db.c). */
 enum stmt {
@@ -49,6 +48,9 @@ enum stmt {
  * Returns NULL after logging why.  The caller PQfinish()es it.
  */
 PGconn	*db_open(const struct config *, const char *appname);
+
+/* dashcgi check-sql: prepare every module's statements; 0 or 1. */
+int	 db_check_sql(const struct config *);
 
 /* Worker side. */
 void	 db_init(const struct config *);	/* no I/O */
@@ -77,6 +79,9 @@ int	 db_is_up(void);
 int	 db_fatal(void);
 /* Connected and every statement prepared (schema not behind)? */
 int	 db_statements_ready(void);
+/* Connected and every statement of m and of the core modules prepared? */
+struct module;
+int	 db_module_ready(const struct module *m);
 /* Called between requests: reconnect, max_lifetime. */
 void	 db_tick(void);
 

@@ -302,7 +302,7 @@ http_error_obj(struct req *r, int status, const char *code,
 	size_t			 len;
 
 	json_object_object_add(o, "status", json_object_new_int(status));
-	json_object_object_add(o, "error", json_object_new_string(code));
+	json_object_object_add(o, "code", json_object_new_string(code));
 	json_object_object_add(o, "message", json_object_new_string(message));
 	if (extra != NULL) {
 		json_object_object_foreach(extra, k, v)

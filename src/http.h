@@ -108,7 +108,8 @@ void	 http_send(struct req *, int status, const char *ctype,
 void	 http_send_json(struct req *, int status, const char *json, size_t len);
 /* Headers now, body streamed by the caller with FCGX_PutStr. */
 void	 http_begin(struct req *, int status, const char *ctype);
-/* {"status":N,"error":code,"message":…[,extra members]} */
+/* {"status":N,"code":code,"message":…[,extra members]}: no "error"
+ * member, which the Perses UI would show instead of the message. */
 void	 http_error(struct req *, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void	 http_error_obj(struct req *, int status, const char *code,

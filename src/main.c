@@ -1,6 +1,6 @@
 /*
  * main.c -- command-line dispatch: serve, check-config, migrate,
- * maintenance, version, help.
+ * maintenance, check-sql, routes, version, help.
  *
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration.
  */
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "maintenance.h"
 #include "master.h"
@@ -32,6 +33,7 @@ usage(FILE *f)
 	    "       dashcgi [-c FILE] migrate up [--to VERSION] | down [--steps N]"
 	    " | status | verify | new NAME\n"
 	    "       dashcgi [-c FILE] maintenance\n"
+	    "       dashcgi [-c FILE] check-sql\n"
 	    "       dashcgi routes\n"
 	    "       dashcgi version | --version\n"
 	    "       dashcgi help | --help\n"
@@ -81,13 +83,15 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
-	    strcmp(cmd, "migrate") != 0 && strcmp(cmd, "maintenance") != 0) {
+	    strcmp(cmd, "migrate") != 0 && strcmp(cmd, "maintenance") != 0 &&
+	    strcmp(cmd, "check-sql") != 0) {
 		fprintf(stderr, "dashcgi: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
 	}
 	if ((strcmp(cmd, "serve") == 0 || strcmp(cmd, "check-config") == 0 ||
-	    strcmp(cmd, "maintenance") == 0) && i + 1 < argc) {
+	    strcmp(cmd, "maintenance") == 0 || strcmp(cmd, "check-sql") == 0) &&
+	    i + 1 < argc) {
 		fprintf(stderr, "dashcgi: %s takes no arguments, got \"%s\"\n",
 		    cmd, argv[i + 1]);
 		return 2;
@@ -111,6 +115,8 @@ main(int argc, char *argv[])
 		rc = migrate_main(cfg, argc - i, argv + i);
 	else if (strcmp(cmd, "maintenance") == 0)
 		rc = maintenance_main(cfg, argc - i, argv + i);
+	else if (strcmp(cmd, "check-sql") == 0)
+		rc = db_check_sql(cfg);
 	else
 		return master_main(cfg, path);	/* owns cfg */
 	config_free(cfg);

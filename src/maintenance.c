@@ -1,17 +1,25 @@
 /*
- * maintenance.c -- "dashcgi maintenance": expired share tokens, template
- * usage statistics, the trash, audit partitions and audit retention.
+ * maintenance.c -- "dashcgi maintenance" and the maintenance process
+ * kind: every module's jobs (module.h), e.g. audit partitions and
+ * retention, expired share tokens, template usage, the trash.
  *
- * Owns: the maintenance advisory lock and the job table jobs[].  Each
- * job is one statement, so each runs in its own transaction; the SQL
- * functions it calls live in the migrations.
+ * Owns: the maintenance advisory lock and the walk over the modules'
+ * jobs, in the order of modules[] (the core module's partitions
+ * first: later jobs write audit rows).  Each job is one statement, so
+ * each runs in its own transaction; the SQL functions it calls live
+ * in the migrations.
  * Never: run twice at once (pg_try_advisory_lock: the second run logs
  * and exits 0); let a failing job keep the others from running; remove
  * audit rows other than by dropping whole expired partitions.
  */
 #include "autoconf.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,6 +29,7 @@
 #include "db.h"
 #include "log.h"
 #include "maintenance.h"
+#include "module.h"
 
 /*
  * The advisory lock key: the first 8 bytes of
@@ -28,81 +37,9 @@
  */
 #define MAINT_LOCK_KEY	"-8119138536527048995"
 
-/* Audit partitions kept ready ahead of the current month. */
-#define MONTHS_AHEAD	"2"
-
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
-/*
- * Fills the job's $1 (a duration in ms) into buf.  Returns 1 to run with
- * it, 0 to skip the job (the setting says "keep forever").
- */
-typedef int (*param_fn)(const struct config *, char *buf, size_t len);
-
-static int
-p_trash(const struct config *cfg, char *buf, size_t len)
-{
-	if (cfg->dashboards.trash_retention <= 0)
-		return 0;
-	snprintf(buf, len, "%lld", (long long)cfg->dashboards.trash_retention);
-	return 1;
-}
-
-/* Links stay listed (as expired) for a while; 0 removes them at once. */
-static int
-p_grace(const struct config *cfg, char *buf, size_t len)
-{
-	snprintf(buf, len, "%lld", (long long)cfg->shares.cleanup_grace);
-	return 1;
-}
-
-static int
-p_audit(const struct config *cfg, char *buf, size_t len)
-{
-	if (cfg->audit.retention <= 0)
-		return 0;
-	snprintf(buf, len, "%lld", (long long)cfg->audit.retention);
-	return 1;
-}
-
-/*
- * Partitions come first: the trash purge writes audit rows, which need
- * this month's partition.  Each statement returns one count.
- */
-static const struct job {
-	const char	*name;
-	const char	*counted;	/* what the count is, for the log */
-	const char	*sql;
-	param_fn	 param;		/* NULL: no parameter */
-	const char	*skipped;	/* logged when param says skip */
-} jobs[] = {
-	{ "audit_partitions", "created",
-	  "SELECT audit_ensure_partitions(" MONTHS_AHEAD ")", NULL, NULL },
-	{ "expired_tokens", "deleted",
-	  "SELECT cleanup_expired_tokens("
-	  "$1::bigint * interval '1 millisecond')", p_grace, NULL },
-	{ "template_usage", "updated",
-	  "SELECT update_template_usage_stats()", NULL, NULL },
-	/* Every purged dashboard leaves its audit row, in the same statement. */
-	{ "trash_purge", "purged",
-	  "WITH d AS ("
-	  " DELETE FROM dashboard"
-	  " WHERE deleted_at < now() - $1::bigint * interval '1 millisecond'"
-	  " RETURNING project, name, version, deleted_at, deleted_by),"
-	  " a AS ("
-	  " INSERT INTO audit_log (actor, action, project, resource,"
-	  "  resource_version, result, details)"
-	  " SELECT 'system', 'dashboard.purge', project, name, version,"
-	  "  'success', jsonb_build_object('reason', 'trash_retention',"
-	  "  'deletedAt', deleted_at, 'deletedBy', deleted_by)"
-	  " FROM d RETURNING 1)"
-	  " SELECT count(*) FROM a",
-	  p_trash, "dashboards.trash_retention is 0: trash kept" },
-	{ "audit_retention", "dropped_partitions",
-	  "SELECT audit_drop_partitions_before("
-	  "now() - $1::bigint * interval '1 millisecond')",
-	  p_audit, "audit.retention is 0: audit log kept forever" },
-};
+static volatile sig_atomic_t	 stop;
 
 static double
 now_ms(void)
@@ -193,21 +130,19 @@ out:
 	return rc;
 }
 
-int
-maintenance_main(const struct config *cfg, int argc, char **argv)
+/*
+ * One pass: connect, take the lock, run every module's jobs, close.
+ * Returns 0 (done, or another run holds the lock) or 1.
+ */
+static int
+maintenance_run(const struct config *cfg)
 {
 	PGconn		*db = NULL;
 	PGresult	*res = NULL;
 	const char	*key[1] = { MAINT_LOCK_KEY };
-	size_t		 i, failed = 0;
+	size_t		 m, i, n = 0, failed = 0;
 	int		 rc = EXIT_RUNTIME;
 
-	if (argc != 1) {
-		log_error("maintenance: takes no arguments (got \"%s\")",
-		    argv[1]);
-		fprintf(stderr, "usage: dashcgi [-c FILE] maintenance\n");
-		return EXIT_USAGE;
-	}
 	/* The service's statement_timeout applies: jobs must stay short. */
 	if ((db = db_open(cfg, "dashcgi-maintenance")) == NULL)
 		goto out;
@@ -235,16 +170,15 @@ maintenance_main(const struct config *cfg, int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
-	for (i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
-		if (run_job(db, cfg, &jobs[i]) == -1)
-			failed++;
+	for (m = 0; m < nmodules && !stop; m++)
+		for (i = 0; i < modules[m]->njobs && !stop; i++, n++)
+			if (run_job(db, cfg, &modules[m]->jobs[i]) == -1)
+				failed++;
 	if (failed > 0) {
-		log_error("maintenance: %zu of %zu jobs failed", failed,
-		    sizeof(jobs) / sizeof(jobs[0]));
+		log_error("maintenance: %zu of %zu jobs failed", failed, n);
 		goto out;
 	}
-	log_info("maintenance: %zu jobs done",
-	    sizeof(jobs) / sizeof(jobs[0]));
+	log_info("maintenance: %zu jobs done", n);
 	rc = EXIT_OK;
 out:
 	if (res != NULL)
@@ -253,4 +187,87 @@ out:
 	if (db != NULL)
 		PQfinish(db);
 	return rc;
+}
+
+int
+maintenance_main(const struct config *cfg, int argc, char **argv)
+{
+	if (argc != 1) {
+		log_error("maintenance: takes no arguments (got \"%s\")",
+		    argv[1]);
+		fprintf(stderr, "usage: dashcgi [-c FILE] maintenance\n");
+		return EXIT_USAGE;
+	}
+	return maintenance_run(cfg);
+}
+
+int
+maintenance_count(const struct config *cfg)
+{
+	return cfg->maintenance.interval > 0 ? 1 : 0;
+}
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/*
+ * The maintenance process kind: a pass at start, then one every
+ * maintenance.interval, measured from the start of the previous pass.
+ * A failed pass is logged and retried at the next tick; a database
+ * that refuses our login is a configuration error (exit 2).
+ */
+void
+maintenance_proc_main(int slot, const struct config *cfg, int lfd)
+{
+	struct sigaction	 sa;
+	struct timespec		 next, now;
+	sigset_t		 all;
+
+	(void)slot;
+	if (lfd >= 0)
+		close(lfd);
+	log_set_proc("maintenance");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		exit(0);
+
+	log_info("maintenance process started; interval %lld ms",
+	    (long long)cfg->maintenance.interval);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!stop) {
+		(void)maintenance_run(cfg);
+		next.tv_sec += cfg->maintenance.interval / 1000;
+		next.tv_nsec += (cfg->maintenance.interval % 1000) * 1000000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000;
+		}
+		/* A pass longer than the interval: start the next at once,
+		 * once, not a burst to catch up. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec &&
+		    now.tv_nsec > next.tv_nsec))
+			next = now;
+		while (!stop && clock_nanosleep(CLOCK_MONOTONIC,
+		    TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+	}
+	exit(0);
 }

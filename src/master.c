@@ -30,7 +30,7 @@
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
-#include "migrate.h"
+#include "module.h"
 #include "worker.h"
 
 #define FAST_FAIL_MS		5000
@@ -39,6 +39,7 @@
 #define LISTEN_BACKLOG		1024
 
 struct mslot {
+	int		 kind;		/* index into kinds[] */
 	pid_t		 pid;
 	int		 wanted;	/* part of the current generation */
 	int		 retiring;	/* asked to stop; do not respawn */
@@ -50,6 +51,10 @@ struct mslot {
 static volatile sig_atomic_t	 sig_child, sig_stop, sig_reload;
 
 static struct mslot	 slots[METRICS_MAX_SLOTS];
+/* Every module's process kinds, in the order of modules[]. */
+#define MAX_KINDS	16
+static const struct proc_kind	*kinds[MAX_KINDS];
+static int			 nkinds;
 static struct config	*cfg;
 static int		 lfd = -1;
 static char		*unix_path;	/* ours to unlink at exit */
@@ -197,6 +202,16 @@ open_listener(const struct config *c)
 	return fd;
 }
 
+static void
+collect_kinds(void)
+{
+	size_t	 m, k;
+
+	for (m = 0; m < nmodules; m++)
+		for (k = 0; k < modules[m]->nprocs && nkinds < MAX_KINDS; k++)
+			kinds[nkinds++] = &modules[m]->procs[k];
+}
+
 static int
 live_count(void)
 {
@@ -208,13 +223,16 @@ live_count(void)
 	return n;
 }
 
+/* Slots of processes that serve requests, wanted or alive: without
+ * any, the service is gone and the master exits. */
 static int
-wanted_count(void)
+serving_count(void)
 {
 	int	 i, n = 0;
 
 	for (i = 0; i < METRICS_MAX_SLOTS; i++)
-		if (slots[i].wanted)
+		if ((slots[i].wanted || slots[i].pid > 0) &&
+		    kinds[slots[i].kind]->serves)
 			n++;
 	return n;
 }
@@ -226,7 +244,12 @@ spawn(int i)
 	struct logline		 l;
 	pid_t			 pid;
 
+	const struct proc_kind	*k = kinds[slots[i].kind];
+	char			 msg[48];
+
 	memset(ws, 0, sizeof(*ws));
+	snprintf(ws->kind, sizeof(ws->kind), "%s", k->name);
+	ws->serves = k->serves;
 	pid = fork();
 	if (pid == -1) {
 		log_error("fork: %s; retrying in 1s", strerror(errno));
@@ -234,34 +257,41 @@ spawn(int i)
 		return;
 	}
 	if (pid == 0)
-		worker_main(i, cfg, lfd);	/* never returns */
+		k->main(i, cfg, lfd);		/* never returns */
 	ws->pid = pid;
 	slots[i].pid = pid;
 	slots[i].retiring = 0;
 	slots[i].started_ms = now_ms();
 	slots[i].respawn_at_ms = 0;
-	log_begin(&l, LOG_INFO, "worker started");
+	snprintf(msg, sizeof(msg), "%s started", k->name);
+	log_begin(&l, LOG_INFO, msg);
 	log_int(&l, "worker_pid", pid);
 	log_int(&l, "slot", i);
+	log_str(&l, "kind", k->name);
 	log_end(&l);
 }
 
-/* Claim n free slots for a new generation. */
+/* Claim free slots for a new generation: each kind's count. */
 static void
-want_workers(int n)
+want_procs(void)
 {
-	int	 i;
+	int	 i = 0, k, n;
 
-	for (i = 0; i < METRICS_MAX_SLOTS && n > 0; i++) {
-		if (slots[i].pid != 0 || slots[i].wanted)
-			continue;
-		memset(&slots[i], 0, sizeof(slots[i]));
-		slots[i].wanted = 1;
-		spawn(i);
-		n--;
+	for (k = 0; k < nkinds; k++) {
+		for (n = kinds[k]->count(cfg); i < METRICS_MAX_SLOTS && n > 0;
+		    i++) {
+			if (slots[i].pid != 0 || slots[i].wanted)
+				continue;
+			memset(&slots[i], 0, sizeof(slots[i]));
+			slots[i].kind = k;
+			slots[i].wanted = 1;
+			spawn(i);
+			n--;
+		}
+		if (n > 0)
+			log_error("no free slot for %d more %s processes", n,
+			    kinds[k]->name);
 	}
-	if (n > 0)
-		log_error("no free worker slot for %d more workers", n);
 }
 
 static void
@@ -280,7 +310,11 @@ reaped(int i, pid_t pid, int status)
 	struct mslot	*s = &slots[i];
 	struct logline	 l;
 	int64_t		 now = now_ms(), lived = now - s->started_ms;
-	const char	*reason;
+	enum { STOPPED, FATAL, RECYCLED, CRASHED } why;
+	static const char *const reasons[] = { "stopped",
+	    "fatal configuration", "max_requests", "crashed" };
+	const char	*kn = kinds[s->kind]->name;
+	char		 msg[48];
 	int		 respawn = 0, delay = 0;
 
 	metrics_slot(i)->pid = 0;
@@ -288,19 +322,18 @@ reaped(int i, pid_t pid, int status)
 	s->pid = 0;
 
 	if (s->retiring || sig_stop || !s->wanted) {
-		reason = "stopped";
+		why = STOPPED;
 		s->wanted = 0;
 	} else if (WIFEXITED(status) &&
 	    WEXITSTATUS(status) == EXIT_FATALCONF) {
-		reason = "fatal configuration";
+		why = FATAL;
 		s->wanted = 0;
-		fatal_exits++;
 	} else if (WIFEXITED(status) &&
 	    WEXITSTATUS(status) == EXIT_RECYCLED) {
-		reason = "max_requests";
+		why = RECYCLED;
 		respawn = 1;
 	} else {
-		reason = "crashed";
+		why = CRASHED;
 		respawn = 1;
 		if (lived < FAST_FAIL_MS) {
 			s->fast_fails++;
@@ -312,37 +345,41 @@ reaped(int i, pid_t pid, int status)
 			s->fast_fails = 0;
 	}
 
-	log_begin(&l, strcmp(reason, "crashed") == 0 ? LOG_WARN : LOG_INFO,
-	    "worker exited");
+	snprintf(msg, sizeof(msg), "%s exited", kn);
+	log_begin(&l, why == CRASHED ? LOG_WARN : LOG_INFO, msg);
 	log_int(&l, "worker_pid", pid);
 	log_int(&l, "slot", i);
 	if (WIFEXITED(status))
 		log_int(&l, "status", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		log_int(&l, "signal", WTERMSIG(status));
-	log_str(&l, "reason", reason);
+	log_str(&l, "reason", reasons[why]);
+	log_str(&l, "kind", kn);
 	log_int(&l, "uptime_ms", lived);
 	log_end(&l);
 
-	if (strcmp(reason, "fatal configuration") == 0) {
-		log_error("not respawning worker: fatal configuration "
-		    "(exit status 2)");
+	if (why == FATAL) {
+		log_error("not respawning %s: fatal configuration "
+		    "(exit status 2)", kn);
+		if (kinds[s->kind]->serves)
+			fatal_exits++;
 		return;
 	}
 	if (!respawn)
 		return;
 	if (s->fast_fails > FAST_FAIL_BUDGET) {
-		log_error("crash loop: worker slot %d died %d times within "
-		    "%d ms of starting; not respawning it", i, s->fast_fails,
-		    FAST_FAIL_MS);
+		log_error("crash loop: %s slot %d died %d times within "
+		    "%d ms of starting; not respawning it", kn, i,
+		    s->fast_fails, FAST_FAIL_MS);
 		s->wanted = 0;
-		other_losses++;
+		if (kinds[s->kind]->serves)
+			other_losses++;
 		return;
 	}
 	metrics_worker_restart();
 	s->respawn_at_ms = now + delay;
 	if (delay > 0)
-		log_warn("respawning worker slot %d in %d ms", i, delay);
+		log_warn("respawning %s slot %d in %d ms", kn, i, delay);
 }
 
 static void
@@ -415,8 +452,7 @@ reload(const char *path)
 	config_free(cfg);
 	free(cfg);
 	cfg = nc;
-	worker_expected_schema = migrate_latest_version();
-	want_workers(cfg->workers);
+	want_procs();
 	log_begin(&l, LOG_INFO, "configuration reloaded");
 	log_int(&l, "workers", cfg->workers);
 	log_end(&l);
@@ -438,7 +474,7 @@ master_main(struct config *c, const char *path)
 		return 1;
 	if (metrics_init() == -1)
 		return 1;
-	worker_expected_schema = migrate_latest_version();
+	collect_kinds();
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -470,7 +506,7 @@ master_main(struct config *c, const char *path)
 		    cfg->auth.anonymous_role == ROLE_ADMIN ? "admin" :
 		    cfg->auth.anonymous_role == ROLE_EDITOR ? "editor" :
 		    "viewer");
-	want_workers(cfg->workers);
+	want_procs();
 
 	for (;;) {
 		now = now_ms();
@@ -515,12 +551,16 @@ master_main(struct config *c, const char *path)
 				reload(path);
 			}
 			respawn_due(now, &next);
-			if (wanted_count() == 0 && live_count() == 0) {
+			if (serving_count() == 0) {
 				code = (fatal_exits > 0 && other_losses == 0) ?
 				    2 : 1;
 				log_error("no workers left; exiting with "
 				    "status %d", code);
-				break;
+				if (live_count() == 0)
+					break;
+				/* Stop the other kinds, then exit. */
+				sig_stop = 1;
+				continue;
 			}
 		}
 		if (sig_child)

@@ -160,7 +160,7 @@ metrics_snapshot(struct metrics_snapshot *s)
 	s->db_up = 1;
 	for (i = 0; i < METRICS_MAX_SLOTS; i++) {
 		const struct worker_slot *w = &shm->slots[i];
-		if (w->pid == 0 || w->retiring || !slot_live(w))
+		if (w->pid == 0 || w->retiring || !w->serves || !slot_live(w))
 			continue;
 		s->workers_total++;
 		if (w->busy)
@@ -187,6 +187,42 @@ code_label(size_t c, char *buf, size_t len)
 		snprintf(buf, len, "%d", codes[c]);
 	else
 		snprintf(buf, len, "%zuxx", c - NCODES + 1);
+}
+
+/*
+ * Every child of the master by kind and state: busy, idle (live and
+ * in the current generation) and retiring (asked to stop, still
+ * finishing).  Kinds are listed as the slots name them.
+ */
+static void
+write_processes(FILE *f)
+{
+	enum { BUSY, IDLE, RETIRING, NSTATES };
+	static const char *const st[NSTATES] = { "busy", "idle", "retiring" };
+	char	 kind[16][16];
+	int	 n[16][NSTATES], nk = 0, i, k, j;
+
+	memset(n, 0, sizeof(n));
+	for (i = 0; i < METRICS_MAX_SLOTS; i++) {
+		const struct worker_slot *w = &shm->slots[i];
+		if (w->pid == 0 || !slot_live(w))
+			continue;
+		for (k = 0; k < nk; k++)
+			if (strncmp(kind[k], w->kind, sizeof(kind[k])) == 0)
+				break;
+		if (k == nk) {
+			if (nk == 16)
+				continue;
+			snprintf(kind[nk++], sizeof(kind[0]), "%.15s", w->kind);
+		}
+		n[k][w->retiring ? RETIRING : w->busy ? BUSY : IDLE]++;
+	}
+	fputs("# HELP dashcgi_processes Children of the master by kind and "
+	    "state.\n# TYPE dashcgi_processes gauge\n", f);
+	for (k = 0; k < nk; k++)
+		for (j = 0; j < NSTATES; j++)
+			fprintf(f, "dashcgi_processes{kind=\"%s\",state=\"%s\"} "
+			    "%d\n", kind[k], st[j], n[k][j]);
 }
 
 void
@@ -262,6 +298,7 @@ metrics_write_prometheus(FILE *f, metrics_route_name_fn name, int nroutes,
 	    "dashcgi_workers{state=\"busy\"} %d\n"
 	    "dashcgi_workers{state=\"idle\"} %d\n",
 	    s.workers_busy, s.workers_total - s.workers_busy);
+	write_processes(f);
 	fprintf(f, "# HELP dashcgi_worker_restarts_total Workers respawned "
 	    "by the master.\n# TYPE dashcgi_worker_restarts_total counter\n"
 	    "dashcgi_worker_restarts_total %llu\n",

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define METRICS_MAX_ROUTES	128	/* route table rows + "unmatched" */
+#define METRICS_MAX_ROUTES	256	/* route table rows + "unmatched" */
 #define METRICS_MAX_SLOTS	2048	/* two generations of 1024 workers */
 #define METRICS_NBUCKETS	13
 
@@ -25,6 +25,8 @@ enum metrics_method {
 
 struct worker_slot {
 	pid_t		 pid;		/* 0: free */
+	char		 kind[16];	/* "worker", "maintenance", … */
+	int		 serves;	/* a FastCGI worker */
 	int		 busy;
 	int		 db_up;
 	int		 retiring;	/* master: asked to stop */

@@ -1,115 +1,80 @@
 /*
  * router.c -- the route table and its matcher.
  *
- * Adding an endpoint is adding a row here.  The table is scanned
- * linearly: with a few dozen rows that is cheaper than any index and
- * keeps the policy of every route visible in one place.
+ * The table is the modules' rows (module.h) in the order of modules[],
+ * flattened once per process.  It is scanned linearly: with a few
+ * dozen rows that is cheaper than any index and keeps the policy of
+ * every route visible in "dashcgi routes".
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "http.h"
+#include "log.h"
+#include "module.h"
 #include "router.h"
 
-#define API	(R_AUTH | R_DB)
-#define P	"/api/v1/projects/{project}"
-#define D	P "/dashboards/{name}"
+#define MAX_ROUTES	512
 
-const struct route routes[] = {
-	/* Health and metrics: no identity, no database required. */
-	{ "GET",  "/live",		api_live,	0, ROLE_NONE, NULL },
-	{ "GET",  "/ready",		api_ready,	0, ROLE_NONE, NULL },
-	{ "GET",  "/api/v1/health",	api_health,	0, ROLE_NONE, NULL },
-	{ "GET",  "/metrics",		api_metrics,	0, ROLE_NONE, NULL },
-	{ "GET",  "/metrics/health",	api_metrics_health, 0, ROLE_NONE, NULL },
+static const struct route	*table[MAX_ROUTES];
+static const struct module	*owner[MAX_ROUTES];
+static size_t			 nroutes;
 
-	/* Perses-compatible validation: pure, no database. */
-	{ "POST", "/api/validate/dashboards", api_validate_dashboard,
-	    R_AUTH | R_JSON, ROLE_NONE, NULL },
+/*
+ * Flatten the modules' rows.  Two rows with one method and pattern
+ * would make the second unreachable: that is a programming error,
+ * caught by the unit test and refused here.
+ */
+static void
+build(void)
+{
+	size_t	 m, i, k;
 
-	/* Who am I; preferences (projects.c, preferences.c). */
-	{ "GET",  "/api/v1/me",		api_me,		API, ROLE_NONE, NULL },
-	{ "GET",  "/api/v1/me/preferences", api_prefs_get, API, ROLE_NONE, NULL },
-	{ "PUT",  "/api/v1/me/preferences", api_prefs_put, API | R_JSON,
-	    ROLE_NONE, "preferences.update" },
+	if (nroutes > 0)
+		return;
+	for (m = 0; m < nmodules; m++)
+		for (i = 0; i < modules[m]->nroutes; i++) {
+			const struct route *rt = &modules[m]->routes[i];
+			for (k = 0; k < nroutes; k++)
+				if (strcmp(table[k]->method, rt->method) == 0 &&
+				    strcmp(table[k]->pattern, rt->pattern) == 0) {
+					fprintf(stderr, "dashcgi: route %s %s of "
+					    "module %s shadows module %s's\n",
+					    rt->method, rt->pattern,
+					    modules[m]->name, owner[k]->name);
+					abort();
+				}
+			if (nroutes == MAX_ROUTES) {
+				fprintf(stderr, "dashcgi: more than %d routes\n",
+				    MAX_ROUTES);
+				abort();
+			}
+			owner[nroutes] = modules[m];
+			table[nroutes++] = rt;
+		}
+}
 
-	/* Projects and members (projects.c). */
-	{ "GET",  "/api/v1/projects",	api_projects_list, API, ROLE_NONE, NULL },
-	{ "POST", "/api/v1/projects",	api_project_create, API | R_JSON,
-	    ROLE_GLOBAL_ADMIN, "project.create" },
-	{ "GET",  P,			api_project_get, API, ROLE_VIEWER, NULL },
-	{ "PUT",  P,			api_project_update, API | R_JSON,
-	    ROLE_ADMIN, "project.update" },
-	{ "DELETE", P,			api_project_delete, API,
-	    ROLE_GLOBAL_ADMIN, "project.delete" },
-	{ "GET",  P "/members",		api_members_list, API, ROLE_VIEWER, NULL },
-	{ "PUT",  P "/members/{user}",	api_member_put, API | R_JSON,
-	    ROLE_ADMIN, "member.update" },
-	{ "DELETE", P "/members/{user}", api_member_delete, API,
-	    ROLE_ADMIN, "member.delete" },
+size_t
+router_nroutes(void)
+{
+	build();
+	return nroutes;
+}
 
-	/* Dashboards (dashboards.c). */
-	{ "GET",  "/api/v1/dashboards",	api_dashboards_list_all, API,
-	    ROLE_NONE, NULL },
-	{ "GET",  P "/dashboards",	api_dashboards_list, API, ROLE_VIEWER,
-	    NULL },
-	{ "POST", P "/dashboards",	api_dashboard_create, API | R_JSON,
-	    ROLE_EDITOR, "dashboard.create" },
-	{ "POST", P "/dashboards/from-template", api_dashboard_from_template,
-	    API | R_JSON, ROLE_EDITOR, "dashboard.create" },
-	{ "GET",  D,			api_dashboard_get,
-	    API | R_ROLE_INLINE, ROLE_VIEWER, NULL },
-	{ "PUT",  D,			api_dashboard_update, API | R_JSON,
-	    ROLE_EDITOR, "dashboard.update" },
-	{ "DELETE", D,			api_dashboard_delete, API,
-	    ROLE_EDITOR, "dashboard.delete" },
-	{ "GET",  D "/versions",	api_dashboard_versions, API,
-	    ROLE_VIEWER, NULL },
-	{ "GET",  D "/versions/{version}", api_dashboard_version_get, API,
-	    ROLE_VIEWER, NULL },
-	{ "POST", D "/versions/{version}/restore",
-	    api_dashboard_version_restore, API, ROLE_EDITOR,
-	    "dashboard.restore" },
-	{ "GET",  D "/state",		api_dashboard_state_get, API,
-	    ROLE_VIEWER, NULL },
-	{ "PUT",  D "/state",		api_dashboard_state_put, API | R_JSON,
-	    ROLE_EDITOR, "dashboard.state" },
-	{ "GET",  P "/trash",		api_trash_list, API, ROLE_VIEWER, NULL },
-	{ "POST", P "/trash/{name}/restore", api_trash_restore, API,
-	    ROLE_EDITOR, "dashboard.untrash" },
-	{ "GET",  P "/export",		api_project_export, API, ROLE_VIEWER,
-	    NULL },
-	{ "POST", P "/import",		api_project_import, API | R_BODY,
-	    ROLE_EDITOR, "dashboard.import" },
+const struct route *
+router_route(size_t i)
+{
+	build();
+	return i < nroutes ? table[i] : NULL;
+}
 
-	/* Share links (shares.c).  The token is the credential: no
-	 * identity, and the path is never logged. */
-	{ "POST", D "/shares",		api_share_create, API | R_JSON,
-	    ROLE_EDITOR, "share.create" },
-	{ "GET",  D "/shares",		api_shares_list, API, ROLE_EDITOR,
-	    NULL },
-	{ "DELETE", D "/shares/{id}",	api_share_revoke, API, ROLE_EDITOR,
-	    "share.revoke" },
-	{ "GET",  "/api/v1/shared/{token}", api_shared_get,
-	    R_DB | R_SECRET_PATH, ROLE_NONE, NULL },
-
-	/* Templates (templates.c). */
-	{ "GET",  "/api/v1/templates",	api_templates_list, API, ROLE_NONE,
-	    NULL },
-	{ "POST", "/api/v1/templates",	api_template_create, API | R_JSON,
-	    ROLE_GLOBAL_ADMIN, "template.create" },
-	{ "GET",  "/api/v1/templates/{id}", api_template_get, API, ROLE_NONE,
-	    NULL },
-	{ "PUT",  "/api/v1/templates/{id}", api_template_update, API | R_JSON,
-	    ROLE_GLOBAL_ADMIN, "template.update" },
-	{ "DELETE", "/api/v1/templates/{id}", api_template_delete, API,
-	    ROLE_GLOBAL_ADMIN, "template.delete" },
-
-	/* The audit log (audit.c in api/): filtered by role in SQL. */
-	{ "GET",  "/api/v1/audit",	api_audit_list, API, ROLE_NONE, NULL },
-};
-const size_t nroutes = sizeof(routes) / sizeof(routes[0]);
+const struct module *
+router_module(size_t i)
+{
+	build();
+	return i < nroutes ? owner[i] : NULL;
+}
 
 /*
  * Compare one pattern with the path, segment by segment.  "{x}"
@@ -154,19 +119,20 @@ router_match(const char *method, char *buf, const char **params,
 	int	 found = 0, get = 0;
 	int	 is_head = strcmp(method, "HEAD") == 0;
 
+	build();
 	if (allow != NULL && allowlen > 0)
 		allow[0] = '\0';
 	for (i = 0; i < nroutes; i++) {
-		if (!router_match_pattern(routes[i].pattern, buf, params, nparams, maxparams))
+		if (!router_match_pattern(table[i]->pattern, buf, params, nparams, maxparams))
 			continue;
-		if (strcmp(routes[i].method, method) == 0 ||
-		    (is_head && strcmp(routes[i].method, "GET") == 0))
+		if (strcmp(table[i]->method, method) == 0 ||
+		    (is_head && strcmp(table[i]->method, "GET") == 0))
 			goto hit;
 		found = 1;
 		if (allow != NULL && len < allowlen)
 			len += (size_t)snprintf(allow + len, allowlen - len,
-			    "%s%s", len ? ", " : "", routes[i].method);
-		if (strcmp(routes[i].method, "GET") == 0)
+			    "%s%s", len ? ", " : "", table[i]->method);
+		if (strcmp(table[i]->method, "GET") == 0)
 			get = 1;
 	}
 	if (!found)
@@ -206,12 +172,13 @@ router_secret_pattern(const char *path)
 
 	if (path == NULL)
 		return NULL;
+	build();
 	for (i = 0; i < nroutes; i++) {
-		if (!(routes[i].flags & R_SECRET_PATH))
+		if (!(table[i]->flags & R_SECRET_PATH))
 			continue;
-		n = strcspn(routes[i].pattern, "{");
-		if (strncmp(path, routes[i].pattern, n) == 0)
-			return routes[i].pattern;
+		n = strcspn(table[i]->pattern, "{");
+		if (strncmp(path, table[i]->pattern, n) == 0)
+			return table[i]->pattern;
 	}
 	return NULL;
 }
@@ -219,14 +186,16 @@ router_secret_pattern(const char *path)
 const char *
 router_metrics_name(int id)
 {
+	build();
 	if (id <= 0 || (size_t)id > nroutes)
 		return "unmatched";
-	return routes[id - 1].pattern;
+	return table[id - 1]->pattern;
 }
 
 int
 router_metrics_count(void)
 {
+	build();
 	return (int)nroutes + 1;
 }
 
@@ -242,16 +211,17 @@ routes_print(FILE *f)
 	    "admin", "global-admin" };
 	size_t	 i;
 
+	build();
 	for (i = 0; i < nroutes; i++)
-		fprintf(f, "%s\t%s\t%s\t%s%s%s%s%s%s\t%s\n", routes[i].method,
-		    routes[i].pattern,
-		    (routes[i].flags & R_AUTH) ? rn[routes[i].role] :
+		fprintf(f, "%s\t%s\t%s\t%s%s%s%s%s%s\t%s\n", table[i]->method,
+		    table[i]->pattern,
+		    (table[i]->flags & R_AUTH) ? rn[table[i]->role] :
 		    "public",
-		    (routes[i].flags & R_AUTH) ? "auth," : "",
-		    (routes[i].flags & R_DB) ? "db," : "",
-		    (routes[i].flags & R_JSON) ? "json," : "",
-		    (routes[i].flags & R_BODY) ? "ndjson," : "",
-		    (routes[i].flags & R_ROLE_INLINE) ? "inline," : "",
-		    (routes[i].flags & R_SECRET_PATH) ? "secret-path," : "",
-		    routes[i].action ? routes[i].action : "-");
+		    (table[i]->flags & R_AUTH) ? "auth," : "",
+		    (table[i]->flags & R_DB) ? "db," : "",
+		    (table[i]->flags & R_JSON) ? "json," : "",
+		    (table[i]->flags & R_BODY) ? "ndjson," : "",
+		    (table[i]->flags & R_ROLE_INLINE) ? "inline," : "",
+		    (table[i]->flags & R_SECRET_PATH) ? "secret-path," : "",
+		    table[i]->action ? table[i]->action : "-");
 }

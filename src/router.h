@@ -1,9 +1,11 @@
 /*
  * router.h -- the route table: method, path pattern, handler, policy.
  *
- * Owns: routes[] in router.c; matching a path against it, extracting
- * {param} segments (percent-decoded), and the Allow list for 405.
- * Never: know what a handler does; policy lives in the row flags.
+ * Owns: the flattened table of every module's rows (module.h);
+ * matching a path against it, extracting {param} segments
+ * (percent-decoded), and the Allow list for 405.
+ * Never: know what a handler does or name a module; policy lives in
+ * the row flags.
  */
 #ifndef DASHCGI_ROUTER_H
 #define DASHCGI_ROUTER_H
@@ -27,6 +29,12 @@ enum route_flags {
 				   route pattern, never the path */
 };
 
+#define R_API	(R_AUTH | R_DB)	/* the usual API route */
+
+/* Path prefixes the modules' tables share. */
+#define ROUTE_PROJECT	"/api/v1/projects/{project}"
+#define ROUTE_DASHBOARD	ROUTE_PROJECT "/dashboards/{name}"
+
 struct route {
 	const char	*method;
 	const char	*pattern;	/* "/api/v1/projects/{project}" */
@@ -39,8 +47,12 @@ struct route {
 					   transaction with its audit row */
 };
 
-extern const struct route	routes[];
-extern const size_t		nroutes;
+struct module;
+
+/* Row i of the flattened table (0 ≤ i < router_nroutes()), its module. */
+size_t			 router_nroutes(void);
+const struct route	*router_route(size_t i);
+const struct module	*router_module(size_t i);
 
 #define ROUTER_NOT_FOUND	(-1)
 #define ROUTER_BAD_METHOD	(-2)

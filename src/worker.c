@@ -27,10 +27,10 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "module.h"
 #include "router.h"
 #include "worker.h"
 
-int				 worker_expected_schema;
 static volatile sig_atomic_t	 stop;
 
 static void
@@ -95,7 +95,7 @@ dispatch(struct req *r)
 		    "allowed here; allowed: %s", r->method, allow);
 		return;
 	}
-	r->route = &routes[id];
+	r->route = router_route((size_t)id);
 	r->route_id = id + 1;
 	for (i = 0; i < r->nparams; i++)
 		if (http_urldecode((char *)r->params[i], 0) == -1) {
@@ -117,10 +117,14 @@ dispatch(struct req *r)
 			http_error(r, 503, code, "%s", msg);
 			return;
 		}
-		if (!db_statements_ready()) {
-			http_error(r, 503, "migrations_pending", "the database "
-			    "schema is behind this version of dashcgi; run "
-			    "'dashcgi migrate up'");
+		/* Only this route's module (and the core) must be whole:
+		 * a broken statement elsewhere does not take it down. */
+		if (!db_module_ready(router_module((size_t)id))) {
+			http_error(r, 503, "migrations_pending", "the %s module "
+			    "is unavailable: a statement it needs could not be "
+			    "prepared (is the schema behind this version of "
+			    "dashcgi? run 'dashcgi migrate up')",
+			    router_module((size_t)id)->name);
 			return;
 		}
 	}
@@ -240,6 +244,12 @@ handle(FCGX_Request *f, const struct config *cfg, struct arena *a)
 	log_end(&l);
 	if (r.json != NULL)
 		json_object_put(r.json);
+}
+
+int
+worker_count(const struct config *cfg)
+{
+	return cfg->workers;
 }
 
 void

@@ -14,9 +14,8 @@
 #define EXIT_RECYCLED	0
 #define EXIT_FATALCONF	2
 
-/* Schema version the migrations directory expects, for /ready. */
-extern int	worker_expected_schema;
-
+/* The worker process kind: workers of them. */
+int	worker_count(const struct config *);
 __attribute__((noreturn))
 void	worker_main(int slot, const struct config *, int listen_fd);
 

@@ -27,7 +27,7 @@ sub is_error {
 	my $j = length($r->{content} // '') ? $t->json($r) : undef;
 	$j = {} unless ref $j eq 'HASH';
 	is($j->{status}, $status, "$name: body status") or $ok = 0;
-	is($j->{error}, $code, "$name: error $code") or $ok = 0;
+	is($j->{code}, $code, "$name: error $code") or $ok = 0;
 	ok(defined $j->{message} && !ref $j->{message} && length $j->{message},
 	    "$name: a message") or $ok = 0;
 	ok(length($t->header($r, 'X-Request-Id') // ''), "$name: X-Request-Id")
@@ -114,7 +114,7 @@ subtest 'nesting: 64 levels parse, 65 are refused' => sub {
 		my $r = $t->request(POST => $VALIDATE, user => 'alice', body => $body);
 		my $e = length($r->{content} // '') ? $t->json($r) : {};
 		$e = {} unless ref $e eq 'HASH';
-		ok(!($r->{status} == 400 && ($e->{error} // '') eq 'invalid_json'),
+		ok(!($r->{status} == 400 && ($e->{code} // '') eq 'invalid_json'),
 		    '64 deep: the parser accepts it (not invalid_json)')
 		    or diag $r->{content};
 	}

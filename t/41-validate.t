@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # POST /api/validate/dashboards through nginx, as Perses answers it:
 # 200 with an empty body for a valid dashboard, else 400
-# {"status":400,"error":"validation_failed","message":"<path>: <what>"}
+# {"status":400,"code":"validation_failed","message":"<path>: <what>"}
 # naming the first violation; 401 without a user, 415 unless JSON.
 # Validation needs no database: it still answers with PostgreSQL down.
 use strict;
@@ -63,7 +63,7 @@ sub refused {
 		like($t->header($r, 'Content-Type') // '', qr{^application/json},
 		    'JSON');
 		my $j = length($r->{content} // '') ? $t->json($r) : undef;
-		is_deeply($j, { status => 400, error => 'validation_failed',
+		is_deeply($j, { status => 400, code => 'validation_failed',
 		    message => $message }, 'the exact error body')
 		    or diag $r->{content};
 		ok(length($t->header($r, 'X-Request-Id') // ''), 'X-Request-Id');
@@ -186,14 +186,14 @@ subtest '401 without a user' => sub {
 	my $r = $t->request(POST => $VALIDATE, body => $JSON->encode(base()));
 	is($r->{status}, 401, 'answers 401');
 	my $j = $t->json($r) // {};
-	is($j->{error}, 'unauthorized', 'error unauthorized');
+	is($j->{code}, 'unauthorized', 'error unauthorized');
 };
 
 subtest '415 with text/plain' => sub {
 	my $r = validate(base(), content_type => 'text/plain');
 	is($r->{status}, 415, 'answers 415');
 	my $j = $t->json($r) // {};
-	is($j->{error}, 'unsupported_media_type', 'error unsupported_media_type');
+	is($j->{code}, 'unsupported_media_type', 'error unsupported_media_type');
 };
 
 subtest 'a 1 MiB dashboard of 500 panels' => sub {

@@ -45,7 +45,7 @@ sub is_error {
 	my ($r, $status, $code, $name) = @_;
 	is($r->{status}, $status, "$name: $status") or diag $r->{content};
 	my $j = eval { JSON::PP->new->decode($r->{content} // '') } // {};
-	is($j->{error}, $code, "$name: error $code");
+	is($j->{code}, $code, "$name: error $code");
 	return $j;
 }
 

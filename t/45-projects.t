@@ -36,7 +36,7 @@ sub is_error {
 	my $j = length($r->{content} // '') ? $t->json($r) : undef;
 	$j = {} unless ref $j eq 'HASH';
 	my $ok = is($r->{status}, $status, "$name: $status");
-	$ok &&= is($j->{error}, $code, "$name: error $code");
+	$ok &&= is($j->{code}, $code, "$name: error $code");
 	$ok &&= is($j->{status}, $status, "$name: body status");
 	$ok &&= ok(length($j->{message} // ''), "$name: a message");
 	diag "body: $r->{content}" unless $ok;

@@ -54,7 +54,7 @@ sub is_error {
 	my $j = length($r->{content} // '') ? $t->json($r) : undef;
 	$j = {} unless ref $j eq 'HASH';
 	my $ok = is($r->{status}, $status, "$name: $status");
-	$ok &&= is($j->{error}, $code, "$name: $code");
+	$ok &&= is($j->{code}, $code, "$name: $code");
 	diag $r->{content} unless $ok;
 	return $j;
 }

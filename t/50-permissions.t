@@ -195,11 +195,11 @@ sub verdict {
 		return $st != 401 && $st != 403 && $st != 500 &&
 		    !($st == 404 && ($e->{message} // '') =~ $AUTHZ_404);
 	}
-	return $st == 401 && ($e->{error} // '') eq 'unauthorized'
+	return $st == 401 && ($e->{code} // '') eq 'unauthorized'
 	    if $want == 401;
-	return $st == 403 && ($e->{error} // '') eq 'forbidden'
+	return $st == 403 && ($e->{code} // '') eq 'forbidden'
 	    if $want == 403;
-	return $st == 404 && ($e->{error} // '') eq 'not_found' &&
+	return $st == 404 && ($e->{code} // '') eq 'not_found' &&
 	    ($e->{message} // '') =~ $AUTHZ_404;
 }
 
@@ -240,7 +240,7 @@ subtest 'no role and no project look the same' => sub {
 	is($a->{status}, 404, 'a stranger: 404');
 	is($b->{status}, 404, 'a project that does not exist: 404');
 	my ($ea, $eb) = (err_of($a), err_of($b));
-	is($ea->{error}, $eb->{error}, 'the same error code');
+	is($ea->{code}, $eb->{code}, 'the same error code');
 	(my $ma = $ea->{message} // '') =~ s/p1/X/;
 	(my $mb = $eb->{message} // '') =~ s/p-none/X/;
 	is($ma, $mb, 'the same message, but for the name');
@@ -262,7 +262,7 @@ subtest 'forged identity headers change nothing' => sub {
 	$r = $t->request(DELETE => '/api/v1/projects/p1', user => 'alice',
 	    headers => \%FORGED);
 	is($r->{status}, 403, 'stranger + forged headers: global-admin route 403');
-	is(err_of($r)->{error}, 'forbidden', 'forbidden');
+	is(err_of($r)->{code}, 'forbidden', 'forbidden');
 
 	$r = $t->request(PUT => '/api/v1/projects/p1/members/bob', user => 'bob',
 	    headers => { %FORGED, 'X-Request-Id' => 'forged-viewer' },
@@ -288,7 +288,7 @@ subtest 'forged identity headers change nothing' => sub {
 	for my $path ('/api/v1/me', '/api/v1/projects/p1', '/api/v1/audit') {
 		$r = $t->request(GET => $path, headers => \%FORGED);
 		is($r->{status}, 401, "no basic auth + forged headers: $path 401");
-		is(err_of($r)->{error}, 'unauthorized', 'dashcgi\'s own 401');
+		is(err_of($r)->{code}, 'unauthorized', 'dashcgi\'s own 401');
 	}
 	# Straight over FastCGI: the headers arrive as HTTP_* params.
 	$r = $t->fcgi_request(GET => '/api/v1/projects/p1',

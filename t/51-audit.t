@@ -312,7 +312,7 @@ subtest 'project admins see their projects only' => sub {
 	for my $user (qw(alice bob carol)) {
 		my ($r, $rid) = req(GET => '/api/v1/audit', user => $user);
 		is($r->{status}, 403, "$user (admin of no project): 403");
-		is(body_of($r)->{error}, 'forbidden', 'forbidden');
+		is(body_of($r)->{code}, 'forbidden', 'forbidden');
 		my $rows = rows_of($rid);
 		is_deeply([ map { "$_->{actor} $_->{action} $_->{result}" } @$rows ],
 		    [ "$user access denied" ], 'the refusal is audited');
@@ -351,7 +351,7 @@ subtest 'bad input: 400 naming the parameter' => sub {
 		my $short = length $q > 60 ? substr($q, 0, 60) . '...' : $q;
 		is($r->{status}, 400, "?$short: 400") or diag $r->{content};
 		my $e = body_of($r) // {};
-		is($e->{error}, 'bad_request', "?$short: bad_request");
+		is($e->{code}, 'bad_request', "?$short: bad_request");
 		like($e->{message} // '', qr/\Q$field\E/, "?$short: names $field");
 	}
 	my $r = $t->request(GET => '/api/v1/audit?limit=0', user => 'bob');

@@ -30,7 +30,7 @@ SQL
 my $P = '/api/v1/projects/p1/dashboards';
 my $TOKEN_RE = qr/^dsh_[A-Za-z0-9_-]{43}$/;
 my $RFC3339 = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
-my $NOT_FOUND = '{"status":404,"error":"not_found","message":"share link not found"}';
+my $NOT_FOUND = '{"status":404,"code":"not_found","message":"share link not found"}';
 my @TOKENS;			# every token issued, for the log check
 my %LEAKY;			# tokens sent on requests dashcgi may still log
 
@@ -98,7 +98,7 @@ sub is_error {
 	my ($r, $status, $code, $re, $name) = @_;
 	is($r->{status}, $status, "$name: $status") or diag $r->{content};
 	my $j = body($r) // {};
-	is($j->{error}, $code, "$name: $code");
+	is($j->{code}, $code, "$name: $code");
 	like($j->{message} // '', $re, "$name: the message says what is wrong");
 	return $j;
 }

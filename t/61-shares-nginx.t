@@ -26,7 +26,7 @@ INSERT INTO project_member (project, user_name, role, created_by, updated_by)
 SQL
 
 my $P = '/api/v1/projects/p1/dashboards';
-my $NOT_FOUND = '{"status":404,"error":"not_found","message":"share link not found"}';
+my $NOT_FOUND = '{"status":404,"code":"not_found","message":"share link not found"}';
 my $UNKNOWN = 'dsh_' . ('A' x 43);
 
 sub body { my $j = eval { JSON::PP->new->decode($_[0]{content} // '') }; $j }

@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "api/common.h"
 #include "authz.h"
 #include "db.h"
 #include "http.h"
+#include "module.h"
 #include "validate.h"
 
 /*
@@ -110,7 +110,7 @@ static const struct stmt_def defs[AL__COUNT] = {
 	    " min(q.id) FILTER (WHERE q.rn = $12::int)"
 	    " FROM q", 13 },
 };
-const struct stmt_set auditlog_stmts = { "auditlog", defs, AL__COUNT };
+static const struct stmt_set auditlog_stmts = { "auditlog", defs, AL__COUNT };
 
 /* The query parameters, in the statement's order ($3..). */
 static const char *const filters[] = {
@@ -322,7 +322,7 @@ bad_query(struct req *r, const char *admin, const char *anon_admin,
 	PQclear(res);
 }
 
-void
+static void
 api_audit_list(struct req *r)
 {
 	const char	*p[13] = { NULL };
@@ -354,3 +354,15 @@ api_audit_list(struct req *r)
 out:
 	PQclear(res);
 }
+
+static const struct route routes[] = {
+	{ "GET",  "/api/v1/audit",	api_audit_list, R_API, ROLE_NONE, NULL },
+};
+
+static const struct stmt_set *const stmt_sets[] = { &auditlog_stmts, NULL };
+
+const struct module auditlog_module = {
+	.name = "auditlog",
+	.routes = MODULE_ROUTES(routes),
+	.stmts = stmt_sets,
+};

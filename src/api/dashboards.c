@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "api/common.h"
 #include "audit.h"
 #include "authz.h"
 #include "db.h"
 #include "http.h"
+#include "module.h"
 #include "validate.h"
 
 #define CHANGE_MESSAGE_MAX	1000	/* characters of X-Change-Message */
@@ -354,7 +354,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " count(*) FILTER (WHERE action = 'unchanged') AS unchanged"
 	    " FROM plan) n", 6 },
 };
-const struct stmt_set dashboards_stmts = { "dashboards", defs, DS__COUNT };
+static const struct stmt_set dashboards_stmts = { "dashboards", defs, DS__COUNT };
 
 /* ------------------------------------------------------------------ */
 /* Small helpers */
@@ -710,13 +710,13 @@ badcursor:
 	    "(use the Link header of the previous page)");
 }
 
-void
+static void
 api_dashboards_list(struct req *r)
 {
 	list(r, 0);
 }
 
-void
+static void
 api_dashboards_list_all(struct req *r)
 {
 	list(r, 1);
@@ -845,7 +845,7 @@ answer_change(struct req *r, const char *project, const char *name,
 /* ------------------------------------------------------------------ */
 /* One dashboard */
 
-void
+static void
 api_dashboard_create(struct req *r)
 {
 	const char	*project = api_param(r, "project"), *code, *msg, *p[6];
@@ -938,19 +938,19 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_dashboard_get(struct req *r)
 {
 	get_doc(r, http_query(r, "version"), 1);
 }
 
-void
+static void
 api_dashboard_version_get(struct req *r)
 {
 	get_doc(r, api_param(r, "version"), 0);
 }
 
-void
+static void
 api_dashboard_update(struct req *r)
 {
 	const char	*project = api_param(r, "project");
@@ -1014,7 +1014,7 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_dashboard_delete(struct req *r)
 {
 	const char	*project = api_param(r, "project");
@@ -1054,7 +1054,7 @@ out:
 /* ------------------------------------------------------------------ */
 /* History */
 
-void
+static void
 api_dashboard_versions(struct req *r)
 {
 	const char	*project = api_param(r, "project");
@@ -1085,7 +1085,7 @@ api_dashboard_versions(struct req *r)
 	PQclear(res);
 }
 
-void
+static void
 api_dashboard_version_restore(struct req *r)
 {
 	const char	*project = api_param(r, "project");
@@ -1148,7 +1148,7 @@ static const struct {
 	{ "archived",	"{draft,active}" },
 };
 
-void
+static void
 api_dashboard_state_get(struct req *r)
 {
 	const char	*project = api_param(r, "project");
@@ -1169,7 +1169,7 @@ api_dashboard_state_get(struct req *r)
 	PQclear(res);
 }
 
-void
+static void
 api_dashboard_state_put(struct req *r)
 {
 	const char	*project = api_param(r, "project");
@@ -1233,7 +1233,7 @@ out:
 /* ------------------------------------------------------------------ */
 /* The trash */
 
-void
+static void
 api_trash_list(struct req *r)
 {
 	const char	*p[4], *cur[2];
@@ -1259,7 +1259,7 @@ api_trash_list(struct req *r)
 	PQclear(res);
 }
 
-void
+static void
 api_trash_restore(struct req *r)
 {
 	const char	*project = api_param(r, "project");
@@ -1294,7 +1294,7 @@ out:
 /* ------------------------------------------------------------------ */
 /* Export and import */
 
-void
+static void
 api_project_export(struct req *r)
 {
 	const char	*project = api_param(r, "project"), *p[1];
@@ -1335,7 +1335,7 @@ seen_cmp(const void *a, const void *b)
  * is the answer, naming its line), then one statement plans and writes
  * the lot.  A dry run runs the same statement with its writes off.
  */
-void
+static void
 api_project_import(struct req *r)
 {
 	const char	*project = api_param(r, "project"), *code, *err, *msg;
@@ -1429,3 +1429,73 @@ api_project_import(struct req *r)
 out:
 	PQclear(res);
 }
+
+static const struct route routes[] = {
+	{ "GET",  "/api/v1/dashboards",	api_dashboards_list_all, R_API,
+	    ROLE_NONE, NULL },
+	{ "GET",  ROUTE_PROJECT "/dashboards", api_dashboards_list, R_API, ROLE_VIEWER,
+	    NULL },
+	{ "POST", ROUTE_PROJECT "/dashboards", api_dashboard_create, R_API | R_JSON,
+	    ROLE_EDITOR, "dashboard.create" },
+	{ "GET",  ROUTE_DASHBOARD, api_dashboard_get,
+	    R_API | R_ROLE_INLINE, ROLE_VIEWER, NULL },
+	{ "PUT",  ROUTE_DASHBOARD, api_dashboard_update, R_API | R_JSON,
+	    ROLE_EDITOR, "dashboard.update" },
+	{ "DELETE", ROUTE_DASHBOARD, api_dashboard_delete, R_API,
+	    ROLE_EDITOR, "dashboard.delete" },
+	{ "GET",  ROUTE_DASHBOARD "/versions", api_dashboard_versions, R_API,
+	    ROLE_VIEWER, NULL },
+	{ "GET",  ROUTE_DASHBOARD "/versions/{version}", api_dashboard_version_get, R_API,
+	    ROLE_VIEWER, NULL },
+	{ "POST", ROUTE_DASHBOARD "/versions/{version}/restore",
+	    api_dashboard_version_restore, R_API, ROLE_EDITOR,
+	    "dashboard.restore" },
+	{ "GET",  ROUTE_DASHBOARD "/state", api_dashboard_state_get, R_API,
+	    ROLE_VIEWER, NULL },
+	{ "PUT",  ROUTE_DASHBOARD "/state", api_dashboard_state_put, R_API | R_JSON,
+	    ROLE_EDITOR, "dashboard.state" },
+	{ "GET",  ROUTE_PROJECT "/trash", api_trash_list, R_API, ROLE_VIEWER, NULL },
+	{ "POST", ROUTE_PROJECT "/trash/{name}/restore", api_trash_restore, R_API,
+	    ROLE_EDITOR, "dashboard.untrash" },
+	{ "GET",  ROUTE_PROJECT "/export", api_project_export, R_API, ROLE_VIEWER,
+	    NULL },
+	{ "POST", ROUTE_PROJECT "/import", api_project_import, R_API | R_BODY,
+	    ROLE_EDITOR, "dashboard.import" },
+};
+
+static const struct stmt_set *const stmt_sets[] = { &dashboards_stmts, NULL };
+
+static int
+p_trash(const struct config *cfg, char *buf, size_t len)
+{
+	if (cfg->dashboards.trash_retention <= 0)
+		return 0;
+	snprintf(buf, len, "%lld", (long long)cfg->dashboards.trash_retention);
+	return 1;
+}
+
+/* Every purged dashboard leaves its audit row, in the same statement. */
+static const struct job jobs[] = {
+	{ "trash_purge", "purged",
+	  "WITH d AS ("
+	  " DELETE FROM dashboard"
+	  " WHERE deleted_at < now() - $1::bigint * interval '1 millisecond'"
+	  " RETURNING project, name, version, deleted_at, deleted_by),"
+	  " a AS ("
+	  " INSERT INTO audit_log (actor, action, project, resource,"
+	  "  resource_version, result, details)"
+	  " SELECT 'system', 'dashboard.purge', project, name, version,"
+	  "  'success', jsonb_build_object('reason', 'trash_retention',"
+	  "  'deletedAt', deleted_at, 'deletedBy', deleted_by)"
+	  " FROM d RETURNING 1)"
+	  " SELECT count(*) FROM a",
+	  p_trash, "dashboards.trash_retention is 0: trash kept" },
+};
+
+const struct module dashboards_module = {
+	.name = "dashboards",
+	.routes = MODULE_ROUTES(routes),
+	.stmts = stmt_sets,
+	.jobs = jobs,
+	.njobs = sizeof(jobs) / sizeof(jobs[0]),
+};

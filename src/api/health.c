@@ -13,17 +13,24 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/api.h"
 #include "db.h"
 #include "http.h"
+#include "module.h"
 #include "metrics.h"
 #include "router.h"
+#include "maintenance.h"
+#include "migrate.h"
 #include "worker.h"
+#include "audit.h"
+#include "authz.h"
 
 /* Slower than this, the database check says "warn". */
 #define DB_SLOW_MS		250.0
 /* More than this share of the other workers busy: degraded. */
 #define BUSY_DEGRADED		0.8
+
+static int	expected_schema = -1;
+extern const struct module core_module;
 
 #define JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -38,7 +45,7 @@ send_obj(struct req *r, int status, struct json_object *o)
 	json_object_put(o);
 }
 
-void
+static void
 api_live(struct req *r)
 {
 	static const char	 body[] = "{\"alive\":true}";
@@ -57,7 +64,7 @@ not_ready(struct req *r, const char *reason)
 	http_send_json(r, 503, buf, (size_t)n);
 }
 
-void
+static void
 api_ready(struct req *r)
 {
 	static const char	 ok[] = "{\"ready\":true}";
@@ -77,8 +84,17 @@ api_ready(struct req *r)
 	}
 	have = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (have < worker_expected_schema || !db_statements_ready()) {
+	/* Read once per process: a new generation reads it anew. */
+	if (expected_schema < 0)
+		expected_schema = migrate_latest_version();
+	if (have < expected_schema) {
 		not_ready(r, "migrations pending");
+		return;
+	}
+	/* A broken statement of one module leaves the others serving; it
+	 * shows in /api/v1/health.  Without the core, nothing serves. */
+	if (!db_module_ready(&core_module)) {
+		not_ready(r, "statements of the core module not prepared");
 		return;
 	}
 	http_send_json(r, 200, ok, sizeof(ok) - 1);
@@ -94,7 +110,7 @@ timestamp(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void
+static void
 api_health(struct req *r)
 {
 	struct metrics_snapshot	 s;
@@ -150,7 +166,7 @@ api_health(struct req *r)
 	send_obj(r, code, o);
 }
 
-void
+static void
 api_metrics(struct req *r)
 {
 	char	*buf = NULL;
@@ -168,7 +184,7 @@ api_metrics(struct req *r)
 	free(buf);
 }
 
-void
+static void
 api_metrics_health(struct req *r)
 {
 	struct metrics_snapshot	 s;
@@ -193,3 +209,37 @@ api_metrics_health(struct req *r)
 	json_object_object_add(o, "workers", w);
 	send_obj(r, 200, o);
 }
+
+static const struct route routes[] = {
+	{ "GET",  "/live",		api_live,	0, ROLE_NONE, NULL },
+	{ "GET",  "/ready",		api_ready,	0, ROLE_NONE, NULL },
+	{ "GET",  "/api/v1/health",	api_health,	0, ROLE_NONE, NULL },
+	{ "GET",  "/metrics",		api_metrics,	0, ROLE_NONE, NULL },
+	{ "GET",  "/metrics/health",	api_metrics_health, 0, ROLE_NONE, NULL },
+};
+
+/*
+ * The core module: the daemon's own routes, the statements every
+ * database route needs (a request's role, its audit row), the jobs
+ * that keep the audit log's partitions, and the process kinds of the
+ * daemon itself.
+ */
+static const struct stmt_set *const stmt_sets[] = {
+	&core_stmts, &authz_stmts, &audit_stmts, NULL
+};
+
+static const struct proc_kind procs[] = {
+	{ "worker", 1, worker_count, worker_main },
+	{ "maintenance", 0, maintenance_count, maintenance_proc_main },
+};
+
+const struct module core_module = {
+	.name = "core",
+	.routes = MODULE_ROUTES(routes),
+	.stmts = stmt_sets,
+	.jobs = audit_jobs,
+	.njobs = AUDIT_NJOBS,
+	.procs = procs,
+	.nprocs = sizeof(procs) / sizeof(procs[0]),
+	.flags = MOD_CORE,
+};

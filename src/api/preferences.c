@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "api/common.h"
 #include "audit.h"
 #include "db.h"
 #include "http.h"
+#include "module.h"
 #include "validate.h"
 
 /* The column defaults of user_preferences (migrations/0001). */
@@ -58,7 +58,7 @@ static const struct stmt_def defs[PF__COUNT] = {
 	    " recent = EXCLUDED.recent, updated_at = EXCLUDED.updated_at"
 	    " RETURNING " PREFS_DOC("u") " AS doc", 5 },
 };
-const struct stmt_set preferences_stmts = { "preferences", defs, PF__COUNT };
+static const struct stmt_set preferences_stmts = { "preferences", defs, PF__COUNT };
 
 /*
  * favorites or recent: an array of at most max {"project","name"}
@@ -115,7 +115,7 @@ check_refs(struct req *r, const char *field, struct json_object *a,
 	return 0;
 }
 
-void
+static void
 api_prefs_get(struct req *r)
 {
 	const char	*p[3];
@@ -130,7 +130,7 @@ api_prefs_get(struct req *r)
 	PQclear(res);
 }
 
-void
+static void
 api_prefs_put(struct req *r)
 {
 	static const char *const keys[] = { "timezone", "theme", "favorites",
@@ -197,3 +197,17 @@ api_prefs_put(struct req *r)
 out:
 	PQclear(res);
 }
+
+static const struct route routes[] = {
+	{ "GET",  "/api/v1/me/preferences", api_prefs_get, R_API, ROLE_NONE, NULL },
+	{ "PUT",  "/api/v1/me/preferences", api_prefs_put, R_API | R_JSON,
+	    ROLE_NONE, "preferences.update" },
+};
+
+static const struct stmt_set *const stmt_sets[] = { &preferences_stmts, NULL };
+
+const struct module preferences_module = {
+	.name = "preferences",
+	.routes = MODULE_ROUTES(routes),
+	.stmts = stmt_sets,
+};

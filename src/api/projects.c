@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "api/common.h"
 #include "audit.h"
 #include "authz.h"
 #include "db.h"
 #include "http.h"
+#include "module.h"
 #include "validate.h"
 
 #define USER_MAX	128		/* characters of a member's user name */
@@ -161,7 +161,7 @@ static const struct stmt_def defs[PR__COUNT] = {
 	    " FROM project_member WHERE user_name = $1::text), '{}'))::text"
 	    " AS doc", 2 },
 };
-const struct stmt_set projects_stmts = { "projects", defs, PR__COUNT };
+static const struct stmt_set projects_stmts = { "projects", defs, PR__COUNT };
 
 /* Column col of row 0 by name; NULL for SQL NULL. */
 static const char *
@@ -349,7 +349,7 @@ user_param(struct req *r, const char **user)
 	return 0;
 }
 
-void
+static void
 api_projects_list(struct req *r)
 {
 	const char	*p[4];
@@ -360,7 +360,7 @@ api_projects_list(struct req *r)
 	api_sql_list(r, &projects_stmts, PR_LIST, 4, p, "");
 }
 
-void
+static void
 api_project_get(struct req *r)
 {
 	const char	*p[1];
@@ -377,7 +377,7 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_project_create(struct req *r)
 {
 	struct project_in	 in;
@@ -405,7 +405,7 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_project_update(struct req *r)
 {
 	struct project_in	 in;
@@ -438,7 +438,7 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_project_delete(struct req *r)
 {
 	const char	*p[1];
@@ -469,7 +469,7 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_members_list(struct req *r)
 {
 	const char	*p[3];
@@ -508,7 +508,7 @@ last_admin(struct req *r, const char *project, const char *user)
 	    "administrator", user, project);
 }
 
-void
+static void
 api_member_put(struct req *r)
 {
 	static const char *const keys[] = { "role", "user", NULL };
@@ -565,7 +565,7 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_member_delete(struct req *r)
 {
 	const char	*p[3], *project = api_param(r, "project"), *user;
@@ -597,7 +597,7 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_me(struct req *r)
 {
 	const char	*p[2];
@@ -610,3 +610,28 @@ api_me(struct req *r)
 	send_doc(r, 200, res);
 	PQclear(res);
 }
+
+static const struct route routes[] = {
+	{ "GET",  "/api/v1/me",		api_me,		R_API, ROLE_NONE, NULL },
+	{ "GET",  "/api/v1/projects",	api_projects_list, R_API, ROLE_NONE, NULL },
+	{ "POST", "/api/v1/projects",	api_project_create, R_API | R_JSON,
+	    ROLE_GLOBAL_ADMIN, "project.create" },
+	{ "GET",  ROUTE_PROJECT, api_project_get, R_API, ROLE_VIEWER, NULL },
+	{ "PUT",  ROUTE_PROJECT, api_project_update, R_API | R_JSON,
+	    ROLE_ADMIN, "project.update" },
+	{ "DELETE", ROUTE_PROJECT, api_project_delete, R_API,
+	    ROLE_GLOBAL_ADMIN, "project.delete" },
+	{ "GET",  ROUTE_PROJECT "/members", api_members_list, R_API, ROLE_VIEWER, NULL },
+	{ "PUT",  ROUTE_PROJECT "/members/{user}", api_member_put, R_API | R_JSON,
+	    ROLE_ADMIN, "member.update" },
+	{ "DELETE", ROUTE_PROJECT "/members/{user}", api_member_delete, R_API,
+	    ROLE_ADMIN, "member.delete" },
+};
+
+static const struct stmt_set *const stmt_sets[] = { &projects_stmts, NULL };
+
+const struct module projects_module = {
+	.name = "projects",
+	.routes = MODULE_ROUTES(routes),
+	.stmts = stmt_sets,
+};

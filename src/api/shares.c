@@ -25,11 +25,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "api/api.h"
 #include "api/common.h"
 #include "audit.h"
 #include "db.h"
 #include "http.h"
+#include "module.h"
 #include "log.h"
 #include "validate.h"
 
@@ -190,7 +190,7 @@ static const struct stmt_def defs[SH__COUNT] = {
 	    " SELECT o.ok, CASE WHEN o.ok THEN o.body END AS doc FROM out o",
 	    4 },
 };
-const struct stmt_set shares_stmts = { "shares", defs, SH__COUNT };
+static const struct stmt_set shares_stmts = { "shares", defs, SH__COUNT };
 
 /* ------------------------------------------------------------------ */
 /* Small helpers */
@@ -655,7 +655,7 @@ create_failed(struct req *r, PGresult *res)
 	http_error(r, status, code, "%s", msg);
 }
 
-void
+static void
 api_share_create(struct req *r)
 {
 	struct share_in		 in;
@@ -780,7 +780,7 @@ bad:
 	return -1;
 }
 
-void
+static void
 api_shares_list(struct req *r)
 {
 	const char	*p[5], *next;
@@ -808,7 +808,7 @@ api_shares_list(struct req *r)
 /* ------------------------------------------------------------------ */
 /* Revoke */
 
-void
+static void
 api_share_revoke(struct req *r)
 {
 	struct json_object	*d;
@@ -858,7 +858,7 @@ out:
  * token, decides, takes a use, writes the audit row and returns the
  * document.  Every refusal answers the same bytes and headers.
  */
-void
+static void
 api_shared_get(struct req *r)
 {
 	const char	*p[4], *tok = api_param(r, "token");
@@ -882,3 +882,38 @@ api_shared_get(struct req *r)
 		http_error(r, 404, "not_found", "share link not found");
 	PQclear(res);
 }
+
+static const struct route routes[] = {
+	{ "POST", ROUTE_DASHBOARD "/shares", api_share_create, R_API | R_JSON,
+	    ROLE_EDITOR, "share.create" },
+	{ "GET",  ROUTE_DASHBOARD "/shares", api_shares_list, R_API, ROLE_EDITOR,
+	    NULL },
+	{ "DELETE", ROUTE_DASHBOARD "/shares/{id}", api_share_revoke, R_API, ROLE_EDITOR,
+	    "share.revoke" },
+	{ "GET",  "/api/v1/shared/{token}", api_shared_get,
+	    R_DB | R_SECRET_PATH, ROLE_NONE, NULL },
+};
+
+static const struct stmt_set *const stmt_sets[] = { &shares_stmts, NULL };
+
+/* Links stay listed (as expired) for a while; 0 removes them at once. */
+static int
+p_grace(const struct config *cfg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld", (long long)cfg->shares.cleanup_grace);
+	return 1;
+}
+
+static const struct job jobs[] = {
+	{ "expired_tokens", "deleted",
+	  "SELECT cleanup_expired_tokens("
+	  "$1::bigint * interval '1 millisecond')", p_grace, NULL },
+};
+
+const struct module shares_module = {
+	.name = "shares",
+	.routes = MODULE_ROUTES(routes),
+	.stmts = stmt_sets,
+	.jobs = jobs,
+	.njobs = sizeof(jobs) / sizeof(jobs[0]),
+};

@@ -20,12 +20,12 @@
  */
 #include <string.h>
 
-#include "api/api.h"
 #include "api/common.h"
 #include "audit.h"
 #include "authz.h"
 #include "db.h"
 #include "http.h"
+#include "module.h"
 #include "validate.h"
 
 #define CATEGORY_DEFAULT	"general"
@@ -127,7 +127,7 @@ static const struct stmt_def defs[TP__COUNT] = {
 	    "SELECT EXISTS (SELECT 1 FROM tpl) AS found,"
 	    " (SELECT doc::text FROM d) AS doc", 5 },
 };
-const struct stmt_set templates_stmts = { "templates", defs, TP__COUNT };
+static const struct stmt_set templates_stmts = { "templates", defs, TP__COUNT };
 
 static void
 template_not_found(struct req *r, const char *id)
@@ -282,7 +282,7 @@ template_parse(struct req *r, const char *path_id, struct template_in *in)
 	return 0;
 }
 
-void
+static void
 api_templates_list(struct req *r)
 {
 	const char	*p[3];
@@ -298,7 +298,7 @@ api_templates_list(struct req *r)
 	    arena_printf(r->arena, "category=%s&", p[0]));
 }
 
-void
+static void
 api_template_get(struct req *r)
 {
 	const char	*p[1];
@@ -315,7 +315,7 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_template_create(struct req *r)
 {
 	struct template_in	 in;
@@ -381,7 +381,7 @@ out:
 	return rc;
 }
 
-void
+static void
 api_template_update(struct req *r)
 {
 	struct template_in	 in;
@@ -417,7 +417,7 @@ out:
 	PQclear(res);
 }
 
-void
+static void
 api_template_delete(struct req *r)
 {
 	struct json_object	*d;
@@ -450,7 +450,7 @@ out:
  * The new dashboard's spec is the template's; members of "display"
  * replace the template's display members (name, description).
  */
-void
+static void
 api_dashboard_from_template(struct req *r)
 {
 	static const char *const keys[] = { "template", "name", "display",
@@ -529,3 +529,33 @@ api_dashboard_from_template(struct req *r)
 out:
 	PQclear(res);
 }
+
+static const struct route routes[] = {
+	{ "POST", ROUTE_PROJECT "/dashboards/from-template", api_dashboard_from_template,
+	    R_API | R_JSON, ROLE_EDITOR, "dashboard.create" },
+	{ "GET",  "/api/v1/templates",	api_templates_list, R_API, ROLE_NONE,
+	    NULL },
+	{ "POST", "/api/v1/templates",	api_template_create, R_API | R_JSON,
+	    ROLE_GLOBAL_ADMIN, "template.create" },
+	{ "GET",  "/api/v1/templates/{id}", api_template_get, R_API, ROLE_NONE,
+	    NULL },
+	{ "PUT",  "/api/v1/templates/{id}", api_template_update, R_API | R_JSON,
+	    ROLE_GLOBAL_ADMIN, "template.update" },
+	{ "DELETE", "/api/v1/templates/{id}", api_template_delete, R_API,
+	    ROLE_GLOBAL_ADMIN, "template.delete" },
+};
+
+static const struct stmt_set *const stmt_sets[] = { &templates_stmts, NULL };
+
+static const struct job jobs[] = {
+	{ "template_usage", "updated",
+	  "SELECT update_template_usage_stats()", NULL, NULL },
+};
+
+const struct module templates_module = {
+	.name = "templates",
+	.routes = MODULE_ROUTES(routes),
+	.stmts = stmt_sets,
+	.jobs = jobs,
+	.njobs = sizeof(jobs) / sizeof(jobs[0]),
+};

@@ -8,11 +8,11 @@
  * rules live, shared with create, update and import), or touch the
  * database: validation works while PostgreSQL is away.
  */
-#include "api/api.h"
 #include "http.h"
+#include "module.h"
 #include "validate.h"
 
-void
+static void
 api_validate_dashboard(struct req *r)
 {
 	char	 err[VALIDATE_ERR_MAX];
@@ -23,3 +23,13 @@ api_validate_dashboard(struct req *r)
 	}
 	http_send(r, 200, NULL, "", 0);
 }
+
+static const struct route routes[] = {
+	{ "POST", "/api/validate/dashboards", api_validate_dashboard,
+	    R_AUTH | R_JSON, ROLE_NONE, NULL },
+};
+
+const struct module validate_module = {
+	.name = "validate",
+	.routes = MODULE_ROUTES(routes),
+};

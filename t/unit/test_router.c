@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "module.h"
 #include "router.h"
 #include "tap.h"
 
@@ -22,15 +23,15 @@ int
 main(void)
 {
 	const char	*p[8];
-	size_t		 n, i, j;
+	size_t		 n, i, j, nroutes;
 	char		 allow[128];
 	int		 id;
 
 	id = m("GET", "/live", p, &n, allow);
-	ok(id >= 0 && strcmp(routes[id].pattern, "/live") == 0,
+	ok(id >= 0 && strcmp(router_route((size_t)id)->pattern, "/live") == 0,
 	    "GET /live matches its row");
 	id = m("HEAD", "/live", p, &n, allow);
-	ok(id >= 0 && strcmp(routes[id].method, "GET") == 0,
+	ok(id >= 0 && strcmp(router_route((size_t)id)->method, "GET") == 0,
 	    "HEAD is answered by the GET row");
 	is_int(m("GET", "/nope", p, &n, allow), ROUTER_NOT_FOUND,
 	    "an unknown path is 404");
@@ -62,17 +63,23 @@ main(void)
 	}
 
 	/* Every row is well formed and unique. */
+	nroutes = router_nroutes();
 	for (i = 0; i < nroutes; i++) {
-		ok(routes[i].pattern[0] == '/' && routes[i].fn != NULL,
+		ok(router_route(i)->pattern[0] == '/' && router_route(i)->fn != NULL,
 		    "row %zu (%s %s) has a path and a handler", i,
-		    routes[i].method, routes[i].pattern);
+		    router_route(i)->method, router_route(i)->pattern);
 		for (j = i + 1; j < nroutes; j++)
-			if (strcmp(routes[i].method, routes[j].method) == 0 &&
-			    strcmp(routes[i].pattern, routes[j].pattern) == 0)
+			if (strcmp(router_route(i)->method, router_route(j)->method) == 0 &&
+			    strcmp(router_route(i)->pattern, router_route(j)->pattern) == 0)
 				ok(0, "row %zu duplicates row %zu", j, i);
 	}
+	/* Every row belongs to a module, and every module's rows are in. */
+	for (i = 0, j = 0; i < nmodules; i++)
+		j += modules[i]->nroutes;
+	is_int((int)j, (int)nroutes, "the table holds every module's rows");
+	ok(router_module(0) == modules[0], "row 0 belongs to the first module");
 	is_str(router_metrics_name(0), "unmatched", "id 0 is unmatched");
-	is_str(router_metrics_name(1), routes[0].pattern,
+	is_str(router_metrics_name(1), router_route(0)->pattern,
 	    "id i + 1 names routes[i]");
 	return done_testing();
 }

@@ -1,0 +1,147 @@
+-- 0005_partitions.up.sql -- time partitions as a shared tool.
+--
+-- The audit log's month partitions were managed by functions that
+-- named audit_log.  The time-series tables of the SLO, uptime and
+-- incident modules need the same, by month or by day, so the create
+-- and drop logic becomes generic; the audit functions keep their
+-- names and add only what is the audit log's own (the TRUNCATE guard
+-- on every partition).
+
+-- Create the partitions <parent>_YYYY_MM (unit 'month') or
+-- <parent>_YYYY_MM_DD (unit 'day') of a table partitioned by range on
+-- a timestamptz, in UTC, from the current unit up to ahead units
+-- ahead.  Idempotent; returns the number of partitions created.
+CREATE FUNCTION partition_ensure(parent regclass, ahead integer,
+    unit text DEFAULT 'month') RETURNS integer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	nsp	text;
+	base	text;
+	step	interval;
+	fmt	text;
+	t0	timestamp;
+	lo	timestamp;
+	part	text;
+	created	integer := 0;
+BEGIN
+	IF unit = 'month' THEN
+		step := interval '1 month'; fmt := 'YYYY_MM';
+	ELSIF unit = 'day' THEN
+		step := interval '1 day'; fmt := 'YYYY_MM_DD';
+	ELSE
+		RAISE EXCEPTION 'partition_ensure: unit must be month or day, got %', unit
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF ahead IS NULL OR ahead < 0 OR ahead > 400 THEN
+		RAISE EXCEPTION 'partition_ensure: ahead must be 0..400, got %', ahead
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT n.nspname, c.relname INTO nsp, base
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = parent;
+	t0 := date_trunc(unit, now() AT TIME ZONE 'UTC');
+	FOR i IN 0 .. ahead LOOP
+		lo := t0 + step * i;
+		part := base || '_' || to_char(lo, fmt);
+		IF to_regclass(format('%I.%I', nsp, part)) IS NULL THEN
+			EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
+			    nsp, part, parent, lo AT TIME ZONE 'UTC',
+			    (lo + step) AT TIME ZONE 'UTC');
+			EXECUTE format('COMMENT ON TABLE %I.%I IS %L', nsp, part,
+			    base || ' partition for ' || to_char(lo, fmt) || ' (UTC)');
+			created := created + 1;
+		END IF;
+	END LOOP;
+	RETURN created;
+END;
+$$;
+
+COMMENT ON FUNCTION partition_ensure(regclass, integer, text) IS
+	'Create missing month or day partitions (UTC) of a range-partitioned table from now to ahead units ahead; returns the number created';
+
+-- Retention: detach and drop every partition of parent whose whole
+-- range lies before cutoff (and in the past): whole partitions, never
+-- a bulk DELETE.  Returns the number dropped.
+CREATE FUNCTION partition_drop_before(parent regclass, cutoff timestamptz)
+    RETURNS integer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	r	record;
+	dropped	integer := 0;
+BEGIN
+	IF cutoff IS NULL THEN
+		RAISE EXCEPTION 'partition_drop_before: cutoff is NULL'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR r IN
+		SELECT b.rel, b.upper
+		  FROM (SELECT c.oid::regclass AS rel,
+			       substring(pg_get_expr(c.relpartbound, c.oid)
+				   FROM $re$TO \('([^']+)'\)$re$)::timestamptz AS upper
+			  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+			 WHERE i.inhparent = parent) b
+		 WHERE b.upper IS NOT NULL
+		   AND b.upper <= cutoff
+		   AND b.upper <= now()
+		 ORDER BY b.upper
+	LOOP
+		EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', parent, r.rel);
+		EXECUTE format('DROP TABLE %s', r.rel);
+		dropped := dropped + 1;
+	END LOOP;
+	RETURN dropped;
+END;
+$$;
+
+COMMENT ON FUNCTION partition_drop_before(regclass, timestamptz) IS
+	'Retention: detach and drop the partitions of a range-partitioned table whose whole range is before cutoff; returns the number dropped';
+
+-- The audit log on the shared tool, plus its own guard.
+CREATE OR REPLACE FUNCTION audit_ensure_partitions(months_ahead integer) RETURNS integer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	created	integer;
+	r	record;
+BEGIN
+	IF months_ahead IS NULL OR months_ahead < 0 OR months_ahead > 120 THEN
+		RAISE EXCEPTION 'audit_ensure_partitions: months_ahead must be 0..120, got %', months_ahead
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	created := partition_ensure('audit_log', months_ahead, 'month');
+
+	FOR r IN
+		SELECT c.oid::regclass AS rel
+		  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		 WHERE i.inhparent = 'audit_log'::regclass
+		   AND NOT EXISTS (SELECT 1 FROM pg_trigger t
+				    WHERE t.tgrelid = c.oid
+				      AND t.tgname = 'audit_log_no_truncate')
+	LOOP
+		EXECUTE format('CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON %s '
+		    'FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse()', r.rel);
+	END LOOP;
+
+	-- Every guard, on the parent and on each partition, fires always.
+	FOR r IN
+		SELECT t.tgrelid::regclass AS rel, t.tgname
+		  FROM pg_trigger t
+		 WHERE t.tgname IN ('audit_log_no_update', 'audit_log_no_delete',
+				    'audit_log_no_truncate')
+		   AND t.tgenabled <> 'A'
+		   AND (t.tgrelid = 'audit_log'::regclass
+			OR t.tgrelid IN (SELECT inhrelid FROM pg_inherits
+					  WHERE inhparent = 'audit_log'::regclass))
+	LOOP
+		EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', r.rel, r.tgname);
+	END LOOP;
+
+	RETURN created;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION audit_drop_partitions_before(cutoff timestamptz) RETURNS integer
+	LANGUAGE sql
+AS $$ SELECT partition_drop_before('audit_log', cutoff) $$;
