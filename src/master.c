@@ -36,10 +36,12 @@
 #define FAST_FAIL_MS		5000
 #define FAST_FAIL_BUDGET	5
 #define RESPAWN_MAX_DELAY_MS	5000
+#define CRASH_COOLDOWN_MS	10000	/* a crash-looping slot rests this long */
 #define LISTEN_BACKLOG		1024
 
 struct mslot {
 	int		 kind;		/* index into kinds[] */
+	unsigned	 gen;		/* configuration generation */
 	pid_t		 pid;
 	int		 wanted;	/* part of the current generation */
 	int		 retiring;	/* asked to stop; do not respawn */
@@ -55,7 +57,17 @@ static struct mslot	 slots[METRICS_MAX_SLOTS];
 #define MAX_KINDS	16
 static const struct proc_kind	*kinds[MAX_KINDS];
 static int			 nkinds;
-static struct config	*cfg;
+/*
+ * The configuration in force (generation gen), and during a reload the
+ * new one (pending, generation gen + 1): its processes start beside the
+ * old ones, which retire only once a new worker has connected to the
+ * database.  A new generation that cannot serve (its workers exit 2 or
+ * crash) is dropped and the old one goes on.
+ */
+static struct config	*cfg, *pending;
+static unsigned		 gen;
+static int64_t		 pending_since;
+#define RELOAD_WAIT_MIN_MS	10000
 static int		 lfd = -1;
 static char		*unix_path;	/* ours to unlink at exit */
 static int		 fatal_exits, other_losses;
@@ -256,8 +268,12 @@ spawn(int i)
 		slots[i].respawn_at_ms = now_ms() + 1000;
 		return;
 	}
-	if (pid == 0)
-		k->main(i, cfg, lfd);		/* never returns */
+	if (pid == 0) {
+		const struct config *c = slots[i].gen == gen ? cfg : pending;
+		/* A new generation logs as its configuration says. */
+		log_setup(c->log_level, c->log_format, NULL);
+		k->main(i, c, lfd);		/* never returns */
+	}
 	ws->pid = pid;
 	slots[i].pid = pid;
 	slots[i].retiring = 0;
@@ -271,19 +287,20 @@ spawn(int i)
 	log_end(&l);
 }
 
-/* Claim free slots for a new generation: each kind's count. */
+/* Claim free slots for generation g of configuration c: each kind's count. */
 static void
-want_procs(void)
+want_procs(const struct config *c, unsigned g)
 {
 	int	 i = 0, k, n;
 
 	for (k = 0; k < nkinds; k++) {
-		for (n = kinds[k]->count(cfg); i < METRICS_MAX_SLOTS && n > 0;
+		for (n = kinds[k]->count(c); i < METRICS_MAX_SLOTS && n > 0;
 		    i++) {
 			if (slots[i].pid != 0 || slots[i].wanted)
 				continue;
 			memset(&slots[i], 0, sizeof(slots[i]));
 			slots[i].kind = k;
+			slots[i].gen = g;
 			slots[i].wanted = 1;
 			spawn(i);
 			n--;
@@ -368,10 +385,14 @@ reaped(int i, pid_t pid, int status)
 	if (!respawn)
 		return;
 	if (s->fast_fails > FAST_FAIL_BUDGET) {
+		/* Not abandoned for good: what made it crash (the disk,
+		 * the network, a peer) may pass.  It rests, then the
+		 * budget starts again. */
 		log_error("crash loop: %s slot %d died %d times within "
-		    "%d ms of starting; not respawning it", kn, i,
-		    s->fast_fails, FAST_FAIL_MS);
-		s->wanted = 0;
+		    "%d ms of starting; not respawning it for %d ms", kn, i,
+		    s->fast_fails, FAST_FAIL_MS, CRASH_COOLDOWN_MS);
+		s->fast_fails = 0;
+		s->respawn_at_ms = now + CRASH_COOLDOWN_MS;
 		if (kinds[s->kind]->serves)
 			other_losses++;
 		return;
@@ -413,14 +434,35 @@ respawn_due(int64_t now, int64_t *next)
 	}
 }
 
-/* SIGHUP: a valid file replaces the workers, a broken one changes nothing. */
+/* Ask every process of generations other than g to stop. */
+static void
+retire_others(unsigned g)
+{
+	int	 i;
+
+	for (i = 0; i < METRICS_MAX_SLOTS; i++) {
+		if (slots[i].gen == g)
+			continue;
+		if (slots[i].pid > 0) {
+			slots[i].retiring = 1;
+			metrics_slot(i)->retiring = 1;
+			kill(slots[i].pid, SIGTERM);
+		}
+		slots[i].wanted = 0;
+	}
+}
+
+/*
+ * SIGHUP: a valid file starts a new generation beside the old one; a
+ * broken one changes nothing.  A reload during a reload drops the
+ * generation still pending.
+ */
 static void
 reload(const char *path)
 {
 	struct config	*nc;
 	struct logline	 l;
 	char		 err[1024];
-	int		 i;
 
 	if ((nc = calloc(1, sizeof(*nc))) == NULL) {
 		log_error("reload: out of memory");
@@ -439,20 +481,73 @@ reload(const char *path)
 	free(nc->listen);
 	nc->listen = strdup(cfg->listen);
 	nc->socket_mode = cfg->socket_mode;
-	log_setup(nc->log_level, nc->log_format, NULL);
-
-	for (i = 0; i < METRICS_MAX_SLOTS; i++) {
-		if (slots[i].pid > 0) {
-			slots[i].retiring = 1;
-			metrics_slot(i)->retiring = 1;
-			kill(slots[i].pid, SIGTERM);
-		}
-		slots[i].wanted = 0;
+	if (pending != NULL) {
+		log_warn("reload: dropping the generation still starting");
+		retire_others(gen);
+		config_free(pending);
+		free(pending);
 	}
+	pending = nc;
+	pending_since = now_ms();
+	want_procs(pending, gen + 1);
+	log_begin(&l, LOG_INFO, "reload: new generation starting");
+	log_int(&l, "workers", pending->workers);
+	log_end(&l);
+}
+
+/*
+ * A pending generation takes over once one of its workers holds a
+ * database connection, or after a wait when the database is away for
+ * every generation alike.  It is dropped when none of its workers is
+ * left to try (exit 2: the database refused the new login).
+ */
+static void
+reload_progress(int64_t now, int64_t *next)
+{
+	struct logline	 l;
+	int64_t		 wait;
+	int		 i, alive = 0, connected = 0;
+
+	if (pending == NULL)
+		return;
+	for (i = 0; i < METRICS_MAX_SLOTS; i++) {
+		if (slots[i].gen != gen + 1 || !kinds[slots[i].kind]->serves)
+			continue;
+		if (slots[i].wanted || slots[i].pid > 0)
+			alive++;
+		if (slots[i].pid > 0 && metrics_slot(i)->db_up)
+			connected++;
+	}
+	wait = 2 * pending->database.connect_timeout;
+	if (wait < RELOAD_WAIT_MIN_MS)
+		wait = RELOAD_WAIT_MIN_MS;
+	if (alive == 0) {
+		log_begin(&l, LOG_ERROR, "reload failed: no worker of the new "
+		    "configuration could start (see the exits above); keeping "
+		    "the old configuration");
+		log_end(&l);
+		retire_others(gen);
+		config_free(pending);
+		free(pending);
+		pending = NULL;
+		fatal_exits = 0;	/* those were the new generation's */
+		return;
+	}
+	if (connected == 0 && now - pending_since < wait) {
+		if (now + 100 < *next)
+			*next = now + 100;
+		return;
+	}
+	if (connected == 0)
+		log_warn("reload: no new worker reached the database within "
+		    "%lld ms; switching anyway", (long long)wait);
+	gen++;
+	retire_others(gen);
 	config_free(cfg);
 	free(cfg);
-	cfg = nc;
-	want_procs();
+	cfg = pending;
+	pending = NULL;
+	log_setup(cfg->log_level, cfg->log_format, NULL);
 	log_begin(&l, LOG_INFO, "configuration reloaded");
 	log_int(&l, "workers", cfg->workers);
 	log_end(&l);
@@ -506,7 +601,7 @@ master_main(struct config *c, const char *path)
 		    cfg->auth.anonymous_role == ROLE_ADMIN ? "admin" :
 		    cfg->auth.anonymous_role == ROLE_EDITOR ? "editor" :
 		    "viewer");
-	want_procs();
+	want_procs(cfg, gen);
 
 	for (;;) {
 		now = now_ms();
@@ -550,6 +645,7 @@ master_main(struct config *c, const char *path)
 				sig_reload = 0;
 				reload(path);
 			}
+			reload_progress(now, &next);
 			respawn_due(now, &next);
 			if (serving_count() == 0) {
 				code = (fatal_exits > 0 && other_losses == 0) ?
@@ -579,6 +675,10 @@ master_main(struct config *c, const char *path)
 	}
 	close(lfd);
 	log_info("master exiting with status %d", code);
+	if (pending != NULL) {
+		config_free(pending);
+		free(pending);
+	}
 	config_free(cfg);
 	free(cfg);
 	return code;

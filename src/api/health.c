@@ -137,6 +137,10 @@ api_health(struct req *r)
 	if (code == 200 && others > 0 &&
 	    (double)(s.workers_busy - 1) / others > BUSY_DEGRADED)
 		status = "degraded";
+	/* Fewer workers than configured (crash-looping slots resting):
+	 * serving, but not healthy. */
+	if (code == 200 && s.workers_total < r->cfg->workers)
+		status = "degraded";
 
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string(status));
@@ -161,6 +165,8 @@ api_health(struct req *r)
 	w = json_object_new_object();
 	json_object_object_add(w, "total", json_object_new_int(s.workers_total));
 	json_object_object_add(w, "busy", json_object_new_int(s.workers_busy));
+	json_object_object_add(w, "expected",
+	    json_object_new_int(r->cfg->workers));
 	json_object_object_add(checks, "workers", w);
 	json_object_object_add(o, "checks", checks);
 	send_obj(r, code, o);
