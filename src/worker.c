@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +57,19 @@ static void
 on_alarm(int sig)
 {
 	(void)sig;
+}
+
+/* A repeating SIGALRM every ms milliseconds; 0 disarms it. */
+static void
+arm_tick(int64_t ms)
+{
+	struct itimerval	 it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_usec = (ms % 1000) * 1000;
+	it.it_interval = it.it_value;
+	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 static double
@@ -306,16 +320,22 @@ worker_main(int slotno, const struct config *cfg, int lfd)
 
 	while (!stop) {
 		/*
-		 * Without a database connection, wake up every second to
-		 * try again, so that an idle worker is ready (and reports
-		 * itself up) before the next request arrives.
+		 * A ticking timer, and SIGALRM unblocked only inside the
+		 * accept: libfcgi reads the request's parameters inside
+		 * FCGX_Accept_r, so a peer that stalls mid-request blocks
+		 * a read there; the tick makes it fail, libfcgi drops that
+		 * connection and accepts again, and the next tick brings
+		 * an idle accept back to us (-EINTR).  Only a read blocked
+		 * waiting for data is interrupted: nginx sends a request's
+		 * records at once.  Without a database connection the tick
+		 * is a second at most, to reconnect before the next request.
 		 */
-		if (!db_is_up())
-			alarm(1);
+		arm_tick(db_is_up() ? cfg->read_timeout :
+		    cfg->read_timeout < 1000 ? cfg->read_timeout : 1000);
 		sigprocmask(SIG_UNBLOCK, &block, NULL);
 		rc = stop ? -EINTR : FCGX_Accept_r(&req);
 		sigprocmask(SIG_BLOCK, &block, NULL);
-		alarm(0);
+		arm_tick(0);
 		if (rc < 0) {
 			if (stop)
 				continue;
