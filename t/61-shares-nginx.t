@@ -154,5 +154,17 @@ subtest 'limit_req: past 5r/s with a burst of 10, nginx answers 429' => sub {
 	    'another address is not limited');
 };
 
+subtest 'no token in nginx\'s logs' => sub {
+	# The requests above: views, refusals, 429s.  The harness logs at
+	# http level with the combined format and at error level info, so
+	# only the snippet's share location can keep the tokens out.
+	my $tmp = $t->tmpdir;
+	my $access = DashTest::_slurp("$tmp/nginx-access.log");
+	my $error = DashTest::_slurp("$tmp/nginx-error.log");
+	ok(length $access, 'the access log has lines');
+	unlike($access, qr/dsh_/, 'the access log holds no token');
+	unlike($error, qr/dsh_/, 'the error log holds no token');
+};
+
 is($t->stop_dashcgi, 0, 'SIGTERM: master exits 0');
 done_testing;
