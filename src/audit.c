@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
@@ -16,7 +17,7 @@
 #include "log.h"
 #include "router.h"
 
-enum { AU_INSERT, AU__COUNT };
+enum { AU_INSERT, AU_PARTITIONS, AU__COUNT };
 
 static const struct stmt_def defs[AU__COUNT] = {
 	[AU_INSERT] = { "audit_insert",
@@ -24,8 +25,34 @@ static const struct stmt_def defs[AU__COUNT] = {
 	    "resource_version, result, client_ip, request_id, details) "
 	    "VALUES ($1::text, $2::text, $3::text, $4::text, $5::int, "
 	    "$6::text, $7::inet, $8::text, coalesce($9::jsonb, '{}'))", 9 },
+	/* This month's partition, then the next month's (UTC). */
+	[AU_PARTITIONS] = { "audit_partitions_ahead",
+	    "SELECT CASE WHEN to_regclass(format('audit_log_%s', to_char("
+	    "now() AT TIME ZONE 'UTC', 'YYYY_MM'))) IS NULL THEN 0"
+	    " WHEN to_regclass(format('audit_log_%s', to_char("
+	    "(now() AT TIME ZONE 'UTC') + interval '1 month', 'YYYY_MM')))"
+	    " IS NULL THEN 1 ELSE 2 END", 0 },
 };
 const struct stmt_set audit_stmts = { "audit", defs, AU__COUNT };
+
+/*
+ * How far ahead the audit log can take rows: 0 without this month's
+ * partition (every change fails), 1 with this month's only, 2 with the
+ * next month's too; -1 when the database did not say.
+ */
+int
+audit_partitions_ahead(void)
+{
+	PGresult	*res;
+	int		 n = -1;
+
+	res = db_run(&audit_stmts, AU_PARTITIONS, 0, NULL);
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQntuples(res) == 1)
+		n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
 
 static int
 p_audit(const struct config *cfg, char *buf, size_t len)

@@ -37,6 +37,10 @@ void	audit_event(struct req *, const char *action, const char *project,
 	    struct json_object *details);
 
 /* Its statements and maintenance jobs, in the core module. */
+/* 0 no partition for this month, 1 this month's only, 2 next month's
+ * too; -1 unknown (database away). */
+int	audit_partitions_ahead(void);
+
 #define AUDIT_NJOBS	2
 extern const struct job audit_jobs[];
 struct stmt_set;

@@ -552,6 +552,14 @@ db_http_status(const PGresult *res, const char **code, const char **message)
 		*message = "concurrent update, retry the request";
 		return 409;
 	}
+	/* A time-partitioned table without the partition for this row: the
+	 * server's housekeeping failed, not the client. */
+	if (strcmp(st, "23514") == 0 && (*message = PQresultErrorField(res,
+	    PG_DIAG_MESSAGE_PRIMARY)) != NULL &&
+	    strncmp(*message, "no partition of relation", 24) == 0) {
+		*code = "partition_missing";
+		return 503;
+	}
 	if (strcmp(st, "23505") == 0) {
 		*code = "conflict";
 		*message = "the resource already exists";

@@ -97,6 +97,12 @@ api_ready(struct req *r)
 		not_ready(r, "statements of the core module not prepared");
 		return;
 	}
+	/* Without this month's audit partition no change can commit. */
+	if (audit_partitions_ahead() == 0) {
+		not_ready(r, "the audit log has no partition for this month; "
+		    "run 'dashcgi maintenance'");
+		return;
+	}
 	http_send_json(r, 200, ok, sizeof(ok) - 1);
 }
 
@@ -118,7 +124,7 @@ api_health(struct req *r)
 	char			 ts[32];
 	double			 ms;
 	const char		*status = "healthy", *dbstatus = "pass";
-	int			 others, code = 200;
+	int			 others, ahead, code = 200;
 
 	ms = db_ready() ? db_ping() : -1;
 	metrics_snapshot(&s);
@@ -140,6 +146,15 @@ api_health(struct req *r)
 	/* Fewer workers than configured (crash-looping slots resting):
 	 * serving, but not healthy. */
 	if (code == 200 && s.workers_total < r->cfg->workers)
+		status = "degraded";
+	/* The audit log's partitions: none for this month means no change
+	 * can commit (a failure); none for the next, a warning while
+	 * there is time to run maintenance. */
+	ahead = ms >= 0 ? audit_partitions_ahead() : -1;
+	if (ahead == 0) {
+		status = "unhealthy";
+		code = 503;
+	} else if (ahead == 1 && code == 200)
 		status = "degraded";
 
 	o = json_object_new_object();
@@ -168,6 +183,21 @@ api_health(struct req *r)
 	json_object_object_add(w, "expected",
 	    json_object_new_int(r->cfg->workers));
 	json_object_object_add(checks, "workers", w);
+	if (ahead >= 0) {
+		w = json_object_new_object();
+		json_object_object_add(w, "status", json_object_new_string(
+		    ahead == 0 ? "fail" : ahead == 1 ? "warn" : "pass"));
+		json_object_object_add(w, "partitionsAhead",
+		    json_object_new_int(ahead));
+		if (ahead < 2)
+			json_object_object_add(w, "message",
+			    json_object_new_string(ahead == 0 ?
+			    "no audit partition for this month: changes fail; "
+			    "run 'dashcgi maintenance'" :
+			    "no audit partition for next month yet; run "
+			    "'dashcgi maintenance' (or set maintenance.interval)"));
+		json_object_object_add(checks, "audit", w);
+	}
 	json_object_object_add(o, "checks", checks);
 	send_obj(r, code, o);
 }
