@@ -80,12 +80,12 @@ http_urldecode(char *s, int plus_is_space)
 	return 0;
 }
 
-int
-http_parse_query(struct req *r, const char *query)
+/* Append the pairs of an application/x-www-form-urlencoded text. */
+static int
+parse_pairs(struct req *r, const char *query)
 {
 	char	*q, *pair, *save = NULL, *eq;
 
-	r->nqs = 0;
 	if (query == NULL || *query == '\0')
 		return 0;
 	q = arena_strdup(r->arena, query);
@@ -104,6 +104,19 @@ http_parse_query(struct req *r, const char *query)
 		r->nqs++;
 	}
 	return 0;
+}
+
+int
+http_parse_query(struct req *r, const char *query)
+{
+	r->nqs = 0;
+	return parse_pairs(r, query);
+}
+
+int
+http_parse_form(struct req *r, const char *body)
+{
+	return parse_pairs(r, body);
 }
 
 const char *

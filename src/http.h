@@ -86,6 +86,8 @@ int	 http_req_init(struct req *, FCGX_Request *, struct arena *,
 /* Decode application/x-www-form-urlencoded in place; -1 if malformed. */
 int	 http_urldecode(char *s, int plus_is_space);
 int	 http_parse_query(struct req *, const char *query);
+/* A form body's pairs, after the query string's; -1 if malformed. */
+int	 http_parse_form(struct req *, const char *body);
 const char *http_query(const struct req *, const char *key);
 
 /*

@@ -34,7 +34,7 @@ my %RANK = (viewer => 1, editor => 2, admin => 3);
 
 # Path parameters, filled with fixture names.
 my %PARAM = (project => 'p1', name => 'd1', user => 'bob', id => 't1',
-    version => '0', token => 'dsh_' . ('A' x 43));
+    version => '0', token => 'dsh_' . ('A' x 43), label => 'project');
 
 my $SPEC = '{"display":{"name":"D one"},"duration":"1h","variables":[],'
     . '"panels":{"a":{"kind":"Panel","spec":{"display":{"name":"a"},'

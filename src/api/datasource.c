@@ -1,0 +1,548 @@
+/*
+ * datasource.c -- dashcgi as its own Prometheus-compatible datasource:
+ * the subset of Prometheus's HTTP API that Perses's Prometheus plugin
+ * reads (query_range, query, series, labels, label values, metadata,
+ * -/healthy), at /proxy/globaldatasources/dashcgi/… (every project the
+ * caller reads) and /proxy/projects/{p}/datasources/dashcgi/… (one).
+ *
+ * Owns: the request parameters (GET query or form POST, as Prometheus
+ * takes them), the 11,000-point cap, Prometheus's envelope and errors.
+ * The query is parsed here (promql.c) and evaluated in PostgreSQL over
+ * the series families modules register (ds_metric, migrations/0011),
+ * one JSON row per result series, written as they come.
+ * Never: name a module's tables, or evaluate anything in C.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/common.h"
+#include "db.h"
+#include "http.h"
+#include "module.h"
+#include "promql.h"
+
+#define MAX_POINTS	11000	/* per series, as Prometheus */
+#define DEFAULT_SPAN	3600.0	/* labels/series without start: the last hour */
+
+enum {
+	DSQ_EVAL, DSQ_SERIES, DSQ_LABELS, DSQ_VALUES, DSQ_METADATA,
+	DSQ__COUNT
+};
+
+/* $1 user, $2 admin, $3 project or NULL: the projects read. */
+#define PROJECTS "ds_projects($1::text, $2::boolean, $3::text)"
+
+static const struct stmt_def defs[DSQ__COUNT] = {
+	/* $4 query, $5 start, $6 end (unix seconds), $7 step seconds,
+	 * $8 instant. */
+	[DSQ_EVAL] = { "ds_eval",
+	    "SELECT ds_eval(" PROJECTS ", $4::jsonb, to_timestamp($5::float8),"
+	    " to_timestamp($6::float8), make_interval(secs => $7::float8),"
+	    " $8::boolean)", 8 },
+	/* $4 selectors (a JSON array of parsed queries). */
+	[DSQ_SERIES] = { "ds_series",
+	    "SELECT s::text FROM ds_series(" PROJECTS ", $4::jsonb) s"
+	    " ORDER BY s::text", 4 },
+	[DSQ_LABELS] = { "ds_labels",
+	    "SELECT coalesce(json_agg(k ORDER BY k), '[]')::text FROM ("
+	    " SELECT DISTINCT jsonb_object_keys(s) AS k"
+	    " FROM ds_series(" PROJECTS ", $4::jsonb) s) x", 4 },
+	/* $5 label name. */
+	[DSQ_VALUES] = { "ds_label_values",
+	    "SELECT coalesce(json_agg(v ORDER BY v), '[]')::text FROM ("
+	    " SELECT DISTINCT s->>$5::text AS v"
+	    " FROM ds_series(" PROJECTS ", $4::jsonb) s"
+	    " WHERE s ? $5::text) x", 5 },
+	[DSQ_METADATA] = { "ds_metadata",
+	    "SELECT coalesce(json_object_agg(name, json_build_array("
+	    " json_build_object('type', type, 'help', help, 'unit', unit))"
+	    " ORDER BY name), '{}')::text FROM ds_metric", 0 },
+};
+static const struct stmt_set ds_stmts = { "datasource", defs, DSQ__COUNT };
+
+/* {"status":"error","errorType":…,"error":…}, Prometheus's envelope. */
+static void
+prom_error(struct req *r, int status, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+prom_error(struct req *r, int status, const char *type, const char *fmt, ...)
+{
+	struct json_object	*o = json_object_new_object();
+	va_list			 ap;
+	char			 msg[512];
+	const char		*s;
+	size_t			 len;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "status", json_object_new_string("error"));
+	json_object_object_add(o, "errorType", json_object_new_string(type));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	r->error_code = type;
+	http_send_json(r, status, s, len);
+	json_object_put(o);
+}
+
+/* A failed statement, as Prometheus words it: bad input is bad_data. */
+static void
+prom_db_error(struct req *r, PGresult *res)
+{
+	const char	*st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char	*m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
+			    NULL;
+	const char	*code, *msg;
+	int		 status;
+
+	if (st != NULL && strncmp(st, "22", 2) == 0) {
+		prom_error(r, 400, "bad_data", "invalid parameter \"query\": %s",
+		    m ? m : "invalid value");
+		return;
+	}
+	status = db_http_status(res, &code, &msg);
+	prom_error(r, status >= 500 && status != 503 ? 500 : status,
+	    status == 503 ? "unavailable" : "internal", "%s", msg);
+}
+
+/* The request's parameters: the query string, then a form body. */
+static int
+read_params(struct req *r)
+{
+	if (strcmp(r->method, "POST") != 0)
+		return 0;
+	if (http_read_body(r, "application/x-www-form-urlencoded") == -1)
+		return -1;
+	if (http_parse_form(r, r->body) == -1) {
+		prom_error(r, 400, "bad_data", "malformed form body");
+		return -1;
+	}
+	return 0;
+}
+
+/* A time: unix seconds (fraction allowed) or RFC 3339, as Prometheus. */
+static int
+parse_time(const char *s, double *out)
+{
+	struct tm	 tm;
+	char		*end;
+	const char	*p;
+	double		 frac = 0;
+	long		 off = 0;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (end != s && *end == '\0' && errno == 0 && isfinite(*out))
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*p == '.') {
+		frac = strtod(p, &end);
+		p = end;
+	}
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		off = (strtol(p + 1, NULL, 10) * 60 + strtol(p + 4, NULL, 10)) *
+		    60 * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else
+		return -1;
+	if (*p != '\0')
+		return -1;
+	*out = (double)timegm(&tm) - (double)off + frac;
+	return 0;
+}
+
+/* A step or timeout: seconds (fraction allowed) or a duration. */
+static int
+parse_step(const char *s, double *out)
+{
+	static const struct { char u; double mult; } units[] = {
+		{ 'y', 31536000 }, { 'w', 604800 }, { 'd', 86400 },
+		{ 'h', 3600 }, { 'm', 60 }, { 's', 1 },
+	};
+	char	*end;
+	double	 n, total = 0;
+	size_t	 i;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (end != s && *end == '\0' && errno == 0 && isfinite(*out))
+		return 0;
+	if (*s == '\0')
+		return -1;
+	while (*s != '\0') {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = strtod(s, &end);
+		s = end;
+		if (s[0] == 'm' && s[1] == 's') {
+			total += n / 1000;
+			s += 2;
+			continue;
+		}
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (*s == units[i].u)
+				break;
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -1;
+		total += n * units[i].mult;
+		s++;
+	}
+	*out = total;
+	return 0;
+}
+
+/* A parsed query as the JSON ds_eval reads. */
+static struct json_object *
+query_json(const struct pq_query *q)
+{
+	struct json_object	*o = json_object_new_object(), *a, *m;
+	size_t			 i;
+
+	json_object_object_add(o, "metric", q->metric ?
+	    json_object_new_string(q->metric) : NULL);
+	a = json_object_new_array();
+	for (i = 0; i < q->nm; i++) {
+		m = json_object_new_array();
+		json_object_array_add(m, json_object_new_string(q->m[i].label));
+		json_object_array_add(m, json_object_new_string(
+		    pq_op_name(q->m[i].op)));
+		json_object_array_add(m, json_object_new_string(q->m[i].value));
+		json_object_array_add(a, m);
+	}
+	json_object_object_add(o, "matchers", a);
+	json_object_object_add(o, "agg", q->agg != PQ_NONE ?
+	    json_object_new_string(pq_agg_name(q->agg)) : NULL);
+	json_object_object_add(o, "grouping", q->grouping == PQ_ALL ? NULL :
+	    json_object_new_string(q->grouping == PQ_BY ? "by" : "without"));
+	a = json_object_new_array();
+	for (i = 0; i < q->nlabels; i++)
+		json_object_array_add(a, json_object_new_string(q->labels[i]));
+	json_object_object_add(o, "labels", a);
+	return o;
+}
+
+static const char *
+json_text(struct req *r, struct json_object *o)
+{
+	const char	*s = arena_strdup(r->arena,
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+
+	json_object_put(o);
+	return s;
+}
+
+/* The statement's first three parameters: who reads which projects. */
+static void
+who(struct req *r, const char **p)
+{
+	p[0] = r->actor;
+	p[1] = r->admin ? "true" : "false";
+	p[2] = api_param(r, "project");
+}
+
+/* Rows of column 0 as the members of a JSON array inside the envelope. */
+static void
+send_rows(struct req *r, PGresult *res, const char *head, const char *tail)
+{
+	int	 i, n = PQntuples(res);
+
+	http_begin(r, 200, "application/json");
+	FCGX_PutS(head, r->fcgi->out);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			FCGX_PutChar(',', r->fcgi->out);
+		FCGX_PutStr(PQgetvalue(res, i, 0), PQgetlength(res, i, 0),
+		    r->fcgi->out);
+	}
+	FCGX_PutS(tail, r->fcgi->out);
+}
+
+static void
+evaluate(struct req *r, int instant)
+{
+	struct pq_query	 q;
+	const char	*p[8], *s;
+	char		 err[PQ_ERR_MAX], b[3][32];
+	double		 start, end, step = 1;
+	PGresult	*res;
+
+	if (read_params(r) == -1)
+		return;
+	if ((s = http_query(r, "query")) == NULL || *s == '\0') {
+		prom_error(r, 400, "bad_data", "invalid parameter \"query\": "
+		    "the query is empty");
+		return;
+	}
+	if (pq_parse(r->arena, s, &q, err) == -1) {
+		prom_error(r, 400, "bad_data", "invalid parameter \"query\": "
+		    "%s", err);
+		return;
+	}
+	if (instant) {
+		start = (double)time(NULL);
+		if ((s = http_query(r, "time")) != NULL && *s != '\0' &&
+		    parse_time(s, &start) == -1) {
+			prom_error(r, 400, "bad_data", "invalid parameter "
+			    "\"time\": cannot parse \"%s\" to a valid "
+			    "timestamp", s);
+			return;
+		}
+		end = start;
+	} else {
+		static const char *const names[] = { "start", "end", "step" };
+		double	*v[] = { &start, &end, &step };
+		int	 i;
+
+		for (i = 0; i < 3; i++) {
+			s = http_query(r, names[i]);
+			if (s == NULL || *s == '\0' || (i < 2 ?
+			    parse_time(s, v[i]) : parse_step(s, v[i])) == -1) {
+				prom_error(r, 400, "bad_data", "invalid "
+				    "parameter \"%s\": cannot parse \"%s\" to "
+				    "a valid %s", names[i], s ? s : "",
+				    i < 2 ? "timestamp" : "duration");
+				return;
+			}
+		}
+		if (end < start) {
+			prom_error(r, 400, "bad_data", "invalid parameter "
+			    "\"end\": end timestamp must not be before start "
+			    "time");
+			return;
+		}
+		if (step <= 0) {
+			prom_error(r, 400, "bad_data", "invalid parameter "
+			    "\"step\": zero or negative query resolution step "
+			    "widths are not accepted. Try a positive integer");
+			return;
+		}
+		if ((end - start) / step > MAX_POINTS) {
+			prom_error(r, 400, "bad_data", "exceeded maximum "
+			    "resolution of 11,000 points per timeseries. Try "
+			    "decreasing the query resolution (?step=XX)");
+			return;
+		}
+	}
+	who(r, p);
+	p[3] = json_text(r, query_json(&q));
+	snprintf(b[0], sizeof(b[0]), "%.3f", start);
+	snprintf(b[1], sizeof(b[1]), "%.3f", end);
+	snprintf(b[2], sizeof(b[2]), "%.3f", step);
+	p[4] = b[0];
+	p[5] = b[1];
+	p[6] = b[2];
+	p[7] = instant ? "true" : "false";
+	res = db_run(&ds_stmts, DSQ_EVAL, 8, p);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		prom_db_error(r, res);
+		PQclear(res);
+		return;
+	}
+	send_rows(r, res, instant ?
+	    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+	    "\"result\":[" :
+	    "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\","
+	    "\"result\":[", "]}}");
+	PQclear(res);
+}
+
+static void
+api_query_range(struct req *r)
+{
+	evaluate(r, 0);
+}
+
+static void
+api_query(struct req *r)
+{
+	evaluate(r, 1);
+}
+
+/*
+ * The selectors of match[] (series requires one; labels and values
+ * take any), as the JSON array ds_series reads; NULL after answering.
+ * No selector means every family.
+ */
+static const char *
+selectors(struct req *r, int required)
+{
+	struct json_object	*a = json_object_new_array();
+	struct pq_query		 q;
+	char			 err[PQ_ERR_MAX];
+	size_t			 i;
+
+	for (i = 0; i < r->nqs; i++) {
+		if (strcmp(r->qs[i].key, "match[]") != 0)
+			continue;
+		if (pq_parse(r->arena, r->qs[i].val, &q, err) == -1) {
+			json_object_put(a);
+			prom_error(r, 400, "bad_data", "invalid parameter "
+			    "\"match[]\": %s", err);
+			return NULL;
+		}
+		if (q.agg != PQ_NONE) {
+			json_object_put(a);
+			prom_error(r, 400, "bad_data", "invalid parameter "
+			    "\"match[]\": an aggregation is not a series "
+			    "selector");
+			return NULL;
+		}
+		json_object_array_add(a, query_json(&q));
+	}
+	if (json_object_array_length(a) == 0) {
+		if (required) {
+			json_object_put(a);
+			prom_error(r, 400, "bad_data", "no match[] parameter "
+			    "provided");
+			return NULL;
+		}
+		memset(&q, 0, sizeof(q));
+		json_object_array_add(a, query_json(&q));
+	}
+	return json_text(r, a);
+}
+
+static void
+api_series(struct req *r)
+{
+	const char	*p[4];
+	PGresult	*res;
+
+	if (read_params(r) == -1)
+		return;
+	who(r, p);
+	if ((p[3] = selectors(r, 1)) == NULL)
+		return;
+	res = db_run(&ds_stmts, DSQ_SERIES, 4, p);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		prom_db_error(r, res);
+		PQclear(res);
+		return;
+	}
+	send_rows(r, res, "{\"status\":\"success\",\"data\":[", "]}");
+	PQclear(res);
+}
+
+/* One row, one JSON value: the data of a success envelope. */
+static void
+send_data(struct req *r, PGresult *res)
+{
+	send_rows(r, res, "{\"status\":\"success\",\"data\":", "}");
+}
+
+static void
+api_labels(struct req *r)
+{
+	const char	*p[4];
+	PGresult	*res;
+
+	if (read_params(r) == -1)
+		return;
+	who(r, p);
+	if ((p[3] = selectors(r, 0)) == NULL)
+		return;
+	res = db_run(&ds_stmts, DSQ_LABELS, 4, p);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		prom_db_error(r, res);
+		PQclear(res);
+		return;
+	}
+	send_data(r, res);
+	PQclear(res);
+}
+
+static void
+api_label_values(struct req *r)
+{
+	const char	*p[5];
+	PGresult	*res;
+
+	who(r, p);
+	if ((p[3] = selectors(r, 0)) == NULL)
+		return;
+	p[4] = api_param(r, "label");
+	res = db_run(&ds_stmts, DSQ_VALUES, 5, p);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		prom_db_error(r, res);
+		PQclear(res);
+		return;
+	}
+	send_data(r, res);
+	PQclear(res);
+}
+
+static void
+api_metadata(struct req *r)
+{
+	PGresult	*res;
+
+	res = db_run(&ds_stmts, DSQ_METADATA, 0, NULL);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		prom_db_error(r, res);
+		PQclear(res);
+		return;
+	}
+	send_data(r, res);
+	PQclear(res);
+}
+
+static void
+api_healthy(struct req *r)
+{
+	static const char	 body[] = "Prometheus Server is Healthy.\n";
+
+	http_send(r, 200, "text/plain; charset=utf-8", body, sizeof(body) - 1);
+}
+
+#define G	"/proxy/globaldatasources/dashcgi"
+#define PD	"/proxy/projects/{project}/datasources/dashcgi"
+
+static const struct route routes[] = {
+	{ "GET",  G "/api/v1/query_range", api_query_range, R_API, ROLE_NONE, NULL },
+	{ "POST", G "/api/v1/query_range", api_query_range, R_API, ROLE_NONE, NULL },
+	{ "GET",  G "/api/v1/query", api_query, R_API, ROLE_NONE, NULL },
+	{ "POST", G "/api/v1/query", api_query, R_API, ROLE_NONE, NULL },
+	{ "GET",  G "/api/v1/series", api_series, R_API, ROLE_NONE, NULL },
+	{ "POST", G "/api/v1/series", api_series, R_API, ROLE_NONE, NULL },
+	{ "GET",  G "/api/v1/labels", api_labels, R_API, ROLE_NONE, NULL },
+	{ "POST", G "/api/v1/labels", api_labels, R_API, ROLE_NONE, NULL },
+	{ "GET",  G "/api/v1/label/{label}/values", api_label_values, R_API,
+	    ROLE_NONE, NULL },
+	{ "GET",  G "/api/v1/metadata", api_metadata, R_API, ROLE_NONE, NULL },
+	{ "GET",  G "/-/healthy", api_healthy, R_AUTH, ROLE_NONE, NULL },
+	{ "GET",  PD "/api/v1/query_range", api_query_range, R_API, ROLE_VIEWER,
+	    NULL },
+	{ "POST", PD "/api/v1/query_range", api_query_range, R_API, ROLE_VIEWER,
+	    NULL },
+	{ "GET",  PD "/api/v1/query", api_query, R_API, ROLE_VIEWER, NULL },
+	{ "POST", PD "/api/v1/query", api_query, R_API, ROLE_VIEWER, NULL },
+	{ "GET",  PD "/api/v1/series", api_series, R_API, ROLE_VIEWER, NULL },
+	{ "POST", PD "/api/v1/series", api_series, R_API, ROLE_VIEWER, NULL },
+	{ "GET",  PD "/api/v1/labels", api_labels, R_API, ROLE_VIEWER, NULL },
+	{ "POST", PD "/api/v1/labels", api_labels, R_API, ROLE_VIEWER, NULL },
+	{ "GET",  PD "/api/v1/label/{label}/values", api_label_values, R_API,
+	    ROLE_VIEWER, NULL },
+	{ "GET",  PD "/api/v1/metadata", api_metadata, R_API, ROLE_VIEWER,
+	    NULL },
+	{ "GET",  PD "/-/healthy", api_healthy, R_API, ROLE_VIEWER, NULL },
+};
+
+static const struct stmt_set *const stmt_sets[] = { &ds_stmts, NULL };
+
+const struct module datasource_module = {
+	.name = "datasource",
+	.routes = MODULE_ROUTES(routes),
+	.stmts = stmt_sets,
+};
