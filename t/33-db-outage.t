@@ -9,7 +9,7 @@ use Time::HiRes qw(sleep time);
 use DashTest;
 
 my $N = 3;
-my $t = DashTest->new(workers => $N);
+my $t = DashTest->new(workers => $N, durable => 1);
 
 # GET $path until it answers $status; -> seconds taken, undef on timeout.
 sub wait_status {

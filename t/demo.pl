@@ -41,7 +41,7 @@ die "t/demo.pl: no dashcgi binary: build it first (t/demo does), or " .
 
 print "t/demo: starting PostgreSQL, dashcgi and nginx ...\n";
 my $t = DashTest->new(workers => 2, auth => 1, nginx_port => $PORT,
-    watchdog => 0, config => { log => { level => 'info' },
+    watchdog => 0, durable => 1, config => { log => { level => 'info' },
     auth => { admins => ['admin'] },
     # Share links the demo prints open straight in a browser.
     shares => { url_prefix => "http://127.0.0.1:$PORT/api/v1/shared/" } });

@@ -740,7 +740,7 @@ my @load_before = (split ' ', _slurp('/proc/loadavg'))[0 .. 2];
 # --------------------------------------------------------------------
 # start the servers
 
-my $t = DashTest->new(workers => $WORKERS, auth => 1, watchdog => $budget,
+my $t = DashTest->new(workers => $WORKERS, auth => 1, watchdog => $budget, durable => 1,
     config => { log => { level => $LOG_LEVEL } },
     nginx_http_filter => sub {
 	my ($c) = @_;
@@ -814,7 +814,7 @@ print "  nginx         worker_processes " . ($nginx_workers // '?') .
     "for both backends\n                (but dashcgi's share-link " .
     "limit_req zone has an empty key: not limited)\n";
 print "  database      PostgreSQL 15, private cluster on a unix socket " .
-    "(fsync off, shared_buffers 16MB)\n";
+    "(fsync and synchronous_commit on, shared_buffers 16MB)\n";
 print "  load          $wrk_version -t$THREADS -c{" . join(',', @CONNS) .
     "} --timeout $WRK_TIMEOUT, ${DURATION}s per row, server and " .
     "connection count\n                after a ${WARMUP}s warm-up; a row " .

@@ -125,6 +125,7 @@ sub new {
 		socket_opt	=> $o{socket},
 		listen6		=> $o{listen6},
 		nginx_http_filter => $o{nginx_http_filter},
+		durable		=> $o{durable} // 0,
 	}, $class;
 	$self->{pg} = 1 if $self->{migrate} || $self->{start};
 
@@ -587,7 +588,10 @@ sub _pg_init {
 	    '--no-sync'], as_pg => 1, timeout => 180);
 	die "DashTest: initdb failed (exit $rc):\n$out$err" if $rc != 0;
 
-	# Unix socket only, in our dir; durability off for speed.
+	# Unix socket only, in our dir.  Durability off for speed, unless
+	# the caller measures or keeps what it writes (durable => 1: the
+	# demo, durability tests, write benchmarks).
+	my $sync = $self->{durable} ? 'on' : 'off';
 	my $conf = <<"EOF";
 
 # --- DashTest ---
@@ -596,9 +600,9 @@ port = $self->{pg_port}
 unix_socket_directories = '$pg'
 max_connections = 60
 shared_buffers = 16MB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+fsync = $sync
+synchronous_commit = $sync
+full_page_writes = $sync
 timezone = 'UTC'
 log_timezone = 'UTC'
 log_min_messages = warning
