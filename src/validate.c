@@ -1,26 +1,45 @@
 /*
  * validate.c -- the Perses rules for dashboard documents.
  *
- * Owns: the shape of a Dashboard as Perses accepts it (kind, metadata,
- * spec.display, durations, variables, panels, grid layouts and their
- * $refs), the name and duration syntaxes, and the wording of every
- * failure: "<field path>: <what is wrong>", the first violation only,
- * checked in the order kind, metadata, spec.display, spec.duration,
- * spec.refreshInterval, spec.variables, spec.panels, spec.layouts.
- * Never: allocate beyond a transient hash set, modify the document,
- * touch the database, or refuse a member it does not know (Perses
- * plugins add their own).
+ * Owns: the shape of a Dashboard as a stock Perses server accepts it,
+ * plugin schemas aside: the model's rules (perses/perses
+ * pkg/model/api/v1 and perses/spec go/: kind, metadata, spec.display,
+ * datasources, variables, annotations, panels, Grid and Tabs layouts
+ * and their $refs, durations, timezone, links, queryBatching) and the
+ * server's (internal/api/validate: variable names, variables used but
+ * not defined, dependency cycles, one default datasource per kind);
+ * the name and duration syntaxes; the bound on JSON numbers; the two
+ * normalisations Perses makes on the way in (kind in any letter case
+ * becomes "Dashboard", duplicate tags are dropped); and the wording of
+ * every failure: "<field path>: <what is wrong>", the first violation
+ * only, checked in the order kind, metadata, spec.display,
+ * spec.duration, spec.refreshInterval, spec.timezone,
+ * spec.queryBatching, spec.links, spec.datasources, spec.variables,
+ * spec.annotations, spec.panels, spec.layouts, numbers.
+ * Never: keep memory past a call (the allocations are a transient
+ * hash set and the variable graph), change the document beyond the
+ * two normalisations, touch the database, or refuse a member it does
+ * not know (Perses plugins add their own; Go's decoder ignores them).
  *
  * JSON null counts as absent, as it does for Perses (Go's decoder
  * leaves the zero value), and a required string that is absent, null
  * or "" is "required".  The cost is one pass over the document: panel
- * $refs are resolved with json-c's own hash lookup and variable names
- * are checked for duplicates in a hash set, never by nested scans.
+ * $refs are resolved with json-c's own hash lookup, variable names
+ * live in a hash set and the dependency graph is sorted in linear
+ * time, never by nested scans.
  */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <json-c/linkhash.h>
@@ -31,7 +50,10 @@
 #define MAX_TAG_CHARS	50
 #define MAX_PANELS	10000
 #define MAX_QUOTED	64	/* bytes of a client's value quoted back */
-#define MAX_DEPTH	12	/* path segments; the deepest rule needs 8 */
+#define MAX_DEPTH	72	/* path segments: json-c nests at most 64 */
+#define MAX_DIGITS	40	/* significant digits of a JSON number */
+#define MAX_EXP		308	/* |exponent| of a JSON number (float64's) */
+#define ZONEINFO	"/usr/share/zoneinfo/"
 #define PANEL_REF	"#/spec/panels/"
 
 #define NAME_RULE	"must be 1 to 75 characters of [a-zA-Z0-9_.-], " \
@@ -94,16 +116,9 @@ utf8_trim(const char *s, size_t n)
 	return n - (i - 1) >= need ? n : i - 1;
 }
 
-/*
- * "path: message".  Clients' strings reach the message, so a cut made
- * by the buffer's end must not split a UTF-8 character: the message
- * goes back out in a JSON body.
- */
-__attribute__((format(printf, 2, 3)))
 static int
-fail(struct vctx *v, const char *fmt, ...)
+vfail(struct vctx *v, const char *fmt, va_list ap)
 {
-	va_list	 ap;
 	size_t	 n = 0;
 	int	 i, w;
 
@@ -124,13 +139,42 @@ fail(struct vctx *v, const char *fmt, ...)
 		    v->depth > 0 ? ": " : "");
 		n += w > 0 ? (size_t)w : 0;
 	}
-	if (n < v->errlen) {
-		va_start(ap, fmt);
+	if (n < v->errlen)
 		vsnprintf(v->err + n, v->errlen - n, fmt, ap);
-		va_end(ap);
-	}
 	n = strlen(v->err);
 	v->err[utf8_trim(v->err, n)] = '\0';
+	return -1;
+}
+
+/*
+ * "path: message".  Clients' strings reach the message, so a cut made
+ * by the buffer's end must not split a UTF-8 character: the message
+ * goes back out in a JSON body.
+ */
+__attribute__((format(printf, 2, 3)))
+static int
+fail(struct vctx *v, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vfail(v, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* fail() one segment deeper: at the member key of the current object. */
+__attribute__((format(printf, 3, 4)))
+static int
+fail_at(struct vctx *v, const char *key, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	push(v, key);
+	va_start(ap, fmt);
+	vfail(v, fmt, ap);
+	va_end(ap);
+	pop(v, 1);
 	return -1;
 }
 
@@ -168,6 +212,26 @@ not_string(struct json_object *o)
 }
 
 /*
+ * A JSON integer as Go's int decodes it: integral (1.0 is refused
+ * too) and within 64 bits.  json-c saturates what does not fit, so
+ * the two saturated values stand for "out of range".
+ */
+static int
+is_go_int(struct json_object *o, int64_t *out)
+{
+	int64_t	 n;
+
+	if (!json_object_is_type(o, json_type_int))
+		return 0;
+	n = json_object_get_int64(o);
+	if (n == INT64_MIN ||
+	    json_object_get_uint64(o) > (uint64_t)INT64_MAX)
+		return 0;
+	*out = n;
+	return 1;
+}
+
+/*
  * The member key of o as a required, non-empty string; *out borrows
  * from the document.
  */
@@ -177,19 +241,15 @@ need_string(struct vctx *v, struct json_object *o, const char *key,
 {
 	struct json_object	*m = get(o, key);
 	const char		*bad;
-	int			 rc = 0;
 
 	*out = NULL;
-	push(v, key);
 	if (m == NULL || (json_object_is_type(m, json_type_string) &&
 	    json_object_get_string_len(m) == 0))
-		rc = fail(v, "required");
-	else if ((bad = not_string(m)) != NULL)
-		rc = fail(v, "%s", bad);
-	else
-		*out = json_object_get_string(m);
-	pop(v, 1);
-	return rc;
+		return fail_at(v, key, "required");
+	if ((bad = not_string(m)) != NULL)
+		return fail_at(v, key, "%s", bad);
+	*out = json_object_get_string(m);
+	return 0;
 }
 
 /* A member that must be present and a JSON object. */
@@ -198,66 +258,72 @@ need_object(struct vctx *v, struct json_object *o, const char *key,
     struct json_object **out)
 {
 	struct json_object	*m = get(o, key);
-	int			 rc = 0;
-
-	*out = NULL;
-	push(v, key);
-	if (m == NULL)
-		rc = fail(v, "required");
-	else if (!json_object_is_type(m, json_type_object))
-		rc = fail(v, "must be an object");
-	else
-		*out = m;
-	pop(v, 1);
-	return rc;
-}
-
-/* An optional member that, when present, is of type t. */
-static int
-opt_typed(struct vctx *v, struct json_object *o, const char *key,
-    enum json_type t, struct json_object **out)
-{
-	struct json_object	*m = get(o, key);
-	const char		*bad;
 
 	*out = NULL;
 	if (m == NULL)
-		return 0;
-	if (t == json_type_string)
-		bad = not_string(m);
-	else if (!json_object_is_type(m, t))
-		bad = t == json_type_object ? "must be an object" :
-		    "must be an array";
-	else
-		bad = NULL;
-	if (bad != NULL) {
-		push(v, key);
-		fail(v, "%s", bad);
-		pop(v, 1);
-		return -1;
-	}
+		return fail_at(v, key, "required");
+	if (!json_object_is_type(m, json_type_object))
+		return fail_at(v, key, "must be an object");
 	*out = m;
 	return 0;
 }
 
-/* A required string among a fixed set of kinds. */
+/*
+ * An optional member that, when present and not null, is of type t
+ * (json_type_int: a Go int; json_type_string: without \u0000).
+ */
 static int
-need_kind(struct vctx *v, struct json_object *o, const char *a,
-    const char *b)
+opt_typed(struct vctx *v, struct json_object *o, const char *key,
+    enum json_type t, struct json_object **out)
 {
-	const char	*k;
-	int		 rc;
+	struct json_object	*m = get(o, key), *dummy;
+	const char		*bad = NULL;
+	int64_t			 n;
 
-	if (need_string(v, o, "kind", &k) == -1)
-		return -1;
-	if (strcmp(k, a) == 0 || (b != NULL && strcmp(k, b) == 0))
+	if (out == NULL)
+		out = &dummy;
+	*out = NULL;
+	if (m == NULL)
 		return 0;
-	push(v, "kind");
-	if (b == NULL)
-		rc = fail(v, "must be \"%s\"", a);
-	else
-		rc = fail(v, "must be \"%s\" or \"%s\"", a, b);
-	pop(v, 1);
+	switch (t) {
+	case json_type_string:
+		bad = not_string(m);
+		break;
+	case json_type_int:
+		if (!is_go_int(m, &n))
+			bad = "must be an integer";
+		break;
+	case json_type_boolean:
+		if (!json_object_is_type(m, t))
+			bad = "must be true or false";
+		break;
+	case json_type_object:
+		if (!json_object_is_type(m, t))
+			bad = "must be an object";
+		break;
+	default:
+		if (!json_object_is_type(m, t))
+			bad = "must be an array";
+		break;
+	}
+	if (bad != NULL)
+		return fail_at(v, key, "%s", bad);
+	*out = m;
+	return 0;
+}
+
+/* Several optional members of one type: NULL-terminated keys. */
+static int
+opt_all(struct vctx *v, struct json_object *o, enum json_type t, ...)
+{
+	va_list		 ap;
+	const char	*key;
+	int		 rc = 0;
+
+	va_start(ap, t);
+	while (rc == 0 && (key = va_arg(ap, const char *)) != NULL)
+		rc = opt_typed(v, o, key, t, NULL);
+	va_end(ap);
 	return rc;
 }
 
@@ -266,32 +332,51 @@ static int
 need_name(struct vctx *v, struct json_object *o, const char *key,
     const char **out)
 {
-	int	 rc = 0;
-
 	if (need_string(v, o, key, out) == -1)
 		return -1;
-	if (!validate_name(*out)) {
-		push(v, key);
-		rc = fail(v, NAME_RULE);
-		pop(v, 1);
-	}
-	return rc;
+	if (!validate_name(*out))
+		return fail_at(v, key, NAME_RULE);
+	return 0;
 }
 
-/* An integer member >= min; doubles are refused as Go's int is. */
+/* An optional integer member >= min. */
 static int
-need_int(struct vctx *v, struct json_object *o, const char *key,
+opt_int_min(struct vctx *v, struct json_object *o, const char *key,
     int64_t min)
 {
 	struct json_object	*m = get(o, key);
+	int64_t			 n;
+
+	if (m == NULL)
+		return 0;
+	if (!is_go_int(m, &n) || n < min)
+		return fail_at(v, key, "must be an integer >= %lld",
+		    (long long)min);
+	return 0;
+}
+
+/*
+ * An optional plugin ({"kind": ..., "spec": any}): when present, its
+ * kind is required (Perses' Plugin.validate); with required, the
+ * plugin itself is (there is no plugin without a kind).
+ */
+static int
+check_plugin(struct vctx *v, struct json_object *o, int required)
+{
+	struct json_object	*p;
+	const char		*kind;
 	int			 rc = 0;
 
-	push(v, key);
-	if (m == NULL)
-		rc = fail(v, "required");
-	else if (!json_object_is_type(m, json_type_int) ||
-	    json_object_get_int64(m) < min)
-		rc = fail(v, "must be an integer >= %lld", (long long)min);
+	if (required) {
+		if (need_object(v, o, "plugin", &p) == -1)
+			return -1;
+	} else if (opt_typed(v, o, "plugin", json_type_object, &p) == -1)
+		return -1;
+	if (p == NULL)
+		return 0;
+	push(v, "plugin");
+	if (need_string(v, p, "kind", &kind) == -1)
+		rc = -1;
 	pop(v, 1);
 	return rc;
 }
@@ -306,6 +391,42 @@ utf8_chars(const char *s, size_t len)
 		if (((unsigned char)s[i] & 0xc0) != 0x80)
 			n++;
 	return n;
+}
+
+/*
+ * Bytes of the Unicode white space (Go's unicode.IsSpace, which
+ * strings.TrimSpace uses) at s, or 0.
+ */
+static size_t
+space_at(const unsigned char *s, size_t n)
+{
+	unsigned int	 c;
+
+	if (n >= 1 && (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r')))
+		return 1;
+	if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
+		return 2;		/* U+0085, U+00A0 */
+	if (n < 3 || (s[0] & 0xf0) != 0xe0)
+		return 0;
+	c = (s[0] & 0x0fU) << 12 | (s[1] & 0x3fU) << 6 | (s[2] & 0x3fU);
+	if (c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
+	    c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000)
+		return 3;
+	return 0;
+}
+
+/* Does s (n bytes) end with white space? */
+static int
+space_at_end(const char *s, size_t n)
+{
+	size_t	 i, k;
+
+	for (k = 1; k <= 3 && k <= n; k++) {
+		i = n - k;
+		if (space_at((const unsigned char *)s + i, k) == k)
+			return 1;
+	}
+	return 0;
 }
 
 int
@@ -391,33 +512,159 @@ validate_duration(const char *s)
 	return validate_duration_ms(s, NULL);
 }
 
+/*
+ * What Go's time.LoadLocation loads, as Perses' validateTimezone
+ * calls it: "" and "local" (Perses' own), "UTC" and "Local" (Go's),
+ * else a TZif file of the system's zoneinfo.  Go refuses names with
+ * ".." or a leading slash or backslash; the character set below is
+ * narrower still (every zoneinfo name fits it), so a name never
+ * leaves the zoneinfo directory nor opens a device.
+ */
+int
+validate_timezone(const char *s)
+{
+	char		 path[sizeof(ZONEINFO) + 256];
+	unsigned char	 magic[4];
+	struct stat	 st;
+	size_t		 i, n = strlen(s);
+	int		 fd, ok;
+
+	if (n == 0 || strcmp(s, "local") == 0 || strcmp(s, "UTC") == 0 ||
+	    strcmp(s, "Local") == 0)
+		return 1;
+	if (n > 255 || s[0] == '/' || s[n - 1] == '/' ||
+	    strstr(s, "..") != NULL || strstr(s, "//") != NULL)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || strchr("/_+-.", s[i])))
+			return 0;
+	snprintf(path, sizeof(path), ZONEINFO "%s", s);
+	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return 0;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+	    memcmp(magic, "TZif", 4) == 0;
+	close(fd);
+	return ok;
+}
+
 static int
 check_duration(struct vctx *v, struct json_object *spec, const char *key)
 {
 	struct json_object	*d;
 	const char		*s;
-	int			 rc = 0;
 
 	if (opt_typed(v, spec, key, json_type_string, &d) == -1)
 		return -1;
 	if (d == NULL)
 		return 0;
 	s = json_object_get_string(d);
-	if (!validate_duration(s)) {
-		push(v, key);
-		rc = fail(v, "invalid duration \"%.*s\" (expected e.g. "
-		    "\"30s\", \"5m\", \"1h30m\", \"7d\")", qlen(s), s);
-		pop(v, 1);
+	/* Perses' DurationString: "" is no duration, not a bad one. */
+	if (*s != '\0' && !validate_duration(s))
+		return fail_at(v, key, "invalid duration \"%.*s\" (expected "
+		    "e.g. \"30s\", \"5m\", \"1h30m\", \"7d\")", qlen(s), s);
+	return 0;
+}
+
+/* Go's time.Time: RFC 3339, as time.Parse(time.RFC3339, s). */
+static int
+rfc3339(const char *s)
+{
+	static const char	 form[] = "dddd-dd-ddTdd:dd:dd";
+	static const int	 mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31,
+				    30, 31, 30, 31 };
+	int			 y, mo, d, i;
+
+	for (i = 0; form[i] != '\0'; i++)
+		if (form[i] == 'd' ? (s[i] < '0' || s[i] > '9') :
+		    s[i] != form[i])
+			return 0;
+	y = atoi(s);
+	mo = atoi(s + 5);
+	d = atoi(s + 8);
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    (mo == 2 && d == 29 && (y % 4 != 0 ||
+	    (y % 100 == 0 && y % 400 != 0))) ||
+	    atoi(s + 11) > 23 || atoi(s + 14) > 59 || atoi(s + 17) > 59)
+		return 0;
+	s += sizeof(form) - 1;
+	if (*s == '.') {
+		if (s[1] < '0' || s[1] > '9')
+			return 0;
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			;
 	}
-	return rc;
+	if (strcmp(s, "Z") == 0)
+		return 1;
+	return (s[0] == '+' || s[0] == '-') && s[1] >= '0' && s[1] <= '9' &&
+	    s[2] >= '0' && s[2] <= '9' && s[3] == ':' && s[4] >= '0' &&
+	    s[4] <= '9' && s[5] >= '0' && s[5] <= '9' && s[6] == '\0' &&
+	    atoi(s + 1) <= 23 && atoi(s + 4) <= 59;
+}
+
+/*
+ * Tags as Perses holds them, a set: a duplicate is dropped (from the
+ * document, in place), not refused, and the limit counts what is left.
+ * The scan for duplicates stops once more than MAX_TAGS are kept, so
+ * a huge array costs at most MAX_TAGS comparisons a tag.
+ */
+static int
+check_tags(struct vctx *v, struct json_object *meta)
+{
+	struct json_object	*tags, *t;
+	const char		*s, *bad;
+	size_t			 i, j, k, len, orig;
+
+	if (opt_typed(v, meta, "tags", json_type_array, &tags) == -1)
+		return -1;
+	if (tags == NULL)
+		return 0;
+	push(v, "tags");
+	/* i: the tag's index now; orig: the client's, for messages. */
+	for (i = 0, orig = 0; i < json_object_array_length(tags); orig++) {
+		t = json_object_array_get_idx(tags, i);
+		push_idx(v, orig);
+		if (t == NULL || (bad = not_string(t)) != NULL)
+			return fail(v, "%s", t == NULL ? "must be a string" :
+			    bad);
+		s = json_object_get_string(t);
+		len = strlen(s);
+		for (j = 0; j < len; j += k)
+			if ((k = space_at((const unsigned char *)s + j,
+			    len - j)) == 0)
+				break;
+		if (j == len)
+			return fail(v, "must not be empty");
+		if (space_at((const unsigned char *)s, len) != 0 ||
+		    space_at_end(s, len))
+			return fail(v, "must not start or end with white "
+			    "space");
+		if ((j = utf8_chars(s, len)) > MAX_TAG_CHARS)
+			return fail(v, "must be 1 to %d characters (got %zu)",
+			    MAX_TAG_CHARS, j);
+		pop(v, 1);
+		for (j = 0; j < i; j++)
+			if (strcmp(json_object_get_string(
+			    json_object_array_get_idx(tags, j)), s) == 0)
+				break;
+		if (j < i)
+			json_object_array_del_idx(tags, i, 1);
+		else if (++i > MAX_TAGS)
+			return fail(v, "at most %d tags", MAX_TAGS);
+	}
+	pop(v, 1);
+	return 0;
 }
 
 static int
 check_metadata(struct vctx *v, struct json_object *doc)
 {
-	struct json_object	*meta, *proj, *tags, *t, *u;
-	const char		*s, *bad;
-	size_t			 i, j, n;
+	struct json_object	*meta, *proj, *t;
+	const char		*s, *bad, *when[] = { "createdAt", "updatedAt" };
+	size_t			 i;
 	int			 rc = -1, depth = v->depth;
 
 	if (need_object(v, doc, "metadata", &meta) == -1)
@@ -439,33 +686,195 @@ check_metadata(struct vctx *v, struct json_object *doc)
 		}
 		pop(v, 1);
 	}
-	if (opt_typed(v, meta, "tags", json_type_array, &tags) == -1)
-		goto out;
-	n = tags != NULL ? json_object_array_length(tags) : 0;
-	push(v, "tags");
-	if (n > MAX_TAGS) {
-		fail(v, "at most %d tags (got %zu)", MAX_TAGS, n);
-		goto out;
+	/* The server sets them; Go still decodes what a client sends. */
+	for (i = 0; i < 2; i++) {
+		if (opt_typed(v, meta, when[i], json_type_string, &t) == -1)
+			goto out;
+		if (t != NULL && !rfc3339(json_object_get_string(t))) {
+			fail_at(v, when[i], "must be an RFC 3339 time");
+			goto out;
+		}
 	}
-	for (i = 0; i < n; i++) {
-		t = json_object_array_get_idx(tags, i);
+	if (check_tags(v, meta) == -1)
+		goto out;
+	rc = 0;
+out:
+	v->depth = depth;
+	return rc;
+}
+
+/* {"name", "description"}: Perses' common.Display and PanelDisplay. */
+static int
+check_display(struct vctx *v, struct json_object *o)
+{
+	struct json_object	*d;
+	int			 rc;
+
+	if (opt_typed(v, o, "display", json_type_object, &d) == -1)
+		return -1;
+	if (d == NULL)
+		return 0;
+	push(v, "display");
+	rc = opt_all(v, d, json_type_string, "name", "description", NULL);
+	pop(v, 1);
+	return rc;
+}
+
+static int
+check_timezone(struct vctx *v, struct json_object *spec)
+{
+	struct json_object	*tz;
+	const char		*s;
+
+	if (opt_typed(v, spec, "timezone", json_type_string, &tz) == -1)
+		return -1;
+	if (tz == NULL || validate_timezone(s = json_object_get_string(tz)))
+		return 0;
+	return fail_at(v, "timezone", "\"%.*s\" is not a valid timezone "
+	    "(an IANA name such as \"Europe/Paris\", \"UTC\" or \"local\")",
+	    qlen(s), s);
+}
+
+static int
+check_query_batching(struct vctx *v, struct json_object *spec)
+{
+	static const char *const modes[] = { "", "off", "panel", "viewport",
+	    "dashboard" };
+	struct json_object	*q, *m;
+	const char		*s;
+	size_t			 i;
+	int			 rc = -1;
+
+	if (opt_typed(v, spec, "queryBatching", json_type_object, &q) == -1)
+		return -1;
+	if (q == NULL)
+		return 0;
+	push(v, "queryBatching");
+	if (opt_typed(v, q, "mode", json_type_string, &m) == -1)
+		goto out;
+	if (m != NULL) {
+		s = json_object_get_string(m);
+		for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (strcmp(s, modes[i]) == 0)
+				break;
+		if (i == sizeof(modes) / sizeof(modes[0])) {
+			fail_at(v, "mode", "must be \"off\", \"panel\", "
+			    "\"viewport\" or \"dashboard\" (got \"%.*s\")",
+			    qlen(s), s);
+			goto out;
+		}
+	}
+	rc = opt_int_min(v, q, "maxPerRequest", 0);
+out:
+	pop(v, 1);
+	return rc;
+}
+
+/* A member that, when present, is an array of objects: each to f. */
+static int
+each_object(struct vctx *v, struct json_object *o, const char *key,
+    int (*f)(struct vctx *, struct json_object *, void *), void *arg)
+{
+	struct json_object	*a, *e;
+	size_t			 i, n;
+	int			 rc = 0;
+
+	if (opt_typed(v, o, key, json_type_array, &a) == -1)
+		return -1;
+	n = a != NULL ? json_object_array_length(a) : 0;
+	push(v, key);
+	for (i = 0; i < n && rc == 0; i++) {
+		e = json_object_array_get_idx(a, i);
 		push_idx(v, i);
-		if ((bad = not_string(t)) != NULL) {
-			fail(v, "%s", bad);
+		if (e == NULL || !json_object_is_type(e, json_type_object))
+			rc = fail(v, "must be an object");
+		else
+			rc = f(v, e, arg);
+		pop(v, 1);
+	}
+	pop(v, 1);
+	return rc;
+}
+
+static int
+check_link(struct vctx *v, struct json_object *l, void *arg)
+{
+	(void)arg;
+	if (opt_all(v, l, json_type_string, "name", "url", "tooltip",
+	    NULL) == -1)
+		return -1;
+	return opt_all(v, l, json_type_boolean, "renderVariables",
+	    "targetBlank", NULL);
+}
+
+/* Perses' AnnotationSpec: its display.name is required. */
+static int
+check_annotation(struct vctx *v, struct json_object *a, void *arg)
+{
+	struct json_object	*d;
+	const char		*s;
+	int			 rc = -1;
+
+	(void)arg;
+	if (need_object(v, a, "display", &d) == -1)
+		return -1;
+	push(v, "display");
+	if (need_string(v, d, "name", &s) == -1 ||
+	    opt_all(v, d, json_type_string, "description", "color",
+	    NULL) == -1 ||
+	    opt_typed(v, d, "hidden", json_type_boolean, NULL) == -1)
+		goto out;
+	pop(v, 1);
+	return check_plugin(v, a, 0);
+out:
+	pop(v, 1);
+	return rc;
+}
+
+/*
+ * spec.datasources: name -> datasource spec.  At most one default
+ * per plugin kind, as Perses' server checks (validateDashboardSpec).
+ */
+static int
+check_datasources(struct vctx *v, struct json_object *spec)
+{
+	struct json_object	*dss, *def, *pl, *k;
+	struct lh_table		*defaults = NULL;
+	const char		*kind;
+	int			 rc = -1, depth = v->depth;
+
+	if (opt_typed(v, spec, "datasources", json_type_object, &dss) == -1)
+		return -1;
+	if (dss == NULL)
+		return 0;
+	push(v, "datasources");
+	json_object_object_foreach(dss, name, ds) {
+		push(v, name);
+		if (ds == NULL || !json_object_is_type(ds, json_type_object)) {
+			fail(v, "must be an object");
 			goto out;
 		}
-		s = json_object_get_string(t);
-		j = utf8_chars(s, strlen(s));
-		if (j < 1 || j > MAX_TAG_CHARS) {
-			fail(v, "must be 1 to %d characters (got %zu)",
-			    MAX_TAG_CHARS, j);
+		if (check_display(v, ds) == -1 ||
+		    opt_typed(v, ds, "default", json_type_boolean,
+		    &def) == -1 || check_plugin(v, ds, 0) == -1)
 			goto out;
-		}
-		/* At most 20: a pairwise check is cheaper than a set. */
-		for (j = 0; j < i; j++) {
-			u = json_object_array_get_idx(tags, j);
-			if (strcmp(json_object_get_string(u), s) == 0) {
-				fail(v, "duplicate tag \"%.*s\"", qlen(s), s);
+		if (def != NULL && json_object_get_boolean(def)) {
+			pl = get(ds, "plugin");
+			kind = pl != NULL && (k = get(pl, "kind")) != NULL ?
+			    json_object_get_string(k) : "";
+			if (defaults == NULL &&
+			    (defaults = lh_kchar_table_new(16, NULL)) == NULL) {
+				fail(v, "out of memory");
+				goto out;
+			}
+			if (lh_table_lookup_ex(defaults, kind, NULL)) {
+				fail_at(v, "default", "a second default "
+				    "datasource of kind \"%.*s\"",
+				    qlen(kind), kind);
+				goto out;
+			}
+			if (lh_table_insert(defaults, kind, NULL) != 0) {
+				fail(v, "out of memory");
 				goto out;
 			}
 		}
@@ -473,80 +882,437 @@ check_metadata(struct vctx *v, struct json_object *doc)
 	}
 	rc = 0;
 out:
+	if (defaults != NULL)
+		lh_table_free(defaults);
 	v->depth = depth;
 	return rc;
 }
 
-static int
-check_display(struct vctx *v, struct json_object *spec)
-{
-	struct json_object	*d, *m;
-	int			 rc;
+/* ------------------------------------------------------------------ */
+/* Variables */
 
-	if (opt_typed(v, spec, "display", json_type_object, &d) == -1)
-		return -1;
-	if (d == NULL)
+/*
+ * The variable graph: names to indices, and for each variable the
+ * indices it uses (edges), so that undefined names and cycles are
+ * found in time linear in the references.
+ */
+struct vgraph {
+	struct lh_table	*names;		/* name -> (index + 1) */
+	size_t		 n;
+	size_t		*from, *to;	/* edge e: variable to[e] uses from[e] */
+	size_t		 nedges, cap;
+	const char	*undef;		/* the first undefined name used */
+	size_t		 undef_len, undef_idx;	/* its length, its user */
+};
+
+/* Go's strconv.Atoi succeeds: an optional sign, digits, in 64 bits. */
+static int
+atoi_ok(const char *s, size_t n)
+{
+	uint64_t	 x = 0;
+	size_t		 i = 0;
+	int		 neg = 0;
+
+	if (n > 0 && (s[0] == '+' || s[0] == '-')) {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	if (i == n)
 		return 0;
-	push(v, "display");
-	rc = opt_typed(v, d, "name", json_type_string, &m) == -1 ||
-	    opt_typed(v, d, "description", json_type_string, &m) == -1 ?
-	    -1 : 0;
-	pop(v, 1);
-	return rc;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+		if (x > (uint64_t)INT64_MAX + (uint64_t)neg)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+is_word(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_';
+}
+
+/*
+ * Perses' server rule for a variable name (validateVariableName):
+ * ^\w*?[^0-9]\w*$ -- word characters but for at most one, and not
+ * only digits -- and no "__" prefix (builtin variables have it).
+ */
+static const char *
+var_name_rule(const char *s)
+{
+	size_t	 i, nonword = 0, nondigit = 0;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!is_word(s[i]))
+			nonword++;
+		if (s[i] < '0' || s[i] > '9')
+			nondigit++;
+	}
+	if (atoi_ok(s, i))
+		return "must not be only digits (\"$1\" is a regexp "
+		    "placeholder, not a variable)";
+	if (nonword > 1 || nondigit == 0)
+		return "must be word characters [a-zA-Z0-9_], with at most "
+		    "one other character, and not only digits";
+	if (s[0] == '_' && s[1] == '_')
+		return "must not start with \"__\" (the prefix of builtin "
+		    "variables)";
+	return NULL;
+}
+
+/* An edge: variable `by` uses the variable named s[0..n). */
+static int
+use_var(struct vgraph *g, size_t by, const char *s, size_t n)
+{
+	char	 name[80];
+	void	*val;
+	size_t	*nf, *nt;
+
+	/* "$1" is a placeholder (Perses skips what Atoi parses). */
+	if (atoi_ok(s, n))
+		return 0;
+	/* Longer than any name: undefined, and builtin only if "__". */
+	if (n >= sizeof(name) ||
+	    (snprintf(name, sizeof(name), "%.*s", (int)n, s),
+	    !lh_table_lookup_ex(g->names, name, &val))) {
+		if (g->undef == NULL && !(n >= 2 && s[0] == '_' &&
+		    s[1] == '_')) {
+			/* Kept for the message; the document outlives it. */
+			g->undef = s;
+			g->undef_len = n;
+			g->undef_idx = by;
+		}
+		return 0;
+	}
+	if (g->nedges == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 64;
+		if ((nf = reallocarray(g->from, g->cap, sizeof(*nf))) == NULL)
+			return -1;
+		g->from = nf;
+		if ((nt = reallocarray(g->to, g->cap, sizeof(*nt))) == NULL)
+			return -1;
+		g->to = nt;
+	}
+	g->from[g->nedges] = (size_t)(uintptr_t)val - 1;
+	g->to[g->nedges++] = by;
+	return 0;
+}
+
+/* Every $name in s, as Perses' \$(\w+). */
+static int
+scan_uses(struct vgraph *g, size_t by, const char *s)
+{
+	const char	*p;
+
+	for (p = s; (p = strchr(p, '$')) != NULL; ) {
+		const char	*w = ++p;
+
+		while (is_word(*p))
+			p++;
+		if (p > w && use_var(g, by, w, (size_t)(p - w)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The string values (not keys) under o, as Perses' reflection walk. */
+static int
+scan_tree(struct vgraph *g, size_t by, struct json_object *o)
+{
+	size_t	 i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		return scan_uses(g, by, json_object_get_string(o));
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (scan_tree(g, by,
+			    json_object_array_get_idx(o, i)) == -1)
+				return -1;
+		return 0;
+	case json_type_object: {
+		json_object_object_foreach(o, k, m) {
+			(void)k;
+			if (scan_tree(g, by, m) == -1)
+				return -1;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* A ListVariable's own rules (Perses' ListSpec.Validate and types). */
+static int
+check_list_var(struct vctx *v, struct json_object *vs)
+{
+	static const char *const sorts[] = { "none", "alphabetical-asc",
+	    "alphabetical-desc", "numerical-asc", "numerical-desc",
+	    "alphabetical-ci-asc", "alphabetical-ci-desc" };
+	struct json_object	*dv, *e, *all, *multi, *custom, *sort;
+	const char		*s;
+	size_t			 i, n;
+
+	if (opt_typed(v, vs, "allowAllValue", json_type_boolean, &all) == -1 ||
+	    opt_typed(v, vs, "allowMultiple", json_type_boolean,
+	    &multi) == -1 ||
+	    opt_typed(v, vs, "customAllValue", json_type_string,
+	    &custom) == -1 ||
+	    opt_typed(v, vs, "capturingRegexp", json_type_string, NULL) == -1 ||
+	    opt_typed(v, vs, "sort", json_type_string, &sort) == -1)
+		return -1;
+	if (sort != NULL && *(s = json_object_get_string(sort)) != '\0') {
+		for (i = 0; i < sizeof(sorts) / sizeof(sorts[0]); i++)
+			if (strcmp(s, sorts[i]) == 0)
+				break;
+		if (i == sizeof(sorts) / sizeof(sorts[0]))
+			return fail_at(v, "sort", "unknown sort method "
+			    "\"%.*s\"", qlen(s), s);
+	}
+	if (custom != NULL && json_object_get_string_len(custom) > 0 &&
+	    (all == NULL || !json_object_get_boolean(all)))
+		return fail_at(v, "customAllValue", "cannot be set unless "
+		    "allowAllValue is true");
+	if ((dv = get(vs, "defaultValue")) != NULL) {
+		if (json_object_is_type(dv, json_type_array)) {
+			n = json_object_array_length(dv);
+			for (i = 0; i < n; i++) {
+				e = json_object_array_get_idx(dv, i);
+				/* Go's []string takes null as "". */
+				if (e != NULL && not_string(e) != NULL) {
+					push(v, "defaultValue");
+					push_idx(v, i);
+					fail(v, "must be a string");
+					pop(v, 2);
+					return -1;
+				}
+			}
+			/* One value is taken as the single value. */
+			if (n > 1 && (multi == NULL ||
+			    !json_object_get_boolean(multi)))
+				return fail_at(v, "defaultValue", "a list of "
+				    "values needs allowMultiple true");
+		} else if (not_string(dv) != NULL)
+			return fail_at(v, "defaultValue", "must be a string "
+			    "or an array of strings");
+	}
+	return check_plugin(v, vs, 0);
+}
+
+static int
+check_text_var(struct vctx *v, struct json_object *vs)
+{
+	struct json_object	*val, *c;
+
+	if (opt_typed(v, vs, "value", json_type_string, &val) == -1 ||
+	    opt_typed(v, vs, "constant", json_type_boolean, &c) == -1)
+		return -1;
+	if (c != NULL && json_object_get_boolean(c) &&
+	    (val == NULL || json_object_get_string_len(val) == 0))
+		return fail_at(v, "value", "required for a constant text "
+		    "variable");
+	return 0;
+}
+
+/*
+ * Kahn's sort of the graph: what is left when no variable is free of
+ * unbuilt dependencies is a cycle; returns the index of one variable
+ * on it, or -1 when there is none.
+ */
+static ssize_t
+find_cycle(struct vgraph *g)
+{
+	size_t	*indeg, *start, *adj, *queue, i, e, head = 0, tail = 0;
+	ssize_t	 r = -2;
+
+	indeg = calloc(g->n + 1, sizeof(*indeg));
+	start = calloc(g->n + 1, sizeof(*start));
+	adj = calloc(g->nedges + 1, sizeof(*adj));
+	queue = calloc(g->n + 1, sizeof(*queue));
+	if (indeg == NULL || start == NULL || adj == NULL || queue == NULL)
+		goto out;
+	/* Adjacency by counting sort: start[i] .. start[i+1] of adj. */
+	for (e = 0; e < g->nedges; e++) {
+		start[g->from[e]]++;
+		indeg[g->to[e]]++;
+	}
+	for (i = 0, e = 0; i <= g->n; i++) {
+		size_t	 c = i < g->n ? start[i] : 0;
+
+		start[i] = e;
+		e += c;
+	}
+	for (e = 0; e < g->nedges; e++)
+		adj[start[g->from[e]]++] = g->to[e];
+	for (i = g->n; i > 0; i--)
+		start[i] = start[i - 1];
+	start[0] = 0;
+	for (i = 0; i < g->n; i++)
+		if (indeg[i] == 0)
+			queue[tail++] = i;
+	while (head < tail)
+		for (i = queue[head++], e = start[i]; e < start[i + 1]; e++)
+			if (--indeg[adj[e]] == 0)
+				queue[tail++] = adj[e];
+	r = -1;
+	for (i = 0; i < g->n && r == -1; i++)
+		if (indeg[i] != 0)
+			r = (ssize_t)i;
+out:
+	free(indeg);
+	free(start);
+	free(adj);
+	free(queue);
+	return r;
 }
 
 static int
 check_variables(struct vctx *v, struct json_object *spec)
 {
-	struct json_object	*vars, *var, *vspec;
-	struct lh_table		*seen = NULL;
-	const char		*name;
+	struct json_object	*vars, *var, *vspec, *x;
+	struct vgraph		 g;
+	const char		*name, *kind, *bad;
 	size_t			 i, n;
-	int			 rc = -1, depth = v->depth;
+	ssize_t			 c;
+	int			 rc = -1, depth = v->depth, list;
 
+	memset(&g, 0, sizeof(g));
 	if (opt_typed(v, spec, "variables", json_type_array, &vars) == -1)
 		return -1;
 	if (vars == NULL || (n = json_object_array_length(vars)) == 0)
 		return 0;
 	push(v, "variables");
-	/* Keys are borrowed from the document, which outlives the set. */
 	/*
-	 * Small to start and grown by json-c as names arrive, so a
-	 * huge array of junk never buys a huge table.
+	 * Keys are borrowed from the document, which outlives the set.
+	 * Small to start and grown by json-c as names arrive, so a huge
+	 * array of junk never buys a huge table.
 	 */
-	if ((seen = lh_kchar_table_new(64, NULL)) == NULL) {
+	if ((g.names = lh_kchar_table_new(64, NULL)) == NULL) {
 		fail(v, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		var = json_object_array_get_idx(vars, i);
 		push_idx(v, i);
-		if (!json_object_is_type(var, json_type_object)) {
+		if (var == NULL || !json_object_is_type(var, json_type_object)) {
 			fail(v, "must be an object");
 			goto out;
 		}
-		if (need_kind(v, var, "ListVariable", "TextVariable") == -1 ||
-		    need_object(v, var, "spec", &vspec) == -1)
+		if (need_string(v, var, "kind", &kind) == -1)
+			goto out;
+		if (strcmp(kind, "ListVariable") != 0 &&
+		    strcmp(kind, "TextVariable") != 0) {
+			fail_at(v, "kind", "must be \"ListVariable\" or "
+			    "\"TextVariable\"");
+			goto out;
+		}
+		list = kind[0] == 'L';
+		if (need_object(v, var, "spec", &vspec) == -1)
 			goto out;
 		push(v, "spec");
 		if (need_name(v, vspec, "name", &name) == -1)
 			goto out;
-		if (lh_table_lookup_ex(seen, name, NULL)) {
-			push(v, "name");
-			fail(v, "duplicate variable \"%s\"", name);
+		if ((bad = var_name_rule(name)) != NULL) {
+			fail_at(v, "name", "%s", bad);
 			goto out;
 		}
-		if (lh_table_insert(seen, name, NULL) != 0) {
+		if (lh_table_lookup_ex(g.names, name, NULL)) {
+			fail_at(v, "name", "duplicate variable \"%s\"", name);
+			goto out;
+		}
+		if (lh_table_insert(g.names, name,
+		    (void *)(uintptr_t)(i + 1)) != 0) {
 			fail(v, "out of memory");
 			goto out;
 		}
+		if ((x = get(vspec, "display")) != NULL) {
+			if (opt_typed(v, vspec, "display", json_type_object,
+			    NULL) == -1)
+				goto out;
+			push(v, "display");
+			if (opt_all(v, x, json_type_string, "name",
+			    "description", NULL) == -1 ||
+			    opt_typed(v, x, "hidden", json_type_boolean,
+			    NULL) == -1)
+				goto out;
+			pop(v, 1);
+		}
+		if ((list ? check_list_var(v, vspec) :
+		    check_text_var(v, vspec)) == -1)
+			goto out;
 		pop(v, 2);
+	}
+	/* Every name is known: now what each variable uses. */
+	g.n = n;
+	for (i = 0; i < n; i++) {
+		vspec = get(json_object_array_get_idx(vars, i), "spec");
+		kind = json_object_get_string(get(json_object_array_get_idx(
+		    vars, i), "kind"));
+		if (kind[0] == 'T')
+			x = get(vspec, "value");
+		else
+			x = (x = get(vspec, "plugin")) != NULL ?
+			    get(x, "spec") : NULL;
+		if (x != NULL && scan_tree(&g, i, x) == -1) {
+			fail(v, "out of memory");
+			goto out;
+		}
+	}
+	if (g.undef != NULL) {
+		name = json_object_get_string(get(get(json_object_array_get_idx(
+		    vars, g.undef_idx), "spec"), "name"));
+		push_idx(v, g.undef_idx);
+		fail(v, "variable \"%.*s\" is used in the variable \"%s\" but "
+		    "not defined", g.undef_len > MAX_QUOTED ? MAX_QUOTED :
+		    (int)g.undef_len, g.undef, name);
+		goto out;
+	}
+	if ((c = find_cycle(&g)) == -2) {
+		fail(v, "out of memory");
+		goto out;
+	}
+	if (c >= 0) {
+		name = json_object_get_string(get(get(json_object_array_get_idx(
+		    vars, (size_t)c), "spec"), "name"));
+		fail(v, "circular dependency detected (variable \"%s\" "
+		    "depends on itself through the variables it uses)", name);
+		goto out;
 	}
 	rc = 0;
 out:
-	if (seen != NULL)
-		lh_table_free(seen);
+	if (g.names != NULL)
+		lh_table_free(g.names);
+	free(g.from);
+	free(g.to);
 	v->depth = depth;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Panels and layouts */
+
+static int
+check_query(struct vctx *v, struct json_object *q, void *arg)
+{
+	struct json_object	*qs;
+	int			 rc;
+
+	(void)arg;
+	if (opt_typed(v, q, "kind", json_type_string, NULL) == -1 ||
+	    opt_typed(v, q, "spec", json_type_object, &qs) == -1)
+		return -1;
+	if (qs == NULL)
+		return 0;
+	push(v, "spec");
+	rc = opt_typed(v, qs, "name", json_type_string, NULL) == -1 ||
+	    check_plugin(v, qs, 0) == -1 ? -1 : 0;
+	pop(v, 1);
 	return rc;
 }
 
@@ -554,8 +1320,7 @@ static int
 check_panels(struct vctx *v, struct json_object *spec,
     struct json_object **panels)
 {
-	struct json_object	*pspec, *plugin;
-	const char		*kind;
+	struct json_object	*pspec;
 	size_t			 n;
 	int			 rc = -1, depth = v->depth;
 
@@ -575,20 +1340,23 @@ check_panels(struct vctx *v, struct json_object *spec,
 			goto out;
 		}
 		push(v, key);
-		if (!json_object_is_type(p, json_type_object)) {
+		/* Perses keeps "kind" of a panel as it is: any string. */
+		if (p == NULL || !json_object_is_type(p, json_type_object)) {
 			fail(v, "must be an object");
 			goto out;
 		}
-		if (need_kind(v, p, "Panel", NULL) == -1 ||
+		if (opt_typed(v, p, "kind", json_type_string, NULL) == -1 ||
 		    need_object(v, p, "spec", &pspec) == -1)
 			goto out;
 		push(v, "spec");
-		if (need_object(v, pspec, "plugin", &plugin) == -1)
+		if (check_display(v, pspec) == -1 ||
+		    check_plugin(v, pspec, 1) == -1 ||
+		    each_object(v, pspec, "queries", check_query, NULL) == -1 ||
+		    each_object(v, pspec, "links", check_link, NULL) == -1 ||
+		    each_object(v, pspec, "annotations", check_annotation,
+		    NULL) == -1)
 			goto out;
-		push(v, "plugin");
-		if (need_string(v, plugin, "kind", &kind) == -1)
-			goto out;
-		pop(v, 3);
+		pop(v, 2);
 	}
 	rc = 0;
 out:
@@ -596,42 +1364,109 @@ out:
 	return rc;
 }
 
-static int
-check_item(struct vctx *v, struct json_object *item,
-    struct json_object *panels)
-{
-	struct json_object	*content;
-	const char		*ref, *key;
+/*
+ * A grid item.  Perses decodes x, y, width and height as Go ints
+ * (integral, 64 bits, absent = 0); none may be negative here, 0 is
+ * allowed (Grafana migrations emit it).  Its $ref must match Perses'
+ * JSONRef pattern, ^#?/([a-zA-Z0-9_-]+)(/[a-zA-Z0-9_-]+)*$, and point
+ * at spec/panels/<key>; in a Grid (panels != NULL) the panel must
+ * exist, as Perses' verifyAndSetJSONReferences checks (it does not
+ * for Tabs).
+ */
+struct items {
+	int			 grid;	/* check that the panel exists */
+	struct json_object	*panels;	/* NULL: there are none */
+};
 
-	if (!json_object_is_type(item, json_type_object))
-		return fail(v, "must be an object");
-	if (need_int(v, item, "x", 0) == -1 ||
-	    need_int(v, item, "y", 0) == -1 ||
-	    need_int(v, item, "width", 1) == -1 ||
-	    need_int(v, item, "height", 1) == -1 ||
+static int
+check_item(struct vctx *v, struct json_object *item, void *arg)
+{
+	const struct items	*it = arg;
+	struct json_object	*content;
+	const char		*ref, *p, *key;
+	int			 ok;
+
+	if (opt_int_min(v, item, "x", 0) == -1 ||
+	    opt_int_min(v, item, "y", 0) == -1 ||
+	    opt_int_min(v, item, "width", 0) == -1 ||
+	    opt_int_min(v, item, "height", 0) == -1 ||
 	    need_object(v, item, "content", &content) == -1)
 		return -1;
 	push(v, "content");
-	if (need_string(v, content, "$ref", &ref) == -1)
+	if (need_string(v, content, "$ref", &ref) == -1) {
+		pop(v, 1);
 		return -1;
+	}
 	push(v, "$ref");
-	if (strncmp(ref, PANEL_REF, sizeof(PANEL_REF) - 1) != 0)
-		return fail(v, "must be \"" PANEL_REF "<panel>\" "
-		    "(got \"%.*s\")", qlen(ref), ref);
-	key = ref + sizeof(PANEL_REF) - 1;
+	p = ref + (ref[0] == '#');
+	/* Segments of [a-zA-Z0-9_-]+, each after a "/". */
+	ok = *p == '/';
+	while (ok && *p == '/') {
+		p++;
+		if (!(ok = is_word(*p) || *p == '-'))
+			break;
+		while (is_word(*p) || *p == '-')
+			p++;
+	}
+	if (!ok || *p != '\0')
+		return fail(v, "must be \"" PANEL_REF "<panel>\" (got "
+		    "\"%.*s\")", qlen(ref), ref);
+	p = ref + (ref[0] == '#');
+	if (strncmp(p, "/spec/panels/", 13) != 0 ||
+	    strchr(p + 13, '/') != NULL)
+		return fail(v, "must be \"" PANEL_REF "<panel>\" (got "
+		    "\"%.*s\")", qlen(ref), ref);
+	key = p + 13;
 	/* One hash lookup per item: the document stays O(n). */
-	if (panels == NULL || !json_object_object_get_ex(panels, key, NULL))
+	if (it->grid && (it->panels == NULL ||
+	    !json_object_object_get_ex(it->panels, key, NULL)))
 		return fail(v, "no panel \"%.*s\"", qlen(key), key);
 	pop(v, 2);
 	return 0;
 }
 
 static int
+check_collapsible(struct vctx *v, struct json_object *lspec)
+{
+	struct json_object	*d, *c;
+	int			 rc = -1;
+
+	if (opt_typed(v, lspec, "display", json_type_object, &d) == -1)
+		return -1;
+	if (d == NULL)
+		return 0;
+	push(v, "display");
+	if (opt_typed(v, d, "title", json_type_string, NULL) == -1 ||
+	    opt_typed(v, d, "collapse", json_type_object, &c) == -1)
+		goto out;
+	if (c != NULL) {
+		push(v, "collapse");
+		rc = opt_typed(v, c, "open", json_type_boolean, NULL);
+		pop(v, 1);
+	} else
+		rc = 0;
+out:
+	pop(v, 1);
+	return rc;
+}
+
+static int
+check_tab(struct vctx *v, struct json_object *tab, void *arg)
+{
+	if (opt_typed(v, tab, "name", json_type_string, NULL) == -1)
+		return -1;
+	return each_object(v, tab, "items", check_item, arg);
+}
+
+static int
 check_layouts(struct vctx *v, struct json_object *spec,
     struct json_object *panels)
 {
-	struct json_object	*layouts, *l, *lspec, *items;
-	size_t			 i, j, n, m;
+	struct json_object	*layouts, *l, *lspec;
+	const char		*kind;
+	/* Perses checks no $ref of a Tabs layout for its panel. */
+	struct items		 grid = { 1, panels }, tabs = { 0, panels };
+	size_t			 i, n;
 	int			 rc = -1, depth = v->depth;
 
 	if (opt_typed(v, spec, "layouts", json_type_array, &layouts) == -1)
@@ -641,32 +1476,148 @@ check_layouts(struct vctx *v, struct json_object *spec,
 	for (i = 0; i < n; i++) {
 		l = json_object_array_get_idx(layouts, i);
 		push_idx(v, i);
-		if (!json_object_is_type(l, json_type_object)) {
+		if (l == NULL || !json_object_is_type(l, json_type_object)) {
 			fail(v, "must be an object");
 			goto out;
 		}
-		if (need_kind(v, l, "Grid", NULL) == -1 ||
-		    need_object(v, l, "spec", &lspec) == -1)
+		if (need_string(v, l, "kind", &kind) == -1)
 			goto out;
-		push(v, "spec");
-		/* Go's decoder leaves absent items nil: an empty grid. */
-		if (opt_typed(v, lspec, "items", json_type_array, &items) == -1)
+		if (strcmp(kind, "Grid") != 0 && strcmp(kind, "Tabs") != 0) {
+			fail_at(v, "kind", "must be \"Grid\" or \"Tabs\"");
 			goto out;
-		m = items != NULL ? json_object_array_length(items) : 0;
-		push(v, "items");
-		for (j = 0; j < m; j++) {
-			push_idx(v, j);
-			if (check_item(v, json_object_array_get_idx(items, j),
-			    panels) == -1)
-				goto out;
-			pop(v, 1);
 		}
-		pop(v, 3);
+		/* Go decodes an absent spec as an empty one. */
+		if (opt_typed(v, l, "spec", json_type_object, &lspec) == -1)
+			goto out;
+		if (lspec == NULL) {
+			pop(v, 1);
+			continue;
+		}
+		push(v, "spec");
+		if (check_collapsible(v, lspec) == -1)
+			goto out;
+		if (kind[0] == 'G') {
+			if (opt_typed(v, lspec, "repeatVariable",
+			    json_type_string, NULL) == -1 ||
+			    each_object(v, lspec, "items", check_item,
+			    &grid) == -1)
+				goto out;
+		} else if (opt_typed(v, lspec, "defaultTab", json_type_int,
+		    NULL) == -1 ||
+		    each_object(v, lspec, "tabs", check_tab, &tabs) == -1)
+			goto out;
+		pop(v, 2);
 	}
 	rc = 0;
 out:
 	v->depth = depth;
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Numbers */
+
+/*
+ * A number's text within MAX_DIGITS significant digits and an
+ * exponent within +-MAX_EXP.  PostgreSQL's numeric takes 1e131071 and
+ * prints it as 131072 digits: a 9-byte body would cost every reader
+ * 128 KiB.  Go's float64 refuses exponents past 308 as well.
+ */
+static int
+number_ok(const char *s)
+{
+	size_t	 digits = 0;
+	long	 e = 0;
+	int	 lead = 1, neg = 0;
+
+	if (*s == '-')
+		s++;
+	for (; (*s >= '0' && *s <= '9') || *s == '.'; s++) {
+		if (*s == '.')
+			continue;
+		if (lead && *s == '0')
+			continue;
+		lead = 0;
+		digits++;
+	}
+	if (digits > MAX_DIGITS)
+		return 0;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			neg = *s++ == '-';
+		for (; *s >= '0' && *s <= '9'; s++)
+			if ((e = e * 10 + (*s - '0')) > MAX_EXP)
+				return 0;
+		(void)neg;
+	}
+	return 1;
+}
+
+/*
+ * Every number in the document.  Ints json-c saturated (beyond 64
+ * bits) have lost their text: refused, as their size is unknown.
+ */
+static int
+check_numbers(struct vctx *v, struct json_object *o)
+{
+	size_t	 i, n;
+	int	 rc = 0;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		if (!number_ok(json_object_get_string(o)))
+			return fail(v, "a number of more than %d significant "
+			    "digits or with an exponent beyond +-%d",
+			    MAX_DIGITS, MAX_EXP);
+		return 0;
+	case json_type_int:
+		if (json_object_get_int64(o) == INT64_MIN ||
+		    json_object_get_uint64(o) == UINT64_MAX)
+			return fail(v, "an integer beyond 64 bits");
+		return 0;
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n && rc == 0; i++) {
+			push_idx(v, i);
+			rc = check_numbers(v, json_object_array_get_idx(o, i));
+			pop(v, 1);
+		}
+		return rc;
+	case json_type_object: {
+		json_object_object_foreach(o, k, m) {
+			push(v, k);
+			rc = check_numbers(v, m);
+			pop(v, 1);
+			if (rc == -1)
+				return -1;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * kind: "Dashboard" in any letter case (Perses' GetKind lowers it),
+ * written back as "Dashboard".
+ */
+static int
+check_kind(struct vctx *v, struct json_object *doc)
+{
+	const char	*k;
+
+	if (need_string(v, doc, "kind", &k) == -1)
+		return -1;
+	if (strcasecmp(k, "Dashboard") != 0)
+		return fail_at(v, "kind", "must be \"Dashboard\"");
+	if (strcmp(k, "Dashboard") != 0)
+		json_object_object_add(doc, "kind",
+		    json_object_new_string("Dashboard"));
+	return 0;
 }
 
 int
@@ -684,21 +1635,30 @@ validate_dashboard(struct json_object *doc, char *err, size_t errlen)
 
 	if (!json_object_is_type(doc, json_type_object))
 		return fail(&v, "the document must be a JSON object");
-	if (need_kind(&v, doc, "Dashboard", NULL) == -1 ||
+	/*
+	 * Perses refuses an absent spec ("spec cannot be empty") but
+	 * takes {}: its decoder fills in duration "1h" before it looks.
+	 */
+	if (check_kind(&v, doc) == -1 ||
 	    check_metadata(&v, doc) == -1 ||
 	    need_object(&v, doc, "spec", &spec) == -1)
 		goto out;
 	push(&v, "spec");
-	if (json_object_object_length(spec) == 0) {
-		fail(&v, "must not be empty");
-		goto out;
-	}
 	if (check_display(&v, spec) == -1 ||
 	    check_duration(&v, spec, "duration") == -1 ||
 	    check_duration(&v, spec, "refreshInterval") == -1 ||
+	    check_timezone(&v, spec) == -1 ||
+	    check_query_batching(&v, spec) == -1 ||
+	    each_object(&v, spec, "links", check_link, NULL) == -1 ||
+	    check_datasources(&v, spec) == -1 ||
 	    check_variables(&v, spec) == -1 ||
+	    each_object(&v, spec, "annotations", check_annotation,
+	    NULL) == -1 ||
 	    check_panels(&v, spec, &panels) == -1 ||
 	    check_layouts(&v, spec, panels) == -1)
+		goto out;
+	pop(&v, 1);
+	if (check_numbers(&v, doc) == -1)
 		goto out;
 	rc = 0;
 out:

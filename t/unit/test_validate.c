@@ -21,6 +21,10 @@
 #define NAME_RULE	"must be 1 to 75 characters of [a-zA-Z0-9_.-], " \
 			"without \"..\" and not starting or ending with \".\""
 #define DUR_HINT	" (expected e.g. \"30s\", \"5m\", \"1h30m\", \"7d\")"
+#define TZ_HINT		"(an IANA name such as \"Europe/Paris\", \"UTC\" or " \
+			"\"local\")"
+#define NUM_RULE	"a number of more than 40 significant digits or " \
+			"with an exponent beyond +-308"
 
 /* Valid, and touching every rule: each case below changes one thing. */
 static const char BASE[] =
@@ -154,7 +158,8 @@ static const struct {
 	{ "/kind", DEL, "kind: required" },
 	{ "/kind", "null", "kind: required" },
 	{ "/kind", "\"\"", "kind: required" },
-	{ "/kind", "\"dashboard\"", "kind: must be \"Dashboard\"" },
+	{ "/kind", "\"Project\"", "kind: must be \"Dashboard\"" },
+	{ "/kind", "\"Dashboards\"", "kind: must be \"Dashboard\"" },
 	{ "/kind", "5", "kind: must be a string" },
 
 	/* metadata */
@@ -178,15 +183,34 @@ static const struct {
 	    "metadata.project: must be a string" },
 	{ "/metadata/tags", "\"api\"", "metadata.tags: must be an array" },
 	{ "/metadata/tags", "[\"a\",1]", "metadata.tags[1]: must be a string" },
+	/* perses metadata_test.go and Metadata.validateTags */
 	{ "/metadata/tags", "[\"a\",\"\"]",
-	    "metadata.tags[1]: must be 1 to 50 characters (got 0)" },
-	{ "/metadata/tags", "[\"api\",\"x\",\"api\"]",
-	    "metadata.tags[2]: duplicate tag \"api\"" },
+	    "metadata.tags[1]: must not be empty" },
+	{ "/metadata/tags", "[\"a\",\" \\t\"]",
+	    "metadata.tags[1]: must not be empty" },
+	{ "/metadata/tags", "[\" a\"]",
+	    "metadata.tags[0]: must not start or end with white space" },
+	{ "/metadata/tags", "[\"a\\n\"]",
+	    "metadata.tags[0]: must not start or end with white space" },
+	{ "/metadata/tags", "[\"a\\u00a0\"]",
+	    "metadata.tags[0]: must not start or end with white space" },
+	{ "/metadata/tags", "[\"\\u3000a\"]",
+	    "metadata.tags[0]: must not start or end with white space" },
+	{ "/metadata/tags", "[\"x\",\"x\",\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]",
+	    "metadata.tags[2]: must be 1 to 50 characters (got 51)" },
+	{ "/metadata/createdAt", "\"yesterday\"",
+	    "metadata.createdAt: must be an RFC 3339 time" },
+	{ "/metadata/createdAt", "\"2026-02-29T10:00:00Z\"",
+	    "metadata.createdAt: must be an RFC 3339 time" },
+	{ "/metadata/updatedAt", "\"\"",
+	    "metadata.updatedAt: must be an RFC 3339 time" },
+	{ "/metadata/updatedAt", "1",
+	    "metadata.updatedAt: must be a string" },
 
 	/* spec */
 	{ "/spec", DEL, "spec: required" },
 	{ "/spec", "\"x\"", "spec: must be an object" },
-	{ "/spec", "{}", "spec: must not be empty" },
+	{ "/spec", "null", "spec: required" },
 	{ "/spec/display", "\"API\"", "spec.display: must be an object" },
 	{ "/spec/display/name", "5", "spec.display.name: must be a string" },
 	{ "/spec/display/description", "true",
@@ -195,8 +219,8 @@ static const struct {
 	/* durations */
 	{ "/spec/duration", "\"5x\"",
 	    "spec.duration: invalid duration \"5x\"" DUR_HINT },
-	{ "/spec/duration", "\"\"",
-	    "spec.duration: invalid duration \"\"" DUR_HINT },
+	{ "/spec/duration", "\"1h \"",
+	    "spec.duration: invalid duration \"1h \"" DUR_HINT },
 	{ "/spec/duration", "3600", "spec.duration: must be a string" },
 	{ "/spec/refreshInterval", "\"-1m\"",
 	    "spec.refreshInterval: invalid duration \"-1m\"" DUR_HINT },
@@ -206,6 +230,9 @@ static const struct {
 	{ "/spec/variables/1", "\"job\"",
 	    "spec.variables[1]: must be an object" },
 	{ "/spec/variables/1/kind", DEL, "spec.variables[1].kind: required" },
+	{ "/spec/variables/1/kind", "\"listVariable\"",
+	    "spec.variables[1].kind: must be \"ListVariable\" or "
+	    "\"TextVariable\"" },
 	{ "/spec/variables/1/kind", "\"QueryVariable\"",
 	    "spec.variables[1].kind: must be \"ListVariable\" or "
 	    "\"TextVariable\"" },
@@ -226,9 +253,7 @@ static const struct {
 	    "spec.panels: panel key \"bad key\" " NAME_RULE },
 	{ "/spec/panels/..", "{}", "spec.panels: panel key \"..\" " NAME_RULE },
 	{ "/spec/panels/p2", "1", "spec.panels.p2: must be an object" },
-	{ "/spec/panels/p2/kind", DEL, "spec.panels.p2.kind: required" },
-	{ "/spec/panels/p2/kind", "\"Grid\"",
-	    "spec.panels.p2.kind: must be \"Panel\"" },
+	{ "/spec/panels/p2/kind", "1", "spec.panels.p2.kind: must be a string" },
 	{ "/spec/panels/p2/spec", DEL, "spec.panels.p2.spec: required" },
 	{ "/spec/panels/p2/spec/plugin", DEL,
 	    "spec.panels.p2.spec.plugin: required" },
@@ -246,14 +271,15 @@ static const struct {
 	{ "/spec/layouts/0", "3", "spec.layouts[0]: must be an object" },
 	{ "/spec/layouts/0/kind", DEL, "spec.layouts[0].kind: required" },
 	{ "/spec/layouts/0/kind", "\"Row\"",
-	    "spec.layouts[0].kind: must be \"Grid\"" },
-	{ "/spec/layouts/0/spec", DEL, "spec.layouts[0].spec: required" },
+	    "spec.layouts[0].kind: must be \"Grid\" or \"Tabs\"" },
+	{ "/spec/layouts/0/kind", "\"grid\"",
+	    "spec.layouts[0].kind: must be \"Grid\" or \"Tabs\"" },
+	{ "/spec/layouts/0/spec", "[]",
+	    "spec.layouts[0].spec: must be an object" },
 	{ "/spec/layouts/0/spec/items", "{}",
 	    "spec.layouts[0].spec.items: must be an array" },
 	{ "/spec/layouts/0/spec/items/2", "null",
 	    "spec.layouts[0].spec.items[2]: must be an object" },
-	{ "/spec/layouts/0/spec/items/1/x", DEL,
-	    "spec.layouts[0].spec.items[1].x: required" },
 	{ "/spec/layouts/0/spec/items/1/x", "-1",
 	    "spec.layouts[0].spec.items[1].x: must be an integer >= 0" },
 	{ "/spec/layouts/0/spec/items/1/x", "1.5",
@@ -262,12 +288,14 @@ static const struct {
 	    "spec.layouts[0].spec.items[1].x: must be an integer >= 0" },
 	{ "/spec/layouts/0/spec/items/1/y", "-6",
 	    "spec.layouts[0].spec.items[1].y: must be an integer >= 0" },
-	{ "/spec/layouts/0/spec/items/1/width", "0",
-	    "spec.layouts[0].spec.items[1].width: must be an integer >= 1" },
-	{ "/spec/layouts/0/spec/items/1/height", DEL,
-	    "spec.layouts[0].spec.items[1].height: required" },
-	{ "/spec/layouts/0/spec/items/1/height", "0",
-	    "spec.layouts[0].spec.items[1].height: must be an integer >= 1" },
+	{ "/spec/layouts/0/spec/items/1/width", "-1",
+	    "spec.layouts[0].spec.items[1].width: must be an integer >= 0" },
+	{ "/spec/layouts/0/spec/items/1/height", "-3",
+	    "spec.layouts[0].spec.items[1].height: must be an integer >= 0" },
+	{ "/spec/layouts/0/spec/items/1/height", "6.0",
+	    "spec.layouts[0].spec.items[1].height: must be an integer >= 0" },
+	{ "/spec/layouts/0/spec/items/1/x", "18446744073709551615",
+	    "spec.layouts[0].spec.items[1].x: must be an integer >= 0" },
 	{ "/spec/layouts/0/spec/items/1/content", DEL,
 	    "spec.layouts[0].spec.items[1].content: required" },
 	{ "/spec/layouts/0/spec/items/1/content", "\"#/spec/panels/p2\"",
@@ -277,9 +305,21 @@ static const struct {
 	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#/spec/panels/p9\"",
 	    "spec.layouts[0].spec.items[2].content.$ref: no panel \"p9\"" },
 	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#/spec/panels/\"",
-	    "spec.layouts[0].spec.items[2].content.$ref: no panel \"\"" },
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#/spec/panels/\")" },
 	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#/spec/panels/p1/x\"",
-	    "spec.layouts[0].spec.items[2].content.$ref: no panel \"p1/x\"" },
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#/spec/panels/p1/x\")" },
+	/* perses common/jsonref.go: ^#?/([a-zA-Z0-9_-]+)(/[a-zA-Z0-9_-]+)*$ */
+	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#/spec/panels/a.b\"",
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#/spec/panels/a.b\")" },
+	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#spec/panels/p1\"",
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#spec/panels/p1\")" },
+	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#//spec/panels/p1\"",
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#//spec/panels/p1\")" },
 	{ "/spec/layouts/0/spec/items/0/content/$ref", "\"#/panels/p1\"",
 	    "spec.layouts[0].spec.items[0].content.$ref: must be "
 	    "\"#/spec/panels/<panel>\" (got \"#/panels/p1\")" },
@@ -287,6 +327,149 @@ static const struct {
 	    "spec.layouts[0].spec.items[0].content.$ref: no panel \"P1\"" },
 	{ "/spec/panels", DEL,
 	    "spec.layouts[0].spec.items[0].content.$ref: no panel \"p1\"" },
+	{ "/spec/layouts/0/spec/display", "{\"collapse\":{\"open\":1}}",
+	    "spec.layouts[0].spec.display.collapse.open: must be true or "
+	    "false" },
+	{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":"
+	    "[{\"name\":\"a\",\"items\":[{\"width\":-1,\"content\":"
+	    "{\"$ref\":\"#/spec/panels/p1\"}}]}]}}",
+	    "spec.layouts[0].spec.tabs[0].items[0].width: must be an integer "
+	    ">= 0" },
+	{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":"
+	    "[{\"items\":[{\"content\":{\"$ref\":\"p1\"}}]}]}}",
+	    "spec.layouts[0].spec.tabs[0].items[0].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"p1\")" },
+	{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":{}}}",
+	    "spec.layouts[0].spec.tabs: must be an array" },
+
+	/* timezone: perses/spec dashboard.go validateTimezone */
+	{ "/spec/timezone", "\"Mars/Olympus_Mons\"", "spec.timezone: "
+	    "\"Mars/Olympus_Mons\" is not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"browser\"", "spec.timezone: \"browser\" is "
+	    "not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"utc\"", "spec.timezone: \"utc\" is not a "
+	    "valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"../../../etc/passwd\"", "spec.timezone: "
+	    "\"../../../etc/passwd\" is not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"/etc/localtime\"", "spec.timezone: "
+	    "\"/etc/localtime\" is not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"Europe\"", "spec.timezone: \"Europe\" is "
+	    "not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"zone.tab\"", "spec.timezone: \"zone.tab\" is "
+	    "not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "7", "spec.timezone: must be a string" },
+
+	/* queryBatching: perses/spec dashboard.go validateQueryBatching */
+	{ "/spec/queryBatching", "{\"mode\":\"all\"}",
+	    "spec.queryBatching.mode: must be \"off\", \"panel\", "
+	    "\"viewport\" or \"dashboard\" (got \"all\")" },
+	{ "/spec/queryBatching", "{\"maxPerRequest\":-1}",
+	    "spec.queryBatching.maxPerRequest: must be an integer >= 0" },
+	{ "/spec/queryBatching", "{\"maxPerRequest\":2.5}",
+	    "spec.queryBatching.maxPerRequest: must be an integer >= 0" },
+	{ "/spec/queryBatching", "[]", "spec.queryBatching: must be an object" },
+
+	/* links, datasources (internal/api/validate: one default a kind) */
+	{ "/spec/links", "[{\"url\":1}]", "spec.links[0].url: must be a "
+	    "string" },
+	{ "/spec/links", "[{\"url\":\"x\",\"targetBlank\":\"yes\"}]",
+	    "spec.links[0].targetBlank: must be true or false" },
+	{ "/spec/datasources", "{\"a\":{\"default\":true,\"plugin\":"
+	    "{\"kind\":\"PrometheusDatasource\"}},\"b\":{\"default\":true,"
+	    "\"plugin\":{\"kind\":\"PrometheusDatasource\"}}}",
+	    "spec.datasources.b.default: a second default datasource of "
+	    "kind \"PrometheusDatasource\"" },
+	{ "/spec/datasources", "{\"a\":{\"default\":\"true\"}}",
+	    "spec.datasources.a.default: must be true or false" },
+	{ "/spec/datasources", "{\"a\":{\"plugin\":{\"spec\":{}}}}",
+	    "spec.datasources.a.plugin.kind: required" },
+	{ "/spec/datasources", "{\"a\":null}",
+	    "spec.datasources.a: must be an object" },
+
+	/* variables: perses variable_test.go, list.go, text.go */
+	{ "/spec/variables/3/spec/value", "\"\"", NULL },
+	{ "/spec/variables/3/spec/constant", "true", NULL },
+	{ "/spec/variables/2/spec/constant", "true",
+	    "spec.variables[2].spec.value: required for a constant text "
+	    "variable" },
+	{ "/spec/variables/3/spec/constant", "\"yes\"",
+	    "spec.variables[3].spec.constant: must be true or false" },
+	{ "/spec/variables/1/spec/customAllValue", "\".*\"",
+	    "spec.variables[1].spec.customAllValue: cannot be set unless "
+	    "allowAllValue is true" },
+	{ "/spec/variables/1/spec/defaultValue", "[\"a\",\"b\"]",
+	    "spec.variables[1].spec.defaultValue: a list of values needs "
+	    "allowMultiple true" },
+	{ "/spec/variables/1/spec/defaultValue", "[\"a\",7]",
+	    "spec.variables[1].spec.defaultValue[1]: must be a string" },
+	{ "/spec/variables/1/spec/defaultValue", "7",
+	    "spec.variables[1].spec.defaultValue: must be a string or an "
+	    "array of strings" },
+	{ "/spec/variables/1/spec/sort", "\"random\"",
+	    "spec.variables[1].spec.sort: unknown sort method \"random\"" },
+	{ "/spec/variables/1/spec/allowMultiple", "\"true\"",
+	    "spec.variables[1].spec.allowMultiple: must be true or false" },
+	{ "/spec/variables/1/spec/display", "{\"hidden\":1}",
+	    "spec.variables[1].spec.display.hidden: must be true or false" },
+	{ "/spec/variables/0/spec/plugin", "{\"spec\":{}}",
+	    "spec.variables[0].spec.plugin.kind: required" },
+	/* internal/api/validate: names */
+	{ "/spec/variables/1/spec/name", "\"123\"",
+	    "spec.variables[1].spec.name: must not be only digits (\"$1\" is "
+	    "a regexp placeholder, not a variable)" },
+	{ "/spec/variables/1/spec/name", "\"-12\"",
+	    "spec.variables[1].spec.name: must not be only digits (\"$1\" is "
+	    "a regexp placeholder, not a variable)" },
+	{ "/spec/variables/1/spec/name", "\"a-b-c\"",
+	    "spec.variables[1].spec.name: must be word characters "
+	    "[a-zA-Z0-9_], with at most one other character, and not only "
+	    "digits" },
+	{ "/spec/variables/1/spec/name", "\"__rate\"",
+	    "spec.variables[1].spec.name: must not start with \"__\" (the "
+	    "prefix of builtin variables)" },
+	/* utils/variable_build_order.go: used but not defined, cycles */
+	{ "/spec/variables/3/spec/value", "\"up{job=\\\"$nope\\\"}\"",
+	    "spec.variables[3]: variable \"nope\" is used in the variable "
+	    "\"q\" but not defined" },
+	{ "/spec/variables/0/spec/plugin/spec",
+	    "{\"matchers\":[\"up{a=\\\"$job\\\"}\",{\"x\":[\"$nope2\"]}]}",
+	    "spec.variables[0]: variable \"nope2\" is used in the variable "
+	    "\"env\" but not defined" },
+	{ "/spec/variables/3/spec/value", "\"$q\"",
+	    "spec.variables: circular dependency detected (variable \"q\" "
+	    "depends on itself through the variables it uses)" },
+
+	/* annotations: perses/spec annotation.go */
+	{ "/spec/annotations", "[{\"display\":{\"name\":\"\"},\"plugin\":"
+	    "{\"kind\":\"X\"}}]", "spec.annotations[0].display.name: required" },
+	{ "/spec/annotations", "[{\"plugin\":{\"kind\":\"X\"}}]",
+	    "spec.annotations[0].display: required" },
+	{ "/spec/panels/p1/spec/annotations", "[{\"display\":{\"name\":"
+	    "\"deploys\"}},{\"display\":{}}]",
+	    "spec.panels.p1.spec.annotations[1].display.name: required" },
+
+	/* panel members */
+	{ "/spec/panels/p1/spec/queries", "[{\"kind\":\"TimeSeriesQuery\","
+	    "\"spec\":{\"plugin\":{\"kind\":\"\"}}}]",
+	    "spec.panels.p1.spec.queries[0].spec.plugin.kind: required" },
+	{ "/spec/panels/p1/spec/queries", "\"up\"",
+	    "spec.panels.p1.spec.queries: must be an array" },
+	{ "/spec/panels/p1/spec/links", "[\"http://x\"]",
+	    "spec.panels.p1.spec.links[0]: must be an object" },
+	{ "/spec/panels/p1/spec/display", "{\"name\":[]}",
+	    "spec.panels.p1.spec.display.name: must be a string" },
+
+	/* numbers (hardening: jsonb numeric prints 1e131071 in full) */
+	{ "/spec/panels/p1/spec/plugin/spec", "{\"max\":1e131071}",
+	    "spec.panels.p1.spec.plugin.spec.max: " NUM_RULE },
+	{ "/spec/panels/p1/spec/plugin/spec", "{\"a\":[0,-1E-309]}",
+	    "spec.panels.p1.spec.plugin.spec.a[1]: " NUM_RULE },
+	{ "/spec/panels/p1/spec/plugin/spec",
+	    "{\"a\":12345678901234567890123456789012345678901.5}",
+	    "spec.panels.p1.spec.plugin.spec.a: " NUM_RULE },
+	{ "/metadata/x", "100000000000000000000000000000000000000000",
+	    "metadata.x: an integer beyond 64 bits" },
+	{ "/x", "-9223372036854775809", "x: an integer beyond 64 bits" },
 };
 
 static void
@@ -355,7 +538,11 @@ test_limits(void)
 	is_str(check1("/metadata/tags", v), NULL, "20 tags of 50 characters");
 	snprintf(v + o, sizeof(v) - o, ",\"t20\"]");
 	is_str(check1("/metadata/tags", v),
-	    "metadata.tags: at most 20 tags (got 21)", "21 tags");
+	    "metadata.tags: at most 20 tags", "21 tags");
+	/* Perses' tags are a set: the limit counts distinct ones. */
+	snprintf(v + o, sizeof(v) - o, ",\"t00%s]", want + 1);
+	is_str(check1("/metadata/tags", v), NULL,
+	    "21 tags of which 20 distinct (perses metadata_test.go)");
 	snprintf(v, sizeof(v), "[\"x\",%s]", jrep(want, sizeof(want), "a", 51));
 	is_str(check1("/metadata/tags", v),
 	    "metadata.tags[1]: must be 1 to 50 characters (got 51)",
@@ -443,6 +630,137 @@ test_valid_edges(void)
 	    "variable names differing in case are distinct");
 }
 
+/*
+ * What a stock Perses server accepts and the old rules refused, each
+ * from Perses' own code or tests (named), and the limits of the new
+ * rules from the accepting side.
+ */
+static void
+test_perses_accepts(void)
+{
+	static const struct {
+		const char	*ptr, *val, *why;
+	} t[] = {
+		{ "/kind", "\"dAsHbOaRd\"", "kind in any case (metadata_test.go)" },
+		{ "/kind", "\"DASHBOARD\"", "kind in upper case" },
+		{ "/metadata/tags", "[\"dup\",\"dup\"]",
+		    "duplicate tags (metadata_test.go: deduplicated)" },
+		{ "/metadata/tags", "[\"Dup\",\"dup\",\"!@#$crazy_tag-+\"]",
+		    "special characters and case (metadata_test.go)" },
+		{ "/metadata/tags", "[\"a b\"]", "inner white space in a tag" },
+		{ "/metadata/createdAt", "\"1970-01-01T00:00:00.000000000Z\"",
+		    "createdAt with nanoseconds (metadata_test.go)" },
+		{ "/metadata/updatedAt", "\"2024-02-29T23:59:59+05:30\"",
+		    "updatedAt with an offset on a leap day" },
+		{ "/spec", "{}", "an empty spec (Perses fills in duration 1h)" },
+		{ "/spec/duration", "\"\"", "an empty duration (DurationString)" },
+		{ "/spec/refreshInterval", "\"\"", "an empty refreshInterval" },
+		{ "/spec/duration", "\"0s\"", "a zero duration" },
+		{ "/spec/timezone", "\"\"", "timezone \"\"" },
+		{ "/spec/timezone", "\"local\"", "timezone local" },
+		{ "/spec/timezone", "\"UTC\"", "timezone UTC" },
+		{ "/spec/timezone", "\"Local\"", "timezone Local (Go's)" },
+		{ "/spec/timezone", "\"Europe/Paris\"", "timezone Europe/Paris" },
+		{ "/spec/timezone", "\"America/Argentina/Buenos_Aires\"",
+		    "a three-part zone" },
+		{ "/spec/timezone", "\"Etc/GMT+5\"", "timezone Etc/GMT+5" },
+		{ "/spec/queryBatching", "{\"mode\":\"viewport\","
+		    "\"maxPerRequest\":0}", "queryBatching viewport, 0" },
+		{ "/spec/queryBatching", "{\"mode\":\"\"}", "queryBatching mode \"\"" },
+		{ "/spec/links", "[{\"name\":\"doc\",\"url\":\"https://x\","
+		    "\"renderVariables\":true,\"targetBlank\":false}]", "links" },
+		{ "/spec/datasources", "{\"a\":{\"default\":true,\"plugin\":"
+		    "{\"kind\":\"PrometheusDatasource\"}},\"b\":{\"default\":true,"
+		    "\"plugin\":{\"kind\":\"TempoDatasource\"}},\"c\":"
+		    "{\"default\":false,\"plugin\":{\"kind\":"
+		    "\"PrometheusDatasource\"}}}",
+		    "one default datasource per kind" },
+		{ "/spec/variables/1/spec/name", "\"my-var\"",
+		    "a variable name with one non-word character" },
+		{ "/spec/variables/1/spec/name", "\"_1\"", "variable name _1" },
+		{ "/spec/variables/1/spec/name", "\"1a\"", "variable name 1a" },
+		{ "/spec/variables/1/spec/defaultValue", "[\"only\"]",
+		    "one default in a list without allowMultiple (list.go)" },
+		{ "/spec/variables/1/spec/defaultValue", "\"default\"",
+		    "a single default value (variable_test.go)" },
+		{ "/spec/variables/1/spec/sort", "\"alphabetical-ci-desc\"",
+		    "sort alphabetical-ci-desc" },
+		{ "/spec/variables/3/spec/value", "\"$env $job ${nope} $1 "
+		    "$__interval $$ $\"", "uses of defined, braced, numbered "
+		    "and builtin variables" },
+		{ "/spec/variables/0/spec/plugin/spec", "{\"labelName\":"
+		    "\"instance\",\"matchers\":[\"up{job=\\\"$job\\\","
+		    "env=\\\"$q\\\"}\"],\"$nope\":1}",
+		    "a list variable using others (keys are not uses)" },
+		{ "/spec/panels/p1/kind", "\"Grid\"", "any panel kind (Panel.Kind "
+		    "is a plain string)" },
+		{ "/spec/panels/p1/kind", DEL, "no panel kind" },
+		{ "/spec/panels/p1/spec/annotations", "[{\"display\":{\"name\":"
+		    "\"deploys\",\"hidden\":true},\"plugin\":{\"kind\":"
+		    "\"X\"}}]", "a panel annotation" },
+		{ "/spec/annotations", "[{\"display\":{\"name\":\"a\"}}]",
+		    "a dashboard annotation" },
+		{ "/spec/layouts/0/spec/items/1/width", "0",
+		    "width 0 (Grafana migrations)" },
+		{ "/spec/layouts/0/spec/items/1/height", "0", "height 0" },
+		{ "/spec/layouts/0/spec/items/1/x", DEL, "no x (Go: 0)" },
+		{ "/spec/layouts/0/spec/items/1/height", "null", "height null" },
+		{ "/spec/layouts/0/spec", DEL, "a grid without spec" },
+		{ "/spec/layouts/0/spec/items/1/content/$ref",
+		    "\"/spec/panels/p2\"", "a $ref without # (jsonref.go)" },
+		{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"display\":"
+		    "{\"title\":\"t\",\"collapse\":{\"open\":true}},"
+		    "\"defaultTab\":1,\"tabs\":[{\"name\":\"a\",\"items\":"
+		    "[{\"x\":0,\"y\":0,\"width\":0,\"height\":0,\"content\":"
+		    "{\"$ref\":\"#/spec/panels/p1\"}}]},{\"name\":\"b\"}]}}",
+		    "a Tabs layout (layout.go)" },
+		{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":"
+		    "[{\"items\":[{\"content\":{\"$ref\":"
+		    "\"#/spec/panels/nowhere\"}}]}]}}",
+		    "a Tabs $ref Perses does not resolve" },
+		{ "/spec/panels/p1/spec/plugin/spec", "{\"a\":1e308,\"b\":"
+		    "-1.7976931348623157e-308,\"c\":"
+		    "123456789012345678901234567890123456789.5,\"d\":"
+		    "0.00000000000000000000000000000000000000000000000001,"
+		    "\"e\":9223372036854775807,\"f\":18446744073709551614,"
+		    "\"g\":-9223372036854775807}",
+		    "numbers at the limits" },
+	};
+	struct json_object	*doc, *o;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		is_str(check1(t[i].ptr, t[i].val), NULL, "accepted: %s",
+		    t[i].why);
+
+	/* The two normalisations, in place. */
+	doc = parse(BASE);
+	json_pointer_set(&doc, "/kind", parse("\"dashBOARD\""));
+	json_pointer_set(&doc, "/metadata/tags", parse("[\"a\",\"b\",\"a\","
+	    "\"c\",\"b\",\"a\"]"));
+	is_int(validate_dashboard(doc, err, sizeof(err)), 0,
+	    "a lower-case kind and duplicate tags pass");
+	json_pointer_get(doc, "/kind", &o);
+	is_str(json_object_get_string(o), "Dashboard",
+	    "kind is written back as \"Dashboard\"");
+	json_pointer_get(doc, "/metadata/tags", &o);
+	is_str(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+	    "[\"a\",\"b\",\"c\"]", "duplicate tags are dropped, the first "
+	    "of each kept in order");
+	is_int(validate_dashboard(doc, err, sizeof(err)), 0,
+	    "the normalised document passes again, unchanged");
+	json_object_put(doc);
+
+	is_int(validate_timezone("Asia/Tokyo"), 1, "validate_timezone: "
+	    "Asia/Tokyo");
+	is_int(validate_timezone("Europe/../../../etc/passwd"), 0,
+	    "validate_timezone: no path traversal");
+	is_int(validate_timezone("Europe//Paris"), 0,
+	    "validate_timezone: no empty segment");
+	is_int(validate_timezone("Europe/Paris/"), 0,
+	    "validate_timezone: no trailing slash");
+}
+
 /* The first violation in the order kind, metadata, display, ... */
 static void
 test_order(void)
@@ -469,7 +787,7 @@ test_order(void)
 		{ "/spec/variables/2/kind", "\"x\"" },
 	}, panels_layouts[] = {
 		{ "/spec/layouts/0/kind", "\"x\"" },
-		{ "/spec/panels/p3/kind", "\"x\"" },
+		{ "/spec/panels/p3/spec/plugin/kind", "\"\"" },
 	}, within_layouts[] = {
 		{ "/spec/layouts/0/spec/items/2/width", "0" },
 		{ "/spec/layouts/0/spec/items/1/content/$ref",
@@ -497,8 +815,8 @@ test_order(void)
 	is_str(check(vars_panels, 2),
 	    "spec.variables[2].kind: must be \"ListVariable\" or "
 	    "\"TextVariable\"", "variables before panels");
-	is_str(check(panels_layouts, 2), "spec.panels.p3.kind: must be "
-	    "\"Panel\"", "panels before layouts");
+	is_str(check(panels_layouts, 2), "spec.panels.p3.spec.plugin.kind: "
+	    "required", "panels before layouts");
 	is_str(check(within_layouts, 2), "spec.layouts[0].spec.items[1]."
 	    "content.$ref: no panel \"zz\"", "the earlier item first");
 }
@@ -616,19 +934,18 @@ test_buffer(void)
 	int			 whole = 1, prefix = 1;
 
 	/* A long quoted value of 3-byte characters: cut to 64 bytes. */
-	snprintf(v, sizeof(v), "[%s,%s]",
-	    jrep(small, sizeof(small), "\xe2\x82\xac", 30),
-	    jrep(full, sizeof(full), "\xe2\x82\xac", 30));
+	snprintf(v, sizeof(v), "%s",
+	    jrep(small, sizeof(small), "\xe2\x82\xac", 30));
 	/* 21 euro signs are 63 bytes; a 22nd would make 66. */
 	snprintf(want, sizeof(want),
-	    "metadata.tags[1]: duplicate tag \"%.63s\"",
+	    "spec.timezone: \"%.63s\" is not a valid timezone " TZ_HINT,
 	    small + 1);
-	is_str(check1("/metadata/tags", v), want,
+	is_str(check1("/spec/timezone", v), want,
 	    "a quoted value is cut to whole characters within 64 bytes");
 
 	/* Every buffer size: a NUL-terminated, valid UTF-8 prefix. */
 	doc = parse(BASE);
-	json_pointer_set(&doc, "/metadata/tags", parse(v));
+	json_pointer_set(&doc, "/spec/timezone", parse(v));
 	validate_dashboard(doc, full, sizeof(full));
 	for (n = 1; n <= strlen(full) + 1; n++) {
 		memset(small, 'X', sizeof(small));
@@ -709,7 +1026,13 @@ big_dashboard(size_t npanels, size_t query_len)
 		json_object_object_add(ps, "display",
 		    parse("{\"name\":\"p\"}"));
 		json_object_object_add(ps, "plugin", pl);
-		json_object_object_add(ps, "queries",
+		json_object_object_add(ps, "queries", parse("[{\"kind\":"
+		    "\"TimeSeriesQuery\",\"spec\":{\"plugin\":{\"kind\":"
+		    "\"PrometheusTimeSeriesQuery\",\"spec\":{}}}}]"));
+		json_object_object_add(json_object_object_get(
+		    json_object_object_get(json_object_object_get(
+		    json_object_array_get_idx(json_object_object_get(ps,
+		    "queries"), 0), "spec"), "plugin"), "spec"), "query",
 		    json_object_new_string(q));
 		json_object_object_add(p, "kind",
 		    json_object_new_string("Panel"));
@@ -817,6 +1140,7 @@ main(void)
 	test_rules();
 	test_limits();
 	test_valid_edges();
+	test_perses_accepts();
 	test_order();
 	test_names();
 	test_durations();
