@@ -116,6 +116,8 @@ utf8_trim(const char *s, size_t n)
 	return n - (i - 1) >= need ? n : i - 1;
 }
 
+/* The body of fail(): the path, then the message. */
+__attribute__((format(printf, 2, 0)))
 static int
 vfail(struct vctx *v, const char *fmt, va_list ap)
 {

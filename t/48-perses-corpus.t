@@ -139,4 +139,21 @@ is($created, scalar @files, 'every corpus document is accepted');
 is($same, $created, 'every spec reads back exactly as sent');
 is($saved, $created, 'every dashboard saves again unchanged (PUT, version 0)');
 
+# The two normalisations Perses makes, through create and read.
+subtest 'normalised as Perses stores it' => sub {
+	my $doc = $JSON->decode('{"kind":"dashBoard","metadata":{"name":'
+	    . '"normalised","project":"corpus","tags":["b","a","b","a"]},'
+	    . '"spec":{"duration":"1h"}}');
+	my $r = $t->request(POST => $P, user => 'alice',
+	    body => $JSON->encode($doc));
+	is($r->{status}, 200, 'kind in another case and duplicate tags: 200')
+	    or diag $r->{content};
+	my $back = $r->{status} == 200 ? $JSON->decode($r->{content}) : {};
+	is($back->{kind}, 'Dashboard', 'kind is "Dashboard"');
+	local $TODO = 'dashboards.c stores the request text, not the '
+	    . 'document validate_dashboard() normalised';
+	is_deeply($back->{metadata}{tags}, [ 'b', 'a' ],
+	    'duplicate tags are dropped, first of each kept');
+};
+
 done_testing();
