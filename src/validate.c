@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -834,6 +835,241 @@ out:
 }
 
 /*
+ * A datasource proxy, as Perses' server finds and checks it
+ * (datasource.ValidateAndExtract, perses/spec go/datasource/proxy):
+ * the first object under the plugin's spec, objects only (not
+ * arrays), with a "kind" of HTTPProxy or SQLProxy in any letter case;
+ * its "spec", when present, must then decode as that proxy's config.
+ */
+static int
+str_in(const char *s, const char *const *set, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(s, set[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A member that, when present, is an array of strings. */
+static int
+opt_strings(struct vctx *v, struct json_object *o, const char *key,
+    size_t *count)
+{
+	struct json_object	*a, *e;
+	size_t			 i, n;
+
+	*count = 0;
+	if (opt_typed(v, o, key, json_type_array, &a) == -1)
+		return -1;
+	n = a != NULL ? json_object_array_length(a) : 0;
+	for (i = 0; i < n; i++)
+		if ((e = json_object_array_get_idx(a, i)) != NULL &&
+		    not_string(e) != NULL) {
+			push(v, key);
+			push_idx(v, i);
+			fail(v, "must be a string");
+			pop(v, 2);
+			return -1;
+		}
+	*count = n;
+	return 0;
+}
+
+/*
+ * What Go's url.Parse refuses and a client can get wrong: control
+ * characters, a "%" without two hex digits, an empty scheme.
+ */
+static int
+url_ok(const char *s)
+{
+	const char	*p;
+
+	if (s[0] == ':')
+		return 0;
+	for (p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+		if (*p == '%' && !(isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2])))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+check_endpoint(struct vctx *v, struct json_object *e, void *arg)
+{
+	static const char *const methods[] = { "GET", "POST", "DELETE",
+	    "PUT", "PATCH" };
+	const char	*s;
+
+	(void)arg;
+	if (need_string(v, e, "method", &s) == -1)
+		return -1;
+	if (!str_in(s, methods, sizeof(methods) / sizeof(methods[0])))
+		return fail_at(v, "method", "must be GET, POST, DELETE, PUT or "
+		    "PATCH (got \"%.*s\")", qlen(s), s);
+	return need_string(v, e, "endpointPattern", &s);
+}
+
+static int
+check_http_proxy(struct vctx *v, struct json_object *c)
+{
+	struct json_object	*u, *h;
+	size_t			 allow, drop;
+	const char		*s;
+
+	if ((u = get(c, "url")) == NULL)
+		return fail_at(v, "url", "required");
+	if (opt_typed(v, c, "url", json_type_string, NULL) == -1)
+		return -1;
+	if (!url_ok(s = json_object_get_string(u)))
+		return fail_at(v, "url", "\"%.*s\" is not a URL", qlen(s), s);
+	if (check_duration(v, c, "timeout") == -1 ||
+	    each_object(v, c, "allowedEndpoints", check_endpoint,
+	    NULL) == -1 ||
+	    opt_typed(v, c, "headers", json_type_object, &h) == -1 ||
+	    opt_typed(v, c, "secret", json_type_string, NULL) == -1 ||
+	    opt_typed(v, c, "oauthPassthrough", json_type_boolean,
+	    NULL) == -1 ||
+	    opt_strings(v, c, "allowHeaders", &allow) == -1 ||
+	    opt_strings(v, c, "dropHeaders", &drop) == -1)
+		return -1;
+	if (h != NULL) {
+		push(v, "headers");
+		json_object_object_foreach(h, k, m) {
+			if (m != NULL && not_string(m) != NULL) {
+				fail_at(v, k, "must be a string");
+				pop(v, 1);
+				return -1;
+			}
+		}
+		pop(v, 1);
+	}
+	if (allow > 0 && drop > 0)
+		return fail_at(v, "dropHeaders", "cannot be set with "
+		    "allowHeaders");
+	return 0;
+}
+
+static int
+check_sql_proxy(struct vctx *v, struct json_object *c)
+{
+	static const char *const ssl[] = { "disable", "allow", "prefer",
+	    "require", "verify-full", "verify-ca" };
+	static const char *const cfg[] = { "mysql", "mariadb", "postgres" };
+	struct json_object	*drv, *sub[3], *m;
+	const char		*d, *s;
+	size_t			 i, nsub = 0;
+	int			 rc = 0;
+
+	if (opt_typed(v, c, "driver", json_type_string, &drv) == -1)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (opt_typed(v, c, cfg[i], json_type_object, &sub[i]) == -1)
+			return -1;
+		nsub += sub[i] != NULL;
+	}
+	/* No driver: the first config present names it, as Perses does. */
+	d = drv != NULL ? json_object_get_string(drv) : "";
+	for (i = 0; *d == '\0' && i < 3; i++)
+		if (sub[i] != NULL)
+			d = cfg[i];
+	if (*d == '\0')
+		return fail_at(v, "driver", "required");
+	for (i = 0; i < 3 && strcmp(d, cfg[i]) != 0; i++)
+		;
+	if (i == 3)
+		return fail_at(v, "driver", "must be \"mysql\", \"mariadb\" or "
+		    "\"postgres\" (got \"%.*s\")", qlen(d), d);
+	if (nsub > (sub[i] != NULL))
+		return fail_at(v, "driver", "\"%s\" cannot be set with another "
+		    "driver's config", d);
+	if (need_string(v, c, "host", &s) == -1 ||
+	    need_string(v, c, "database", &s) == -1 ||
+	    opt_typed(v, c, "secret", json_type_string, NULL) == -1)
+		return -1;
+	for (i = 0; i < 2 && rc == 0; i++) {
+		if ((m = sub[i]) == NULL)
+			continue;
+		push(v, cfg[i]);
+		rc = check_duration(v, m, "timeout") == -1 ||
+		    check_duration(v, m, "readTimeout") == -1 ||
+		    check_duration(v, m, "writeTimeout") == -1 ||
+		    opt_typed(v, m, "maxAllowedPacket", json_type_int,
+		    NULL) == -1 ? -1 : 0;
+		pop(v, 1);
+	}
+	if (rc == 0 && (m = sub[2]) != NULL) {
+		push(v, "postgres");
+		if (check_duration(v, m, "connect_timeout") == -1 ||
+		    opt_typed(v, m, "max_conns", json_type_int, NULL) == -1 ||
+		    opt_typed(v, m, "prepare_threshold", json_type_int,
+		    NULL) == -1 ||
+		    opt_typed(v, m, "options", json_type_string, NULL) == -1 ||
+		    opt_typed(v, m, "ssl_mode", json_type_string, &drv) == -1)
+			rc = -1;
+		else if (drv != NULL &&
+		    *(s = json_object_get_string(drv)) != '\0' &&
+		    !str_in(s, ssl, sizeof(ssl) / sizeof(ssl[0])))
+			rc = fail_at(v, "ssl_mode", "unknown ssl mode \"%.*s\"",
+			    qlen(s), s);
+		pop(v, 1);
+	}
+	return rc;
+}
+
+/* 1: a proxy was found and checked (rc in *rc), 0: none here. */
+static int
+find_proxy(struct vctx *v, struct json_object *o, int *rc)
+{
+	struct json_object	*kind = NULL, *spec = NULL;
+	const char		*k, *speckey = NULL;
+
+	if (!json_object_is_type(o, json_type_object))
+		return 0;
+	json_object_object_foreach(o, key, m) {
+		if (strcasecmp(key, "kind") == 0 && m != NULL &&
+		    json_object_is_type(m, json_type_string) &&
+		    (strcasecmp(json_object_get_string(m), "HTTPProxy") == 0 ||
+		    strcasecmp(json_object_get_string(m), "SQLProxy") == 0))
+			kind = m;
+		else if (strcasecmp(key, "spec") == 0 && spec == NULL) {
+			spec = m;
+			speckey = key;
+		}
+	}
+	if (kind != NULL) {
+		*rc = 0;
+		if (speckey == NULL)
+			return 1;	/* Perses: nothing to check */
+		k = json_object_get_string(kind);
+		push(v, speckey);
+		if (spec == NULL || !json_object_is_type(spec,
+		    json_type_object))
+			*rc = spec == NULL ? fail(v, "required") :
+			    fail(v, "must be an object");
+		else
+			*rc = (k[0] == 'H' || k[0] == 'h') ?
+			    check_http_proxy(v, spec) :
+			    check_sql_proxy(v, spec);
+		pop(v, 1);
+		return 1;
+	}
+	json_object_object_foreach(o, key2, m2) {
+		push(v, key2);
+		if (m2 != NULL && find_proxy(v, m2, rc)) {
+			pop(v, 1);
+			return 1;
+		}
+		pop(v, 1);
+	}
+	return 0;
+}
+
+/*
  * spec.datasources: name -> datasource spec.  At most one default
  * per plugin kind, as Perses' server checks (validateDashboardSpec).
  */
@@ -843,7 +1079,7 @@ check_datasources(struct vctx *v, struct json_object *spec)
 	struct json_object	*dss, *def, *pl, *k;
 	struct lh_table		*defaults = NULL;
 	const char		*kind;
-	int			 rc = -1, depth = v->depth;
+	int			 rc = -1, depth = v->depth, prc;
 
 	if (opt_typed(v, spec, "datasources", json_type_object, &dss) == -1)
 		return -1;
@@ -860,6 +1096,14 @@ check_datasources(struct vctx *v, struct json_object *spec)
 		    opt_typed(v, ds, "default", json_type_boolean,
 		    &def) == -1 || check_plugin(v, ds, 0) == -1)
 			goto out;
+		if ((pl = get(ds, "plugin")) != NULL &&
+		    (k = get(pl, "spec")) != NULL) {
+			push(v, "plugin");
+			push(v, "spec");
+			if (find_proxy(v, k, &prc) && prc == -1)
+				goto out;
+			pop(v, 2);
+		}
 		if (def != NULL && json_object_get_boolean(def)) {
 			pl = get(ds, "plugin");
 			kind = pl != NULL && (k = get(pl, "kind")) != NULL ?

@@ -386,6 +386,54 @@ static const struct {
 	{ "/spec/datasources", "{\"a\":null}",
 	    "spec.datasources.a: must be an object" },
 
+	/* datasource proxies: perses datasource/proxy.go, spec proxy/ */
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"PrometheusDatasource\","
+	    "\"spec\":{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":{}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.url: required" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"httpproxy\",\"spec\":{\"url\":\"http://x/%zz\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.url: \"http://x/%zz\" is "
+	    "not a URL" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":{\"url\":\"http://x\","
+	    "\"allowedEndpoints\":[{\"endpointPattern\":\"/api/v1/.*\","
+	    "\"method\":\"TRACE\"}]}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.allowedEndpoints[0]."
+	    "method: must be GET, POST, DELETE, PUT or PATCH (got \"TRACE\")" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":{\"url\":\"http://x\","
+	    "\"allowHeaders\":[\"a\"],\"dropHeaders\":[\"b\"]}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.dropHeaders: cannot be "
+	    "set with allowHeaders" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":{\"url\":\"http://x\","
+	    "\"timeout\":\"5 s\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.timeout: invalid "
+	    "duration \"5 s\"" DUR_HINT },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"host\":\"db\","
+	    "\"database\":\"d\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.driver: required" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"driver\":\"mysql\","
+	    "\"host\":\"db\",\"database\":\"d\",\"postgres\":{}}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.driver: \"mysql\" cannot "
+	    "be set with another driver's config" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"postgres\":"
+	    "{\"ssl_mode\":\"maybe\"},\"host\":\"db\",\"database\":\"d\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.postgres.ssl_mode: "
+	    "unknown ssl mode \"maybe\"" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"driver\":\"sqlite\","
+	    "\"host\":\"db\",\"database\":\"d\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.driver: must be "
+	    "\"mysql\", \"mariadb\" or \"postgres\" (got \"sqlite\")" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"driver\":\"postgres\","
+	    "\"host\":\"db\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.database: required" },
+
 	/* variables: perses variable_test.go, list.go, text.go */
 	{ "/spec/variables/3/spec/value", "\"\"", NULL },
 	{ "/spec/variables/3/spec/constant", "true", NULL },
@@ -675,6 +723,19 @@ test_perses_accepts(void)
 		    "{\"default\":false,\"plugin\":{\"kind\":"
 		    "\"PrometheusDatasource\"}}}",
 		    "one default datasource per kind" },
+		{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\","
+		    "\"spec\":{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":"
+		    "{\"url\":\"http://prometheus:9090\",\"timeout\":\"30s\","
+		    "\"allowedEndpoints\":[{\"endpointPattern\":\"/api/v1/query\","
+		    "\"method\":\"POST\"}],\"headers\":{\"X-Org\":\"1\"},"
+		    "\"dropHeaders\":[\"Cookie\"]}}}}},\"q\":{\"plugin\":{\"kind\":"
+		    "\"Y\",\"spec\":{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":"
+		    "{\"host\":\"db:5432\",\"database\":\"d\",\"postgres\":"
+		    "{\"ssl_mode\":\"verify-full\",\"max_conns\":4}}}}}},\"r\":"
+		    "{\"plugin\":{\"kind\":\"Z\",\"spec\":{\"proxy\":{\"kind\":"
+		    "\"HTTPProxy\"},\"list\":[{\"kind\":\"HTTPProxy\",\"spec\":{}}]}}}}",
+		    "HTTP and SQL proxies; a proxy without spec or in an array "
+		    "is not looked at (as Perses)" },
 		{ "/spec/variables/1/spec/name", "\"my-var\"",
 		    "a variable name with one non-word character" },
 		{ "/spec/variables/1/spec/name", "\"_1\"", "variable name _1" },
