@@ -7,7 +7,8 @@
  * datasources, variables, annotations, panels, Grid and Tabs layouts
  * and their $refs, durations, timezone, links, queryBatching) and the
  * server's (internal/api/validate: variable names, variables used but
- * not defined, dependency cycles, one default datasource per kind);
+ * not defined, dependency cycles, one default datasource per kind and
+ * the HTTP and SQL proxies of datasources);
  * the name and duration syntaxes; the bound on JSON numbers; the two
  * normalisations Perses makes on the way in (kind in any letter case
  * becomes "Dashboard", duplicate tags are dropped); and the wording of
@@ -23,10 +24,19 @@
  *
  * JSON null counts as absent, as it does for Perses (Go's decoder
  * leaves the zero value), and a required string that is absent, null
- * or "" is "required".  The cost is one pass over the document: panel
- * $refs are resolved with json-c's own hash lookup, variable names
- * live in a hash set and the dependency graph is sorted in linear
- * time, never by nested scans.
+ * or "" is "required".  The cost is linear in the document: one pass
+ * for the rules and one for the numbers; panel $refs are resolved with
+ * json-c's own hash lookup, variable names live in a hash set and the
+ * dependency graph is sorted in linear time, never by nested scans.
+ *
+ * Where dashcgi knowingly differs from Perses: member names are
+ * matched exactly (Go's decoder also takes "Spec" for "spec"); spec
+ * null and a grid item without content are refused (Perses stores the
+ * first as its defaults and panics on the second); x, y, width and
+ * height must not be negative; integers beyond 64 bits are refused
+ * (json-c keeps no text for them, Go reads them as floats); and
+ * variables are known from the dashboard alone (Perses also counts its
+ * project and global variables, which dashcgi does not have).
  */
 #include <sys/stat.h>
 #include <sys/types.h>

@@ -204,6 +204,13 @@ my @cases = (
 	    qw(a b) } },
 	    'spec.datasources.b.default: a second default datasource of kind '
 	    . '"PrometheusDatasource"', 'two default datasources of one kind' ],
+	[ sub { $_[0]{spec}{datasources} = { prom => { plugin => { kind =>
+	    'PrometheusDatasource', spec => { proxy => { kind => 'HTTPProxy',
+	    spec => { url => 'http://prometheus:9090', allowedEndpoints => [
+	    { endpointPattern => '/api/v1/.*', method => 'OPTIONS' } ] } } } } } } },
+	    'spec.datasources.prom.plugin.spec.proxy.spec.allowedEndpoints[0].'
+	    . 'method: must be GET, POST, DELETE, PUT or PATCH (got "OPTIONS")',
+	    'a datasource proxy endpoint with an unknown method' ],
 	[ sub { $_[0]{spec}{panels}{p1}{spec}{annotations} =
 	    [ { display => { name => '' }, plugin => { kind => 'X' } } ] },
 	    'spec.panels.p1.spec.annotations[0].display.name: required',
