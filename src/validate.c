@@ -716,9 +716,12 @@ out:
 	return rc;
 }
 
-/* {"name", "description"}: Perses' common.Display and PanelDisplay. */
+/*
+ * {"name", "description"}: Perses' common.Display; a panel's
+ * (PanelDisplay) also has hideHeader.
+ */
 static int
-check_display(struct vctx *v, struct json_object *o)
+check_display(struct vctx *v, struct json_object *o, int panel)
 {
 	struct json_object	*d;
 	int			 rc;
@@ -729,6 +732,8 @@ check_display(struct vctx *v, struct json_object *o)
 		return 0;
 	push(v, "display");
 	rc = opt_all(v, d, json_type_string, "name", "description", NULL);
+	if (rc == 0 && panel)
+		rc = opt_typed(v, d, "hideHeader", json_type_boolean, NULL);
 	pop(v, 1);
 	return rc;
 }
@@ -1102,7 +1107,7 @@ check_datasources(struct vctx *v, struct json_object *spec)
 			fail(v, "must be an object");
 			goto out;
 		}
-		if (check_display(v, ds) == -1 ||
+		if (check_display(v, ds, 0) == -1 ||
 		    opt_typed(v, ds, "default", json_type_boolean,
 		    &def) == -1 || check_plugin(v, ds, 0) == -1)
 			goto out;
@@ -1605,7 +1610,7 @@ check_panels(struct vctx *v, struct json_object *spec,
 		    need_object(v, p, "spec", &pspec) == -1)
 			goto out;
 		push(v, "spec");
-		if (check_display(v, pspec) == -1 ||
+		if (check_display(v, pspec, 1) == -1 ||
 		    check_plugin(v, pspec, 1) == -1 ||
 		    each_object(v, pspec, "queries", check_query, NULL) == -1 ||
 		    each_object(v, pspec, "links", check_link, NULL) == -1 ||
@@ -1624,13 +1629,12 @@ out:
  * A grid item.  Perses decodes x, y, width and height as Go ints
  * (integral, 64 bits, absent = 0); none may be negative here, 0 is
  * allowed (Grafana migrations emit it).  Its $ref must match Perses'
- * JSONRef pattern, ^#?/([a-zA-Z0-9_-]+)(/[a-zA-Z0-9_-]+)*$, and point
- * at spec/panels/<key>; in a Grid (panels != NULL) the panel must
- * exist, as Perses' verifyAndSetJSONReferences checks (it does not
- * for Tabs).
+ * JSONRef pattern, ^#?/([a-zA-Z0-9_-]+)(/[a-zA-Z0-9_-]+)*$; in a Grid
+ * it must point at spec/panels/<key> of an existing panel, as Perses'
+ * verifyAndSetJSONReferences checks (it does not for Tabs).
  */
 struct items {
-	int			 grid;	/* check that the panel exists */
+	int			 grid;	/* a Grid: the $ref names a panel */
 	struct json_object	*panels;	/* NULL: there are none */
 };
 
@@ -1667,6 +1671,11 @@ check_item(struct vctx *v, struct json_object *item, void *arg)
 	if (!ok || *p != '\0')
 		return fail(v, "must be \"" PANEL_REF "<panel>\" (got "
 		    "\"%.*s\")", qlen(ref), ref);
+	/* Perses resolves a Grid's $ref only: a tab's may point anywhere. */
+	if (!it->grid) {
+		pop(v, 2);
+		return 0;
+	}
 	p = ref + (ref[0] == '#');
 	if (strncmp(p, "/spec/panels/", 13) != 0 ||
 	    strchr(p + 13, '/') != NULL)
@@ -1674,8 +1683,8 @@ check_item(struct vctx *v, struct json_object *item, void *arg)
 		    "\"%.*s\")", qlen(ref), ref);
 	key = p + 13;
 	/* One hash lookup per item: the document stays O(n). */
-	if (it->grid && (it->panels == NULL ||
-	    !json_object_object_get_ex(it->panels, key, NULL)))
+	if (it->panels == NULL ||
+	    !json_object_object_get_ex(it->panels, key, NULL))
 		return fail(v, "no panel \"%.*s\"", qlen(key), key);
 	pop(v, 2);
 	return 0;
@@ -1900,7 +1909,7 @@ validate_dashboard(struct json_object *doc, char *err, size_t errlen)
 	    need_object(&v, doc, "spec", &spec) == -1)
 		goto out;
 	push(&v, "spec");
-	if (check_display(&v, spec) == -1 ||
+	if (check_display(&v, spec, 0) == -1 ||
 	    check_duration(&v, spec, "duration") == -1 ||
 	    check_duration(&v, spec, "refreshInterval") == -1 ||
 	    check_timezone(&v, spec) == -1 ||

@@ -361,6 +361,10 @@ static const struct {
 	{ "/spec/timezone", "\"zone.tab\"", "spec.timezone: \"zone.tab\" is "
 	    "not a valid timezone " TZ_HINT },
 	{ "/spec/timezone", "7", "spec.timezone: must be a string" },
+	{ "/spec/timezone", "\"Not/A_Real_Place_At_Moon\"", "spec.timezone: "
+	    "\"Not/A_Real_Place_At_Moon\" is not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"12345\"", "spec.timezone: \"12345\" is not a "
+	    "valid timezone " TZ_HINT },
 
 	/* queryBatching: perses/spec dashboard.go validateQueryBatching */
 	{ "/spec/queryBatching", "{\"mode\":\"all\"}",
@@ -509,6 +513,8 @@ static const struct {
 	    "spec.panels.p1.spec.links[0]: must be an object" },
 	{ "/spec/panels/p1/spec/display", "{\"name\":[]}",
 	    "spec.panels.p1.spec.display.name: must be a string" },
+	{ "/spec/panels/p1/spec/display", "{\"name\":\"x\",\"hideHeader\":1}",
+	    "spec.panels.p1.spec.display.hideHeader: must be true or false" },
 
 	/* numbers (hardening: jsonb numeric prints 1e131071 in full) */
 	{ "/spec/panels/p1/spec/plugin/spec", "{\"max\":1e131071}",
@@ -715,6 +721,15 @@ test_perses_accepts(void)
 		{ "/spec/timezone", "\"America/Argentina/Buenos_Aires\"",
 		    "a three-part zone" },
 		{ "/spec/timezone", "\"Etc/GMT+5\"", "timezone Etc/GMT+5" },
+		{ "/spec/timezone", "\"America/New_York\"",
+		    "timezone America/New_York (dashboard_test.go)" },
+		{ "/spec/queryBatching", "{\"mode\":\"panel\","
+		    "\"maxPerRequest\":16}", "queryBatching panel, 16 "
+		    "(dashboard_test.go)" },
+		{ "/spec/queryBatching", "{\"mode\":\"off\"}", "queryBatching off" },
+		{ "/spec/queryBatching", "{\"mode\":\"dashboard\"}",
+		    "queryBatching dashboard" },
+		{ "/spec/queryBatching", "{}", "queryBatching {}" },
 		{ "/spec/queryBatching", "{\"mode\":\"viewport\","
 		    "\"maxPerRequest\":0}", "queryBatching viewport, 0" },
 		{ "/spec/queryBatching", "{\"mode\":\"\"}", "queryBatching mode \"\"" },
@@ -749,6 +764,10 @@ test_perses_accepts(void)
 		    "a single default value (variable_test.go)" },
 		{ "/spec/variables/1/spec/sort", "\"alphabetical-ci-desc\"",
 		    "sort alphabetical-ci-desc" },
+		{ "/spec/variables/1/spec/defaultValue", "[]",
+		    "an empty default list (list_test.go)" },
+		{ "/spec/variables/1/spec/allowAllValue", "true",
+		    "allowAllValue without customAllValue" },
 		{ "/spec/variables/3/spec/value", "\"$env $job ${nope} $1 "
 		    "$__interval $$ $\"", "uses of defined, braced, numbered "
 		    "and builtin variables" },
@@ -759,6 +778,9 @@ test_perses_accepts(void)
 		{ "/spec/panels/p1/kind", "\"Grid\"", "any panel kind (Panel.Kind "
 		    "is a plain string)" },
 		{ "/spec/panels/p1/kind", DEL, "no panel kind" },
+		{ "/spec/panels/p1/spec/display", "{\"name\":\"Requests\","
+		    "\"hideHeader\":false}", "a panel's hideHeader "
+		    "(panel_test.go)" },
 		{ "/spec/panels/p1/spec/annotations", "[{\"display\":{\"name\":"
 		    "\"deploys\",\"hidden\":true},\"plugin\":{\"kind\":"
 		    "\"X\"}}]", "a panel annotation" },
@@ -782,6 +804,12 @@ test_perses_accepts(void)
 		    "[{\"items\":[{\"content\":{\"$ref\":"
 		    "\"#/spec/panels/nowhere\"}}]}]}}",
 		    "a Tabs $ref Perses does not resolve" },
+		{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":"
+		    "[{\"name\":\"Overview\",\"items\":[{\"x\":0,\"y\":0,"
+		    "\"width\":6,\"height\":4,\"content\":{\"$ref\":"
+		    "\"#/panels/cpuUsage\"}}]},{\"name\":\"Details\",\"items\":"
+		    "[]}],\"defaultTab\":1}}",
+		    "a Tabs layout with #/panels/ refs (layout_test.go)" },
 		{ "/spec/panels/p1/spec/plugin/spec", "{\"a\":1e308,\"b\":"
 		    "-1.7976931348623157e-308,\"c\":"
 		    "123456789012345678901234567890123456789.5,\"d\":"
@@ -796,6 +824,53 @@ test_perses_accepts(void)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		is_str(check1(t[i].ptr, t[i].val), NULL, "accepted: %s",
 		    t[i].why);
+
+	/* variable_build_order_test.go: a cycle through three, and $1. */
+	{
+		const struct change	 cycle3[] = {
+			{ "/spec/variables/0/spec/plugin/spec",
+			    "{\"matchers\":[\"up{q=\\\"$q\\\"}\"]}" },
+			{ "/spec/variables/3/spec/value", "\"$instance\"" },
+			{ "/spec/variables/2/spec/value", "\"x$env\"" },
+		}, chain[] = {
+			{ "/spec/variables/0/spec/plugin/spec",
+			    "{\"matchers\":[\"up{q=\\\"$q\\\"}\"]}" },
+			{ "/spec/variables/3/spec/value", "\"$instance\"" },
+			{ "/spec/variables/2/spec/value", "\"$job $job\"" },
+		}, numbers[] = {
+			{ "/spec/variables/0/spec/plugin/spec", "{\"expr\":"
+			    "\"group by(prometheus) (label_replace(kube_"
+			    "statefulset_labels{$job,stack=~\\\"$q\\\"},"
+			    "\\\"prometheus\\\",\\\"$1\\\",\\\"label_app\\\","
+			    "\\\"([^-]+)-?.*\\\"))\"}" },
+		};
+
+		is_str(check(cycle3, 3), "spec.variables: circular dependency "
+		    "detected (variable \"env\" depends on itself through the "
+		    "variables it uses)", "a circular dependency through three "
+		    "variables (circular dep with transition)");
+		is_str(check(chain, 3), NULL, "a chain env <- q <- instance <- "
+		    "job, a variable used twice");
+		is_str(check(numbers, 1), NULL, "\"$1\" in label_replace is not "
+		    "a variable (variable with only number is ignored)");
+	}
+
+	{
+		const struct change	 all[] = {
+			{ "/spec/variables/1/spec/allowAllValue", "true" },
+			{ "/spec/variables/1/spec/customAllValue",
+			    "\"custom_all\"" },
+		}, multi[] = {
+			{ "/spec/variables/1/spec/allowMultiple", "true" },
+			{ "/spec/variables/1/spec/defaultValue",
+			    "[\"value1\",\"value2\"]" },
+		};
+
+		is_str(check(all, 2), NULL, "customAllValue with allowAllValue "
+		    "true (list_test.go)");
+		is_str(check(multi, 2), NULL, "two default values with "
+		    "allowMultiple true (list_test.go)");
+	}
 
 	/* The two normalisations, in place. */
 	doc = parse(BASE);
