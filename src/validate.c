@@ -11,7 +11,8 @@
  * the HTTP and SQL proxies of datasources);
  * the name and duration syntaxes; the bound on JSON numbers; the two
  * normalisations Perses makes on the way in (kind in any letter case
- * becomes "Dashboard", duplicate tags are dropped); and the wording of
+ * becomes "Dashboard", duplicate tags are dropped), made to a document
+ * that passes and to no other; and the wording of
  * every failure: "<field path>: <what is wrong>", the first violation
  * only, checked in the order kind, metadata, spec.display,
  * spec.duration, spec.refreshInterval, spec.timezone,
@@ -82,6 +83,9 @@ struct vctx {
 	int		 depth;
 	char		*err;
 	size_t		 errlen;
+	/* The normalisations, made only once the document passes. */
+	int		 fix_kind;
+	struct json_object	*dedup_tags;	/* tags with duplicates */
 };
 
 static void
@@ -619,27 +623,27 @@ rfc3339(const char *s)
 }
 
 /*
- * Tags as Perses holds them, a set: a duplicate is dropped (from the
- * document, in place), not refused, and the limit counts what is left.
- * The scan for duplicates stops once more than MAX_TAGS are kept, so
- * a huge array costs at most MAX_TAGS comparisons a tag.
+ * Tags as Perses holds them, a set: a duplicate is not refused but
+ * dropped (drop_duplicate_tags(), once the document passes), and the
+ * limit counts distinct tags.  Each tag is compared with the distinct
+ * ones before it, at most MAX_TAGS of them: linear in the array.
  */
 static int
 check_tags(struct vctx *v, struct json_object *meta)
 {
 	struct json_object	*tags, *t;
 	const char		*s, *bad;
-	size_t			 i, j, k, len, orig;
+	size_t			 keep[MAX_TAGS], nkeep = 0, i, j, k, len, n;
 
 	if (opt_typed(v, meta, "tags", json_type_array, &tags) == -1)
 		return -1;
 	if (tags == NULL)
 		return 0;
 	push(v, "tags");
-	/* i: the tag's index now; orig: the client's, for messages. */
-	for (i = 0, orig = 0; i < json_object_array_length(tags); orig++) {
+	n = json_object_array_length(tags);
+	for (i = 0; i < n; i++) {
 		t = json_object_array_get_idx(tags, i);
-		push_idx(v, orig);
+		push_idx(v, i);
 		if (t == NULL || (bad = not_string(t)) != NULL)
 			return fail(v, "%s", t == NULL ? "must be a string" :
 			    bad);
@@ -659,17 +663,40 @@ check_tags(struct vctx *v, struct json_object *meta)
 			return fail(v, "must be 1 to %d characters (got %zu)",
 			    MAX_TAG_CHARS, j);
 		pop(v, 1);
+		for (j = 0; j < nkeep; j++)
+			if (strcmp(json_object_get_string(
+			    json_object_array_get_idx(tags, keep[j])), s) == 0)
+				break;
+		if (j < nkeep) {
+			v->dedup_tags = tags;
+			continue;
+		}
+		if (nkeep == MAX_TAGS)
+			return fail(v, "at most %d tags", MAX_TAGS);
+		keep[nkeep++] = i;
+	}
+	pop(v, 1);
+	return 0;
+}
+
+/* The first of each tag kept, in order; at most MAX_TAGS are distinct. */
+static void
+drop_duplicate_tags(struct json_object *tags)
+{
+	const char	*s;
+	size_t		 i, j;
+
+	for (i = 0; i < json_object_array_length(tags); ) {
+		s = json_object_get_string(json_object_array_get_idx(tags, i));
 		for (j = 0; j < i; j++)
 			if (strcmp(json_object_get_string(
 			    json_object_array_get_idx(tags, j)), s) == 0)
 				break;
 		if (j < i)
 			json_object_array_del_idx(tags, i, 1);
-		else if (++i > MAX_TAGS)
-			return fail(v, "at most %d tags", MAX_TAGS);
+		else
+			i++;
 	}
-	pop(v, 1);
-	return 0;
 }
 
 static int
@@ -1879,9 +1906,7 @@ check_kind(struct vctx *v, struct json_object *doc)
 		return -1;
 	if (strcasecmp(k, "Dashboard") != 0)
 		return fail_at(v, "kind", "must be \"Dashboard\"");
-	if (strcmp(k, "Dashboard") != 0)
-		json_object_object_add(doc, "kind",
-		    json_object_new_string("Dashboard"));
+	v->fix_kind = strcmp(k, "Dashboard") != 0;
 	return 0;
 }
 
@@ -1925,6 +1950,12 @@ validate_dashboard(struct json_object *doc, char *err, size_t errlen)
 	pop(&v, 1);
 	if (check_numbers(&v, doc) == -1)
 		goto out;
+	/* Accepted: now, and only now, as Perses would store it. */
+	if (v.fix_kind)
+		json_object_object_add(doc, "kind",
+		    json_object_new_string("Dashboard"));
+	if (v.dedup_tags != NULL)
+		drop_duplicate_tags(v.dedup_tags);
 	rc = 0;
 out:
 	return rc;

@@ -7,7 +7,8 @@
  * client would find it (spec.layouts[0].spec.items[2]...), and the two
  * normalisations Perses makes of what it accepts: "kind" in any letter
  * case is written back as "Dashboard", and a duplicate of an earlier
- * metadata.tags entry is removed from the array (tags are a set).
+ * metadata.tags entry is removed from the array (tags are a set); a
+ * document that is refused is not changed at all.
  * Never: keep memory past a call (the allocations are a transient hash
  * set and the variable dependency graph), change the document beyond
  * those two normalisations, or touch the database.  The one file it
@@ -47,9 +48,10 @@ int	validate_timezone(const char *);
  * Returns 0, or -1 with the first violation in err as "field.path:
  * what is wrong" (cut to errlen on a UTF-8 boundary, never cut at
  * VALIDATE_ERR_MAX).  metadata.project may be absent or "": the caller
- * fills it from the request path.  The document is normalised in
- * place (kind, duplicate tags) even when it is refused; a caller that
- * stores it must store the object, not the text it was parsed from.
+ * fills it from the request path.  An accepted document is normalised
+ * in place (kind, duplicate tags); a refused one is left as it was.  A
+ * caller that stores it must store the object, not the text it was
+ * parsed from, for the normalisation to reach storage.
  */
 int	validate_dashboard(struct json_object *doc, char *err,
 	    size_t errlen);

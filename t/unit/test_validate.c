@@ -890,6 +890,21 @@ test_perses_accepts(void)
 	    "the normalised document passes again, unchanged");
 	json_object_put(doc);
 
+	/* Refused: left as it was, tags and kind included. */
+	doc = parse(BASE);
+	json_pointer_set(&doc, "/kind", parse("\"DASHBOARD\""));
+	json_pointer_set(&doc, "/metadata/tags", parse("[\"a\",\"a\"]"));
+	json_pointer_set(&doc, "/spec/duration", parse("\"1x\""));
+	is_int(validate_dashboard(doc, err, sizeof(err)), -1,
+	    "a document with a bad duration is refused");
+	json_pointer_get(doc, "/kind", &o);
+	is_str(json_object_get_string(o), "DASHBOARD",
+	    "and its kind is not rewritten");
+	json_pointer_get(doc, "/metadata/tags", &o);
+	is_int((int)json_object_array_length(o), 2,
+	    "nor its duplicate tags dropped");
+	json_object_put(doc);
+
 	is_int(validate_timezone("Asia/Tokyo"), 1, "validate_timezone: "
 	    "Asia/Tokyo");
 	is_int(validate_timezone("Europe/../../../etc/passwd"), 0,
