@@ -1,12 +1,18 @@
 /*
  * validate.h -- the Perses rules for documents clients send.
  *
- * Owns: every check of a dashboard document's shape and names, each
- * failure reported as "field.path: what is wrong", the path written
- * the way a client would find it (spec.layouts[0].spec.items[2]...).
- * Never: keep memory past a call (the one allocation is a transient
- * hash set of variable names), modify the document, or touch the
- * database.
+ * Owns: every check of a dashboard document's shape and names that a
+ * stock Perses server makes (plugin schemas aside), each failure
+ * reported as "field.path: what is wrong", the path written the way a
+ * client would find it (spec.layouts[0].spec.items[2]...), and the two
+ * normalisations Perses makes of what it accepts: "kind" in any letter
+ * case is written back as "Dashboard", and a duplicate of an earlier
+ * metadata.tags entry is removed from the array (tags are a set); a
+ * document that is refused is not changed at all.
+ * Never: keep memory past a call (the allocations are a transient hash
+ * set and the variable dependency graph), change the document beyond
+ * those two normalisations, or touch the database.  The one file it
+ * reads is the zoneinfo file of a spec.timezone.
  */
 #ifndef DASHCGI_VALIDATE_H
 #define DASHCGI_VALIDATE_H
@@ -28,12 +34,24 @@ int	validate_duration(const char *);
 int	validate_duration_ms(const char *, int64_t *ms);
 
 /*
- * A Perses Dashboard document: kind, metadata (name, project, tags),
- * spec (display, duration, variables, panels, layouts and their $refs).
+ * A name Go's time.LoadLocation loads, as Perses checks spec.timezone:
+ * "", "local", "UTC", "Local" or a TZif file under /usr/share/zoneinfo
+ * (no "..", no leading "/": it never leaves that directory).
+ */
+int	validate_timezone(const char *);
+
+/*
+ * A Perses Dashboard document: kind, metadata (name, project, tags,
+ * times), spec (display, durations, timezone, queryBatching, links,
+ * datasources, variables and their dependencies, annotations, panels,
+ * Grid and Tabs layouts and their $refs) and the size of every number.
  * Returns 0, or -1 with the first violation in err as "field.path:
  * what is wrong" (cut to errlen on a UTF-8 boundary, never cut at
- * VALIDATE_ERR_MAX).  metadata.project may be absent or
- * "": the caller fills it from the request path.
+ * VALIDATE_ERR_MAX).  metadata.project may be absent or "": the caller
+ * fills it from the request path.  An accepted document is normalised
+ * in place (kind, duplicate tags); a refused one is left as it was.  A
+ * caller that stores it must store the object, not the text it was
+ * parsed from, for the normalisation to reach storage.
  */
 int	validate_dashboard(struct json_object *doc, char *err,
 	    size_t errlen);

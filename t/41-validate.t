@@ -3,6 +3,8 @@
 # 200 with an empty body for a valid dashboard, else 400
 # {"status":400,"code":"validation_failed","message":"<path>: <what>"}
 # naming the first violation; 401 without a user, 415 unless JSON.
+# What a stock Perses server accepts is accepted (lower-case kind,
+# duplicate tags, Tabs layouts, width 0, ...), what it refuses refused.
 # Validation needs no database: it still answers with PostgreSQL down.
 use strict;
 use warnings;
@@ -49,6 +51,7 @@ sub base {
 
 my $JSON = JSON::PP->new->utf8->canonical;
 
+
 sub validate {
 	my ($doc, %o) = @_;
 	return $t->request(POST => $VALIDATE, user => 'alice',
@@ -62,10 +65,10 @@ sub refused {
 		is($r->{status}, 400, 'answers 400');
 		like($t->header($r, 'Content-Type') // '', qr{^application/json},
 		    'JSON');
-		my $j = length($r->{content} // '') ? $t->json($r) : undef;
-		is_deeply($j, { status => 400, code => 'validation_failed',
-		    message => $message }, 'the exact error body')
-		    or diag $r->{content};
+		my $j = length($r->{content} // '') ? $t->json($r) : {};
+		is_deeply([ $j->{status}, $j->{code}, $j->{message},
+		    scalar keys %$j ], [ 400, 'validation_failed', $message, 3 ],
+		    'the exact error body') or diag $r->{content};
 		ok(length($t->header($r, 'X-Request-Id') // ''), 'X-Request-Id');
 	};
 }
@@ -107,13 +110,14 @@ my @cases = (
 	[ sub { $_[0]{metadata}{project} = '.demo' },
 	    "metadata.project: $NAME_RULE", 'metadata.project starting with "."' ],
 	[ sub { $_[0]{metadata}{tags} = [ map { "t$_" } 1 .. 21 ] },
-	    'metadata.tags: at most 20 tags (got 21)', '21 tags' ],
+	    'metadata.tags: at most 20 tags', '21 tags' ],
+	[ sub { $_[0]{metadata}{tags} = [ 'api', ' api' ] },
+	    'metadata.tags[1]: must not start or end with white space',
+	    'a tag with leading white space' ],
 	[ sub { $_[0]{metadata}{tags} = [ 'x' x 51 ] },
 	    'metadata.tags[0]: must be 1 to 50 characters (got 51)',
 	    'a tag of 51 characters' ],
-	[ sub { $_[0]{metadata}{tags} = [ 'api', 'api' ] },
-	    'metadata.tags[1]: duplicate tag "api"', 'a duplicate tag' ],
-	[ sub { $_[0]{spec} = {} }, 'spec: must not be empty', 'an empty spec' ],
+	[ sub { delete $_[0]{spec} }, 'spec: required', 'no spec' ],
 	[ sub { $_[0]{spec}{display} = 'API' },
 	    'spec.display: must be an object', 'spec.display is a string' ],
 	[ sub { $_[0]{spec}{duration} = '1hour' },
@@ -134,13 +138,12 @@ my @cases = (
 	[ sub { delete $_[0]{spec}{panels}{p1}{spec}{plugin}{kind} },
 	    'spec.panels.p1.spec.plugin.kind: required',
 	    'a panel without a plugin kind' ],
-	[ sub { $_[0]{spec}{panels}{p2}{kind} = 'Grid' },
-	    'spec.panels.p2.kind: must be "Panel"', 'a panel of kind Grid' ],
 	[ sub { $_[0]{spec}{layouts}[0]{kind} = 'Row' },
-	    'spec.layouts[0].kind: must be "Grid"', 'a layout of kind Row' ],
-	[ sub { $_[0]{spec}{layouts}[0]{spec}{items}[1]{width} = 0 },
-	    'spec.layouts[0].spec.items[1].width: must be an integer >= 1',
-	    'an item of width 0' ],
+	    'spec.layouts[0].kind: must be "Grid" or "Tabs"',
+	    'a layout of kind Row' ],
+	[ sub { $_[0]{spec}{layouts}[0]{spec}{items}[1]{width} = -1 },
+	    'spec.layouts[0].spec.items[1].width: must be an integer >= 0',
+	    'an item of width -1' ],
 	[ sub { $_[0]{spec}{layouts}[0]{spec}{items}[0]{x} = -1 },
 	    'spec.layouts[0].spec.items[0].x: must be an integer >= 0',
 	    'an item at x -1' ],
@@ -153,12 +156,111 @@ my @cases = (
 	    'spec.layouts[0].spec.items[2].content.$ref: must be '
 	    . '"#/spec/panels/<panel>" (got "#/panels/p1")',
 	    'a $ref of the wrong form' ],
+	# The rules Perses has and dashcgi did not check.
+	[ sub { $_[0]{spec}{timezone} = 'Mars/Olympus_Mons' },
+	    'spec.timezone: "Mars/Olympus_Mons" is not a valid timezone (an '
+	    . 'IANA name such as "Europe/Paris", "UTC" or "local")',
+	    'an unknown timezone' ],
+	[ sub { $_[0]{spec}{timezone} = '../../../../etc/passwd' },
+	    'spec.timezone: "../../../../etc/passwd" is not a valid timezone '
+	    . '(an IANA name such as "Europe/Paris", "UTC" or "local")',
+	    'a timezone that climbs out of zoneinfo' ],
+	[ sub { $_[0]{spec}{queryBatching} = { mode => 'everything' } },
+	    'spec.queryBatching.mode: must be "off", "panel", "viewport" or '
+	    . '"dashboard" (got "everything")', 'an unknown queryBatching mode' ],
+	[ sub { $_[0]{spec}{queryBatching} = { maxPerRequest => -1 } },
+	    'spec.queryBatching.maxPerRequest: must be an integer >= 0',
+	    'a negative queryBatching.maxPerRequest' ],
+	[ sub { $_[0]{spec}{variables}[1]{spec}{name} = '42' },
+	    'spec.variables[1].spec.name: must not be only digits ("$1" is a '
+	    . 'regexp placeholder, not a variable)', 'a variable named 42' ],
+	[ sub { $_[0]{spec}{variables}[1]{spec}{name} = '__interval' },
+	    'spec.variables[1].spec.name: must not start with "__" (the '
+	    . 'prefix of builtin variables)', 'a variable named __interval' ],
+	[ sub { $_[0]{spec}{variables}[1]{spec}{constant} = JSON::PP::true },
+	    'spec.variables[1].spec.value: required for a constant text '
+	    . 'variable', 'a constant text variable without a value' ],
+	[ sub { $_[0]{spec}{variables}[0]{spec}{customAllValue} = '.*' },
+	    'spec.variables[0].spec.customAllValue: cannot be set unless '
+	    . 'allowAllValue is true', 'customAllValue without allowAllValue' ],
+	[ sub { $_[0]{spec}{variables}[0]{spec}{defaultValue} = [ 'a', 'b' ] },
+	    'spec.variables[0].spec.defaultValue: a list of values needs '
+	    . 'allowMultiple true', 'two default values without allowMultiple' ],
+	[ sub { $_[0]{spec}{variables}[1]{spec}{value} = 'x=$region' },
+	    'spec.variables[1]: variable "region" is used in the variable "q" '
+	    . 'but not defined', 'a variable using an undefined one' ],
+	[ sub { $_[0]{spec}{variables}[1]{spec}{value} = '$env';
+	    $_[0]{spec}{variables}[0]{spec}{plugin} = { kind =>
+	    'PrometheusLabelValuesVariable', spec => { labelName => 'env',
+	    matchers => [ 'up{q="$q"}' ] } } },
+	    'spec.variables: circular dependency detected (variable "env" '
+	    . 'depends on itself through the variables it uses)',
+	    'two variables using each other' ],
+	[ sub { $_[0]{spec}{datasources} = { map { ($_ => { default =>
+	    JSON::PP::true, plugin => { kind => 'PrometheusDatasource' } }) }
+	    qw(a b) } },
+	    'spec.datasources.b.default: a second default datasource of kind '
+	    . '"PrometheusDatasource"', 'two default datasources of one kind' ],
+	[ sub { $_[0]{spec}{datasources} = { prom => { plugin => { kind =>
+	    'PrometheusDatasource', spec => { proxy => { kind => 'HTTPProxy',
+	    spec => { url => 'http://prometheus:9090', allowedEndpoints => [
+	    { endpointPattern => '/api/v1/.*', method => 'OPTIONS' } ] } } } } } } },
+	    'spec.datasources.prom.plugin.spec.proxy.spec.allowedEndpoints[0].'
+	    . 'method: must be GET, POST, DELETE, PUT or PATCH (got "OPTIONS")',
+	    'a datasource proxy endpoint with an unknown method' ],
+	[ sub { $_[0]{spec}{panels}{p1}{spec}{annotations} =
+	    [ { display => { name => '' }, plugin => { kind => 'X' } } ] },
+	    'spec.panels.p1.spec.annotations[0].display.name: required',
+	    'a panel annotation without a name' ],
+	[ sub { $_[0]{spec}{panels}{p1}{spec}{plugin}{spec} = '@NUMBER@' },
+	    'spec.panels.p1.spec.plugin.spec.max: a number of more than 40 '
+	    . 'significant digits or with an exponent beyond +-308',
+	    'a number with a huge exponent (1e131071)' ],
 );
 
 for my $c (@cases) {
 	my $d = base();
 	$c->[0]->($d);
-	refused(validate($d), $c->[1], $c->[2]);
+	# JSON::PP cannot write 1e131071 itself: it goes in as text.
+	(my $body = $JSON->encode($d)) =~ s/"\@NUMBER\@"/{"max":1e131071}/;
+	refused(validate($body), $c->[1], $c->[2]);
+}
+
+# What a stock Perses server accepts and dashcgi used to refuse.
+my @perses_accepts = (
+	[ sub { $_[0]{kind} = 'dashboard' }, 'kind in lower case' ],
+	[ sub { $_[0]{metadata}{tags} = [ 'api', 'api', 'x' ] },
+	    'a duplicate tag (dropped)' ],
+	[ sub { $_[0]{metadata}{tags} = [ (map { "t$_" } 1 .. 20), 't1' ] },
+	    '21 tags of which 20 distinct' ],
+	[ sub { $_[0]{spec} = {} }, 'an empty spec (Perses fills in 1h)' ],
+	[ sub { $_[0]{spec}{duration} = '' }, 'an empty duration' ],
+	[ sub { $_[0]{spec}{panels}{p2}{kind} = 'Grid' },
+	    'a panel of kind Grid (any string)' ],
+	[ sub { $_[0]{spec}{layouts}[0]{spec}{items}[1]{width} = 0;
+	    $_[0]{spec}{layouts}[0]{spec}{items}[1]{height} = 0 },
+	    'an item of width and height 0' ],
+	[ sub { $_[0]{spec}{layouts}[1] = { kind => 'Tabs', spec => {
+	    display => { title => 'More' }, defaultTab => 0, tabs => [
+	    { name => 'one', items => [ { x => 0, y => 0, width => 24,
+	    height => 8, content => { '$ref' => '#/spec/panels/p1' } } ] },
+	    { name => 'two', items => [] } ] } } }, 'a Tabs layout' ],
+	[ sub { $_[0]{spec}{timezone} = 'Europe/Paris' }, 'timezone Europe/Paris' ],
+	[ sub { $_[0]{spec}{timezone} = 'local' }, 'timezone local' ],
+	[ sub { $_[0]{spec}{queryBatching} = { mode => 'viewport',
+	    maxPerRequest => 0 } }, 'queryBatching viewport, 0' ],
+	[ sub { $_[0]{spec}{variables}[1]{spec}{value} =
+	    'rate(x{env="$env"}[$__rate_interval]) ${other} $1' },
+	    'a variable using a defined, a builtin, a braced and a numbered one' ],
+	[ sub { $_[0]{spec}{datasources} = { a => { default => JSON::PP::true,
+	    plugin => { kind => 'PrometheusDatasource' } }, b => { default =>
+	    JSON::PP::true, plugin => { kind => 'TempoDatasource' } } } },
+	    'default datasources of two kinds' ],
+);
+for my $c (@perses_accepts) {
+	my $d = base();
+	$c->[0]->($d);
+	accepted(validate($d), "accepted as Perses does: $c->[1]");
 }
 
 refused(validate('[1,2]'), 'the document must be a JSON object',
@@ -176,24 +278,25 @@ refused(validate('[1,2]'), 'the document must be a JSON object',
 {
 	# A client's text quoted back stays whole UTF-8 in the body.
 	my $d = base();
-	$d->{metadata}{tags} = [ "\x{20ac}" x 30, "\x{20ac}" x 30 ];
+	$d->{spec}{timezone} = "\x{20ac}" x 30;
 	my $r = validate($d);
-	refused($r, 'metadata.tags[1]: duplicate tag "' . ("\x{20ac}" x 21)
-	    . '"', 'a long non-ASCII value is quoted to whole characters');
+	refused($r, 'spec.timezone: "' . ("\x{20ac}" x 21) . '" is not a '
+	    . 'valid timezone (an IANA name such as "Europe/Paris", "UTC" or '
+	    . '"local")', 'a long non-ASCII value is quoted to whole characters');
 }
 
 subtest '401 without a user' => sub {
 	my $r = $t->request(POST => $VALIDATE, body => $JSON->encode(base()));
 	is($r->{status}, 401, 'answers 401');
 	my $j = $t->json($r) // {};
-	is($j->{code}, 'unauthorized', 'error unauthorized');
+	is($j->{code}, 'unauthorized', 'code unauthorized');
 };
 
 subtest '415 with text/plain' => sub {
 	my $r = validate(base(), content_type => 'text/plain');
 	is($r->{status}, 415, 'answers 415');
 	my $j = $t->json($r) // {};
-	is($j->{code}, 'unsupported_media_type', 'error unsupported_media_type');
+	is($j->{code}, 'unsupported_media_type', 'code unsupported_media_type');
 };
 
 subtest 'a 1 MiB dashboard of 500 panels' => sub {

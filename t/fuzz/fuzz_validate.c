@@ -10,11 +10,14 @@
  *     whole one, cut on a character boundary, within the buffer (the
  *     buffer is exactly that size, so a write past it is an ASan
  *     report);
- *   - an accepted document is an object of kind "Dashboard" whose
- *     metadata.name passes validate_name() (all of it: "a\u0000b" is
- *     not "a") and whose spec is a
- *     non-empty object (what dashboards.c relies on);
- *   - the document is not modified.
+ *   - an accepted document is an object of kind "Dashboard" (written
+ *     back so whatever its letter case), whose metadata.name passes
+ *     validate_name() (all of it: "a\u0000b" is not "a"), whose tags
+ *     are distinct and at most 20, and whose spec is an object (what
+ *     dashboards.c relies on; Perses takes {});
+ *   - a refused document is not modified; an accepted one only by the
+ *     two normalisations, so validating it again accepts it and leaves
+ *     it as it is (idempotent).
  *
  * Owns: the arena, the document and the buffers of one input.
  * Never: keep anything from one input to the next.
@@ -36,7 +39,8 @@
 static void
 check_accepted(struct json_object *doc)
 {
-	struct json_object	*kind, *meta, *name, *spec;
+	struct json_object	*kind, *meta, *name, *spec, *tags;
+	size_t			 i, j, n;
 
 	FUZZ_CHECK(json_object_is_type(doc, json_type_object),
 	    "accepted a %s", json_type_to_name(json_object_get_type(doc)));
@@ -53,9 +57,20 @@ check_accepted(struct json_object *doc)
 	    (size_t)json_object_get_string_len(name),
 	    "accepted without a valid metadata.name");
 	FUZZ_CHECK(json_object_object_get_ex(doc, "spec", &spec) &&
-	    json_object_is_type(spec, json_type_object) &&
-	    json_object_object_length(spec) > 0,
-	    "accepted without a non-empty spec");
+	    json_object_is_type(spec, json_type_object),
+	    "accepted without a spec object");
+	if (json_object_object_get_ex(meta, "tags", &tags) &&
+	    json_object_is_type(tags, json_type_array)) {
+		n = json_object_array_length(tags);
+		FUZZ_CHECK(n <= 20, "accepted %zu tags", n);
+		for (i = 0; i < n; i++)
+			for (j = 0; j < i; j++)
+				FUZZ_CHECK(strcmp(json_object_get_string(
+				    json_object_array_get_idx(tags, i)),
+				    json_object_get_string(
+				    json_object_array_get_idx(tags, j))) != 0,
+				    "accepted duplicate tags");
+	}
 }
 
 int
@@ -94,6 +109,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    "%s", big);
 	}
 
+	if (rc == -1)
+		FUZZ_CHECK(strcmp(before, json_object_to_json_string_ext(doc,
+		    JSON_C_TO_STRING_PLAIN)) == 0, "a refused document was "
+		    "modified");
+	/* From here on an accepted document is the normalised one. */
+	free(before);
+	if ((before = strdup(json_object_to_json_string_ext(doc,
+	    JSON_C_TO_STRING_PLAIN))) == NULL)
+		abort();
 	rc2 = validate_dashboard(doc, small, smalllen);
 	FUZZ_CHECK(rc2 == rc, "verdict %d with %zu bytes of room, %d with "
 	    "%d", rc2, smalllen, rc, BIG_ERR);
@@ -108,7 +132,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	FUZZ_CHECK(strcmp(before, json_object_to_json_string_ext(doc,
-	    JSON_C_TO_STRING_PLAIN)) == 0, "the document was modified");
+	    JSON_C_TO_STRING_PLAIN)) == 0, "the document was modified by "
+	    "a second validation");
 out:
 	free(small);
 	free(big);

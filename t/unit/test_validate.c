@@ -1,9 +1,12 @@
 /*
  * test_validate.c -- the Perses rules for dashboards: every rule broken
  * alone (a valid document with one thing changed) and its exact
- * message, valid edge cases, the first violation in document order,
- * names, durations, the error buffer's cut, and that a 1 MiB dashboard
- * of 500 panels validates in well under a few milliseconds.
+ * message, what a stock Perses server accepts (cases from its code and
+ * tests, named where they come from), the two normalisations (kind,
+ * duplicate tags), valid edge cases, the first violation in document
+ * order, names, durations, timezones, the error buffer's cut, and that
+ * a 1 MiB dashboard of 500 panels validates in well under a few
+ * milliseconds.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +24,10 @@
 #define NAME_RULE	"must be 1 to 75 characters of [a-zA-Z0-9_.-], " \
 			"without \"..\" and not starting or ending with \".\""
 #define DUR_HINT	" (expected e.g. \"30s\", \"5m\", \"1h30m\", \"7d\")"
+#define TZ_HINT		"(an IANA name such as \"Europe/Paris\", \"UTC\" or " \
+			"\"local\")"
+#define NUM_RULE	"a number of more than 40 significant digits or " \
+			"with an exponent beyond +-308"
 
 /* Valid, and touching every rule: each case below changes one thing. */
 static const char BASE[] =
@@ -154,7 +161,8 @@ static const struct {
 	{ "/kind", DEL, "kind: required" },
 	{ "/kind", "null", "kind: required" },
 	{ "/kind", "\"\"", "kind: required" },
-	{ "/kind", "\"dashboard\"", "kind: must be \"Dashboard\"" },
+	{ "/kind", "\"Project\"", "kind: must be \"Dashboard\"" },
+	{ "/kind", "\"Dashboards\"", "kind: must be \"Dashboard\"" },
 	{ "/kind", "5", "kind: must be a string" },
 
 	/* metadata */
@@ -178,15 +186,34 @@ static const struct {
 	    "metadata.project: must be a string" },
 	{ "/metadata/tags", "\"api\"", "metadata.tags: must be an array" },
 	{ "/metadata/tags", "[\"a\",1]", "metadata.tags[1]: must be a string" },
+	/* perses metadata_test.go and Metadata.validateTags */
 	{ "/metadata/tags", "[\"a\",\"\"]",
-	    "metadata.tags[1]: must be 1 to 50 characters (got 0)" },
-	{ "/metadata/tags", "[\"api\",\"x\",\"api\"]",
-	    "metadata.tags[2]: duplicate tag \"api\"" },
+	    "metadata.tags[1]: must not be empty" },
+	{ "/metadata/tags", "[\"a\",\" \\t\"]",
+	    "metadata.tags[1]: must not be empty" },
+	{ "/metadata/tags", "[\" a\"]",
+	    "metadata.tags[0]: must not start or end with white space" },
+	{ "/metadata/tags", "[\"a\\n\"]",
+	    "metadata.tags[0]: must not start or end with white space" },
+	{ "/metadata/tags", "[\"a\\u00a0\"]",
+	    "metadata.tags[0]: must not start or end with white space" },
+	{ "/metadata/tags", "[\"\\u3000a\"]",
+	    "metadata.tags[0]: must not start or end with white space" },
+	{ "/metadata/tags", "[\"x\",\"x\",\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]",
+	    "metadata.tags[2]: must be 1 to 50 characters (got 51)" },
+	{ "/metadata/createdAt", "\"yesterday\"",
+	    "metadata.createdAt: must be an RFC 3339 time" },
+	{ "/metadata/createdAt", "\"2026-02-29T10:00:00Z\"",
+	    "metadata.createdAt: must be an RFC 3339 time" },
+	{ "/metadata/updatedAt", "\"\"",
+	    "metadata.updatedAt: must be an RFC 3339 time" },
+	{ "/metadata/updatedAt", "1",
+	    "metadata.updatedAt: must be a string" },
 
 	/* spec */
 	{ "/spec", DEL, "spec: required" },
 	{ "/spec", "\"x\"", "spec: must be an object" },
-	{ "/spec", "{}", "spec: must not be empty" },
+	{ "/spec", "null", "spec: required" },
 	{ "/spec/display", "\"API\"", "spec.display: must be an object" },
 	{ "/spec/display/name", "5", "spec.display.name: must be a string" },
 	{ "/spec/display/description", "true",
@@ -195,8 +222,8 @@ static const struct {
 	/* durations */
 	{ "/spec/duration", "\"5x\"",
 	    "spec.duration: invalid duration \"5x\"" DUR_HINT },
-	{ "/spec/duration", "\"\"",
-	    "spec.duration: invalid duration \"\"" DUR_HINT },
+	{ "/spec/duration", "\"1h \"",
+	    "spec.duration: invalid duration \"1h \"" DUR_HINT },
 	{ "/spec/duration", "3600", "spec.duration: must be a string" },
 	{ "/spec/refreshInterval", "\"-1m\"",
 	    "spec.refreshInterval: invalid duration \"-1m\"" DUR_HINT },
@@ -206,6 +233,9 @@ static const struct {
 	{ "/spec/variables/1", "\"job\"",
 	    "spec.variables[1]: must be an object" },
 	{ "/spec/variables/1/kind", DEL, "spec.variables[1].kind: required" },
+	{ "/spec/variables/1/kind", "\"listVariable\"",
+	    "spec.variables[1].kind: must be \"ListVariable\" or "
+	    "\"TextVariable\"" },
 	{ "/spec/variables/1/kind", "\"QueryVariable\"",
 	    "spec.variables[1].kind: must be \"ListVariable\" or "
 	    "\"TextVariable\"" },
@@ -226,9 +256,7 @@ static const struct {
 	    "spec.panels: panel key \"bad key\" " NAME_RULE },
 	{ "/spec/panels/..", "{}", "spec.panels: panel key \"..\" " NAME_RULE },
 	{ "/spec/panels/p2", "1", "spec.panels.p2: must be an object" },
-	{ "/spec/panels/p2/kind", DEL, "spec.panels.p2.kind: required" },
-	{ "/spec/panels/p2/kind", "\"Grid\"",
-	    "spec.panels.p2.kind: must be \"Panel\"" },
+	{ "/spec/panels/p2/kind", "1", "spec.panels.p2.kind: must be a string" },
 	{ "/spec/panels/p2/spec", DEL, "spec.panels.p2.spec: required" },
 	{ "/spec/panels/p2/spec/plugin", DEL,
 	    "spec.panels.p2.spec.plugin: required" },
@@ -246,14 +274,15 @@ static const struct {
 	{ "/spec/layouts/0", "3", "spec.layouts[0]: must be an object" },
 	{ "/spec/layouts/0/kind", DEL, "spec.layouts[0].kind: required" },
 	{ "/spec/layouts/0/kind", "\"Row\"",
-	    "spec.layouts[0].kind: must be \"Grid\"" },
-	{ "/spec/layouts/0/spec", DEL, "spec.layouts[0].spec: required" },
+	    "spec.layouts[0].kind: must be \"Grid\" or \"Tabs\"" },
+	{ "/spec/layouts/0/kind", "\"grid\"",
+	    "spec.layouts[0].kind: must be \"Grid\" or \"Tabs\"" },
+	{ "/spec/layouts/0/spec", "[]",
+	    "spec.layouts[0].spec: must be an object" },
 	{ "/spec/layouts/0/spec/items", "{}",
 	    "spec.layouts[0].spec.items: must be an array" },
 	{ "/spec/layouts/0/spec/items/2", "null",
 	    "spec.layouts[0].spec.items[2]: must be an object" },
-	{ "/spec/layouts/0/spec/items/1/x", DEL,
-	    "spec.layouts[0].spec.items[1].x: required" },
 	{ "/spec/layouts/0/spec/items/1/x", "-1",
 	    "spec.layouts[0].spec.items[1].x: must be an integer >= 0" },
 	{ "/spec/layouts/0/spec/items/1/x", "1.5",
@@ -262,12 +291,14 @@ static const struct {
 	    "spec.layouts[0].spec.items[1].x: must be an integer >= 0" },
 	{ "/spec/layouts/0/spec/items/1/y", "-6",
 	    "spec.layouts[0].spec.items[1].y: must be an integer >= 0" },
-	{ "/spec/layouts/0/spec/items/1/width", "0",
-	    "spec.layouts[0].spec.items[1].width: must be an integer >= 1" },
-	{ "/spec/layouts/0/spec/items/1/height", DEL,
-	    "spec.layouts[0].spec.items[1].height: required" },
-	{ "/spec/layouts/0/spec/items/1/height", "0",
-	    "spec.layouts[0].spec.items[1].height: must be an integer >= 1" },
+	{ "/spec/layouts/0/spec/items/1/width", "-1",
+	    "spec.layouts[0].spec.items[1].width: must be an integer >= 0" },
+	{ "/spec/layouts/0/spec/items/1/height", "-3",
+	    "spec.layouts[0].spec.items[1].height: must be an integer >= 0" },
+	{ "/spec/layouts/0/spec/items/1/height", "6.0",
+	    "spec.layouts[0].spec.items[1].height: must be an integer >= 0" },
+	{ "/spec/layouts/0/spec/items/1/x", "18446744073709551615",
+	    "spec.layouts[0].spec.items[1].x: must be an integer >= 0" },
 	{ "/spec/layouts/0/spec/items/1/content", DEL,
 	    "spec.layouts[0].spec.items[1].content: required" },
 	{ "/spec/layouts/0/spec/items/1/content", "\"#/spec/panels/p2\"",
@@ -277,9 +308,21 @@ static const struct {
 	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#/spec/panels/p9\"",
 	    "spec.layouts[0].spec.items[2].content.$ref: no panel \"p9\"" },
 	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#/spec/panels/\"",
-	    "spec.layouts[0].spec.items[2].content.$ref: no panel \"\"" },
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#/spec/panels/\")" },
 	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#/spec/panels/p1/x\"",
-	    "spec.layouts[0].spec.items[2].content.$ref: no panel \"p1/x\"" },
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#/spec/panels/p1/x\")" },
+	/* perses common/jsonref.go: ^#?/([a-zA-Z0-9_-]+)(/[a-zA-Z0-9_-]+)*$ */
+	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#/spec/panels/a.b\"",
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#/spec/panels/a.b\")" },
+	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#spec/panels/p1\"",
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#spec/panels/p1\")" },
+	{ "/spec/layouts/0/spec/items/2/content/$ref", "\"#//spec/panels/p1\"",
+	    "spec.layouts[0].spec.items[2].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"#//spec/panels/p1\")" },
 	{ "/spec/layouts/0/spec/items/0/content/$ref", "\"#/panels/p1\"",
 	    "spec.layouts[0].spec.items[0].content.$ref: must be "
 	    "\"#/spec/panels/<panel>\" (got \"#/panels/p1\")" },
@@ -287,6 +330,203 @@ static const struct {
 	    "spec.layouts[0].spec.items[0].content.$ref: no panel \"P1\"" },
 	{ "/spec/panels", DEL,
 	    "spec.layouts[0].spec.items[0].content.$ref: no panel \"p1\"" },
+	{ "/spec/layouts/0/spec/display", "{\"collapse\":{\"open\":1}}",
+	    "spec.layouts[0].spec.display.collapse.open: must be true or "
+	    "false" },
+	{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":"
+	    "[{\"name\":\"a\",\"items\":[{\"width\":-1,\"content\":"
+	    "{\"$ref\":\"#/spec/panels/p1\"}}]}]}}",
+	    "spec.layouts[0].spec.tabs[0].items[0].width: must be an integer "
+	    ">= 0" },
+	{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":"
+	    "[{\"items\":[{\"content\":{\"$ref\":\"p1\"}}]}]}}",
+	    "spec.layouts[0].spec.tabs[0].items[0].content.$ref: must be "
+	    "\"#/spec/panels/<panel>\" (got \"p1\")" },
+	{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":{}}}",
+	    "spec.layouts[0].spec.tabs: must be an array" },
+
+	/* timezone: perses/spec dashboard.go validateTimezone */
+	{ "/spec/timezone", "\"Mars/Olympus_Mons\"", "spec.timezone: "
+	    "\"Mars/Olympus_Mons\" is not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"browser\"", "spec.timezone: \"browser\" is "
+	    "not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"utc\"", "spec.timezone: \"utc\" is not a "
+	    "valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"../../../etc/passwd\"", "spec.timezone: "
+	    "\"../../../etc/passwd\" is not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"/etc/localtime\"", "spec.timezone: "
+	    "\"/etc/localtime\" is not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"Europe\"", "spec.timezone: \"Europe\" is "
+	    "not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"zone.tab\"", "spec.timezone: \"zone.tab\" is "
+	    "not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "7", "spec.timezone: must be a string" },
+	{ "/spec/timezone", "\"Not/A_Real_Place_At_Moon\"", "spec.timezone: "
+	    "\"Not/A_Real_Place_At_Moon\" is not a valid timezone " TZ_HINT },
+	{ "/spec/timezone", "\"12345\"", "spec.timezone: \"12345\" is not a "
+	    "valid timezone " TZ_HINT },
+
+	/* queryBatching: perses/spec dashboard.go validateQueryBatching */
+	{ "/spec/queryBatching", "{\"mode\":\"all\"}",
+	    "spec.queryBatching.mode: must be \"off\", \"panel\", "
+	    "\"viewport\" or \"dashboard\" (got \"all\")" },
+	{ "/spec/queryBatching", "{\"maxPerRequest\":-1}",
+	    "spec.queryBatching.maxPerRequest: must be an integer >= 0" },
+	{ "/spec/queryBatching", "{\"maxPerRequest\":2.5}",
+	    "spec.queryBatching.maxPerRequest: must be an integer >= 0" },
+	{ "/spec/queryBatching", "[]", "spec.queryBatching: must be an object" },
+
+	/* links, datasources (internal/api/validate: one default a kind) */
+	{ "/spec/links", "[{\"url\":1}]", "spec.links[0].url: must be a "
+	    "string" },
+	{ "/spec/links", "[{\"url\":\"x\",\"targetBlank\":\"yes\"}]",
+	    "spec.links[0].targetBlank: must be true or false" },
+	{ "/spec/datasources", "{\"a\":{\"default\":true,\"plugin\":"
+	    "{\"kind\":\"PrometheusDatasource\"}},\"b\":{\"default\":true,"
+	    "\"plugin\":{\"kind\":\"PrometheusDatasource\"}}}",
+	    "spec.datasources.b.default: a second default datasource of "
+	    "kind \"PrometheusDatasource\"" },
+	{ "/spec/datasources", "{\"a\":{\"default\":\"true\"}}",
+	    "spec.datasources.a.default: must be true or false" },
+	{ "/spec/datasources", "{\"a\":{\"plugin\":{\"spec\":{}}}}",
+	    "spec.datasources.a.plugin.kind: required" },
+	{ "/spec/datasources", "{\"a\":null}",
+	    "spec.datasources.a: must be an object" },
+
+	/* datasource proxies: perses datasource/proxy.go, spec proxy/ */
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"PrometheusDatasource\","
+	    "\"spec\":{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":{}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.url: required" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"httpproxy\",\"spec\":{\"url\":\"http://x/%zz\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.url: \"http://x/%zz\" is "
+	    "not a URL" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":{\"url\":\"http://x\","
+	    "\"allowedEndpoints\":[{\"endpointPattern\":\"/api/v1/.*\","
+	    "\"method\":\"TRACE\"}]}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.allowedEndpoints[0]."
+	    "method: must be GET, POST, DELETE, PUT or PATCH (got \"TRACE\")" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":{\"url\":\"http://x\","
+	    "\"allowHeaders\":[\"a\"],\"dropHeaders\":[\"b\"]}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.dropHeaders: cannot be "
+	    "set with allowHeaders" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":{\"url\":\"http://x\","
+	    "\"timeout\":\"5 s\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.timeout: invalid "
+	    "duration \"5 s\"" DUR_HINT },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"host\":\"db\","
+	    "\"database\":\"d\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.driver: required" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"driver\":\"mysql\","
+	    "\"host\":\"db\",\"database\":\"d\",\"postgres\":{}}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.driver: \"mysql\" cannot "
+	    "be set with another driver's config" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"postgres\":"
+	    "{\"ssl_mode\":\"maybe\"},\"host\":\"db\",\"database\":\"d\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.postgres.ssl_mode: "
+	    "unknown ssl mode \"maybe\"" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"driver\":\"sqlite\","
+	    "\"host\":\"db\",\"database\":\"d\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.driver: must be "
+	    "\"mysql\", \"mariadb\" or \"postgres\" (got \"sqlite\")" },
+	{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\",\"spec\":"
+	    "{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":{\"driver\":\"postgres\","
+	    "\"host\":\"db\"}}}}}}",
+	    "spec.datasources.p.plugin.spec.proxy.spec.database: required" },
+
+	/* variables: perses variable_test.go, list.go, text.go */
+	{ "/spec/variables/3/spec/value", "\"\"", NULL },
+	{ "/spec/variables/3/spec/constant", "true", NULL },
+	{ "/spec/variables/2/spec/constant", "true",
+	    "spec.variables[2].spec.value: required for a constant text "
+	    "variable" },
+	{ "/spec/variables/3/spec/constant", "\"yes\"",
+	    "spec.variables[3].spec.constant: must be true or false" },
+	{ "/spec/variables/1/spec/customAllValue", "\".*\"",
+	    "spec.variables[1].spec.customAllValue: cannot be set unless "
+	    "allowAllValue is true" },
+	{ "/spec/variables/1/spec/defaultValue", "[\"a\",\"b\"]",
+	    "spec.variables[1].spec.defaultValue: a list of values needs "
+	    "allowMultiple true" },
+	{ "/spec/variables/1/spec/defaultValue", "[\"a\",7]",
+	    "spec.variables[1].spec.defaultValue[1]: must be a string" },
+	{ "/spec/variables/1/spec/defaultValue", "7",
+	    "spec.variables[1].spec.defaultValue: must be a string or an "
+	    "array of strings" },
+	{ "/spec/variables/1/spec/sort", "\"random\"",
+	    "spec.variables[1].spec.sort: unknown sort method \"random\"" },
+	{ "/spec/variables/1/spec/allowMultiple", "\"true\"",
+	    "spec.variables[1].spec.allowMultiple: must be true or false" },
+	{ "/spec/variables/1/spec/display", "{\"hidden\":1}",
+	    "spec.variables[1].spec.display.hidden: must be true or false" },
+	{ "/spec/variables/0/spec/plugin", "{\"spec\":{}}",
+	    "spec.variables[0].spec.plugin.kind: required" },
+	/* internal/api/validate: names */
+	{ "/spec/variables/1/spec/name", "\"123\"",
+	    "spec.variables[1].spec.name: must not be only digits (\"$1\" is "
+	    "a regexp placeholder, not a variable)" },
+	{ "/spec/variables/1/spec/name", "\"-12\"",
+	    "spec.variables[1].spec.name: must not be only digits (\"$1\" is "
+	    "a regexp placeholder, not a variable)" },
+	{ "/spec/variables/1/spec/name", "\"a-b-c\"",
+	    "spec.variables[1].spec.name: must be word characters "
+	    "[a-zA-Z0-9_], with at most one other character, and not only "
+	    "digits" },
+	{ "/spec/variables/1/spec/name", "\"__rate\"",
+	    "spec.variables[1].spec.name: must not start with \"__\" (the "
+	    "prefix of builtin variables)" },
+	/* utils/variable_build_order.go: used but not defined, cycles */
+	{ "/spec/variables/3/spec/value", "\"up{job=\\\"$nope\\\"}\"",
+	    "spec.variables[3]: variable \"nope\" is used in the variable "
+	    "\"q\" but not defined" },
+	{ "/spec/variables/0/spec/plugin/spec",
+	    "{\"matchers\":[\"up{a=\\\"$job\\\"}\",{\"x\":[\"$nope2\"]}]}",
+	    "spec.variables[0]: variable \"nope2\" is used in the variable "
+	    "\"env\" but not defined" },
+	{ "/spec/variables/3/spec/value", "\"$q\"",
+	    "spec.variables: circular dependency detected (variable \"q\" "
+	    "depends on itself through the variables it uses)" },
+
+	/* annotations: perses/spec annotation.go */
+	{ "/spec/annotations", "[{\"display\":{\"name\":\"\"},\"plugin\":"
+	    "{\"kind\":\"X\"}}]", "spec.annotations[0].display.name: required" },
+	{ "/spec/annotations", "[{\"plugin\":{\"kind\":\"X\"}}]",
+	    "spec.annotations[0].display: required" },
+	{ "/spec/panels/p1/spec/annotations", "[{\"display\":{\"name\":"
+	    "\"deploys\"}},{\"display\":{}}]",
+	    "spec.panels.p1.spec.annotations[1].display.name: required" },
+
+	/* panel members */
+	{ "/spec/panels/p1/spec/queries", "[{\"kind\":\"TimeSeriesQuery\","
+	    "\"spec\":{\"plugin\":{\"kind\":\"\"}}}]",
+	    "spec.panels.p1.spec.queries[0].spec.plugin.kind: required" },
+	{ "/spec/panels/p1/spec/queries", "\"up\"",
+	    "spec.panels.p1.spec.queries: must be an array" },
+	{ "/spec/panels/p1/spec/links", "[\"http://x\"]",
+	    "spec.panels.p1.spec.links[0]: must be an object" },
+	{ "/spec/panels/p1/spec/display", "{\"name\":[]}",
+	    "spec.panels.p1.spec.display.name: must be a string" },
+	{ "/spec/panels/p1/spec/display", "{\"name\":\"x\",\"hideHeader\":1}",
+	    "spec.panels.p1.spec.display.hideHeader: must be true or false" },
+
+	/* numbers (hardening: jsonb numeric prints 1e131071 in full) */
+	{ "/spec/panels/p1/spec/plugin/spec", "{\"max\":1e131071}",
+	    "spec.panels.p1.spec.plugin.spec.max: " NUM_RULE },
+	{ "/spec/panels/p1/spec/plugin/spec", "{\"a\":[0,-1E-309]}",
+	    "spec.panels.p1.spec.plugin.spec.a[1]: " NUM_RULE },
+	{ "/spec/panels/p1/spec/plugin/spec",
+	    "{\"a\":12345678901234567890123456789012345678901.5}",
+	    "spec.panels.p1.spec.plugin.spec.a: " NUM_RULE },
+	{ "/metadata/x", "100000000000000000000000000000000000000000",
+	    "metadata.x: an integer beyond 64 bits" },
+	{ "/x", "-9223372036854775809", "x: an integer beyond 64 bits" },
 };
 
 static void
@@ -355,7 +595,11 @@ test_limits(void)
 	is_str(check1("/metadata/tags", v), NULL, "20 tags of 50 characters");
 	snprintf(v + o, sizeof(v) - o, ",\"t20\"]");
 	is_str(check1("/metadata/tags", v),
-	    "metadata.tags: at most 20 tags (got 21)", "21 tags");
+	    "metadata.tags: at most 20 tags", "21 tags");
+	/* Perses' tags are a set: the limit counts distinct ones. */
+	snprintf(v + o, sizeof(v) - o, ",\"t00%s]", want + 1);
+	is_str(check1("/metadata/tags", v), NULL,
+	    "21 tags of which 20 distinct (perses metadata_test.go)");
 	snprintf(v, sizeof(v), "[\"x\",%s]", jrep(want, sizeof(want), "a", 51));
 	is_str(check1("/metadata/tags", v),
 	    "metadata.tags[1]: must be 1 to 50 characters (got 51)",
@@ -443,6 +687,234 @@ test_valid_edges(void)
 	    "variable names differing in case are distinct");
 }
 
+/*
+ * What a stock Perses server accepts and the old rules refused, each
+ * from Perses' own code or tests (named), and the limits of the new
+ * rules from the accepting side.
+ */
+static void
+test_perses_accepts(void)
+{
+	static const struct {
+		const char	*ptr, *val, *why;
+	} t[] = {
+		{ "/kind", "\"dAsHbOaRd\"", "kind in any case (metadata_test.go)" },
+		{ "/kind", "\"DASHBOARD\"", "kind in upper case" },
+		{ "/metadata/tags", "[\"dup\",\"dup\"]",
+		    "duplicate tags (metadata_test.go: deduplicated)" },
+		{ "/metadata/tags", "[\"Dup\",\"dup\",\"!@#$crazy_tag-+\"]",
+		    "special characters and case (metadata_test.go)" },
+		{ "/metadata/tags", "[\"a b\"]", "inner white space in a tag" },
+		{ "/metadata/createdAt", "\"1970-01-01T00:00:00.000000000Z\"",
+		    "createdAt with nanoseconds (metadata_test.go)" },
+		{ "/metadata/updatedAt", "\"2024-02-29T23:59:59+05:30\"",
+		    "updatedAt with an offset on a leap day" },
+		{ "/spec", "{}", "an empty spec (Perses fills in duration 1h)" },
+		{ "/spec/duration", "\"\"", "an empty duration (DurationString)" },
+		{ "/spec/refreshInterval", "\"\"", "an empty refreshInterval" },
+		{ "/spec/duration", "\"0s\"", "a zero duration" },
+		{ "/spec/timezone", "\"\"", "timezone \"\"" },
+		{ "/spec/timezone", "\"local\"", "timezone local" },
+		{ "/spec/timezone", "\"UTC\"", "timezone UTC" },
+		{ "/spec/timezone", "\"Local\"", "timezone Local (Go's)" },
+		{ "/spec/timezone", "\"Europe/Paris\"", "timezone Europe/Paris" },
+		{ "/spec/timezone", "\"America/Argentina/Buenos_Aires\"",
+		    "a three-part zone" },
+		{ "/spec/timezone", "\"Etc/GMT+5\"", "timezone Etc/GMT+5" },
+		{ "/spec/timezone", "\"America/New_York\"",
+		    "timezone America/New_York (dashboard_test.go)" },
+		{ "/spec/queryBatching", "{\"mode\":\"panel\","
+		    "\"maxPerRequest\":16}", "queryBatching panel, 16 "
+		    "(dashboard_test.go)" },
+		{ "/spec/queryBatching", "{\"mode\":\"off\"}", "queryBatching off" },
+		{ "/spec/queryBatching", "{\"mode\":\"dashboard\"}",
+		    "queryBatching dashboard" },
+		{ "/spec/queryBatching", "{}", "queryBatching {}" },
+		{ "/spec/queryBatching", "{\"mode\":\"viewport\","
+		    "\"maxPerRequest\":0}", "queryBatching viewport, 0" },
+		{ "/spec/queryBatching", "{\"mode\":\"\"}", "queryBatching mode \"\"" },
+		{ "/spec/links", "[{\"name\":\"doc\",\"url\":\"https://x\","
+		    "\"renderVariables\":true,\"targetBlank\":false}]", "links" },
+		{ "/spec/datasources", "{\"a\":{\"default\":true,\"plugin\":"
+		    "{\"kind\":\"PrometheusDatasource\"}},\"b\":{\"default\":true,"
+		    "\"plugin\":{\"kind\":\"TempoDatasource\"}},\"c\":"
+		    "{\"default\":false,\"plugin\":{\"kind\":"
+		    "\"PrometheusDatasource\"}}}",
+		    "one default datasource per kind" },
+		{ "/spec/datasources", "{\"p\":{\"plugin\":{\"kind\":\"X\","
+		    "\"spec\":{\"proxy\":{\"kind\":\"HTTPProxy\",\"spec\":"
+		    "{\"url\":\"http://prometheus:9090\",\"timeout\":\"30s\","
+		    "\"allowedEndpoints\":[{\"endpointPattern\":\"/api/v1/query\","
+		    "\"method\":\"POST\"}],\"headers\":{\"X-Org\":\"1\"},"
+		    "\"dropHeaders\":[\"Cookie\"]}}}}},\"q\":{\"plugin\":{\"kind\":"
+		    "\"Y\",\"spec\":{\"proxy\":{\"kind\":\"SQLProxy\",\"spec\":"
+		    "{\"host\":\"db:5432\",\"database\":\"d\",\"postgres\":"
+		    "{\"ssl_mode\":\"verify-full\",\"max_conns\":4}}}}}},\"r\":"
+		    "{\"plugin\":{\"kind\":\"Z\",\"spec\":{\"proxy\":{\"kind\":"
+		    "\"HTTPProxy\"},\"list\":[{\"kind\":\"HTTPProxy\",\"spec\":{}}]}}}}",
+		    "HTTP and SQL proxies; a proxy without spec or in an array "
+		    "is not looked at (as Perses)" },
+		{ "/spec/variables/1/spec/name", "\"my-var\"",
+		    "a variable name with one non-word character" },
+		{ "/spec/variables/1/spec/name", "\"_1\"", "variable name _1" },
+		{ "/spec/variables/1/spec/name", "\"1a\"", "variable name 1a" },
+		{ "/spec/variables/1/spec/defaultValue", "[\"only\"]",
+		    "one default in a list without allowMultiple (list.go)" },
+		{ "/spec/variables/1/spec/defaultValue", "\"default\"",
+		    "a single default value (variable_test.go)" },
+		{ "/spec/variables/1/spec/sort", "\"alphabetical-ci-desc\"",
+		    "sort alphabetical-ci-desc" },
+		{ "/spec/variables/1/spec/defaultValue", "[]",
+		    "an empty default list (list_test.go)" },
+		{ "/spec/variables/1/spec/allowAllValue", "true",
+		    "allowAllValue without customAllValue" },
+		{ "/spec/variables/3/spec/value", "\"$env $job ${nope} $1 "
+		    "$__interval $$ $\"", "uses of defined, braced, numbered "
+		    "and builtin variables" },
+		{ "/spec/variables/0/spec/plugin/spec", "{\"labelName\":"
+		    "\"instance\",\"matchers\":[\"up{job=\\\"$job\\\","
+		    "env=\\\"$q\\\"}\"],\"$nope\":1}",
+		    "a list variable using others (keys are not uses)" },
+		{ "/spec/panels/p1/kind", "\"Grid\"", "any panel kind (Panel.Kind "
+		    "is a plain string)" },
+		{ "/spec/panels/p1/kind", DEL, "no panel kind" },
+		{ "/spec/panels/p1/spec/display", "{\"name\":\"Requests\","
+		    "\"hideHeader\":false}", "a panel's hideHeader "
+		    "(panel_test.go)" },
+		{ "/spec/panels/p1/spec/annotations", "[{\"display\":{\"name\":"
+		    "\"deploys\",\"hidden\":true},\"plugin\":{\"kind\":"
+		    "\"X\"}}]", "a panel annotation" },
+		{ "/spec/annotations", "[{\"display\":{\"name\":\"a\"}}]",
+		    "a dashboard annotation" },
+		{ "/spec/layouts/0/spec/items/1/width", "0",
+		    "width 0 (Grafana migrations)" },
+		{ "/spec/layouts/0/spec/items/1/height", "0", "height 0" },
+		{ "/spec/layouts/0/spec/items/1/x", DEL, "no x (Go: 0)" },
+		{ "/spec/layouts/0/spec/items/1/height", "null", "height null" },
+		{ "/spec/layouts/0/spec", DEL, "a grid without spec" },
+		{ "/spec/layouts/0/spec/items/1/content/$ref",
+		    "\"/spec/panels/p2\"", "a $ref without # (jsonref.go)" },
+		{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"display\":"
+		    "{\"title\":\"t\",\"collapse\":{\"open\":true}},"
+		    "\"defaultTab\":1,\"tabs\":[{\"name\":\"a\",\"items\":"
+		    "[{\"x\":0,\"y\":0,\"width\":0,\"height\":0,\"content\":"
+		    "{\"$ref\":\"#/spec/panels/p1\"}}]},{\"name\":\"b\"}]}}",
+		    "a Tabs layout (layout.go)" },
+		{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":"
+		    "[{\"items\":[{\"content\":{\"$ref\":"
+		    "\"#/spec/panels/nowhere\"}}]}]}}",
+		    "a Tabs $ref Perses does not resolve" },
+		{ "/spec/layouts/0", "{\"kind\":\"Tabs\",\"spec\":{\"tabs\":"
+		    "[{\"name\":\"Overview\",\"items\":[{\"x\":0,\"y\":0,"
+		    "\"width\":6,\"height\":4,\"content\":{\"$ref\":"
+		    "\"#/panels/cpuUsage\"}}]},{\"name\":\"Details\",\"items\":"
+		    "[]}],\"defaultTab\":1}}",
+		    "a Tabs layout with #/panels/ refs (layout_test.go)" },
+		{ "/spec/panels/p1/spec/plugin/spec", "{\"a\":1e308,\"b\":"
+		    "-1.7976931348623157e-308,\"c\":"
+		    "123456789012345678901234567890123456789.5,\"d\":"
+		    "0.00000000000000000000000000000000000000000000000001,"
+		    "\"e\":9223372036854775807,\"f\":18446744073709551614,"
+		    "\"g\":-9223372036854775807}",
+		    "numbers at the limits" },
+	};
+	struct json_object	*doc, *o;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		is_str(check1(t[i].ptr, t[i].val), NULL, "accepted: %s",
+		    t[i].why);
+
+	/* variable_build_order_test.go: a cycle through three, and $1. */
+	{
+		const struct change	 cycle3[] = {
+			{ "/spec/variables/0/spec/plugin/spec",
+			    "{\"matchers\":[\"up{q=\\\"$q\\\"}\"]}" },
+			{ "/spec/variables/3/spec/value", "\"$instance\"" },
+			{ "/spec/variables/2/spec/value", "\"x$env\"" },
+		}, chain[] = {
+			{ "/spec/variables/0/spec/plugin/spec",
+			    "{\"matchers\":[\"up{q=\\\"$q\\\"}\"]}" },
+			{ "/spec/variables/3/spec/value", "\"$instance\"" },
+			{ "/spec/variables/2/spec/value", "\"$job $job\"" },
+		}, numbers[] = {
+			{ "/spec/variables/0/spec/plugin/spec", "{\"expr\":"
+			    "\"group by(prometheus) (label_replace(kube_"
+			    "statefulset_labels{$job,stack=~\\\"$q\\\"},"
+			    "\\\"prometheus\\\",\\\"$1\\\",\\\"label_app\\\","
+			    "\\\"([^-]+)-?.*\\\"))\"}" },
+		};
+
+		is_str(check(cycle3, 3), "spec.variables: circular dependency "
+		    "detected (variable \"env\" depends on itself through the "
+		    "variables it uses)", "a circular dependency through three "
+		    "variables (circular dep with transition)");
+		is_str(check(chain, 3), NULL, "a chain env <- q <- instance <- "
+		    "job, a variable used twice");
+		is_str(check(numbers, 1), NULL, "\"$1\" in label_replace is not "
+		    "a variable (variable with only number is ignored)");
+	}
+
+	{
+		const struct change	 all[] = {
+			{ "/spec/variables/1/spec/allowAllValue", "true" },
+			{ "/spec/variables/1/spec/customAllValue",
+			    "\"custom_all\"" },
+		}, multi[] = {
+			{ "/spec/variables/1/spec/allowMultiple", "true" },
+			{ "/spec/variables/1/spec/defaultValue",
+			    "[\"value1\",\"value2\"]" },
+		};
+
+		is_str(check(all, 2), NULL, "customAllValue with allowAllValue "
+		    "true (list_test.go)");
+		is_str(check(multi, 2), NULL, "two default values with "
+		    "allowMultiple true (list_test.go)");
+	}
+
+	/* The two normalisations, in place. */
+	doc = parse(BASE);
+	json_pointer_set(&doc, "/kind", parse("\"dashBOARD\""));
+	json_pointer_set(&doc, "/metadata/tags", parse("[\"a\",\"b\",\"a\","
+	    "\"c\",\"b\",\"a\"]"));
+	is_int(validate_dashboard(doc, err, sizeof(err)), 0,
+	    "a lower-case kind and duplicate tags pass");
+	json_pointer_get(doc, "/kind", &o);
+	is_str(json_object_get_string(o), "Dashboard",
+	    "kind is written back as \"Dashboard\"");
+	json_pointer_get(doc, "/metadata/tags", &o);
+	is_str(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+	    "[\"a\",\"b\",\"c\"]", "duplicate tags are dropped, the first "
+	    "of each kept in order");
+	is_int(validate_dashboard(doc, err, sizeof(err)), 0,
+	    "the normalised document passes again, unchanged");
+	json_object_put(doc);
+
+	/* Refused: left as it was, tags and kind included. */
+	doc = parse(BASE);
+	json_pointer_set(&doc, "/kind", parse("\"DASHBOARD\""));
+	json_pointer_set(&doc, "/metadata/tags", parse("[\"a\",\"a\"]"));
+	json_pointer_set(&doc, "/spec/duration", parse("\"1x\""));
+	is_int(validate_dashboard(doc, err, sizeof(err)), -1,
+	    "a document with a bad duration is refused");
+	json_pointer_get(doc, "/kind", &o);
+	is_str(json_object_get_string(o), "DASHBOARD",
+	    "and its kind is not rewritten");
+	json_pointer_get(doc, "/metadata/tags", &o);
+	is_int((int)json_object_array_length(o), 2,
+	    "nor its duplicate tags dropped");
+	json_object_put(doc);
+
+	is_int(validate_timezone("Asia/Tokyo"), 1, "validate_timezone: "
+	    "Asia/Tokyo");
+	is_int(validate_timezone("Europe/../../../etc/passwd"), 0,
+	    "validate_timezone: no path traversal");
+	is_int(validate_timezone("Europe//Paris"), 0,
+	    "validate_timezone: no empty segment");
+	is_int(validate_timezone("Europe/Paris/"), 0,
+	    "validate_timezone: no trailing slash");
+}
+
 /* The first violation in the order kind, metadata, display, ... */
 static void
 test_order(void)
@@ -469,7 +941,7 @@ test_order(void)
 		{ "/spec/variables/2/kind", "\"x\"" },
 	}, panels_layouts[] = {
 		{ "/spec/layouts/0/kind", "\"x\"" },
-		{ "/spec/panels/p3/kind", "\"x\"" },
+		{ "/spec/panels/p3/spec/plugin/kind", "\"\"" },
 	}, within_layouts[] = {
 		{ "/spec/layouts/0/spec/items/2/width", "0" },
 		{ "/spec/layouts/0/spec/items/1/content/$ref",
@@ -497,8 +969,8 @@ test_order(void)
 	is_str(check(vars_panels, 2),
 	    "spec.variables[2].kind: must be \"ListVariable\" or "
 	    "\"TextVariable\"", "variables before panels");
-	is_str(check(panels_layouts, 2), "spec.panels.p3.kind: must be "
-	    "\"Panel\"", "panels before layouts");
+	is_str(check(panels_layouts, 2), "spec.panels.p3.spec.plugin.kind: "
+	    "required", "panels before layouts");
 	is_str(check(within_layouts, 2), "spec.layouts[0].spec.items[1]."
 	    "content.$ref: no panel \"zz\"", "the earlier item first");
 }
@@ -616,19 +1088,18 @@ test_buffer(void)
 	int			 whole = 1, prefix = 1;
 
 	/* A long quoted value of 3-byte characters: cut to 64 bytes. */
-	snprintf(v, sizeof(v), "[%s,%s]",
-	    jrep(small, sizeof(small), "\xe2\x82\xac", 30),
-	    jrep(full, sizeof(full), "\xe2\x82\xac", 30));
+	snprintf(v, sizeof(v), "%s",
+	    jrep(small, sizeof(small), "\xe2\x82\xac", 30));
 	/* 21 euro signs are 63 bytes; a 22nd would make 66. */
 	snprintf(want, sizeof(want),
-	    "metadata.tags[1]: duplicate tag \"%.63s\"",
+	    "spec.timezone: \"%.63s\" is not a valid timezone " TZ_HINT,
 	    small + 1);
-	is_str(check1("/metadata/tags", v), want,
+	is_str(check1("/spec/timezone", v), want,
 	    "a quoted value is cut to whole characters within 64 bytes");
 
 	/* Every buffer size: a NUL-terminated, valid UTF-8 prefix. */
 	doc = parse(BASE);
-	json_pointer_set(&doc, "/metadata/tags", parse(v));
+	json_pointer_set(&doc, "/spec/timezone", parse(v));
 	validate_dashboard(doc, full, sizeof(full));
 	for (n = 1; n <= strlen(full) + 1; n++) {
 		memset(small, 'X', sizeof(small));
@@ -709,7 +1180,13 @@ big_dashboard(size_t npanels, size_t query_len)
 		json_object_object_add(ps, "display",
 		    parse("{\"name\":\"p\"}"));
 		json_object_object_add(ps, "plugin", pl);
-		json_object_object_add(ps, "queries",
+		json_object_object_add(ps, "queries", parse("[{\"kind\":"
+		    "\"TimeSeriesQuery\",\"spec\":{\"plugin\":{\"kind\":"
+		    "\"PrometheusTimeSeriesQuery\",\"spec\":{}}}}]"));
+		json_object_object_add(json_object_object_get(
+		    json_object_object_get(json_object_object_get(
+		    json_object_array_get_idx(json_object_object_get(ps,
+		    "queries"), 0), "spec"), "plugin"), "spec"), "query",
 		    json_object_new_string(q));
 		json_object_object_add(p, "kind",
 		    json_object_new_string("Panel"));
@@ -782,16 +1259,35 @@ test_scale(void)
 	qsort(t, 51, sizeof(t[0]), cmp_double);
 	printf("# 500 panels, %zu bytes: median %.3f ms, min %.3f ms, "
 	    "max %.3f ms\n", len, t[25], t[0], t[50]);
-	/* Generous for sanitizer builds on a busy host; the target is
-	 * well under a millisecond in a plain build. */
-	ok(t[25] < 5.0, "median validation time %.3f ms < 5 ms", t[25]);
+	/*
+	 * Against a yardstick measured in the same run, so that a busy
+	 * host slows both alike: json-c parsing the same text.  Checking
+	 * a document must cost less than reading it.
+	 */
+	{
+		const char	*text = json_object_to_json_string_length(doc,
+		    JSON_C_TO_STRING_PLAIN, &len);
+		double		 p[51];
+		struct json_object *o;
+
+		for (i = 0; i < 51; i++) {
+			t0 = now_ms();
+			o = json_tokener_parse(text);
+			p[i] = now_ms() - t0;
+			json_object_put(o);
+		}
+		qsort(p, 51, sizeof(p[0]), cmp_double);
+		printf("# json-c parsing the same %zu bytes: median %.3f ms\n",
+		    len, p[25]);
+		ok(t[25] < p[25], "validating (median %.3f ms) costs less than "
+		    "parsing the same document (median %.3f ms)", t[25], p[25]);
+	}
 	json_object_put(doc);
 
 	/*
-	 * Linear, not quadratic.  Ratios of timings swing with the CPU
-	 * caches and a busy host, so the check is an absolute bound that
-	 * a nested scan (10^8 key comparisons at the limit) cannot meet;
-	 * the ratio is reported for the reader.
+	 * Linear, not quadratic.  An absolute bound failed on a host busy
+	 * with other builds (476 ms against 250), so the check is the ratio
+	 * of best-of-5 times measured in the same run.
 	 */
 	doc = big_dashboard(5000, 8);
 	small = best_of(doc, 5);
@@ -802,7 +1298,10 @@ test_scale(void)
 	large = best_of(doc, 5);
 	printf("# 5000 panels: %.3f ms, 10000 panels: %.3f ms (x%.2f)\n",
 	    small, large, large / small);
-	ok(large < 250, "10000 panels validate in %.1f ms (< 250 ms)", large);
+	/* Twice the panels, about twice the time: a quadratic scan would
+	 * take four times.  Best of 5 each, so a busy host hurts both. */
+	ok(large < 3 * small, "10000 panels take %.1f ms, less than 3x the "
+	    "%.1f ms of 5000", large, small);
 	json_pointer_set(&doc, "/spec/panels/one-more",
 	    parse("{\"kind\":\"Panel\"}"));
 	is_str(validate_dashboard(doc, err, sizeof(err)) == 0 ? NULL : err,
@@ -817,6 +1316,7 @@ main(void)
 	test_rules();
 	test_limits();
 	test_valid_edges();
+	test_perses_accepts();
 	test_order();
 	test_names();
 	test_durations();
