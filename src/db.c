@@ -412,6 +412,80 @@ db_run(const struct stmt_set *set, size_t i, int nparams,
 	return res;
 }
 
+/* A db_stream() is under way: its end has not been handed out yet. */
+static int	 streaming;
+
+/* Count a failed result and drop a connection that broke. */
+static void
+stream_failed(void)
+{
+	metrics_db_error();
+	if (PQstatus(conn) != CONNECTION_OK) {
+		log_warn("database connection lost: %s", PQerrorMessage(conn));
+		disconnect();
+	}
+}
+
+int
+db_stream(const struct stmt_set *set, size_t i, int nparams,
+    const char *const *params)
+{
+	int	 g;
+
+	if (!db_ready())
+		return -1;
+	if ((g = global_index(set, i)) < 0 || !prepared[g])
+		return -1;
+	if (!PQsendQueryPrepared(conn, set->defs[i].name, nparams, params,
+	    NULL, NULL, 0)) {
+		log_warn("%s: cannot send: %s", set->defs[i].name,
+		    PQerrorMessage(conn));
+		stream_failed();
+		return -1;
+	}
+	/* Fails only when called at the wrong time: rows then come whole. */
+	if (!PQsetSingleRowMode(conn))
+		log_warn("%s: single-row mode refused", set->defs[i].name);
+	streaming = 1;
+	return 0;
+}
+
+PGresult *
+db_stream_next(void)
+{
+	PGresult	*res, *more;
+
+	if (!streaming || conn == NULL)
+		return NULL;
+	if ((res = PQgetResult(conn)) == NULL) {
+		streaming = 0;
+		return NULL;
+	}
+	switch (PQresultStatus(res)) {
+	case PGRES_SINGLE_TUPLE:
+		return res;
+	case PGRES_TUPLES_OK:
+		break;
+	default:
+		stream_failed();
+		break;
+	}
+	/* The end: read up to libpq's NULL so the connection is free. */
+	streaming = 0;
+	while (conn != NULL && (more = PQgetResult(conn)) != NULL)
+		PQclear(more);
+	return res;
+}
+
+void
+db_stream_end(void)
+{
+	PGresult	*res;
+
+	while ((res = db_stream_next()) != NULL)
+		PQclear(res);
+}
+
 /*
  * Transaction control.  Plain PQexec: these take no parameters and
  * cannot be prepared.  Each returns 0, or -1 with the connection state

@@ -65,6 +65,20 @@ int	 db_ready(void);
 PGresult *db_run(const struct stmt_set *, size_t i, int nparams,
 	    const char *const *params);
 PGresult *db_exec(enum stmt, int nparams, const char *const *params);
+/*
+ * Rows one at a time, for answers of any size in bounded memory
+ * (libpq's single-row mode).  db_stream() sends statement i; -1 when
+ * it could not (the database is away, the statement unprepared).
+ * Then each db_stream_next() is the caller's to PQclear(): a
+ * PGRES_SINGLE_TUPLE result per row, then the end -- PGRES_TUPLES_OK
+ * without rows, or an error -- and NULL after that.  A caller that
+ * stops early calls db_stream_end(), which drains the rest; nothing
+ * else may run on the connection in between.
+ */
+int	 db_stream(const struct stmt_set *, size_t i, int nparams,
+	    const char *const *params);
+PGresult *db_stream_next(void);
+void	 db_stream_end(void);
 
 /* BEGIN / COMMIT / ROLLBACK on the worker's connection. */
 int	 db_begin(void);

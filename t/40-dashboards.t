@@ -275,7 +275,7 @@ for my $d (dash('a_b', tags => ['x']), dash('axb', tags => ['y']),
 }
 $t->psql("UPDATE dashboard SET state = 'archived' WHERE name = 'svc-03'; "
     . "UPDATE dashboard SET state = 'draft' WHERE name = 'svc-04'");
-# 150 in "many", straight in the database, for the default limit.
+# 150 in "many", straight in the database: more than a page used to be.
 $t->psql("INSERT INTO dashboard (project, name, spec, created_by, updated_by) "
     . "SELECT 'many', 'm' || lpad(i::text, 3, '0'), "
     . "'{\"display\":{\"name\":\"m\"}}', 't', 't' FROM generate_series(1, 150) i");
@@ -369,7 +369,9 @@ subtest 'list: ?q= searches display names by similarity and substring' => sub {
 subtest 'list: ?metadata_only=true' => sub {
 	my ($rows) = list("$P/lst/dashboards?metadata_only=true&name=svc-0");
 	is(scalar @$rows, 9, 'svc-00 to svc-09 but the archived svc-03');
-	is_deeply([ sort keys %{ $rows->[0] } ], [qw(kind metadata)], 'no spec');
+	is_deeply([ sort keys %{ $rows->[0] } ], [qw(kind metadata spec)],
+	    'kind, metadata and spec');
+	is_deeply($rows->[0]{spec}, {}, 'spec {}, as Perses sends it');
 	is($rows->[0]{kind}, 'Dashboard', 'kind');
 	is($rows->[0]{metadata}{name}, 'svc-00', 'metadata');
 	($rows) = list("$P/lst/dashboards?metadata_only=false&name=svc-00");
@@ -380,14 +382,23 @@ subtest 'list: ?metadata_only=true' => sub {
 
 subtest 'list: ?limit= and keyset paging, every row exactly once' => sub {
 	my ($rows, $link) = list("$P/many/dashboards");
-	is(scalar @$rows, 100, 'default limit 100');
-	like($link, qr{^</api/v1/projects/many/dashboards\?cursor=[A-Za-z0-9_-]+>; rel="next"$},
-	    'Link to the next page');
-	my $sizes;
-	($rows, $sizes) = all_pages("$P/many/dashboards");
-	is_deeply($sizes, [100, 50], 'two pages');
+	is(scalar @$rows, 150, 'without ?limit= the list is complete');
+	ok(!defined $link, 'and has no Link');
 	is_deeply(names($rows), [ map { sprintf('m%03d', $_) } 1 .. 150 ],
 	    'all 150, each once, in order');
+	my $sizes;
+	($rows, $sizes) = all_pages("$P/many/dashboards?limit=100");
+	is_deeply($sizes, [100, 50], 'limit 100: two pages');
+	is_deeply(names($rows), [ map { sprintf('m%03d', $_) } 1 .. 150 ],
+	    'all 150, each once, in order');
+	($rows, $link) = list("$P/many/dashboards?limit=100");
+	like($link, qr{^</api/v1/projects/many/dashboards\?limit=100&cursor=[A-Za-z0-9_-]+>; rel="next"$},
+	    'Link to the next page');
+	($rows, $link) = list("$P/many/dashboards?name=m1&limit=100");
+	is(scalar @$rows, 51, '?name=m1 with ?limit=100: m100 to m150');
+	($rows) = list("$P/many/dashboards?cursor=" . encode_base64url('m140'));
+	is_deeply(names($rows), [ map { sprintf('m%03d', $_) } 141 .. 150 ],
+	    'a cursor without ?limit=: the rest of the list');
 
 	($rows, $sizes) = all_pages("$P/lst/dashboards?limit=7&state=all");
 	is_deeply($sizes, [7, 7, 7, 7], 'limit 7: four pages of 7, no empty fifth');

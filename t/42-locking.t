@@ -1,8 +1,11 @@
 #!/usr/bin/perl
-# Optimistic locking (SPEC §4): If-Match → 412, a stale body
-# metadata.version → 409, neither → 428 (while require_version), and
-# If-None-Match → 304; 20 writers holding the same version at once,
-# ten rounds: exactly one wins each round and nothing is lost; with
+# Optimistic locking (SPEC §4): If-Match → 412, a body metadata.version
+# after which another user wrote a version → 409 naming who and when
+# (the caller's own versions in between are no conflict), neither → 428
+# (while require_version), and If-None-Match → 304; 20 writers (20
+# users) holding the same version at once, ten rounds: exactly one wins
+# each round and nothing is lost; the same when the one user among
+# them holds an older version that only they changed since; with
 # require_version: false the last write wins.
 use strict;
 use warnings;
@@ -17,9 +20,17 @@ $t->psql(<<'SQL');
 INSERT INTO project (name, created_by, updated_by) VALUES ('demo', 't', 't');
 INSERT INTO project_member (project, user_name, role, created_by, updated_by) VALUES
     ('demo', 'alice', 'editor', 't', 't'), ('demo', 'bob', 'editor', 't', 't');
+-- The concurrent writers, one user each (REMOTE_USER through nginx).
+INSERT INTO project_member (project, user_name, role, created_by, updated_by)
+SELECT 'demo', 'w' || i, 'editor', 't', 't' FROM generate_series(1, 20) i;
 SQL
 
 my $D = '/api/v1/projects/demo/dashboards';
+
+# nginx reads its htpasswd on every request: w1..w20 may log in too.
+open(my $pw, '>>', $t->tmpdir . '/htpasswd') or die "htpasswd: $!";
+print $pw map { "w$_:{PLAIN}pw-w$_\n" } 1 .. 20;
+close $pw or die "htpasswd: $!";
 
 sub dash {
 	my ($name, %o) = @_;
@@ -59,6 +70,27 @@ sub version_of {
 	my ($name) = @_;
 	return $t->psql("SELECT version FROM dashboard WHERE project = 'demo' "
 	    . "AND name = '$name' AND deleted_at IS NULL") + 0;
+}
+
+# A background writer leaves its answer in a file for the parent.
+sub put_result {
+	my ($path, $r) = @_;
+	open(my $f, '>', $path) or return 1;
+	print $f "$r->{status}\n$r->{content}";
+	close $f;
+	return 0;
+}
+
+# (status, decoded body) of a writer; "none" if it left nothing.
+sub get_result {
+	my ($path) = @_;
+	my $out = "none\n";
+	if (open(my $f, '<', $path)) {
+		local $/;
+		$out = <$f>;
+	}
+	my ($s, $body) = split(/\n/, $out, 2);
+	return ($s, eval { JSON::PP->new->decode($body) } // {});
 }
 
 sub history_rows {
@@ -105,22 +137,38 @@ subtest '412: If-Match names a version that is not current' => sub {
 	    . "ORDER BY id"), "0>1\n1>2\n2>3", 'each with its old and new version');
 };
 
-subtest '409: without If-Match, a stale metadata.version' => sub {
+subtest '409: without If-Match, a version after metadata.version by another user' => sub {
 	create('bv');
 	my $r = req(PUT => "$D/bv", json => dash('bv', version => 0));
 	is($r->{status}, 200, 'metadata.version 0 at version 0: 200') or diag $r->{content};
-	my $j = is_error(req(PUT => "$D/bv", json => dash('bv', version => 0)), 409,
-	    'version_conflict', 'metadata.version 0 at version 1');
-	is($j->{currentVersion}, 1, 'currentVersion 1');
-	is(version_of('bv'), 1, 'nothing written');
+	$r = req(PUT => "$D/bv", json => dash('bv', version => 0));
+	is($r->{status}, 200, 'alice again with 0 at version 1 (her own): 200')
+	    or diag $r->{content};
+	my $j = is_error(req(PUT => "$D/bv", json => dash('bv', version => 0),
+	    user => 'bob'), 409, 'version_conflict',
+	    'bob with 0 at version 2 (alice wrote 1 and 2)');
+	is($j->{currentVersion}, 2, 'currentVersion 2');
+	is($j->{changedBy}, 'alice', 'changedBy: who wrote the newest version after 0');
+	like($j->{changedAt} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+	    'changedAt: when, RFC 3339');
+	like($j->{message}, qr/changed by alice at \S+ \(version 2\) after version 0/,
+	    'the message (what the Perses UI shows) says who and when');
+	is(version_of('bv'), 2, 'nothing written');
 	# What an unmodified Perses UI does: send back what it loaded.
-	my $doc = $t->json(req(GET => "$D/bv"));
+	my $doc = $t->json(req(GET => "$D/bv", user => 'bob'));
 	$doc->{spec}{display}{name} = 'edited in the UI';
-	$r = req(PUT => "$D/bv", json => $doc);
+	$r = req(PUT => "$D/bv", json => $doc, user => 'bob');
 	is($r->{status}, 200, 'the loaded document sent back: 200');
-	is($t->json($r)->{metadata}{version}, 2, 'version 2');
-	is_error(req(PUT => "$D/bv", json => $doc), 409, 'version_conflict',
-	    'the same document again');
+	is($t->json($r)->{metadata}{version}, 3, 'version 3');
+	$r = req(PUT => "$D/bv", json => $doc, user => 'bob');
+	is($r->{status}, 200, 'the same document again, by its author: 200');
+	$j = is_error(req(PUT => "$D/bv", json => dash('bv', version => 2)), 409,
+	    'version_conflict', 'alice based on version 2, bob wrote 3 and 4');
+	is($j->{changedBy}, 'bob', 'changedBy bob');
+	is($j->{currentVersion}, 4, 'currentVersion 4');
+	$j = is_error(req(PUT => "$D/bv", json => dash('bv', version => 9)), 409,
+	    'version_conflict', 'a version the dashboard never had (9 at 4)');
+	like($j->{message}, qr/has no version 9/, 'says so');
 	for my $bad ('"1"', '1.5', '-1', 'true') {
 		my $d = dash('bv');
 		$d->{metadata}{version} = JSON::PP->new->allow_nonref->decode($bad);
@@ -215,31 +263,22 @@ subtest 'concurrency: of 20 writers at one version exactly one wins, 10 rounds' 
 				# Odd clients use If-Match, even ones metadata.version.
 				my $d = dash('race', display => "round $round client $c",
 				    version => $c % 2 ? undef : $v);
-				my $r = $t->request(PUT => "$D/race", user => 'alice',
+				my $r = $t->request(PUT => "$D/race", user => "w$c",
 				    json => $d, timeout => 30, headers => $c % 2
 				    ? { 'If-Match' => qq{"$v"} } : {});
-				open(my $f, '>', "$dir/race-$round-$c") or return 1;
-				print $f "$r->{status}\n$r->{content}";
-				close $f;
-				return 0;
+				return put_result("$dir/race-$round-$c", $r);
 			});
 		}
 		my %st;
 		my ($won, $wrong) = (undef, 0);
 		for my $c (1 .. 20) {
-			my $rc = $t->wait_pid($pids[$c - 1], 60);
-			my $out = "none\n";
-			if (open(my $f, '<', "$dir/race-$round-$c")) {
-				local $/;
-				$out = <$f>;
-			}
-			my ($s, $body) = split(/\n/, $out, 2);
+			$t->wait_pid($pids[$c - 1], 60);
+			my ($s, $j) = get_result("$dir/race-$round-$c");
 			$st{$s}++;
 			if ($s eq '200') {
 				$won = $c;
 			} else {
 				my $want = $c % 2 ? 412 : 409;
-				my $j = eval { JSON::PP->new->decode($body) } // {};
 				$wrong++ unless $s == $want && $j->{currentVersion} == $round;
 			}
 		}
@@ -263,6 +302,66 @@ subtest 'concurrency: of 20 writers at one version exactly one wins, 10 rounds' 
 	is_deeply(\@lost, [], 'every version holds what its winner wrote');
 	is($t->psql("SELECT count(*) FROM audit_log WHERE action = 'dashboard.update' "
 	    . "AND resource = 'race'") + 0, 10, 'ten audit rows, one per win');
+};
+
+# ---------------------------------------------------------------------
+# The base may be older than the current version: the one user who
+# wrote every version since holds it, 19 others hold the current one.
+# The check reads the locked row, so still exactly one wins.
+
+subtest 'concurrency: an older base by the only author since, 20 writers, 5 rounds' => sub {
+	create('race2');
+	my $dir = $t->tmpdir;
+	my $t0 = time;
+	for my $round (1 .. 5) {
+		my $owner = "w$round";
+		my $base = version_of('race2');
+		for my $v ($base, $base + 1) {
+			my $r = req(PUT => "$D/race2", user => $owner,
+			    json => dash('race2', display => "$owner at $v"),
+			    headers => { 'If-Match' => qq{"$v"} });
+			die "round $round: $r->{status} $r->{content}"
+			    unless $r->{status} == 200;
+		}
+		my $cur = $base + 2;
+		my $go = time + 0.5;
+		my @pids;
+		for my $c (1 .. 20) {
+			my $user = "w$c";
+			push @pids, $t->bg(sub {
+				sleep 0.002 while time < $go;
+				my $d = dash('race2', display => "round $round $user",
+				    version => $user eq $owner ? $base : $cur);
+				my $r = $t->request(PUT => "$D/race2", user => $user,
+				    json => $d, timeout => 30);
+				return put_result("$dir/race2-$round-$c", $r);
+			});
+		}
+		my (%st, %res, $won, @wrong);
+		for my $c (1 .. 20) {
+			$t->wait_pid($pids[$c - 1], 60);
+			my ($s, $j) = get_result("$dir/race2-$round-$c");
+			$st{$s}++;
+			$won = "w$c" if $s eq '200';
+			$res{"w$c"} = [ $s, $j ];
+		}
+		# Each loser is told the winner wrote the version after its base.
+		for my $u (sort keys %res) {
+			my ($s, $j) = @{ $res{$u} };
+			next if $s eq '200';
+			push @wrong, "$u: $s" unless $s == 409 &&
+			    ($j->{code} // '') eq 'version_conflict' &&
+			    ($j->{currentVersion} // -1) == $cur + 1 &&
+			    ($j->{changedBy} // '') eq ($won // '?');
+		}
+		is($st{200} // 0, 1, "round $round: exactly one 200") or diag explain \%st;
+		is_deeply(\@wrong, [], "round $round: every other writer got 409 "
+		    . "with currentVersion " . ($cur + 1) . ", changedBy the winner");
+		my $by = $t->psql("SELECT updated_by FROM dashboard WHERE name = 'race2' "
+		    . "AND deleted_at IS NULL");
+		is($by, $won // '?', "round $round: the stored version is the winner's");
+		last if time - $t0 > 120;
+	}
 };
 
 # ---------------------------------------------------------------------

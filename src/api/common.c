@@ -179,32 +179,115 @@ api_limit_parse(const char *s, int *n)
 	return 0;
 }
 
-void
-api_sql_list(struct req *r, const struct stmt_set *set, size_t i,
-    int nparams, const char **p, const char *keep)
+/*
+ * A class 22 failure when a cursor was given: only the cursor can be
+ * malformed data in a list statement.  1 after answering 400, else 0.
+ */
+static int
+bad_cursor(struct req *r, const PGresult *res)
+{
+	const char	*st;
+
+	if (http_query(r, "cursor") == NULL || res == NULL ||
+	    PQresultStatus(res) != PGRES_FATAL_ERROR ||
+	    (st = PQresultErrorField(res, PG_DIAG_SQLSTATE)) == NULL ||
+	    strncmp(st, "22", 2) != 0)
+		return 0;
+	http_error(r, 400, "bad_request", "cursor: not a cursor this list "
+	    "returned (use the Link header of the previous page)");
+	return 1;
+}
+
+/* Row row's item as the next element of the array; n counts them. */
+static void
+put_item(struct req *r, const PGresult *res, int row, size_t *n)
+{
+	if (PQgetisnull(res, row, 0))
+		return;		/* the parent's "I exist, with none" row */
+	if ((*n)++ > 0)
+		FCGX_PutChar(',', r->fcgi->out);
+	FCGX_PutStr(PQgetvalue(res, row, 0), PQgetlength(res, row, 0),
+	    r->fcgi->out);
+}
+
+/*
+ * The whole list, a row at a time.  The first result decides the
+ * answer; once the 200 is out, a failure can only be logged, and the
+ * array is left unclosed so that no client takes a broken list for a
+ * short one.
+ */
+static void
+list_stream(struct req *r, const struct stmt_set *set, size_t i,
+    int nparams, const char **p, void (*gone)(struct req *))
 {
 	PGresult	*res;
-	const char	*s, *st;
-	char		 lim[16];
-	int		 limit = API_LIST_DEFAULT;
+	size_t		 rows = 0, n = 0;
 
-	if ((s = http_query(r, "limit")) != NULL &&
-	    api_limit_parse(s, &limit) == -1) {
-		http_error(r, 400, "bad_request", "limit: must be an integer "
-		    "from 1 to %d, got \"%s\"", API_LIST_MAX, s);
+	if (db_stream(set, i, nparams, p) == -1) {
+		answer_failed(r, &set->defs[i], NULL);
 		return;
 	}
-	snprintf(lim, sizeof(lim), "%d", limit);
-	p[nparams - 2] = http_query(r, "cursor");
-	p[nparams - 1] = lim;
+	while ((res = db_stream_next()) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+			if (rows++ == 0) {
+				http_begin(r, 200, "application/json");
+				FCGX_PutChar('[', r->fcgi->out);
+			}
+			put_item(r, res, 0, &n);
+			PQclear(res);
+			break;
+		case PGRES_TUPLES_OK:
+			if (rows > 0)
+				FCGX_PutChar(']', r->fcgi->out);
+			else if (gone != NULL)
+				gone(r);
+			else
+				http_send_json(r, 200, "[]", 2);
+			PQclear(res);
+			break;
+		default:
+			if (rows == 0) {
+				if (bad_cursor(r, res))
+					PQclear(res);
+				else
+					answer_failed(r, &set->defs[i], res);
+				break;
+			}
+			log_error("%s failed after %zu rows, the answer is cut "
+			    "short: %s", set->defs[i].name, rows,
+			    PQresultErrorMessage(res));
+			PQclear(res);
+			break;
+		}
+	}
+}
+
+void
+api_list(struct req *r, const struct stmt_set *set, size_t i, int nparams,
+    const char **p, void (*gone)(struct req *))
+{
+	PGresult	*res;
+	const char	*s;
+	char		 rows[16];
+	size_t		 n = 0;
+	int		 limit, k, nt;
+
+	if ((s = http_query(r, "limit")) == NULL) {
+		p[nparams - 1] = NULL;
+		list_stream(r, set, i, nparams, p, gone);
+		return;
+	}
+	if (api_limit_parse(s, &limit) == -1) {
+		http_error(r, 400, "bad_request", "limit: expected an integer "
+		    "from 1 to %d, got \"%.32s\"", API_LIST_MAX, s);
+		return;
+	}
+	/* A page is at most API_LIST_MAX + 1 rows: it may come whole. */
+	snprintf(rows, sizeof(rows), "%d", limit + 1);
+	p[nparams - 1] = rows;
 	res = db_run(set, i, nparams, p);
-	if (p[nparams - 2] != NULL && res != NULL &&
-	    PQresultStatus(res) == PGRES_FATAL_ERROR &&
-	    (st = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL &&
-	    strncmp(st, "22", 2) == 0) {
-		/* Only the cursor can be malformed data here. */
-		http_error(r, 400, "bad_request", "cursor: not a cursor this "
-		    "list returned");
+	if (bad_cursor(r, res)) {
 		PQclear(res);
 		return;
 	}
@@ -212,11 +295,20 @@ api_sql_list(struct req *r, const struct stmt_set *set, size_t i,
 		answer_failed(r, &set->defs[i], res);
 		return;
 	}
-	/* The cursor is base64url: nothing to escape. */
-	if ((s = api_val(res, 1)) != NULL)
-		http_header(r, "Link", "<%s?%slimit=%d&cursor=%s>; "
-		    "rel=\"next\"", r->path, keep, limit, s);
-	api_send_col(r, 200, res, 0);
+	if ((nt = PQntuples(res)) == 0 && gone != NULL) {
+		gone(r);
+		PQclear(res);
+		return;
+	}
+	if (nt > limit) {
+		api_link_next(r, PQgetvalue(res, limit - 1, 1));
+		nt = limit;
+	}
+	http_begin(r, 200, "application/json");
+	FCGX_PutChar('[', r->fcgi->out);
+	for (k = 0; k < nt; k++)
+		put_item(r, res, k, &n);
+	FCGX_PutChar(']', r->fcgi->out);
 	PQclear(res);
 }
 

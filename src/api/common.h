@@ -2,11 +2,12 @@
  * common.h -- the small helpers the resource modules under src/api/
  * share: path parameters, the 400 that names a field, running a
  * statement and answering its failure, row 0 of a result, string
- * members of a JSON body, ?limit=, base64url keyset cursors and the
- * Link to the next page.
+ * members of a JSON body, lists (streamed whole, or paged by ?limit=),
+ * base64url keyset cursors and the Link to the next page.
  *
- * Owns: one copy of each of these, and the two SQL fragments of a
- * cursor that PostgreSQL makes (CURSOR_ENC, CURSOR_DEC).  Answers go
+ * Owns: one copy of each of these, the SQL fragment that reads a
+ * cursor (CURSOR_DEC), and how a list goes out (api_list: streamed
+ * whole, or a page and its Link).  Answers go
  * out through http_error() and http_send_json(); a failed statement
  * through db_http_status(), the one SQLSTATE mapping.
  * Never: keep state, know a resource or word its messages (each module
@@ -33,15 +34,11 @@
 #define API_LIST_MAX		1000	/* the largest ?limit= */
 
 /*
- * The opaque cursor of a list paged in SQL: base64url of the last
- * row's sort key, made and read by PostgreSQL.  encode() wraps lines
- * at 76 characters, so newlines go with the padding.  A cursor that
- * does not decode fails the statement with SQLSTATE class 22, which
- * api_sql_list() answers as a bad cursor.
+ * The opaque cursor of a list: base64url of the last row's sort key
+ * (api_list() makes it), read back by PostgreSQL.  A cursor that does
+ * not decode fails the statement with SQLSTATE class 22, which
+ * api_list() answers as a bad cursor.
  */
-#define CURSOR_ENC(x) \
-	"rtrim(translate(encode(convert_to(" x ", 'UTF8'), 'base64'), " \
-	"'+/' || chr(10), '-_'), '=')"
 #define CURSOR_DEC(c) \
 	"convert_from(decode(rpad(translate(" c ", '-_', '+/'), " \
 	"(length(" c ") + 3) / 4 * 4, '='), 'base64'), 'UTF8')"
@@ -110,17 +107,27 @@ int		 api_only_members(struct req *, struct json_object *o,
 int		 api_limit_parse(const char *s, int *n);
 
 /*
- * A list paged in SQL (CURSOR_ENC, CURSOR_DEC).  The statement's last
- * two parameters are the cursor and the limit, which this fills from
- * ?cursor= and ?limit= (p has room for them); its one row is (JSON
- * array, next cursor or NULL).  Answers the page, with
- * Link: <path?{keep}limit=N&cursor=C>; rel="next" when another
- * follows; or 400 naming limit or cursor; or the database error.
- * keep: query parameters the next page keeps ("category=ml&"), already
- * URL-safe, or "".
+ * A list (SPEC §4: complete without ?limit=, paged with it).  The
+ * statement returns one row per item, in list order: column 0 the
+ * item as JSON text, column 1 its key (the text the cursor of the page
+ * after it encodes).  Its last parameter, p[nparams - 1], is filled
+ * here: the number of rows to return -- ?limit= + 1, the extra row
+ * telling whether another page follows -- or NULL for all of them.
+ *
+ * Without ?limit= the rows are streamed as PostgreSQL sends them
+ * (db_stream(): memory stays flat whatever their number).  With it the
+ * page goes out with Link: <path?{query less cursor}&cursor=C>;
+ * rel="next" when another follows, C the base64url of the last key.
+ *
+ * A list under a parent that may be missing (a dashboard's versions or
+ * share links) returns no row at all when the parent is missing --
+ * then gone() answers (NULL: the list is empty) -- and one row with a
+ * NULL item when the parent has none: such rows are not items.  When
+ * a cursor was given, a class 22 failure of the statement (a cursor
+ * that did not decode) is answered 400 naming the cursor.
  */
-void		 api_sql_list(struct req *, const struct stmt_set *, size_t i,
-		    int nparams, const char **p, const char *keep);
+void		 api_list(struct req *, const struct stmt_set *, size_t i,
+		    int nparams, const char **p, void (*gone)(struct req *));
 
 /* Unpadded base64url of n bytes of s, in the arena. */
 char		*api_b64url_encode(struct arena *, const char *s, size_t n);

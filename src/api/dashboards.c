@@ -71,6 +71,25 @@
 	" WHERE " limit "::bigint > 0 AND v.dashboard_id = u.id"	\
 	" AND v.version < u.version - " limit "::bigint)"
 
+/*
+ * stale: one row (v, vby, vat): the newest version after `base` that
+ * someone other than `who` wrote, with its author and time, read from
+ * cur, the locked row -- the current version if another user wrote
+ * it, else other_version, the newest by someone other than the
+ * current author, which migrations/0006 keeps on the row.  A base
+ * beyond the current version is no version of this dashboard (it was
+ * deleted and made again): stale as of the current version.  NULLs
+ * when the edit is not stale, or base is NULL.
+ */
+#define STALE(base, who)						\
+	"stale AS (SELECT s.v, s.vby, s.vat FROM cur c LEFT JOIN LATERAL ("\
+	" SELECT c.version, c.updated_by, c.updated_at"			\
+	" WHERE " base " > c.version"					\
+	" OR (c.version > " base " AND c.updated_by <> " who ")"	\
+	" UNION ALL SELECT c.other_version, c.other_by, c.other_at"	\
+	" WHERE c.other_version > " base				\
+	" ORDER BY 1 DESC LIMIT 1) s (v, vby, vat) ON true)"
+
 /* List filters: $2 name prefix, $3 tag, $4 states; live rows only. */
 #define LIST_WHERE							\
 	" AND d.deleted_at IS NULL"					\
@@ -79,11 +98,11 @@
 	" || '%')"							\
 	" AND ($3::text IS NULL OR d.tags @> ARRAY[$3::text])"
 
-/* Across projects: $1 one project or NULL, $8 all, else $7's roles. */
+/* Across projects: $1 one project or NULL, $7 all, else $6's roles. */
 #define LIST_VISIBLE							\
 	" AND ($1::text IS NULL OR d.project = $1::text)"		\
-	" AND ($8::boolean OR EXISTS (SELECT 1 FROM project_member m"	\
-	" WHERE m.project = d.project AND m.user_name = $7::text))"
+	" AND ($7::boolean OR EXISTS (SELECT 1 FROM project_member m"	\
+	" WHERE m.project = d.project AND m.user_name = $6::text))"
 
 /* ?q=: trigram similarity or substring, both served by the GIN index. */
 #define SEARCH_MATCH(q)							\
@@ -91,17 +110,14 @@
 	LIKE_ESC(q) " || '%')"
 
 /*
- * A page: rows numbered n in order, limit ($6) + 1 fetched to know
- * whether more follow; the array of the first `limit` (documents, or
- * kind + metadata with $5), and the last row's key when more follow.
+ * A list item: the document, or with $5 (metadata_only) kind, metadata
+ * and an empty spec, as Perses sends them (the Perses UI reads
+ * spec.display of every item and fails on a missing spec).
  */
-#define LIST_OUT(key)							\
-	" SELECT coalesce(jsonb_agg(CASE WHEN $5::boolean"		\
-	" THEN jsonb_build_object('kind', 'Dashboard', 'metadata',"	\
-	" dashboard_metadata(p.dr)) ELSE dashboard_doc(p.dr) END"	\
-	" ORDER BY p.n) FILTER (WHERE p.n <= $6::int), '[]')::text,"	\
-	" CASE WHEN count(*) > $6::int THEN max(" key ")"		\
-	" FILTER (WHERE p.n = $6::int) END FROM page p"
+#define LIST_ITEM(d)							\
+	"(CASE WHEN $5::boolean THEN jsonb_build_object('kind',"	\
+	" 'Dashboard', 'metadata', dashboard_metadata(" d "), 'spec',"	\
+	" '{}'::jsonb) ELSE dashboard_doc(" d ") END)::text"
 
 enum {
 	DS_GET, DS_LIST, DS_SEARCH, DS_LIST_ALL, DS_SEARCH_ALL, DS_CREATE,
@@ -138,42 +154,40 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " WHERE d.project = $1::text AND d.name = $2::text"
 	    " AND d.deleted_at IS NULL) x ON true", 6 },
 
-	/* Lists: $1-$6 as LIST_WHERE and LIST_OUT say, then cursors. */
+	/*
+	 * Lists, for api_list(): a row per item and its key.  $1-$5 as
+	 * LIST_WHERE and LIST_ITEM say; across projects $6 and $7 as
+	 * LIST_VISIBLE says; with ?q= the query; then the cursor's fields;
+	 * last the rows (NULL: all).
+	 */
 	[DS_LIST] = { "dash_list",
-	    "WITH page AS (SELECT d AS dr, d.name AS k,"
-	    " row_number() OVER (ORDER BY d.name) AS n FROM dashboard d"
+	    "SELECT " LIST_ITEM("d") ", d.name FROM dashboard d"
 	    " WHERE d.project = $1::text" LIST_WHERE
-	    " AND ($7::text IS NULL OR d.name > $7::text)"
-	    " ORDER BY d.name LIMIT $6::int + 1)"
-	    LIST_OUT("p.k"), 7 },
+	    " AND ($6::text IS NULL OR d.name > $6::text)"
+	    " ORDER BY d.name LIMIT $7::int", 7 },
 	[DS_SEARCH] = { "dash_search",
-	    "WITH m AS (SELECT d AS dr, d.name AS k,"
-	    " similarity(d.display_name, $7::text) AS sim FROM dashboard d"
-	    " WHERE d.project = $1::text" LIST_WHERE SEARCH_MATCH("$7::text")
-	    "), page AS (SELECT m.*,"
-	    " row_number() OVER (ORDER BY m.sim DESC, m.k) AS n FROM m"
-	    " WHERE $8::real IS NULL OR m.sim < $8::real"
-	    " OR (m.sim = $8::real AND m.k > $9::text)"
-	    " ORDER BY m.sim DESC, m.k LIMIT $6::int + 1)"
-	    LIST_OUT("p.sim::text || '/' || p.k"), 9 },
+	    "SELECT " LIST_ITEM("m.dr") ", m.sim::text || '/' || m.k"
+	    " FROM (SELECT d AS dr, d.name AS k,"
+	    " similarity(d.display_name, $6::text) AS sim FROM dashboard d"
+	    " WHERE d.project = $1::text" LIST_WHERE SEARCH_MATCH("$6::text")
+	    ") m WHERE $7::real IS NULL OR m.sim < $7::real"
+	    " OR (m.sim = $7::real AND m.k > $8::text)"
+	    " ORDER BY m.sim DESC, m.k LIMIT $9::int", 9 },
 	[DS_LIST_ALL] = { "dash_list_all",
-	    "WITH page AS (SELECT d AS dr, d.project || '/' || d.name AS k,"
-	    " row_number() OVER (ORDER BY d.project, d.name) AS n"
+	    "SELECT " LIST_ITEM("d") ", d.project || '/' || d.name"
 	    " FROM dashboard d WHERE true" LIST_VISIBLE LIST_WHERE
-	    " AND ($9::text IS NULL"
-	    " OR (d.project, d.name) > ($9::text, $10::text))"
-	    " ORDER BY d.project, d.name LIMIT $6::int + 1)"
-	    LIST_OUT("p.k"), 10 },
+	    " AND ($8::text IS NULL"
+	    " OR (d.project, d.name) > ($8::text, $9::text))"
+	    " ORDER BY d.project, d.name LIMIT $10::int", 10 },
 	[DS_SEARCH_ALL] = { "dash_search_all",
-	    "WITH m AS (SELECT d AS dr, d.project AS pr, d.name AS k,"
-	    " similarity(d.display_name, $9::text) AS sim FROM dashboard d"
-	    " WHERE true" LIST_VISIBLE LIST_WHERE SEARCH_MATCH("$9::text")
-	    "), page AS (SELECT m.*, row_number() OVER"
-	    " (ORDER BY m.sim DESC, m.pr, m.k) AS n FROM m"
-	    " WHERE $10::real IS NULL OR m.sim < $10::real"
-	    " OR (m.sim = $10::real AND (m.pr, m.k) > ($11::text, $12::text))"
-	    " ORDER BY m.sim DESC, m.pr, m.k LIMIT $6::int + 1)"
-	    LIST_OUT("p.sim::text || '/' || p.pr || '/' || p.k"), 12 },
+	    "SELECT " LIST_ITEM("m.dr") ","
+	    " m.sim::text || '/' || m.pr || '/' || m.k"
+	    " FROM (SELECT d AS dr, d.project AS pr, d.name AS k,"
+	    " similarity(d.display_name, $8::text) AS sim FROM dashboard d"
+	    " WHERE true" LIST_VISIBLE LIST_WHERE SEARCH_MATCH("$8::text")
+	    ") m WHERE $9::real IS NULL OR m.sim < $9::real"
+	    " OR (m.sim = $9::real AND (m.pr, m.k) > ($10::text, $11::text))"
+	    " ORDER BY m.sim DESC, m.pr, m.k LIMIT $12::int", 12 },
 
 	/* A name taken by a live dashboard: no row, the caller says 409. */
 	[DS_CREATE] = { "dash_create",
@@ -186,24 +200,29 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " RETURNING version, dashboard_doc(dashboard)::text", 6 },
 
 	/*
-	 * The lock, the version check ($3, NULL = last write wins) and
-	 * the write, in one statement.  Under READ COMMITTED a writer
-	 * that waited for the lock sees the committed row and its version
-	 * (EvalPlanQual), so cur.version is the version that is current
-	 * when upd does or does not run: exactly one of N writers at
-	 * version n updates, the others learn the new version.
+	 * The lock, the version check and the write, in one statement.
+	 * $3 If-Match: the current version must be $3.  $8 the body's
+	 * metadata.version, the version the edit is based on: stale only
+	 * when a version after it was written by someone else than the
+	 * caller ($5) -- see STALE.  Both NULL: last write wins.  Under
+	 * READ COMMITTED a writer that waited for the lock sees the
+	 * committed row (EvalPlanQual), so cur is the row that is current
+	 * when upd does or does not run: of N writers holding version n
+	 * (and N users for $8) exactly one updates, the others learn the
+	 * new version and who wrote it.
 	 */
 	[DS_UPDATE] = { "dash_update",
-	    "WITH " CUR_LOCKED ","
+	    "WITH " CUR_LOCKED ", " STALE("$8::int", "$5::text") ","
 	    " upd AS (UPDATE dashboard d SET spec = $4::jsonb -> 'spec',"
 	    " tags = " TAGS_OF("$4::jsonb") ", version = d.version + 1,"
 	    " updated_at = now(), updated_by = $5::text, message = $6::text,"
-	    " restored_from = NULL FROM cur"
+	    " restored_from = NULL FROM cur, stale"
 	    " WHERE d.id = cur.id AND ($3::int IS NULL OR cur.version = $3::int)"
+	    " AND stale.v IS NULL"
 	    " RETURNING d.id, d.version, dashboard_doc(d)::text AS doc),"
 	    " " HIST ", " TRIM("$7")
-	    " SELECT c.version, u.version, u.doc"
-	    " FROM cur c LEFT JOIN upd u ON u.id = c.id", 7 },
+	    " SELECT c.version, u.version, u.doc, s.v, s.vby, rfc3339(s.vat)"
+	    " FROM cur c CROSS JOIN stale s LEFT JOIN upd u ON u.id = c.id", 8 },
 
 	/* To the trash: version and history unchanged. */
 	[DS_DELETE] = { "dash_delete",
@@ -215,25 +234,27 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " AND ($3::int IS NULL OR cur.version = $3::int) RETURNING d.id)"
 	    " SELECT c.version, EXISTS (SELECT 1 FROM del) FROM cur c", 4 },
 
-	/* The current version first, then history, newest first. */
+	/*
+	 * The current version first, then history, newest first; $3 the
+	 * cursor, $4 the rows (NULL: all).  For api_list(): no row when
+	 * the dashboard is missing, a NULL one when the cursor is past
+	 * its last version.
+	 */
 	[DS_VERSIONS] = { "dash_versions",
-	    "WITH d AS (SELECT * FROM dashboard WHERE project = $1::text"
-	    " AND name = $2::text AND deleted_at IS NULL),"
-	    " h AS (SELECT version, updated_at, updated_by, message,"
-	    " restored_from FROM d UNION ALL"
+	    "SELECT h.doc, h.version::text FROM dashboard d"
+	    " LEFT JOIN LATERAL (SELECT x.version,"
+	    " jsonb_build_object('version', x.version,"
+	    " 'updatedAt', rfc3339(x.updated_at), 'updatedBy', x.updated_by,"
+	    " 'message', x.message, 'restoredFrom', x.restored_from)::text"
+	    " AS doc FROM (SELECT d.version, d.updated_at, d.updated_by,"
+	    " d.message, d.restored_from UNION ALL"
 	    " SELECT v.version, v.updated_at, v.updated_by, v.message,"
 	    " v.restored_from FROM dashboard_version v"
-	    " JOIN d ON v.dashboard_id = d.id),"
-	    " page AS (SELECT h.*, row_number() OVER (ORDER BY version DESC)"
-	    " AS n FROM h WHERE $3::int IS NULL OR version < $3::int"
-	    " ORDER BY version DESC LIMIT $4::int + 1)"
-	    " SELECT EXISTS (SELECT 1 FROM d),"
-	    " coalesce(jsonb_agg(jsonb_build_object('version', version,"
-	    " 'updatedAt', rfc3339(updated_at), 'updatedBy', updated_by,"
-	    " 'message', message, 'restoredFrom', restored_from) ORDER BY n)"
-	    " FILTER (WHERE n <= $4::int), '[]')::text,"
-	    " CASE WHEN count(*) > $4::int THEN max(version::text)"
-	    " FILTER (WHERE n = $4::int) END FROM page", 4 },
+	    " WHERE v.dashboard_id = d.id) x"
+	    " WHERE $3::int IS NULL OR x.version < $3::int"
+	    " ORDER BY x.version DESC LIMIT $4::int) h ON true"
+	    " WHERE d.project = $1::text AND d.name = $2::text"
+	    " AND d.deleted_at IS NULL", 4 },
 
 	/* A new version with version $4's spec and tags. */
 	[DS_RESTORE] = { "dash_restore",
@@ -272,23 +293,21 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " jsonb_build_object('state', u.state, 'version', u.version)::text"
 	    " FROM cur c LEFT JOIN upd u ON u.id = c.id", 8 },
 
-	/* Newest first; the key is (deleted_at in microseconds, id). */
+	/*
+	 * Newest first; the key is (deleted_at in microseconds, id); $4
+	 * the rows (NULL: all).
+	 */
 	[DS_TRASH] = { "dash_trash",
-	    "WITH page AS (SELECT d.id, d.name, d.version, d.deleted_at,"
-	    " d.deleted_by, row_number() OVER"
-	    " (ORDER BY d.deleted_at DESC, d.id DESC) AS n FROM dashboard d"
+	    "SELECT jsonb_build_object('name', d.name, 'version', d.version,"
+	    " 'deletedAt', rfc3339(d.deleted_at),"
+	    " 'deletedBy', d.deleted_by)::text,"
+	    " (extract(epoch FROM d.deleted_at) * 1000000)::bigint::text"
+	    " || '/' || d.id FROM dashboard d"
 	    " WHERE d.project = $1::text AND d.deleted_at IS NOT NULL"
 	    " AND ($2::bigint IS NULL OR (d.deleted_at, d.id) <"
 	    " (timestamptz 'epoch' + $2::bigint * interval '1 microsecond',"
 	    " $3::bigint))"
-	    " ORDER BY d.deleted_at DESC, d.id DESC LIMIT $4::int + 1)"
-	    " SELECT coalesce(jsonb_agg(jsonb_build_object('name', name,"
-	    " 'version', version, 'deletedAt', rfc3339(deleted_at),"
-	    " 'deletedBy', deleted_by) ORDER BY n)"
-	    " FILTER (WHERE n <= $4::int), '[]')::text,"
-	    " CASE WHEN count(*) > $4::int THEN"
-	    " max((extract(epoch FROM deleted_at) * 1000000)::bigint::text"
-	    " || '/' || id) FILTER (WHERE n = $4::int) END FROM page", 4 },
+	    " ORDER BY d.deleted_at DESC, d.id DESC LIMIT $4::int", 4 },
 
 	/* The most recently deleted generation of the name, if free. */
 	[DS_UNTRASH] = { "dash_untrash",
@@ -529,23 +548,6 @@ limit_text(const struct config *cfg, char *buf, size_t len)
 /* ------------------------------------------------------------------ */
 /* Lists: limit, opaque keyset cursors, the Link header */
 
-/* ?limit=: default 100, 1 to 1000.  0, or -1 after answering 400. */
-static int
-list_limit(struct req *r, char *buf, size_t len, long *lim)
-{
-	const char	*s = http_query(r, "limit");
-
-	*lim = API_LIST_DEFAULT;
-	if (s != NULL && (parse_version(s, strlen(s), lim) == -1 ||
-	    *lim < 1 || *lim > API_LIST_MAX)) {
-		http_error(r, 400, "bad_request", "limit: expected an integer "
-		    "from 1 to %d, got \"%.32s\"", API_LIST_MAX, s);
-		return -1;
-	}
-	snprintf(buf, len, "%ld", *lim);
-	return 0;
-}
-
 /*
  * ?cursor=: the previous page's last key, "/"-separated fields.
  * Fills want fields (NULL each when there is no cursor).  0, or -1
@@ -579,15 +581,6 @@ bad:
 	http_error(r, 400, "bad_request", "cursor: \"%.64s\" is not a cursor "
 	    "of this list (use the Link header of the previous page)", c);
 	return -1;
-}
-
-/* Send a list statement's row: the array, and Link when more follow. */
-static void
-send_page(struct req *r, PGresult *res, int col)
-{
-	if (!api_val_null(res, col + 1))
-		api_link_next(r, api_val(res, col + 1));
-	api_send_col(r, 200, res, col);
 }
 
 /* ?state=: default draft and active. */
@@ -641,19 +634,16 @@ query_text(struct req *r, const char *key)
 /*
  * Both dashboard lists.  Parameters, in statement order: $1 project
  * (or the ?project= filter), $2 name, $3 tag, $4 states, $5 metadata
- * only, $6 limit; across projects $7 caller, $8 sees all; with ?q=
- * the query and the similarity key; then the cursor's project (across
- * projects) and name.
+ * only; across projects $6 caller, $7 sees all; with ?q= the query;
+ * then the cursor's similarity (with ?q=), project (across projects)
+ * and name; last the rows, which api_list() fills.
  */
 static void
 list(struct req *r, int all)
 {
 	const char	*p[12], *cur[3], *q;
-	char		 lim[16];
 	size_t		 n = 0, nk, i;
-	long		 limit;
 	int		 meta, search, stmt;
-	PGresult	*res;
 	char		*end;
 	double		 sim;
 
@@ -665,9 +655,6 @@ list(struct req *r, int all)
 	if ((meta = query_bool(r, "metadata_only")) == -1)
 		return;
 	p[n++] = meta ? "t" : "f";
-	if (list_limit(r, lim, sizeof(lim), &limit) == -1)
-		return;
-	p[n++] = lim;
 	q = query_text(r, "q");
 	search = q != NULL;
 	nk = (size_t)(search + all + 1);
@@ -697,13 +684,10 @@ list(struct req *r, int all)
 		p[n++] = q;
 	for (i = 0; i < nk; i++)
 		p[n++] = cur[i];
+	p[n++] = NULL;		/* the rows */
 	stmt = all ? (search ? DS_SEARCH_ALL : DS_LIST_ALL) :
 	    (search ? DS_SEARCH : DS_LIST);
-	if ((res = api_run(r, &dashboards_stmts, (size_t)stmt, (int)n,
-	    p)) == NULL)
-		return;
-	send_page(r, res, 0);
-	PQclear(res);
+	api_list(r, &dashboards_stmts, (size_t)stmt, (int)n, p, NULL);
 	return;
 badcursor:
 	http_error(r, 400, "bad_request", "cursor: not a cursor of this list "
@@ -804,7 +788,7 @@ versions_obj(long oldv, long newv)
 	return o;
 }
 
-/* 412 or 409 with currentVersion, the body Perses clients read. */
+/* 412 with currentVersion: If-Match named another version. */
 static void
 version_error(struct req *r, int status, const char *name, long want,
     long cur)
@@ -816,8 +800,35 @@ version_error(struct req *r, int status, const char *name, long want,
 	snprintf(msg, sizeof(msg), "dashboard \"%s\" is at version %ld, not "
 	    "%ld: it was changed since you loaded it; reload and apply your "
 	    "change again", name, cur, want);
-	http_error_obj(r, status, status == 412 ? "version_mismatch" :
-	    "version_conflict", msg, x);
+	http_error_obj(r, status, "version_mismatch", msg, x);
+}
+
+/*
+ * 409 version_conflict: another user wrote version v (by, at) after
+ * the version base that the edit is based on.  The message is what the
+ * Perses UI shows, so it says who and when.
+ */
+static void
+conflict_error(struct req *r, const char *name, long base, long cur,
+    long v, const char *by, const char *at)
+{
+	struct json_object	*x = json_object_new_object();
+	char			 msg[512];
+
+	json_object_object_add(x, "currentVersion", json_object_new_int64(cur));
+	json_object_object_add(x, "changedBy", json_object_new_string(by));
+	json_object_object_add(x, "changedAt", json_object_new_string(at));
+	if (base > cur)
+		snprintf(msg, sizeof(msg), "dashboard \"%s\" has no version "
+		    "%ld: it is at version %ld, written by %.128s at %s (was it "
+		    "deleted and created again?); reload it and apply your "
+		    "change again", name, base, cur, by, at);
+	else
+		snprintf(msg, sizeof(msg), "dashboard \"%s\" was changed by "
+		    "%.128s at %s (version %ld) after version %ld, which your "
+		    "change is based on; reload it and apply your change again",
+		    name, by, at, v, base);
+	http_error_obj(r, 409, "version_conflict", msg, x);
 }
 
 static void
@@ -955,7 +966,7 @@ api_dashboard_update(struct req *r)
 {
 	const char	*project = api_param(r, "project");
 	const char	*name = api_param(r, "name");
-	const char	*code, *msg, *p[7];
+	const char	*code, *msg, *p[8];
 	char		 err[VALIDATE_ERR_MAX], want[24], lim[24];
 	struct doc	 d;
 	PGresult	*res;
@@ -971,7 +982,10 @@ api_dashboard_update(struct req *r)
 	    change_message(r, &msg) == -1)
 		return;
 	/*
-	 * If-Match decides (412); without it the body's version (409);
+	 * If-Match decides, strictly (412); without it the body's version
+	 * is the base of the edit, stale only when someone else wrote a
+	 * version after it (409) -- what the Perses UI (the version it
+	 * loaded, on every save from that tab) and percli (always 0) need;
 	 * with neither, 428 unless last write wins.  "If-Match: *" is an
 	 * explicit last write wins.
 	 */
@@ -992,12 +1006,13 @@ api_dashboard_update(struct req *r)
 		fail = 0;
 	p[0] = project;
 	p[1] = name;
-	p[2] = fail != 0 ? want : NULL;
+	p[2] = fail == 412 ? want : NULL;
 	p[3] = r->body;
 	p[4] = r->actor;
 	p[5] = msg;
 	p[6] = limit_text(r->cfg, lim, sizeof(lim));
-	if ((res = api_run(r, &dashboards_stmts, DS_UPDATE, 7, p)) == NULL)
+	p[7] = fail == 409 ? want : NULL;
+	if ((res = api_run(r, &dashboards_stmts, DS_UPDATE, 8, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0) {
 		not_found(r, project, name);
@@ -1005,7 +1020,12 @@ api_dashboard_update(struct req *r)
 	}
 	cur = api_val_long(res, 0);
 	if (api_val_null(res, 1)) {
-		version_error(r, fail, name, atol(want), cur);
+		if (fail == 409 && !api_val_null(res, 3))
+			conflict_error(r, name, d.version, cur,
+			    api_val_long(res, 3), api_val(res, 4),
+			    api_val(res, 5));
+		else
+			version_error(r, 412, name, atol(want), cur);
 		goto out;
 	}
 	answer_change(r, project, name, res, 1, 2,
@@ -1054,35 +1074,30 @@ out:
 /* ------------------------------------------------------------------ */
 /* History */
 
+/* api_list()'s answer for a dashboard that is not there. */
+static void
+list_gone(struct req *r)
+{
+	not_found(r, api_param(r, "project"), api_param(r, "name"));
+}
+
 static void
 api_dashboard_versions(struct req *r)
 {
-	const char	*project = api_param(r, "project");
-	const char	*name = api_param(r, "name");
 	const char	*p[4], *cur;
-	char		 lim[16];
-	long		 limit, v;
-	PGresult	*res;
+	long		 v;
 
-	if (list_limit(r, lim, sizeof(lim), &limit) == -1 ||
-	    list_cursor(r, &cur, 1) == -1)
+	if (list_cursor(r, &cur, 1) == -1)
 		return;
 	if (cur != NULL && parse_version(cur, strlen(cur), &v) == -1) {
 		http_error(r, 400, "bad_request", "cursor: not a cursor of "
 		    "this list (use the Link header of the previous page)");
 		return;
 	}
-	p[0] = project;
-	p[1] = name;
+	p[0] = api_param(r, "project");
+	p[1] = api_param(r, "name");
 	p[2] = cur;
-	p[3] = lim;
-	if ((res = api_run(r, &dashboards_stmts, DS_VERSIONS, 4, p)) == NULL)
-		return;
-	if (!api_val_bool(res, 0))
-		not_found(r, project, name);
-	else
-		send_page(r, res, 1);
-	PQclear(res);
+	api_list(r, &dashboards_stmts, DS_VERSIONS, 4, p, list_gone);
 }
 
 static void
@@ -1237,12 +1252,8 @@ static void
 api_trash_list(struct req *r)
 {
 	const char	*p[4], *cur[2];
-	char		 lim[16];
-	long		 limit;
-	PGresult	*res;
 
-	if (list_limit(r, lim, sizeof(lim), &limit) == -1 ||
-	    list_cursor(r, cur, 2) == -1)
+	if (list_cursor(r, cur, 2) == -1)
 		return;
 	if (cur[0] != NULL && (!is_int(cur[0]) || !is_int(cur[1]))) {
 		http_error(r, 400, "bad_request", "cursor: not a cursor of "
@@ -1252,11 +1263,7 @@ api_trash_list(struct req *r)
 	p[0] = api_param(r, "project");
 	p[1] = cur[0];
 	p[2] = cur[1];
-	p[3] = lim;
-	if ((res = api_run(r, &dashboards_stmts, DS_TRASH, 4, p)) == NULL)
-		return;
-	send_page(r, res, 0);
-	PQclear(res);
+	api_list(r, &dashboards_stmts, DS_TRASH, 4, p, NULL);
 }
 
 static void

@@ -25,32 +25,28 @@
 
 #define USER_MAX	128		/* characters of a member's user name */
 
-/* The lists page in SQL: CURSOR_ENC and CURSOR_DEC are in common.h. */
+/*
+ * The lists go out through api_list(): a row per item and its key, the
+ * cursor read with CURSOR_DEC (common.h), the last parameter the row
+ * count (NULL: all).
+ */
 
 enum {
-	PR_LIST, PR_GET, PR_CREATE, PR_UPDATE, PR_DELETE,
+	PR_LIST, PR_GET, PR_CREATE, PR_UPDATE, PR_LOCK, PR_DELETE,
 	MB_LIST, MB_LOCK, MB_PUT, MB_DELETE, PR_ME, PR__COUNT
 };
 
 static const struct stmt_def defs[PR__COUNT] = {
 	/*
 	 * $1 user, $2 all projects (global admin, anonymous mode),
-	 * $3 cursor, $4 limit.  One row more than the page tells whether
-	 * another page follows.
+	 * $3 cursor, $4 rows (NULL: all).
 	 */
 	[PR_LIST] = { "projects_list",
-	    "WITH page AS ("
-	    " SELECT p, p.name, row_number() OVER (ORDER BY p.name) AS n"
-	    " FROM project p"
+	    "SELECT project_doc(p)::text, p.name FROM project p"
 	    " WHERE ($2::boolean OR EXISTS (SELECT 1 FROM project_member m"
 	    " WHERE m.project = p.name AND m.user_name = $1::text))"
 	    " AND ($3::text IS NULL OR p.name > " CURSOR_DEC("$3::text") ")"
-	    " ORDER BY p.name LIMIT $4::int + 1) "
-	    "SELECT coalesce(jsonb_agg(project_doc(p) ORDER BY name)"
-	    " FILTER (WHERE n <= $4::int), '[]')::text AS doc,"
-	    " CASE WHEN count(*) > $4::int THEN "
-	    CURSOR_ENC("max(name) FILTER (WHERE n <= $4::int)") " END AS next "
-	    "FROM page", 4 },
+	    " ORDER BY p.name LIMIT $4::int", 4 },
 	[PR_GET] = { "project_get",
 	    "SELECT project_doc(p)::text AS doc FROM project p "
 	    "WHERE p.name = $1::text", 1 },
@@ -62,50 +58,59 @@ static const struct stmt_def defs[PR__COUNT] = {
 	    "ON CONFLICT (name) DO NOTHING "
 	    "RETURNING project_doc(p)::text AS doc,"
 	    " jsonb_build_object('display', p.display)::text AS details", 4 },
+	/* Every update is a version, as for dashboards. */
 	[PR_UPDATE] = { "project_update",
 	    "UPDATE project p SET display = jsonb_strip_nulls("
 	    "jsonb_build_object('name', $2::text, 'description', $3::text)),"
-	    " updated_at = now(), updated_by = $4::text "
-	    "FROM (SELECT name, display FROM project WHERE name = $1::text"
-	    " FOR UPDATE) o "
+	    " version = p.version + 1, updated_at = now(),"
+	    " updated_by = $4::text "
+	    "FROM (SELECT name, display, version FROM project"
+	    " WHERE name = $1::text FOR UPDATE) o "
 	    "WHERE p.name = o.name "
-	    "RETURNING project_doc(p)::text AS doc, jsonb_build_object("
-	    "'display', p.display, 'oldDisplay', o.display)::text AS details",
-	    4 },
+	    "RETURNING project_doc(p)::text AS doc, p.version, jsonb_build_object("
+	    "'display', p.display, 'oldDisplay', o.display, 'oldVersion',"
+	    " o.version, 'newVersion', p.version)::text AS details", 4 },
 	/*
-	 * Refuses while any dashboard row, live or in the trash, refers to
-	 * the project (the foreign key is RESTRICT: dashboards are never
-	 * lost as a side effect).  Members go by ON DELETE CASCADE.  The
-	 * outer SELECT sees the rows as they were before the DELETE.
+	 * Before PR_DELETE, in the same transaction: nothing can be added
+	 * to the project (an insert that refers to it takes KEY SHARE on
+	 * its row) between the count and the delete, so the audit row
+	 * counts exactly what went.
+	 */
+	[PR_LOCK] = { "project_lock",
+	    "SELECT 1 FROM project WHERE name = $1::text FOR UPDATE", 1 },
+	/*
+	 * The project and everything in it: its dashboards, live and in
+	 * the trash, with their history and share links, and its members
+	 * go by ON DELETE CASCADE (migrations/0006), as does what later
+	 * modules keep per project.  The counts are taken from the same
+	 * snapshot, before the delete.  No row: no such project.
 	 */
 	[PR_DELETE] = { "project_delete",
-	    "WITH d AS (SELECT count(*) FILTER (WHERE deleted_at IS NULL)"
-	    " AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL)"
-	    " AS trashed FROM dashboard WHERE project = $1::text),"
-	    " del AS (DELETE FROM project p USING d WHERE p.name = $1::text"
-	    " AND d.live + d.trashed = 0 RETURNING p.display) "
-	    "SELECT EXISTS (SELECT 1 FROM project WHERE name = $1::text)"
-	    " AS found, d.live, d.trashed,"
-	    " (SELECT jsonb_build_object('display', del.display, 'members',"
-	    " (SELECT count(*) FROM project_member WHERE project = $1::text))"
-	    "::text FROM del) AS details "
-	    "FROM d", 1 },
+	    "WITH d AS (SELECT id, deleted_at FROM dashboard"
+	    " WHERE project = $1::text),"
+	    " n AS (SELECT (SELECT count(*) FROM d) AS dashboards,"
+	    " (SELECT count(*) FROM d WHERE deleted_at IS NOT NULL) AS trashed,"
+	    " (SELECT count(*) FROM dashboard_version v"
+	    " JOIN d ON v.dashboard_id = d.id) AS versions,"
+	    " (SELECT count(*) FROM share_token s"
+	    " JOIN d ON s.dashboard_id = d.id) AS shares,"
+	    " (SELECT count(*) FROM project_member"
+	    " WHERE project = $1::text) AS members),"
+	    " del AS (DELETE FROM project p WHERE p.name = $1::text"
+	    " RETURNING p.display, p.version) "
+	    "SELECT del.version, jsonb_build_object('display', del.display,"
+	    " 'version', del.version, 'dashboards', n.dashboards,"
+	    " 'trashed', n.trashed, 'versions', n.versions,"
+	    " 'shares', n.shares, 'members', n.members)::text AS details "
+	    "FROM del, n", 1 },
 
 	/* Members sort by byte order so the keyset cursor is stable. */
 	[MB_LIST] = { "members_list",
-	    "WITH page AS ("
-	    " SELECT user_name COLLATE \"C\" AS u, role,"
-	    " row_number() OVER (ORDER BY user_name COLLATE \"C\") AS n"
-	    " FROM project_member WHERE project = $1::text"
+	    "SELECT jsonb_build_object('user', user_name, 'role', role)::text,"
+	    " user_name FROM project_member WHERE project = $1::text"
 	    " AND ($2::text IS NULL OR user_name COLLATE \"C\" > "
 	    CURSOR_DEC("$2::text") ")"
-	    " ORDER BY 1 LIMIT $3::int + 1) "
-	    "SELECT coalesce(jsonb_agg(jsonb_build_object('user', u,"
-	    " 'role', role) ORDER BY u) FILTER (WHERE n <= $3::int),"
-	    " '[]')::text AS doc,"
-	    " CASE WHEN count(*) > $3::int THEN "
-	    CURSOR_ENC("max(u) FILTER (WHERE n <= $3::int)") " END AS next "
-	    "FROM page", 3 },
+	    " ORDER BY user_name COLLATE \"C\" LIMIT $3::int", 3 },
 	/*
 	 * Member changes of one project take turns on its row, so the
 	 * last-admin check in the next statement (a fresh snapshot) sees
@@ -357,7 +362,8 @@ api_projects_list(struct req *r)
 	/* Anonymous mode gives anonymous_role in every project. */
 	p[0] = r->actor;
 	p[1] = r->admin || r->cfg->auth.mode == AUTH_ANONYMOUS ? "t" : "f";
-	api_sql_list(r, &projects_stmts, PR_LIST, 4, p, "");
+	p[2] = http_query(r, "cursor");
+	api_list(r, &projects_stmts, PR_LIST, 4, p, NULL);
 }
 
 static void
@@ -397,7 +403,7 @@ api_project_create(struct req *r)
 		    in.name);
 		goto out;
 	}
-	if (audit_change(r, in.name, NULL, AUDIT_NO_VERSION,
+	if (audit_change(r, in.name, NULL, 0,
 	    details(res)) == -1)
 		goto out;
 	send_doc(r, 200, res);
@@ -430,7 +436,7 @@ api_project_update(struct req *r)
 		project_not_found(r, project);
 		goto out;
 	}
-	if (audit_change(r, project, NULL, AUDIT_NO_VERSION,
+	if (audit_change(r, project, NULL, atol(col(res, "version")),
 	    details(res)) == -1)
 		goto out;
 	send_doc(r, 200, res);
@@ -438,30 +444,32 @@ out:
 	PQclear(res);
 }
 
+/*
+ * Everything in the project goes with it, as in Perses (whose UI
+ * shows any answer to a DELETE as success, so a refusal would only
+ * mislead).  The audit row counts what went.
+ */
 static void
 api_project_delete(struct req *r)
 {
 	const char	*p[1];
-	PGresult	*res;
-	long		 live, trashed;
+	PGresult	*res = NULL;
 
 	p[0] = api_param(r, "project");
+	if ((res = api_run(r, &projects_stmts, PR_LOCK, 1, p)) == NULL)
+		goto out;
+	if (PQntuples(res) == 0) {
+		project_not_found(r, p[0]);	/* gone since authz looked */
+		goto out;
+	}
+	PQclear(res);
 	if ((res = api_run(r, &projects_stmts, PR_DELETE, 1, p)) == NULL)
 		goto out;
-	if (strcmp(col(res, "found"), "t") != 0) {
+	if (PQntuples(res) == 0) {
 		project_not_found(r, p[0]);
 		goto out;
 	}
-	if (col(res, "details") == NULL) {
-		live = atol(col(res, "live"));
-		trashed = atol(col(res, "trashed"));
-		http_error(r, 409, "conflict", "project \"%s\" still holds %ld "
-		    "dashboard%s (%ld live, %ld in the trash); delete them "
-		    "first", p[0], live + trashed, live + trashed == 1 ? "" :
-		    "s", live, trashed);
-		goto out;
-	}
-	if (audit_change(r, p[0], NULL, AUDIT_NO_VERSION,
+	if (audit_change(r, p[0], NULL, atol(col(res, "version")),
 	    details(res)) == -1)
 		goto out;
 	http_send(r, 204, NULL, NULL, 0);
@@ -475,7 +483,8 @@ api_members_list(struct req *r)
 	const char	*p[3];
 
 	p[0] = api_param(r, "project");
-	api_sql_list(r, &projects_stmts, MB_LIST, 3, p, "");
+	p[1] = http_query(r, "cursor");
+	api_list(r, &projects_stmts, MB_LIST, 3, p, NULL);
 }
 
 /*

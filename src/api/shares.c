@@ -91,26 +91,22 @@ static const struct stmt_def defs[SH__COUNT] = {
 	/*
 	 * Newest first, keyset paging on (created_at, id): $3 the last
 	 * key's created_at in microseconds since the epoch, $4 its id, $5
-	 * the limit.  The key of the page's last row when more follow.
+	 * the rows (NULL: all).  For api_list(): a row per link and its
+	 * key; no row when the dashboard is missing, one NULL row when it
+	 * has no link (after the cursor).
 	 */
 	[SH_LIST] = { "share_list",
-	    "WITH d AS (SELECT d.id FROM dashboard d"
-	    " WHERE d.project = $1::text AND d.name = $2::text"
-	    " AND d.deleted_at IS NULL),"
-	    " page AS (SELECT s AS sr, s.created_at, s.id, row_number() OVER"
-	    " (ORDER BY s.created_at DESC, s.id DESC) AS n"
-	    " FROM share_token s JOIN d ON s.dashboard_id = d.id"
-	    " WHERE $3::bigint IS NULL OR (s.created_at, s.id) <"
+	    "SELECT l.doc, l.k FROM dashboard d LEFT JOIN LATERAL ("
+	    " SELECT share_link_doc(s)::text AS doc,"
+	    " (extract(epoch FROM s.created_at) * 1000000)::bigint::text"
+	    " || '/' || s.id AS k FROM share_token s"
+	    " WHERE s.dashboard_id = d.id AND ($3::bigint IS NULL"
+	    " OR (s.created_at, s.id) <"
 	    " (timestamptz 'epoch' + $3::bigint * interval '1 microsecond',"
-	    " $4::uuid)"
-	    " ORDER BY s.created_at DESC, s.id DESC LIMIT $5::int + 1)"
-	    " SELECT EXISTS (SELECT 1 FROM d) AS found,"
-	    " coalesce(jsonb_agg(share_link_doc(p.sr) ORDER BY p.n)"
-	    " FILTER (WHERE p.n <= $5::int), '[]')::text AS doc,"
-	    " CASE WHEN count(*) > $5::int THEN"
-	    " max((extract(epoch FROM p.created_at) * 1000000)::bigint::text"
-	    " || '/' || p.id) FILTER (WHERE p.n = $5::int) END AS next"
-	    " FROM page p", 5 },
+	    " $4::uuid))"
+	    " ORDER BY s.created_at DESC, s.id DESC LIMIT $5::int) l ON true"
+	    " WHERE d.project = $1::text AND d.name = $2::text"
+	    " AND d.deleted_at IS NULL", 5 },
 
 	/*
 	 * Revoke link $3 of dashboard $1/$2, once: the lock makes a
@@ -731,22 +727,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* List */
 
-/* ?limit=: default 100, 1 to 1000.  0, or -1 after answering 400. */
-static int
-list_limit(struct req *r, char *buf, size_t len)
-{
-	const char	*s = http_query(r, "limit");
-	int		 lim = API_LIST_DEFAULT;
-
-	if (s != NULL && api_limit_parse(s, &lim) == -1) {
-		http_error(r, 400, "bad_request", "limit: expected an integer "
-		    "from 1 to %d, got \"%.32s\"", API_LIST_MAX, s);
-		return -1;
-	}
-	snprintf(buf, len, "%d", lim);
-	return 0;
-}
-
 /*
  * ?cursor=: base64url of "<created_at µs>/<id>" from the previous
  * page's Link header.  Fills micros and id (NULL without a cursor).
@@ -783,26 +763,13 @@ bad:
 static void
 api_shares_list(struct req *r)
 {
-	const char	*p[5], *next;
-	char		 lim[16];
-	PGresult	*res;
+	const char	*p[5];
 
 	p[0] = api_param(r, "project");
 	p[1] = api_param(r, "name");
-	if (list_cursor(r, &p[2], &p[3]) == -1 ||
-	    list_limit(r, lim, sizeof(lim)) == -1)
+	if (list_cursor(r, &p[2], &p[3]) == -1)
 		return;
-	p[4] = lim;
-	if ((res = run(r, SH_LIST, 5, p)) == NULL)
-		return;
-	if (!col_bool(res, "found"))
-		dashboard_not_found(r);
-	else {
-		if ((next = col(res, "next")) != NULL)
-			api_link_next(r, next);
-		send_col(r, 200, res, "doc");
-	}
-	PQclear(res);
+	api_list(r, &shares_stmts, SH_LIST, 5, p, dashboard_not_found);
 }
 
 /* ------------------------------------------------------------------ */

@@ -31,8 +31,9 @@
 #define CATEGORY_DEFAULT	"general"
 
 /*
- * The list pages in SQL (CURSOR_ENC and CURSOR_DEC, common.h); its
- * cursor is "category/id" of the last row.  Both halves follow the
+ * The list goes out through api_list() (common.h), complete or a page
+ * at a time; its cursor is "category/id" of the last row, read back
+ * with CURSOR_DEC.  Both halves follow the
  * name rule, so "/" cannot occur in either.
  */
 
@@ -43,25 +44,17 @@ enum {
 
 static const struct stmt_def defs[TP__COUNT] = {
 	/*
-	 * $1 category (NULL: all), $2 cursor, $3 limit.  One row more
-	 * than the page tells whether another page follows.
+	 * $1 category (NULL: all), $2 cursor, $3 rows (NULL: all); a row
+	 * per template and its key, for api_list().
 	 */
 	[TP_LIST] = { "templates_list",
-	    "WITH cur AS (SELECT " CURSOR_DEC("$2::text") " AS k), "
-	    "page AS ("
-	    " SELECT template_summary(t) AS doc, t.category, t.id,"
-	    " row_number() OVER (ORDER BY t.category, t.id) AS n"
+	    "WITH cur AS (SELECT " CURSOR_DEC("$2::text") " AS k) "
+	    "SELECT template_summary(t)::text, t.category || '/' || t.id"
 	    " FROM dashboard_template t, cur"
 	    " WHERE ($1::text IS NULL OR t.category = $1::text)"
 	    " AND ($2::text IS NULL OR (t.category, t.id) >"
 	    " (split_part(cur.k, '/', 1), split_part(cur.k, '/', 2)))"
-	    " ORDER BY t.category, t.id LIMIT $3::int + 1) "
-	    "SELECT coalesce(jsonb_agg(doc ORDER BY n)"
-	    " FILTER (WHERE n <= $3::int), '[]')::text AS body,"
-	    " CASE WHEN count(*) > $3::int THEN "
-	    CURSOR_ENC("min(category || '/' || id) FILTER (WHERE n = $3::int)")
-	    " END AS next "
-	    "FROM page", 3 },
+	    " ORDER BY t.category, t.id LIMIT $3::int", 3 },
 	[TP_GET] = { "template_get",
 	    "SELECT template_doc(t)::text FROM dashboard_template t "
 	    "WHERE t.id = $1::text", 1 },
@@ -293,9 +286,9 @@ api_templates_list(struct req *r)
 		    "category: 1-75 characters of [a-zA-Z0-9_.-]", p[0]);
 		return;
 	}
-	/* The next page keeps the category: the name rule is URL-safe. */
-	api_sql_list(r, &templates_stmts, TP_LIST, 3, p, p[0] == NULL ? "" :
-	    arena_printf(r->arena, "category=%s&", p[0]));
+	/* The next page's Link keeps the category with the query. */
+	p[1] = http_query(r, "cursor");
+	api_list(r, &templates_stmts, TP_LIST, 3, p, NULL);
 }
 
 static void
