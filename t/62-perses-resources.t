@@ -742,6 +742,87 @@ subtest 'paging: complete without ?limit=, Link with it' => sub {
 	req(DELETE => "/api/v1/globaldatasources/$_", 'admin') for qw(a1 a2 a3);
 };
 
+subtest 'POST /api/validate/{kind}: the same rules, nothing stored' => sub {
+	my $r = req(POST => '/api/validate/globaldatasources', 'alice',
+	    gds('check'));
+	is($r->{status}, 200, 'a valid GlobalDatasource: 200') or diag $r->{content};
+	is($r->{content}, '', 'empty body');
+	$r = req(POST => '/api/validate/datasources', 'alice',
+	    pds('check', meta => { project => 'any' }));
+	is($r->{status}, 200, 'a valid Datasource of any project');
+	$r = req(POST => '/api/validate/globalvariables', 'alice', gvar('check'));
+	is($r->{status}, 200, 'a valid GlobalVariable');
+	$r = req(POST => '/api/validate/variables', 'alice',
+	    gvar('check', undef, kind => 'Variable'));
+	is($r->{status}, 200, 'a valid Variable');
+	my $j = is_error(req(POST => '/api/validate/variables', 'alice',
+	    gvar('42', undef, kind => 'Variable')), 400, 'validation_failed',
+	    'an invalid Variable');
+	like($j->{message}, qr/^metadata\.name: /, 'names the field');
+	$j = is_error(req(POST => '/api/validate/datasources', 'alice',
+	    pds('x', spec => { plugin => {} })), 400, 'validation_failed',
+	    'an invalid Datasource');
+	like($j->{message}, qr/^spec\.plugin\.kind: /, 'names the field');
+	is_error(req(POST => '/api/validate/datasources', undef, pds('x')), 401,
+	    'unauthorized', 'no identity');
+	is($t->psql("SELECT count(*) FROM datasource WHERE name = 'check'")
+	    + $t->psql("SELECT count(*) FROM variable WHERE name = 'check'"), 0,
+	    'nothing stored');
+};
+
+subtest 'concurrency: of 8 writers at one version exactly one wins, 5 rounds' => sub {
+	$t->psql("INSERT INTO project_member (project, user_name, role,"
+	    . " created_by, updated_by) SELECT 'p1', 'w' || i, 'admin', 'test',"
+	    . " 'test' FROM generate_series(1, 8) i");
+	my $P = '/api/v1/projects/p1/datasources';
+	my $r = req(POST => $P, 'dave', pds('race'));
+	is($r->{status}, 200, 'the datasource to race on');
+	my $dir = $t->tmpdir;
+	for my $round (1 .. 5) {
+		my $v = $round - 1;
+		my $go = time + 0.5;
+		my @pids;
+		for my $c (1 .. 8) {
+			push @pids, $t->bg(sub {
+				# Bounded: $go is half a second away.
+				select(undef, undef, undef, 0.002) while time < $go;
+				# Odd writers send If-Match, even ones metadata.version;
+				# each is another user, so each stale one conflicts.
+				my $d = pds('race', $c % 2 ? () : (meta => {
+				    version => $v }), spec => { display => { name =>
+				    "r$round c$c" }, plugin => { kind => 'P' } });
+				my $r = $t->request(PUT => "$P/race", user => "w$c",
+				    json => $d, timeout => 30, headers => $c % 2
+				    ? { 'If-Match' => qq{"$v"} } : {});
+				open(my $f, '>', "$dir/race-$round-$c") or return 1;
+				print $f "$r->{status}\n";
+				close $f;
+				return 0;
+			});
+		}
+		my (%st, $wrong);
+		for my $c (1 .. 8) {
+			$t->wait_pid($pids[$c - 1], 60);
+			my $s = 'none';
+			if (open(my $f, '<', "$dir/race-$round-$c")) {
+				chomp($s = <$f> // 'none');
+			}
+			$st{$s}++;
+			$wrong++ unless $s eq '200' || $s eq ($c % 2 ? '412' : '409');
+		}
+		is($st{200} // 0, 1, "round $round: exactly one 200")
+		    or diag explain \%st;
+		ok(!$wrong, "round $round: the others 412 (If-Match) or 409 "
+		    . "(metadata.version)") or diag explain \%st;
+	}
+	is($t->psql("SELECT version FROM datasource WHERE name = 'race'"), 5,
+	    'five rounds, five versions');
+	is($t->psql("SELECT count(*) FROM datasource_edit e JOIN datasource d"
+	    . " ON d.id = e.datasource_id WHERE d.name = 'race'"), 6,
+	    'an author row per version');
+	req(DELETE => "$P/race", 'dave');
+};
+
 subtest 'a deleted project takes its datasources and variables along' => sub {
 	is($t->psql("SELECT count(*) FROM datasource WHERE project = 'p2'"), 1,
 	    'p2 has a datasource');

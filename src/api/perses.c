@@ -1,8 +1,8 @@
 /*
  * perses.c -- what the Perses UI needs besides dashboards (SPEC §4,
- * §11 "Datasource documents"): GET /api/config, POST /api/v1/view, and
- * the Datasource, GlobalDatasource, Variable and GlobalVariable
- * resources.
+ * §11 "Datasource documents"): GET /api/config, POST /api/v1/view, the
+ * Datasource, GlobalDatasource, Variable and GlobalVariable resources,
+ * and /api/validate for those four kinds.
  *
  * Owns: the ConfigModel dashcgi answers (a constant: nginx
  * authenticates, so Perses's own auth is off); the view counter's
@@ -816,15 +816,15 @@ struct doc_in {
 };
 
 /*
- * Check a client's document for scope project (NULL: global) and, for
- * PUT, the name in the path.  0 with in filled, or -1 after answering
- * 400 naming the field.
+ * Check a client's document: a global one, or one of project (NULL:
+ * any, for /api/validate) and, for PUT, the name in the path.  0 with
+ * in filled, or -1 after answering 400 naming the field.
  */
 static int
-doc_parse(struct req *r, const struct rkind *k, const char *project,
-    const char *path_name, struct doc_in *in)
+doc_parse(struct req *r, const struct rkind *k, int global,
+    const char *project, const char *path_name, struct doc_in *in)
 {
-	const char		*want = project != NULL ? k->kind : k->gkind;
+	const char		*want = global ? k->gkind : k->kind;
 	struct json_object	*doc = r->json, *md, *v, *spec, *norm = NULL;
 	struct err		 e;
 	const char		*s;
@@ -852,7 +852,7 @@ doc_parse(struct req *r, const struct rkind *k, const char *project,
 	if ((md = member(doc, "metadata")) == NULL ||
 	    !json_object_is_type(md, json_type_object)) {
 		api_invalid(r, "metadata: required, an object with name%s",
-		    project != NULL ? " and project" : "");
+		    global ? "" : " and project");
 		return -1;
 	}
 	if (api_str_member(r, md, "name", "metadata.name", API_NULL_ABSENT,
@@ -1186,7 +1186,7 @@ create(struct req *r, const struct rkind *k)
 	struct doc_in	 in;
 	PGresult	*res;
 
-	if (doc_parse(r, k, project, NULL, &in) == -1)
+	if (doc_parse(r, k, project == NULL, project, NULL, &in) == -1)
 		return;
 	if (builtin(k, in.name)) {
 		http_error(r, 409, "conflict", "%s \"%s\" is built into dashcgi "
@@ -1228,7 +1228,7 @@ update(struct req *r, const struct rkind *k)
 		immutable(r, k, project, name);
 		return;
 	}
-	if (doc_parse(r, k, project, name, &in) == -1 ||
+	if (doc_parse(r, k, project == NULL, project, name, &in) == -1 ||
 	    (im = if_match(r, want, sizeof(want))) == -1)
 		return;
 	/*
@@ -1307,6 +1307,22 @@ delete(struct req *r, const struct rkind *k)
 	PQclear(res);
 }
 
+/*
+ * POST /api/validate/{datasources,globaldatasources,variables,
+ * globalvariables}: Perses's checks of one document, without storing
+ * it or asking the database (so without the default-per-kind check,
+ * as in Perses).  200 empty, or 400 naming the field.
+ */
+static void
+validate_doc(struct req *r, const struct rkind *k, int global)
+{
+	struct doc_in	 in;
+
+	if (doc_parse(r, k, global, NULL, NULL, &in) == -1)
+		return;
+	http_send(r, 200, NULL, "", 0);
+}
+
 /* The handlers, one per route row. */
 static void ds_list(struct req *r)	{ list_scope(r, &datasources); }
 static void ds_list_all(struct req *r)	{ list_all(r, &datasources); }
@@ -1320,6 +1336,10 @@ static void var_get(struct req *r)	{ get_one(r, &variables); }
 static void var_create(struct req *r)	{ create(r, &variables); }
 static void var_update(struct req *r)	{ update(r, &variables); }
 static void var_delete(struct req *r)	{ delete(r, &variables); }
+static void ds_validate(struct req *r)	{ validate_doc(r, &datasources, 0); }
+static void gds_validate(struct req *r)	{ validate_doc(r, &datasources, 1); }
+static void var_validate(struct req *r)	{ validate_doc(r, &variables, 0); }
+static void gvar_validate(struct req *r) { validate_doc(r, &variables, 1); }
 
 #define GDS	"/api/v1/globaldatasources"
 #define GVAR	"/api/v1/globalvariables"
@@ -1366,6 +1386,15 @@ static const struct route routes[] = {
 	    "variable.update" },
 	{ "DELETE", PVAR "/{name}",	var_delete, R_API, ROLE_ADMIN,
 	    "variable.delete" },
+
+	{ "POST", "/api/validate/datasources", ds_validate, R_AUTH | R_JSON,
+	    ROLE_NONE, NULL },
+	{ "POST", "/api/validate/globaldatasources", gds_validate,
+	    R_AUTH | R_JSON, ROLE_NONE, NULL },
+	{ "POST", "/api/validate/variables", var_validate, R_AUTH | R_JSON,
+	    ROLE_NONE, NULL },
+	{ "POST", "/api/validate/globalvariables", gvar_validate,
+	    R_AUTH | R_JSON, ROLE_NONE, NULL },
 };
 
 static const struct stmt_set *const stmt_sets[] = { &perses_stmts, NULL };
