@@ -8,7 +8,7 @@ DROP FUNCTION datasource_builtin_since();
 DROP FUNCTION datasource_scope(text, timestamptz);
 DROP FUNCTION variable_doc(variable);
 DROP FUNCTION datasource_doc(datasource);
-DROP FUNCTION resource_metadata(text, text, integer, timestamptz, timestamptz);
+DROP FUNCTION scoped_doc_metadata(text, text, integer, timestamptz, timestamptz);
 DROP TABLE variable_edit;
 DROP TABLE variable;
 DROP TABLE datasource_edit;

@@ -106,7 +106,7 @@ COMMENT ON TABLE variable_edit IS
 -- Documents
 
 -- metadata of a document in scope p (NULL: global, no project member).
-CREATE FUNCTION resource_metadata(p text, n text, v integer,
+CREATE FUNCTION scoped_doc_metadata(p text, n text, v integer,
     created timestamptz, updated timestamptz) RETURNS jsonb
 	LANGUAGE sql STABLE PARALLEL SAFE
 	RETURN jsonb_build_object(
@@ -122,7 +122,7 @@ CREATE FUNCTION datasource_doc(d datasource) RETURNS jsonb
 	RETURN jsonb_build_object(
 		'kind', CASE WHEN d.project IS NULL THEN 'GlobalDatasource'
 		    ELSE 'Datasource' END,
-		'metadata', resource_metadata(d.project, d.name, d.version,
+		'metadata', scoped_doc_metadata(d.project, d.name, d.version,
 		    d.created_at, d.updated_at),
 		'spec', d.spec);
 
@@ -131,7 +131,7 @@ CREATE FUNCTION variable_doc(v variable) RETURNS jsonb
 	RETURN jsonb_build_object(
 		'kind', CASE WHEN v.project IS NULL THEN 'GlobalVariable'
 		    ELSE 'Variable' END,
-		'metadata', resource_metadata(v.project, v.name, v.version,
+		'metadata', scoped_doc_metadata(v.project, v.name, v.version,
 		    v.created_at, v.updated_at),
 		'spec', v.spec);
 
@@ -153,7 +153,7 @@ AS $$
 	SELECT b.name, b.kind, b.dflt, jsonb_build_object(
 		'kind', CASE WHEN p IS NULL THEN 'GlobalDatasource'
 		    ELSE 'Datasource' END,
-		'metadata', resource_metadata(p, b.name, 0, since, since),
+		'metadata', scoped_doc_metadata(p, b.name, 0, since, since),
 		'spec', jsonb_build_object(
 			'display', jsonb_build_object('name', b.title,
 			    'description', b.descr),
