@@ -361,8 +361,9 @@ subtest 'global datasources: create, read, update, delete' => sub {
 	$r = req(PUT => '/api/v1/globaldatasources/prom', 'root2', $new);
 	is($r->{status}, 200, 'based on the current version: fine');
 	$new->{metadata}{version} = 9;
-	is_error(req(PUT => '/api/v1/globaldatasources/prom', 'root2', $new),
-	    409, 'version_conflict', 'a version from the future');
+	$j = is_error(req(PUT => '/api/v1/globaldatasources/prom', 'root2',
+	    $new), 409, 'version_conflict', 'a version from the future');
+	like($j->{message}, qr/never had version 9/, 'says so');
 
 	is_error(req(PUT => '/api/v1/globaldatasources/nope', 'admin',
 	    gds('nope', meta => { version => 0 })), 404, 'not_found',

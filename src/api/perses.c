@@ -1020,10 +1020,16 @@ version_error(struct req *r, const struct rkind *k, int status,
 		    json_object_new_string(by) : NULL);
 		json_object_object_add(x, "changedAt", at != NULL ?
 		    json_object_new_string(at) : NULL);
-		snprintf(msg, sizeof(msg), "%s \"%s\" was changed by %s since "
-		    "version %ld (it is at version %ld): reload it and apply "
-		    "your change again", k->noun, name, by != NULL ? by :
-		    "someone else", want, cur);
+		if (want > cur)
+			snprintf(msg, sizeof(msg), "%s \"%s\" is at version "
+			    "%ld; it never had version %ld (was it deleted "
+			    "and made again?): reload it and apply your change "
+			    "again", k->noun, name, cur, want);
+		else
+			snprintf(msg, sizeof(msg), "%s \"%s\" was changed by "
+			    "%s since version %ld (it is at version %ld): "
+			    "reload it and apply your change again", k->noun,
+			    name, by != NULL ? by : "someone else", want, cur);
 	} else
 		snprintf(msg, sizeof(msg), "%s \"%s\" is at version %ld, not "
 		    "%ld: it was changed since you loaded it; reload and apply "
@@ -1282,6 +1288,7 @@ delete(struct req *r, const struct rkind *k)
 	const char	*project = api_param(r, "project");
 	const char	*name = api_param(r, "name"), *p[3];
 	char		 want[24];
+	struct json_object *det;
 	PGresult	*res;
 	int		 im;
 
@@ -1301,9 +1308,14 @@ delete(struct req *r, const struct rkind *k)
 	else if (!api_val_bool(res, 1))
 		version_error(r, k, 412, name, atol(want), api_val_long(res, 0),
 		    NULL, NULL);
-	else if (audit_change(r, project, name, api_val_long(res, 0),
-	    versions_obj(api_val_long(res, 0), api_val_long(res, 0))) == 0)
-		http_send(r, 204, NULL, NULL, 0);
+	else {
+		det = json_object_new_object();
+		json_object_object_add(det, "version",
+		    json_object_new_int64(api_val_long(res, 0)));
+		if (audit_change(r, project, name, api_val_long(res, 0),
+		    det) == 0)
+			http_send(r, 204, NULL, NULL, 0);
+	}
 	PQclear(res);
 }
 
