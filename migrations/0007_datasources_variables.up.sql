@@ -140,9 +140,11 @@ CREATE FUNCTION variable_doc(v variable) RETURNS jsonb
 -- (SPEC §11) through the proxy paths the Perses UI derives from a
 -- datasource's scope and name; proxy.spec.url says the same.  Built-in
 -- "dashcgi" is the scope's default PrometheusDatasource unless an
--- administrator made a stored one the default: then that one is, and a
--- dashboard that names no datasource queries it.  since: the built-ins'
--- createdAt and updatedAt.
+-- administrator made a stored one the default, in this scope or the
+-- global one: the Perses UI looks for a default in the project first,
+-- then globally, so a project's built-in default would hide a global
+-- choice.  A dashboard that names no datasource then queries the
+-- administrator's.  since: the built-ins' createdAt and updatedAt.
 CREATE FUNCTION datasource_scope(p text, since timestamptz)
 	RETURNS TABLE (name text, plugin_kind text, is_default boolean, doc jsonb)
 	LANGUAGE sql STABLE PARALLEL SAFE
@@ -167,7 +169,7 @@ AS $$
 				    END || b.name))))))
 	FROM (SELECT v.name, v.kind, v.title, v.descr,
 		v.dflt AND NOT EXISTS (SELECT 1 FROM datasource s
-		    WHERE s.project IS NOT DISTINCT FROM p AND s.is_default
+		    WHERE (s.project IS NULL OR s.project = p) AND s.is_default
 		    AND s.plugin_kind = v.kind) AS dflt
 	    FROM (VALUES
 		('dashcgi', 'PrometheusDatasource', 'dashcgi',

@@ -457,6 +457,12 @@ subtest 'at most one default datasource per plugin kind in a scope' => sub {
 	ok($by{prom}{spec}{default}, 'prom is the default');
 	ok(!$by{dashcgi}{spec}{default},
 	    'built-in dashcgi yields: one default per kind is listed');
+	%by = map { $_->{metadata}{name} => $_ }
+	    @{ body(req(GET => '/api/v1/projects/p1/datasources', 'bob')) // [] };
+	ok(!$by{dashcgi}{spec}{default}, 'in the projects too, so the UI '
+	    . '(project first, then global) finds the global choice');
+	ok(!$t->psql("SELECT count(*) FROM datasource_scope('p1', now()) "
+	    . "WHERE is_default"), 'no project default left');
 	my $d = body(req(GET => '/api/v1/globaldatasources?default=true', 'bob'));
 	is_deeply(names($d), ['prom'], '?default=true: just prom');
 
@@ -481,6 +487,10 @@ subtest 'at most one default datasource per plugin kind in a scope' => sub {
 	$r = req(POST => '/api/v1/projects/p1/datasources', 'dave',
 	    pds('prom', default => 1));
 	is($r->{status}, 200, 'a project has its own scope') or diag $r->{content};
+	my @def = map { "$_->{metadata}{project}/$_->{metadata}{name}" }
+	    @{ body(req(GET => '/api/v1/datasources?default=true&kind='
+	    . 'PrometheusDatasource', 'bob')) // [] };
+	is_deeply(\@def, ['p1/prom'], 'the project\'s own default');
 
 	$d = body(req(GET => '/api/v1/globaldatasources?kind=AlertManagerDatasource',
 	    'bob'));
