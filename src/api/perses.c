@@ -6,11 +6,10 @@
  *
  * Owns: the ConfigModel dashcgi answers (a constant: nginx
  * authenticates, so Perses's own auth is off); the view counter's
- * input; the datasources statement table; the Perses rules for
- * datasource and variable documents (internal/api/validate and
- * pkg/model/api/v1 in perses/perses), and their normal form, which is
- * what a Perses server stores: the members its model knows, its
- * booleans always present.
+ * input; the statement table of datasources and variables; the
+ * document envelope (kind, metadata against the path) and the scope
+ * rules: built-in names, one default per plugin kind (the specs
+ * themselves are validate_resource.c's).
  * Never: store or change the built-in datasources "dashcgi" and
  * "dashcgi-alerts" (migration 0007 makes them in SQL for every scope
  * and reserves their names); build response JSON in C (datasource_doc(),
@@ -24,7 +23,6 @@
  * each version); neither → 428 while dashboards.require_version.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
