@@ -547,6 +547,13 @@ subtest 'project datasources: project admins write, viewers read' => sub {
 	$r = req(GET => '/api/v1/projects/p1/datasources/tempo', 'bob');
 	is($r->{status}, 200, 'a viewer reads it');
 	is($t->header($r, 'ETag'), '"0"', 'ETag');
+	$r = req(GET => '/api/v1/projects/p1/datasources/tempo', 'bob',
+	    undef, headers => { 'If-None-Match' => '"7", W/"0"' });
+	is($r->{status}, 304, 'If-None-Match naming the version: 304');
+	is($t->header($r, 'ETag'), '"0"', 'with its ETag');
+	$r = req(GET => '/api/v1/projects/p1/datasources/tempo', 'bob',
+	    undef, headers => { 'If-None-Match' => '"1"' });
+	is($r->{status}, 200, 'another version: 200');
 	is_error(req(GET => '/api/v1/projects/p1/datasources/nope', 'bob'), 404,
 	    'not_found', 'an unknown one');
 	is_deeply(names(body(req(GET => '/api/v1/projects/p1/datasources',

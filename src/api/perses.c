@@ -547,38 +547,69 @@ parse_version(const char *s, size_t len, long *out)
 	return 0;
 }
 
+/* One entity tag: "N", W/"N" or a bare N.  0 with *v, or -1. */
+static int
+parse_etag(const char *h, size_t n, long *v)
+{
+	while (n > 0 && (*h == ' ' || *h == '\t'))
+		h++, n--;
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	if (n >= 2 && h[0] == 'W' && h[1] == '/')
+		h += 2, n -= 2;
+	if (n >= 2 && h[0] == '"' && h[n - 1] == '"')
+		h++, n -= 2;
+	return parse_version(h, n, v);
+}
+
+/* Is s (n bytes) "*", blanks aside? */
+static int
+is_star(const char *s, size_t n)
+{
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	return n == 1 && *s == '*';
+}
+
 /*
- * If-Match: one version ("N", W/"N" or N) or "*".  1 with the version
- * in buf, 0 when absent or "*", -1 after answering 400.
+ * If-Match: one version or "*".  1 with the version in buf, 0 when
+ * absent or "*", -1 after answering 400.
  */
 static int
 if_match(struct req *r, char *buf, size_t len)
 {
 	const char	*h = FCGX_GetParam("HTTP_IF_MATCH", r->fcgi->envp);
-	size_t		 n;
 	long		 v;
 
-	if (h == NULL)
+	if (h == NULL || is_star(h, strlen(h)))
 		return 0;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	n = strlen(h);
-	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-		n--;
-	if (n == 1 && *h == '*')
-		return 0;
-	if (n >= 2 && h[0] == 'W' && h[1] == '/')
-		h += 2, n -= 2;
-	if (n >= 2 && h[0] == '"' && h[n - 1] == '"')
-		h++, n -= 2;
-	if (parse_version(h, n, &v) == -1) {
+	if (parse_etag(h, strlen(h), &v) == -1) {
 		http_error(r, 400, "bad_request", "If-Match: expected one "
-		    "version such as \"3\", got \"%.64s\"",
-		    FCGX_GetParam("HTTP_IF_MATCH", r->fcgi->envp));
+		    "version such as \"3\", got \"%.64s\"", h);
 		return -1;
 	}
 	snprintf(buf, len, "%ld", v);
 	return 1;
+}
+
+/* Does If-None-Match name version v (or say "*")?  Others never match. */
+static int
+none_match(struct req *r, long v)
+{
+	const char	*h = FCGX_GetParam("HTTP_IF_NONE_MATCH", r->fcgi->envp);
+	const char	*e;
+	size_t		 n;
+	long		 t;
+
+	for (; h != NULL && *h != '\0'; h = *e != '\0' ? e + 1 : e) {
+		e = h + strcspn(h, ",");
+		n = (size_t)(e - h);
+		if (is_star(h, n) || (parse_etag(h, n, &t) == 0 && t == v))
+			return 1;
+	}
+	return 0;
 }
 
 /* 412 or 409 with currentVersion (and who changed it), as dashboards. */
@@ -734,7 +765,10 @@ get_one(struct req *r, const struct rkind *k)
 		not_found(r, k, project, name);
 	else {
 		http_header(r, "ETag", "\"%ld\"", api_val_long(res, 1));
-		api_send_col(r, 200, res, 0);
+		if (none_match(r, api_val_long(res, 1)))
+			http_send(r, 304, NULL, NULL, 0);
+		else
+			api_send_col(r, 200, res, 0);
 	}
 	PQclear(res);
 }
