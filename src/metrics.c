@@ -32,6 +32,8 @@ struct shm {
 	_Atomic uint64_t	 dur_sum_ns[METRICS_MAX_ROUTES];
 	_Atomic uint64_t	 db_errors;
 	_Atomic uint64_t	 worker_restarts;
+	_Atomic uint64_t	 dashboard_views;
+	_Atomic uint64_t	 dashboard_render_errors;
 	struct worker_slot	 slots[METRICS_MAX_SLOTS];
 };
 
@@ -140,6 +142,17 @@ metrics_worker_restart(void)
 		    memory_order_relaxed);
 }
 
+void
+metrics_dashboard_view(uint64_t render_errors)
+{
+	if (shm == NULL)
+		return;
+	atomic_fetch_add_explicit(&shm->dashboard_views, 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&shm->dashboard_render_errors,
+	    render_errors, memory_order_relaxed);
+}
+
 /* A slot counts if its process still exists (a SIGKILLed worker
  * cannot clear its own slot; the master does when it reaps). */
 static int
@@ -178,6 +191,9 @@ metrics_snapshot(struct metrics_snapshot *s)
 				    memory_order_relaxed);
 	s->db_errors = atomic_load(&shm->db_errors);
 	s->worker_restarts = atomic_load(&shm->worker_restarts);
+	s->dashboard_views = atomic_load(&shm->dashboard_views);
+	s->dashboard_render_errors =
+	    atomic_load(&shm->dashboard_render_errors);
 }
 
 static void
@@ -303,6 +319,16 @@ metrics_write_prometheus(FILE *f, metrics_route_name_fn name, int nroutes,
 	    "by the master.\n# TYPE dashcgi_worker_restarts_total counter\n"
 	    "dashcgi_worker_restarts_total %llu\n",
 	    (unsigned long long)s.worker_restarts);
+	fprintf(f, "# HELP dashcgi_dashboard_views_total Dashboard views the "
+	    "Perses UI reported (POST /api/v1/view).\n"
+	    "# TYPE dashcgi_dashboard_views_total counter\n"
+	    "dashcgi_dashboard_views_total %llu\n",
+	    (unsigned long long)s.dashboard_views);
+	fprintf(f, "# HELP dashcgi_dashboard_render_errors_total Panel "
+	    "queries that failed in reported dashboard views.\n"
+	    "# TYPE dashcgi_dashboard_render_errors_total counter\n"
+	    "dashcgi_dashboard_render_errors_total %llu\n",
+	    (unsigned long long)s.dashboard_render_errors);
 	fprintf(f, "# HELP dashcgi_build_info Build information.\n"
 	    "# TYPE dashcgi_build_info gauge\n"
 	    "dashcgi_build_info{version=\"%s\"} 1\n", version);

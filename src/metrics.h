@@ -41,10 +41,13 @@ void	 metrics_request(int route, enum metrics_method, int status,
 	    double seconds);
 void	 metrics_db_error(void);
 void	 metrics_worker_restart(void);
+/* One dashboard view the Perses UI reported, with its failed queries. */
+void	 metrics_dashboard_view(uint64_t render_errors);
 
 struct metrics_snapshot {
 	int	 workers_total, workers_busy, db_up;
 	uint64_t requests_total, db_errors, worker_restarts;
+	uint64_t dashboard_views, dashboard_render_errors;
 };
 void	 metrics_snapshot(struct metrics_snapshot *);
 

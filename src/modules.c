@@ -10,7 +10,7 @@
 
 extern const struct module core_module, validate_module, projects_module,
 	preferences_module, dashboards_module, templates_module,
-	shares_module, auditlog_module, datasource_module;
+	shares_module, auditlog_module, datasource_module, perses_module;
 
 const struct module *const modules[] = {
 	&core_module,
@@ -22,5 +22,6 @@ const struct module *const modules[] = {
 	&shares_module,
 	&auditlog_module,
 	&datasource_module,
+	&perses_module,
 };
 const size_t nmodules = sizeof(modules) / sizeof(modules[0]);

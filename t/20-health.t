@@ -4,6 +4,7 @@
 use strict;
 use warnings;
 use Test::More;
+use Time::HiRes qw(sleep time);
 use DashTest;
 
 my $WORKERS = 3;
@@ -69,6 +70,11 @@ subtest '/api/v1/health' => sub {
 };
 
 subtest '/metrics: format and families' => sub {
+	# Each worker connects and prepares every module's statements
+	# before it reports itself up: give a busy host a few seconds.
+	my $deadline = time + 10;
+	sleep 0.1 until time > $deadline ||
+	    ($t->metric_value($t->metrics_text, 'dashcgi_db_up') // 0) == 1;
 	my $r = $t->request(GET => '/metrics');
 	is($r->{status}, 200, '200, no login needed');
 	like($t->header($r, 'Content-Type') // '', qr{^text/plain;\s*version=0\.0\.4},

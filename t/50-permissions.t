@@ -48,6 +48,18 @@ sub dash_doc {
 	    . qq("project":"p1"$v},"spec":$SPEC});
 }
 
+# Datasource and variable documents (src/api/perses.c).
+my $DS_SPEC = '{"plugin":{"kind":"PrometheusDatasource",'
+    . '"spec":{"directUrl":"http://prom:9090"}}}';
+my $VAR_SPEC = '{"kind":"TextVariable","spec":{"value":"x"}}';
+sub res_doc {
+	my ($kind, $name, $version) = @_;
+	my $v = defined $version ? qq{,"version":$version} : '';
+	my $spec = $kind =~ /Variable$/ ? $VAR_SPEC : $DS_SPEC;
+	return qq({"kind":"$kind","metadata":{"name":"$name"$v},)
+	    . qq("spec":$spec});
+}
+
 # A small valid body per change route; any other JSON route gets "{}"
 # (a 400 from its handler is still "allowed").
 my %BODY = (
@@ -73,6 +85,21 @@ my %BODY = (
 	    . qq("dashboard":$SPEC}),
 	'PUT /api/v1/templates/{id}' =>
 	    qq({"name":"T one","category":"general","dashboard":$SPEC}),
+	'POST /api/v1/view' => '{"project":"p1","dashboard":"d1"}',
+	'POST /api/v1/globaldatasources' => res_doc('GlobalDatasource', 'ds-new'),
+	'PUT /api/v1/globaldatasources/{name}' =>
+	    res_doc('GlobalDatasource', 'd1', 0),
+	'POST /api/v1/projects/{project}/datasources' =>
+	    res_doc('Datasource', 'ds-new'),
+	'PUT /api/v1/projects/{project}/datasources/{name}' =>
+	    res_doc('Datasource', 'd1', 0),
+	'POST /api/v1/globalvariables' => res_doc('GlobalVariable', 'v_new'),
+	'PUT /api/v1/globalvariables/{name}' =>
+	    res_doc('GlobalVariable', 'd1', 0),
+	'POST /api/v1/projects/{project}/variables' =>
+	    res_doc('Variable', 'v_new'),
+	'PUT /api/v1/projects/{project}/variables/{name}' =>
+	    res_doc('Variable', 'd1', 0),
 );
 
 # Routes whose handler makes the role decision itself (R_ROLE_INLINE),
@@ -87,12 +114,13 @@ my %HANDLER_DENIES = (
 );
 
 # Fixture: p1 with bob viewer, carol editor, dave admin; dashboard d1,
-# a trashed dashboard "old", template t1.  Re-made after every change
+# a trashed dashboard "old", template t1; datasource and variable d1,
+# global and in p1.  Re-made after every change
 # that succeeded, so each case starts from the same state.
 my $FIXTURE = <<"SQL";
 BEGIN;
 TRUNCATE project, project_member, dashboard, dashboard_version, share_token,
-    template_usage, user_preferences CASCADE;
+    template_usage, user_preferences, datasource, variable CASCADE;
 DELETE FROM dashboard_template WHERE NOT is_system;
 INSERT INTO project (name, display, created_by, updated_by)
     VALUES ('p1', '{"name":"P one"}', 'test', 'test');
@@ -108,6 +136,12 @@ INSERT INTO dashboard (project, name, spec, created_by, updated_by,
 INSERT INTO dashboard_template (id, name, category, dashboard, created_by,
     updated_by)
     VALUES ('t1', 'T one', 'general', '$SPEC', 'test', 'test');
+INSERT INTO datasource (project, name, spec, created_by, updated_by)
+    VALUES (NULL, 'd1', '$DS_SPEC', 'test', 'test'),
+           ('p1', 'd1', '$DS_SPEC', 'test', 'test');
+INSERT INTO variable (project, name, spec, created_by, updated_by)
+    VALUES (NULL, 'd1', '$VAR_SPEC', 'test', 'test'),
+           ('p1', 'd1', '$VAR_SPEC', 'test', 'test');
 COMMIT;
 SQL
 $t->psql($FIXTURE);

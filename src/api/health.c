@@ -1,5 +1,7 @@
 /*
  * health.c -- /live, /ready, /api/v1/health, /metrics, /metrics/health.
+ * /api/v1/health is ours (status, checks) and Perses's Health document
+ * (version, buildTime, commit, database) in one object.
  *
  * None of these needs an identity.  /live never touches the database
  * (it answers as long as the worker can answer); the others report
@@ -162,6 +164,13 @@ api_health(struct req *r)
 	json_object_object_add(o, "timestamp", json_object_new_string(ts));
 	json_object_object_add(o, "version",
 	    json_object_new_string(PACKAGE_VERSION));
+	/* Perses's Health document besides ours: the UI's footer and
+	 * percli read these. */
+	json_object_object_add(o, "buildTime",
+	    json_object_new_string(DASHCGI_BUILD_TIME));
+	json_object_object_add(o, "commit",
+	    json_object_new_string(DASHCGI_COMMIT));
+	json_object_object_add(o, "database", json_object_new_boolean(ms >= 0));
 	checks = json_object_new_object();
 	db = json_object_new_object();
 	json_object_object_add(db, "status", json_object_new_string(dbstatus));
