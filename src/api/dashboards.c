@@ -41,11 +41,16 @@
 #define LIKE_ESC(x)							\
 	"replace(replace(replace(" x ", '\\', '\\\\'), '%', '\\%'), '_', '\\_')"
 
-/* metadata.tags of a document as text[] ('{}' when absent). */
+/*
+ * metadata.tags of a document as text[] ('{}' when absent), duplicates
+ * dropped and the first of each kept, as Perses stores them: the
+ * document itself is stored as the client sent it (exact numbers).
+ */
 #define TAGS_OF(doc)							\
 	"CASE WHEN jsonb_typeof(" doc " -> 'metadata' -> 'tags') = 'array'" \
-	" THEN ARRAY(SELECT jsonb_array_elements_text(" doc		\
-	" -> 'metadata' -> 'tags')) ELSE '{}'::text[] END"
+	" THEN ARRAY(SELECT e.t FROM jsonb_array_elements_text(" doc	\
+	" -> 'metadata' -> 'tags') WITH ORDINALITY e (t, n)"		\
+	" GROUP BY e.t ORDER BY min(e.n)) ELSE '{}'::text[] END"
 
 /* The live dashboard named by $1 (project) and $2 (name), locked. */
 #define CUR_LOCKED							\
