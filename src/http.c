@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "errors.h"
 #include "http.h"
 #include "log.h"
 
@@ -313,7 +314,12 @@ http_error_obj(struct req *r, int status, const char *code,
 	struct json_object	*o = json_object_new_object();
 	const char		*s;
 	size_t			 len;
+	int			 want = error_status(code);
 
+	/* The table (errors.c) and the answer must agree. */
+	if (want != status)
+		log_error("error code %s answered with status %d; the error "
+		    "table says %d", code, status, want);
 	json_object_object_add(o, "status", json_object_new_int(status));
 	json_object_object_add(o, "code", json_object_new_string(code));
 	json_object_object_add(o, "message", json_object_new_string(message));
