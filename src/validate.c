@@ -56,6 +56,7 @@
 #include <json-c/json.h>
 #include <json-c/linkhash.h>
 
+#include "text.h"
 #include "validate.h"
 
 #define MAX_TAGS	20
@@ -115,22 +116,6 @@ pop(struct vctx *v, int n)
 	v->depth -= n;
 }
 
-/* Cut s (length n) back to the last whole UTF-8 character. */
-static size_t
-utf8_trim(const char *s, size_t n)
-{
-	size_t	 i = n, need;
-
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0)
-		return 0;
-	need = ((unsigned char)s[i - 1] & 0xe0) == 0xc0 ? 2 :
-	    ((unsigned char)s[i - 1] & 0xf0) == 0xe0 ? 3 :
-	    ((unsigned char)s[i - 1] & 0xf8) == 0xf0 ? 4 : 1;
-	return n - (i - 1) >= need ? n : i - 1;
-}
-
 /* The body of fail(): the path, then the message. */
 __attribute__((format(printf, 2, 0)))
 static int
@@ -159,7 +144,7 @@ vfail(struct vctx *v, const char *fmt, va_list ap)
 	if (n < v->errlen)
 		vsnprintf(v->err + n, v->errlen - n, fmt, ap);
 	n = strlen(v->err);
-	v->err[utf8_trim(v->err, n)] = '\0';
+	v->err[text_utf8_trim(v->err, n)] = '\0';
 	return -1;
 }
 
@@ -201,7 +186,7 @@ qlen(const char *s)
 {
 	size_t	 n = strlen(s);
 
-	return (int)(n > MAX_QUOTED ? utf8_trim(s, MAX_QUOTED) : n);
+	return (int)(n > MAX_QUOTED ? text_utf8_trim(s, MAX_QUOTED) : n);
 }
 
 /* A member, or NULL when absent or JSON null. */
@@ -436,18 +421,6 @@ check_plugin(struct vctx *v, struct json_object *o, int required)
 	return rc;
 }
 
-/* Characters, not bytes: json-c has already checked the UTF-8. */
-static size_t
-utf8_chars(const char *s, size_t len)
-{
-	size_t	 i, n = 0;
-
-	for (i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 /*
  * Bytes of the Unicode white space (Go's unicode.IsSpace, which
  * strings.TrimSpace uses) at s, or 0.
@@ -624,42 +597,6 @@ check_duration(struct vctx *v, struct json_object *spec, const char *key)
 	return 0;
 }
 
-/* Go's time.Time: RFC 3339, as time.Parse(time.RFC3339, s). */
-static int
-rfc3339(const char *s)
-{
-	static const char	 form[] = "dddd-dd-ddTdd:dd:dd";
-	static const int	 mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31,
-				    30, 31, 30, 31 };
-	int			 y, mo, d, i;
-
-	for (i = 0; form[i] != '\0'; i++)
-		if (form[i] == 'd' ? (s[i] < '0' || s[i] > '9') :
-		    s[i] != form[i])
-			return 0;
-	y = atoi(s);
-	mo = atoi(s + 5);
-	d = atoi(s + 8);
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-	    (mo == 2 && d == 29 && (y % 4 != 0 ||
-	    (y % 100 == 0 && y % 400 != 0))) ||
-	    atoi(s + 11) > 23 || atoi(s + 14) > 59 || atoi(s + 17) > 59)
-		return 0;
-	s += sizeof(form) - 1;
-	if (*s == '.') {
-		if (s[1] < '0' || s[1] > '9')
-			return 0;
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			;
-	}
-	if (strcmp(s, "Z") == 0)
-		return 1;
-	return (s[0] == '+' || s[0] == '-') && s[1] >= '0' && s[1] <= '9' &&
-	    s[2] >= '0' && s[2] <= '9' && s[3] == ':' && s[4] >= '0' &&
-	    s[4] <= '9' && s[5] >= '0' && s[5] <= '9' && s[6] == '\0' &&
-	    atoi(s + 1) <= 23 && atoi(s + 4) <= 59;
-}
-
 /*
  * Tags as Perses holds them, a set: a duplicate is not refused but
  * dropped (drop_duplicate_tags(), once the document passes), and the
@@ -697,7 +634,7 @@ check_tags(struct vctx *v, struct json_object *meta)
 		    space_at_end(s, len))
 			return fail(v, "must not start or end with white "
 			    "space");
-		if ((j = utf8_chars(s, len)) > MAX_TAG_CHARS)
+		if ((j = text_utf8_chars(s, len)) > MAX_TAG_CHARS)
 			return fail(v, "must be 1 to %d characters (got %zu)",
 			    MAX_TAG_CHARS, j);
 		pop(v, 1);
@@ -768,7 +705,7 @@ check_metadata(struct vctx *v, struct json_object *doc)
 	for (i = 0; i < 2; i++) {
 		if (opt_typed(v, meta, when[i], json_type_string, &t) == -1)
 			goto out;
-		if (t != NULL && !rfc3339(json_object_get_string(t))) {
+		if (t != NULL && !text_rfc3339(json_object_get_string(t))) {
 			fail_at(v, when[i], "must be an RFC 3339 time");
 			goto out;
 		}

@@ -20,28 +20,13 @@
 #include <json-c/json.h>
 
 #include "validate.h"
+#include "text.h"
 #include "validate_resource.h"
 
 /* The message of a refusal, built up by the checks below. */
 struct err {
 	char	 msg[VALIDATE_ERR_MAX];
 };
-
-/* Cut s (length n) back to the last whole UTF-8 character. */
-static size_t
-utf8_trim(const char *s, size_t n)
-{
-	size_t	 i = n, need;
-
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0)
-		return 0;
-	need = ((unsigned char)s[i - 1] & 0xe0) == 0xc0 ? 2 :
-	    ((unsigned char)s[i - 1] & 0xf0) == 0xe0 ? 3 :
-	    ((unsigned char)s[i - 1] & 0xf8) == 0xf0 ? 4 : 1;
-	return n - (i - 1) >= need ? n : i - 1;
-}
 
 /* At most QUOTED bytes of a client's string, whole characters. */
 #define QUOTED	64
@@ -50,7 +35,7 @@ qlen(const char *s)
 {
 	size_t	 n = strlen(s);
 
-	return (int)(n > QUOTED ? utf8_trim(s, QUOTED) : n);
+	return (int)(n > QUOTED ? text_utf8_trim(s, QUOTED) : n);
 }
 
 /* "path: message"; a cut by the buffer's end keeps whole characters. */
@@ -66,7 +51,7 @@ fail(struct err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
-	e->msg[utf8_trim(e->msg, strlen(e->msg))] = '\0';
+	e->msg[text_utf8_trim(e->msg, strlen(e->msg))] = '\0';
 	return -1;
 }
 
@@ -510,7 +495,7 @@ refuse(const struct err *e, char *err, size_t errlen)
 		return -1;
 	n = strlen(e->msg);
 	if (n >= errlen)
-		n = utf8_trim(e->msg, errlen - 1);
+		n = text_utf8_trim(e->msg, errlen - 1);
 	memcpy(err, e->msg, n);
 	err[n] = '\0';
 	return -1;

@@ -24,6 +24,7 @@
 #include "authz.h"
 #include "db.h"
 #include "http.h"
+#include "text.h"
 #include "module.h"
 #include "validate.h"
 
@@ -118,62 +119,6 @@ static const char *const filters[] = {
 };
 #define NFILTERS	(sizeof(filters) / sizeof(filters[0]))
 
-static int
-digits(const char **s, int n, int *out)
-{
-	int	 v = 0;
-
-	for (; n > 0; n--, (*s)++) {
-		if (**s < '0' || **s > '9')
-			return -1;
-		v = v * 10 + (**s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/*
- * RFC 3339 section 5.6 date-time, checked in full (calendar included)
- * so that PostgreSQL's lenient timestamptz input (which also takes
- * "yesterday") never decides what a filter means.  1 if valid.
- */
-static int
-rfc3339_valid(const char *s)
-{
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
-	    31, 30, 31 };
-	int	 y, mo, d, h, mi, sec, oh, om, leap, nfrac = 0;
-
-	if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) ||
-	    *s++ != '-' || digits(&s, 2, &d) || (*s != 'T' && *s != 't'))
-		return 0;
-	s++;
-	if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi) ||
-	    *s++ != ':' || digits(&s, 2, &sec))
-		return 0;
-	if (*s == '.') {
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			nfrac++;
-		if (nfrac == 0 || nfrac > 9)
-			return 0;
-	}
-	if (*s == 'Z' || *s == 'z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		s++;
-		/* PostgreSQL's bound; real zones stay within 14 hours. */
-		if (digits(&s, 2, &oh) || *s++ != ':' || digits(&s, 2, &om) ||
-		    oh > 15 || om > 59)
-			return 0;
-	} else
-		return 0;
-	if (*s != '\0' || y < 1 || mo < 1 || mo > 12 || h > 23 || mi > 59 ||
-	    sec > 60)
-		return 0;
-	leap = mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-	return d >= 1 && d <= mdays[mo - 1] + leap;
-}
-
 /*
  * The cursor: "at|id" of the last row of the previous page.  Splits
  * it into the arena and checks both halves.  0, or -1 if malformed.
@@ -192,7 +137,7 @@ cursor_decode(struct req *r, const char *s, const char **at,
 	if ((bar = strchr(txt, '|')) == NULL)
 		return -1;
 	*bar++ = '\0';
-	if (!rfc3339_valid(txt) || *bar < '0' || *bar > '9')
+	if (!text_rfc3339(txt) || *bar < '0' || *bar > '9')
 		return -1;
 	errno = 0;
 	v = strtoll(bar, &end, 10);
@@ -256,7 +201,7 @@ parse_query(struct req *r, const char **p, int *limit, char *err,
 		return -1;
 	}
 	for (j = 7; j <= 8; j++)
-		if (p[j] != NULL && !rfc3339_valid(p[j])) {
+		if (p[j] != NULL && !text_rfc3339(p[j])) {
 			snprintf(err, errlen, "%s: \"%s\" is not an RFC 3339 "
 			    "time such as 2006-01-02T15:04:05Z",
 			    filters[j - 2], p[j]);

@@ -29,6 +29,7 @@
 #include "audit.h"
 #include "db.h"
 #include "http.h"
+#include "text.h"
 #include "module.h"
 #include "log.h"
 #include "validate.h"
@@ -362,75 +363,6 @@ duration_text(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
-/* Characters (not bytes) of valid UTF-8, which json-c guarantees. */
-static size_t
-utf8_chars(const char *s)
-{
-	size_t	 n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
-/* n digits from s as a number; -1 if any is not a digit. */
-static int
-digits(const char *s, int n)
-{
-	int	 v = 0;
-
-	for (; n > 0; n--, s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v;
-}
-
-/*
- * RFC 3339 date-time, strictly: YYYY-MM-DD "T" HH:MM:SS[.frac] and
- * "Z" or an offset, every field in range (a leap second allowed).
- * What PostgreSQL's timestamptz input then reads; it would take far
- * more ("tomorrow", "epoch", no offset at all), hence this check.
- */
-static int
-rfc3339_ok(const char *s)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
-	    31, 30, 31 };
-	int	 y, mo, d, h, mi, sec, leap;
-
-	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' ||
-	    strchr("Tt ", s[10]) == NULL || s[13] != ':' || s[16] != ':')
-		return 0;
-	y = digits(s, 4);
-	mo = digits(s + 5, 2);
-	d = digits(s + 8, 2);
-	h = digits(s + 11, 2);
-	mi = digits(s + 14, 2);
-	sec = digits(s + 17, 2);
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 ||
-	    mi < 0 || mi > 59 || sec < 0 || sec > 60)
-		return 0;
-	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
-		return 0;
-	s += 19;
-	if (*s == '.') {
-		s++;
-		if (strspn(s, "0123456789") < 1 ||
-		    strspn(s, "0123456789") > 9)
-			return 0;
-		s += strspn(s, "0123456789");
-	}
-	if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0')
-		return 1;
-	return (s[0] == '+' || s[0] == '-') && s[3] == ':' && s[6] == '\0' &&
-	    digits(s + 1, 2) >= 0 && digits(s + 1, 2) <= 23 &&
-	    digits(s + 4, 2) >= 0 && digits(s + 4, 2) <= 59;
-}
-
 /* ------------------------------------------------------------------ */
 /* Create */
 
@@ -481,7 +413,7 @@ static int
 f_expires_at(struct req *r, struct json_object *v, struct share_in *in)
 {
 	if ((in->expires_at = api_json_str(v)) == NULL ||
-	    !rfc3339_ok(in->expires_at)) {
+	    !text_rfc3339(in->expires_at)) {
 		api_invalid(r, "expiresAt: expected an RFC 3339 time such as "
 		    "\"2030-01-02T15:04:05Z\", got %.80s", shown(v));
 		return -1;
@@ -553,7 +485,7 @@ f_note(struct req *r, struct json_object *v, struct share_in *in)
 		    "characters)");
 		return -1;
 	}
-	if ((n = utf8_chars(in->note)) > NOTE_MAX) {
+	if ((n = text_utf8_chars(in->note, strlen(in->note))) > NOTE_MAX) {
 		api_invalid(r, "note: at most %d characters, got %zu",
 		    NOTE_MAX, n);
 		return -1;
