@@ -613,8 +613,6 @@ subtest 'a failed change (409, 412): no change, no success row' => sub {
 	my @cases = (
 		[ 'POST /api/v1/projects', 409, body =>
 		    '{"kind":"Project","metadata":{"name":"p1"},"spec":{}}' ],
-		[ 'DELETE /api/v1/projects/{project}', 409,
-		    path => '/api/v1/projects/p1' ],
 		[ 'POST /api/v1/projects/{project}/dashboards', 409,
 		    body => dash_doc('d1') ],
 		[ "PUT $D", 412, if_match => '"7"' ],
