@@ -4,7 +4,8 @@
  * templates, audit).
  *
  * Owns: one copy of each helper; what each does and who frees what is
- * said in common.h.
+ * said in common.h.  api_list() owns how every list goes out: whole
+ * and streamed a row at a time, or a page and its Link.
  * Never: keep state between calls, name a resource in a message, or
  * map a database error itself (db_http_status() does).
  */
