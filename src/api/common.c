@@ -223,6 +223,7 @@ list_stream(struct req *r, const struct stmt_set *set, size_t i,
 {
 	PGresult	*res;
 	size_t		 rows = 0, n = 0;
+	int		 k;
 
 	if (db_stream(set, i, nparams, p) == -1) {
 		answer_failed(r, &set->defs[i], NULL);
@@ -231,20 +232,23 @@ list_stream(struct req *r, const struct stmt_set *set, size_t i,
 	while ((res = db_stream_next()) != NULL) {
 		switch (PQresultStatus(res)) {
 		case PGRES_SINGLE_TUPLE:
-			if (rows++ == 0) {
-				http_begin(r, 200, "application/json");
-				FCGX_PutChar('[', r->fcgi->out);
-			}
-			put_item(r, res, 0, &n);
-			PQclear(res);
-			break;
 		case PGRES_TUPLES_OK:
-			if (rows > 0)
-				FCGX_PutChar(']', r->fcgi->out);
-			else if (gone != NULL)
-				gone(r);
-			else
-				http_send_json(r, 200, "[]", 2);
+			/* One row each, but the end could carry rows too. */
+			for (k = 0; k < PQntuples(res); k++) {
+				if (rows++ == 0) {
+					http_begin(r, 200, "application/json");
+					FCGX_PutChar('[', r->fcgi->out);
+				}
+				put_item(r, res, k, &n);
+			}
+			if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+				if (rows > 0)
+					FCGX_PutChar(']', r->fcgi->out);
+				else if (gone != NULL)
+					gone(r);
+				else
+					http_send_json(r, 200, "[]", 2);
+			}
 			PQclear(res);
 			break;
 		default:
