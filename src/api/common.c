@@ -223,13 +223,15 @@ list_stream(struct req *r, const struct stmt_set *set, size_t i,
 {
 	PGresult	*res;
 	size_t		 rows = 0, n = 0;
-	int		 k;
+	int		 k, ended = 0;
 
 	if (db_stream(set, i, nparams, p) == -1) {
 		answer_failed(r, &set->defs[i], NULL);
 		return;
 	}
 	while ((res = db_stream_next()) != NULL) {
+		if (PQresultStatus(res) != PGRES_SINGLE_TUPLE)
+			ended = 1;
 		switch (PQresultStatus(res)) {
 		case PGRES_SINGLE_TUPLE:
 		case PGRES_TUPLES_OK:
@@ -266,6 +268,14 @@ list_stream(struct req *r, const struct stmt_set *set, size_t i,
 			break;
 		}
 	}
+	if (ended)
+		return;
+	/* No end came: the connection went away between results. */
+	if (rows == 0)
+		answer_failed(r, &set->defs[i], NULL);
+	else
+		log_error("%s: the connection ended after %zu rows, the answer "
+		    "is cut short", set->defs[i].name, rows);
 }
 
 void
