@@ -314,8 +314,43 @@ subtest "lists are complete without ?limit=: $N dashboards" => sub {
 	    'and the Link to the rest');
 };
 
+# Once the 200 is out, a failure can only cut the answer short: the
+# array stays unclosed, so no client takes it for a complete list.
+subtest 'a failure in mid-stream: the list is cut short, never passed off as whole' => sub {
+	my $fn = $t->psql(q{SELECT pg_get_functiondef('dashboard_metadata(dashboard)'::regprocedure)});
+	$t->psql(<<'SQL');
+CREATE OR REPLACE FUNCTION dashboard_metadata(d dashboard) RETURNS jsonb
+	LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF d.project = 'big' AND d.name = 'd0900' THEN
+		RAISE EXCEPTION 'test: the 900th row fails';
+	END IF;
+	RETURN jsonb_build_object('name', d.name, 'project', d.project,
+	    'version', d.version, 'createdAt', rfc3339(d.created_at),
+	    'updatedAt', rfc3339(d.updated_at), 'tags', to_jsonb(d.tags));
+END $$;
+SQL
+	my $mark = length $t->log;
+	my $r = req(GET => "$P/big/dashboards?metadata_only=true", timeout => 60);
+	is($r->{status}, 200, 'the 200 went out with the first row');
+	my $body = $r->{content} // '';
+	like($body, qr/^\[\{/, 'the rows before the failure');
+	unlike($body, qr/\]\s*$/, 'no closing bracket');
+	ok(!defined eval { JSON::PP->new->decode($body) }, 'not valid JSON');
+	ok(scalar $t->log_lines(qr/level=error.*failed after 899 rows, the answer is cut short/,
+	    $mark), 'logged: which statement, after how many rows');
+	is(req(GET => "$P/big/dashboards?metadata_only=true&name=d09")->{status}, 500,
+	    'failing before the first row: a plain error answer');
+	is(req(GET => "$P/big/dashboards?limit=5&metadata_only=true")->{status}, 200,
+	    'the worker serves on');
+	$t->psql($fn);
+	is(scalar @{ $t->json(req(GET => "$P/big/dashboards?metadata_only=true")) // [] },
+	    $N, 'the function restored: complete again');
+};
+
 is($t->stop_dashcgi, 0, 'SIGTERM: master exits 0');
-unlike($t->log, qr/level=error|runtime error|Sanitizer/,
-    'no errors or sanitizer reports in the log');
+unlike(join("\n", grep { !/the answer is cut short|test: the 900th row fails/ }
+    split /\n/, $t->log), qr/level=error|runtime error|Sanitizer/,
+    'no other errors, no sanitizer reports in the log');
 
 done_testing;

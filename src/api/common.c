@@ -4,7 +4,8 @@
  * templates, audit).
  *
  * Owns: one copy of each helper; what each does and who frees what is
- * said in common.h.
+ * said in common.h.  api_list() owns how every list goes out: whole
+ * and streamed a row at a time, or a page and its Link.
  * Never: keep state between calls, name a resource in a message, or
  * map a database error itself (db_http_status() does).
  */
@@ -222,28 +223,34 @@ list_stream(struct req *r, const struct stmt_set *set, size_t i,
 {
 	PGresult	*res;
 	size_t		 rows = 0, n = 0;
+	int		 k, ended = 0;
 
 	if (db_stream(set, i, nparams, p) == -1) {
 		answer_failed(r, &set->defs[i], NULL);
 		return;
 	}
 	while ((res = db_stream_next()) != NULL) {
+		if (PQresultStatus(res) != PGRES_SINGLE_TUPLE)
+			ended = 1;
 		switch (PQresultStatus(res)) {
 		case PGRES_SINGLE_TUPLE:
-			if (rows++ == 0) {
-				http_begin(r, 200, "application/json");
-				FCGX_PutChar('[', r->fcgi->out);
-			}
-			put_item(r, res, 0, &n);
-			PQclear(res);
-			break;
 		case PGRES_TUPLES_OK:
-			if (rows > 0)
-				FCGX_PutChar(']', r->fcgi->out);
-			else if (gone != NULL)
-				gone(r);
-			else
-				http_send_json(r, 200, "[]", 2);
+			/* One row each, but the end could carry rows too. */
+			for (k = 0; k < PQntuples(res); k++) {
+				if (rows++ == 0) {
+					http_begin(r, 200, "application/json");
+					FCGX_PutChar('[', r->fcgi->out);
+				}
+				put_item(r, res, k, &n);
+			}
+			if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+				if (rows > 0)
+					FCGX_PutChar(']', r->fcgi->out);
+				else if (gone != NULL)
+					gone(r);
+				else
+					http_send_json(r, 200, "[]", 2);
+			}
 			PQclear(res);
 			break;
 		default:
@@ -261,6 +268,14 @@ list_stream(struct req *r, const struct stmt_set *set, size_t i,
 			break;
 		}
 	}
+	if (ended)
+		return;
+	/* No end came: the connection went away between results. */
+	if (rows == 0)
+		answer_failed(r, &set->defs[i], NULL);
+	else
+		log_error("%s: the connection ended after %zu rows, the answer "
+		    "is cut short", set->defs[i].name, rows);
 }
 
 void

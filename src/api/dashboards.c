@@ -8,9 +8,12 @@
  * document (dashboard_doc(), dashboard_version_doc(), jsonb_agg); C
  * validates input, picks the statement, and streams the text it gets.
  * Every write is one statement: a data-modifying CTE that locks the
- * row, checks the version in its WHERE clause, copies the superseded
+ * row, checks the version in its WHERE clause (If-Match: the current
+ * version; a body metadata.version: no version after it by another
+ * user, decided from the locked row, see STALE), copies the superseded
  * version into dashboard_version and trims history, so of N writers
  * holding the same version exactly one wins, and no version is lost.
+ * Lists return a row per item for api_list(), which streams them.
  * Never: parse or re-serialise a stored document in C; build SQL from
  * input; answer success for a change without its audit row (dispatch
  * commits only then).

@@ -56,7 +56,7 @@ static const struct stmt_def defs[PR__COUNT] = {
 	    "VALUES ($1::text, jsonb_strip_nulls(jsonb_build_object("
 	    "'name', $2::text, 'description', $3::text)), $4::text, $4::text) "
 	    "ON CONFLICT (name) DO NOTHING "
-	    "RETURNING project_doc(p)::text AS doc,"
+	    "RETURNING project_doc(p)::text AS doc, p.version,"
 	    " jsonb_build_object('display', p.display)::text AS details", 4 },
 	/* Every update is a version, as for dashboards. */
 	[PR_UPDATE] = { "project_update",
@@ -403,7 +403,7 @@ api_project_create(struct req *r)
 		    in.name);
 		goto out;
 	}
-	if (audit_change(r, in.name, NULL, 0,
+	if (audit_change(r, in.name, NULL, atol(col(res, "version")),
 	    details(res)) == -1)
 		goto out;
 	send_doc(r, 200, res);
