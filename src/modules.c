@@ -10,7 +10,7 @@
 
 extern const struct module core_module, validate_module, projects_module,
 	preferences_module, dashboards_module, templates_module,
-	shares_module, auditlog_module;
+	shares_module, auditlog_module, hub_module;
 
 const struct module *const modules[] = {
 	&core_module,
@@ -21,5 +21,6 @@ const struct module *const modules[] = {
 	&templates_module,
 	&shares_module,
 	&auditlog_module,
+	&hub_module,
 };
 const size_t nmodules = sizeof(modules) / sizeof(modules[0]);
