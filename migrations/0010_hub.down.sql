@@ -1,4 +1,5 @@
 -- 0010_hub.down.sql -- reverts 0010_hub.up.sql.
+DROP FUNCTION hub_metrics_drop_before(timestamptz);
 DROP FUNCTION hub_evaluate(bigint);
 DROP FUNCTION hub_rule_value(alert_rule);
 DROP FUNCTION hub_key_transition(text, text, text, text, text);

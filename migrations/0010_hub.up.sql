@@ -461,3 +461,17 @@ BEGIN
 	RETURN n;
 END;
 $$;
+
+-- Retention of the metric windows (metrics_agg is small next to
+-- raw_event: one row per key, metric and minute).
+CREATE FUNCTION hub_metrics_drop_before(cutoff timestamptz) RETURNS bigint
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	n	bigint;
+BEGIN
+	DELETE FROM metrics_agg WHERE window_start < cutoff;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END;
+$$;
