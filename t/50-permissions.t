@@ -73,6 +73,18 @@ my %BODY = (
 	    . qq("dashboard":$SPEC}),
 	'PUT /api/v1/templates/{id}' =>
 	    qq({"name":"T one","category":"general","dashboard":$SPEC}),
+	'POST /api/v1/projects/{project}/incidents' =>
+	    '{"title":"matrix","severity":"low","dedupKey":"matrix"}',
+	'POST /api/v1/projects/{project}/alertmanager' =>
+	    '{"version":"4","status":"firing","alerts":[{"status":"firing",'
+	    . '"labels":{"alertname":"M"},"fingerprint":"f1"}]}',
+	'POST /api/v1/projects/{project}/alert-rules' =>
+	    '{"kind":"AlertRule","metadata":{"name":"r-new"},"spec":'
+	    . '{"type":"threshold","metric":"m","op":">","threshold":1}}',
+	'PUT /api/v1/projects/{project}/alert-rules/{name}' =>
+	    '{"kind":"AlertRule","metadata":{"name":"d1"},"spec":'
+	    . '{"type":"threshold","metric":"m","op":">","threshold":1}}',
+	'POST /api/v1/projects/{project}/integrations' => '{"name":"matrix"}',
 );
 
 # Routes whose handler makes the role decision itself (R_ROLE_INLINE),
