@@ -1246,6 +1246,8 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 	static const char *const aggs[] = { "avg", "sum", "max", "min",
 	    "count", NULL };
 	static const char *const ops[] = { ">", ">=", "<", "<=", NULL };
+	static const char *const types[] = { "threshold", "slo_burn",
+	    "monitor_down", NULL };
 	struct json_object	*o = r->json, *md, *spec, *v, *e;
 	const char		*s, *type;
 	size_t			 i, n;
@@ -1291,6 +1293,11 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 	    (type = api_json_str(v)) == NULL) {
 		api_invalid(r, "spec.type: required: threshold, slo_burn or "
 		    "monitor_down");
+		return NULL;
+	}
+	if (!one_of(type, types)) {
+		api_invalid(r, "spec.type: \"%s\" is not threshold, slo_burn "
+		    "or monitor_down", type);
 		return NULL;
 	}
 	json_object_object_foreach(spec, k, val) {
@@ -1389,7 +1396,7 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 			api_invalid(r, "spec.slo: required, an SLO name");
 			return NULL;
 		}
-	} else if (strcmp(type, "monitor_down") == 0) {
+	} else {
 		if (!json_object_object_get_ex(spec, "monitors", &v) ||
 		    !json_object_is_type(v, json_type_array) ||
 		    (n = json_object_array_length(v)) == 0) {
@@ -1406,10 +1413,6 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 				return NULL;
 			}
 		}
-	} else {
-		api_invalid(r, "spec.type: \"%s\" is not threshold, slo_burn "
-		    "or monitor_down", type);
-		return NULL;
 	}
 	return json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
 }
