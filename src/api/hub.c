@@ -180,10 +180,18 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " LEFT JOIN upd u ON true", 6 },
 
 	/* The project and id of a live integration key ($1 the key). */
+	/*
+	 * last_used_at is written at most once a minute: every event of an
+	 * integration would otherwise queue on its one row.
+	 */
 	[HB_PD_KEY] = { "hub_pd_key",
-	    "UPDATE integration_key SET last_used_at = now()"
+	    "WITH k AS (SELECT id, project, last_used_at FROM integration_key"
 	    " WHERE key_hash = sha256(convert_to($1::text, 'UTF8'))"
-	    " AND revoked_at IS NULL RETURNING project, id", 1 },
+	    " AND revoked_at IS NULL),"
+	    " u AS (UPDATE integration_key i SET last_used_at = now() FROM k"
+	    " WHERE i.id = k.id AND (k.last_used_at IS NULL"
+	    " OR k.last_used_at < now() - interval '1 minute'))"
+	    " SELECT project, id FROM k", 1 },
 
 	/* $1 project, $2 key, $3 summary, $4 severity, $5 source, $6
 	 * custom details, $7 actor. */
