@@ -85,6 +85,8 @@ my %BODY = (
 	    '{"kind":"AlertRule","metadata":{"name":"d1"},"spec":'
 	    . '{"type":"threshold","metric":"m","op":">","threshold":1}}',
 	'POST /api/v1/projects/{project}/integrations' => '{"name":"matrix"}',
+	'PUT /api/v1/projects/{project}/hub-channels/{name}' =>
+	    '{"type":"webhook","url":"http://127.0.0.1:9/hook"}',
 );
 
 # Routes whose handler makes the role decision itself (R_ROLE_INLINE),

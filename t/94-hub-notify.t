@@ -28,13 +28,33 @@ my $U = "http://127.0.0.1:$port";
 $t->psql(<<"SQL");
 INSERT INTO project (name, created_by, updated_by) VALUES ('p1', 't', 't');
 INSERT INTO project_member (project, user_name, role, created_by, updated_by)
-    VALUES ('p1', 'carol', 'editor', 't', 't');
-INSERT INTO hub_channel (project, name, type, url, created_by) VALUES
-    ('p1', 'ok', 'webhook', '$U/ok/', 't'),
-    ('p1', 'chat', 'slack', '$U/ok-slack/', 't'),
-    ('p1', 'flaky', 'webhook', '$U/fail-1/', 't'),
-    ('p1', 'slow', 'webhook', '$U/slow-5/', 't');
+    VALUES ('p1', 'carol', 'editor', 't', 't'), ('p1', 'bob', 'viewer', 't', 't');
 SQL
+
+my $C = '/api/v1/projects/p1/hub-channels';
+subtest 'channels: PUT creates or replaces, list, delete, refusals' => sub {
+	my $r = $t->request(PUT => "$C/ok", user => 'carol', json => { type => 'slack', url => "$U/x/" });
+	is($r->{status}, 201, 'created: 201') or diag $r->{content};
+	$r = $t->request(PUT => "$C/ok", user => 'carol', json => { type => 'webhook', url => "$U/ok/" });
+	is($r->{status}, 200, 'replaced: 200');
+	is($t->json($r)->{type}, 'webhook', 'the new type');
+	for my $c ([ chat => 'slack', "$U/ok-slack/" ], [ flaky => 'webhook', "$U/fail-1/" ],
+	    [ slow => 'webhook', "$U/slow-5/" ]) {
+		is($t->request(PUT => "$C/$c->[0]", user => 'carol',
+		    json => { type => $c->[1], url => $c->[2] })->{status}, 201, "channel $c->[0]");
+	}
+	is($t->request(PUT => "$C/x", user => 'carol', json => { type => 'pager', url => "$U/" })->{status},
+	    400, 'an unknown type: 400');
+	$r = $t->request(PUT => "$C/x", user => 'carol', json => { type => 'webhook', url => 'ftp://h/' });
+	like($t->json($r)->{message}, qr/^url:/, 'not http(s): 400 naming url');
+	is($t->request(PUT => "$C/x", user => 'bob', json => { type => 'webhook', url => "$U/" })->{status},
+	    403, 'a viewer cannot');
+	$r = $t->request(GET => $C, user => 'bob');
+	is_deeply([ map { $_->{name} } @{ $t->json($r) } ], [qw(chat flaky ok slow)], 'a viewer lists them');
+	is($t->request(PUT => "$C/gone", user => 'carol', json => { type => 'webhook', url => "$U/" })->{status}, 201, 'one more');
+	is($t->request(DELETE => "$C/gone", user => 'carol')->{status}, 204, 'deleted');
+	is($t->request(DELETE => "$C/gone", user => 'carol')->{status}, 404, 'again: 404');
+};
 
 sub rx_log {
 	open(my $fh, '<', "$dir/rx.log") or return ();

@@ -57,6 +57,7 @@ enum {
 	HB_RULE_DELETE,
 	HB_KEY_CREATE, HB_KEY_LIST, HB_KEY_REVOKE,
 	HB_EV_EVALUATE, HB_EV_CLAIM, HB_EV_RESULT,
+	HB_CH_LIST, HB_CH_PUT, HB_CH_DELETE,
 	HB__COUNT
 };
 _Static_assert((int)HB_EV_EVALUATE == (int)EV_STMT_EVALUATE &&
@@ -315,6 +316,27 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " 'error', $3::text, 'ms', $6::int)"
 	    " WHERE id = $1::uuid AND status = 'pending'"
 	    " RETURNING status", 6 },
+
+	[HB_CH_LIST] = { "hub_channels_list",
+	    "SELECT coalesce(jsonb_agg(jsonb_build_object('name', c.name,"
+	    " 'type', c.type, 'url', c.url, 'allIncidents', c.all_incidents,"
+	    " 'createdAt', rfc3339(c.created_at), 'createdBy', c.created_by)"
+	    " ORDER BY c.name), '[]')::text FROM hub_channel c"
+	    " WHERE c.project = $1::text", 1 },
+	/* Create or replace; created tells 201 from 200. */
+	[HB_CH_PUT] = { "hub_channel_put",
+	    "INSERT INTO hub_channel AS c (project, name, type, url,"
+	    " all_incidents, created_by) VALUES ($1::text, $2::text, $3::text,"
+	    " $4::text, $5::boolean, $6::text)"
+	    " ON CONFLICT (project, name) DO UPDATE SET type = excluded.type,"
+	    " url = excluded.url, all_incidents = excluded.all_incidents"
+	    " RETURNING (c.xmax = 0), jsonb_build_object('name', c.name,"
+	    " 'type', c.type, 'url', c.url, 'allIncidents', c.all_incidents,"
+	    " 'createdAt', rfc3339(c.created_at),"
+	    " 'createdBy', c.created_by)::text", 6 },
+	[HB_CH_DELETE] = { "hub_channel_delete",
+	    "DELETE FROM hub_channel WHERE project = $1::text AND name = $2::text"
+	    " RETURNING name", 2 },
 };
 const struct stmt_set hub_stmts = { "hub", defs, HB__COUNT };
 
@@ -1662,6 +1684,104 @@ api_key_revoke(struct req *r)
 }
 
 /* ------------------------------------------------------------------ */
+/* Notification channels of the hub */
+
+static void
+api_channels_list(struct req *r)
+{
+	const char	*p[1];
+	PGresult	*res;
+
+	p[0] = api_param(r, "project");
+	if ((res = run1(r, HB_CH_LIST, 1, p)) == NULL)
+		return;
+	api_send_col(r, 200, res, 0);
+	PQclear(res);
+}
+
+/* PUT …/hub-channels/{name} {"type","url","allIncidents"}: create or replace. */
+static void
+api_channel_put(struct req *r)
+{
+	static const char *const keys[] = { "name", "type", "url",
+	    "allIncidents", NULL };
+	static const char *const types[] = { "webhook", "slack", NULL };
+	struct json_object	*o = r->json, *v;
+	const char		*p[6], *s;
+	PGresult		*res;
+	int			 created;
+
+	p[0] = api_param(r, "project");
+	p[1] = api_param(r, "name");
+	if (!validate_name(p[1])) {
+		api_invalid(r, "name: \"%s\" is not a valid name: 1-75 "
+		    "characters of [a-zA-Z0-9_.-]", p[1]);
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		api_invalid(r, "the body must be a channel: {\"type\",\"url\","
+		    "\"allIncidents\"}");
+		return;
+	}
+	if (api_only_members(r, o, "", keys, "a channel has type, url and "
+	    "allIncidents") == -1)
+		return;
+	if (api_str_member(r, o, "name", "name", API_NULL_ABSENT, &s) == -1)
+		return;
+	if (s != NULL && strcmp(s, p[1]) != 0) {
+		api_invalid(r, "name: \"%s\" differs from the channel in the "
+		    "path", s);
+		return;
+	}
+	if (api_str_member(r, o, "type", "type", API_NULL_ABSENT, &p[2]) == -1)
+		return;
+	if (p[2] == NULL || !one_of(p[2], types)) {
+		api_invalid(r, "type: required, webhook or slack");
+		return;
+	}
+	if (str_field(r, o, "url", 2000, &p[3]) == -1)
+		return;
+	if (p[3] == NULL || (strncmp(p[3], "http://", 7) != 0 &&
+	    strncmp(p[3], "https://", 8) != 0)) {
+		api_invalid(r, "url: required, an http:// or https:// URL");
+		return;
+	}
+	p[4] = "t";
+	if (json_object_object_get_ex(o, "allIncidents", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			api_invalid(r, "allIncidents: must be true or false");
+			return;
+		}
+		p[4] = json_object_get_boolean(v) ? "t" : "f";
+	}
+	p[5] = r->actor;
+	if ((res = run1(r, HB_CH_PUT, 6, p)) == NULL)
+		return;
+	created = api_val_bool(res, 0);
+	if (audit_change(r, p[0], p[1], AUDIT_NO_VERSION, NULL) == 0)
+		api_send_col(r, created ? 201 : 200, res, 1);
+	PQclear(res);
+}
+
+static void
+api_channel_delete(struct req *r)
+{
+	const char	*p[2];
+	PGresult	*res;
+
+	p[0] = api_param(r, "project");
+	p[1] = api_param(r, "name");
+	if ((res = api_run(r, &hub_stmts, HB_CH_DELETE, 2, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		http_error(r, 404, "not_found", "channel \"%s\" not found in "
+		    "project \"%s\"", p[1], p[0]);
+	else if (audit_change(r, p[0], p[1], AUDIT_NO_VERSION, NULL) == 0)
+		http_send(r, 204, NULL, NULL, 0);
+	PQclear(res);
+}
+
+/* ------------------------------------------------------------------ */
 /* The module */
 
 static const struct route routes[] = {
@@ -1697,6 +1817,12 @@ static const struct route routes[] = {
 	    R_API | R_JSON, ROLE_ADMIN, "integration.create" },
 	{ "DELETE", ROUTE_PROJECT "/integrations/{id}", api_key_revoke,
 	    R_API, ROLE_ADMIN, "integration.revoke" },
+	{ "GET", ROUTE_PROJECT "/hub-channels", api_channels_list, R_API,
+	    ROLE_VIEWER, NULL },
+	{ "PUT", ROUTE_PROJECT "/hub-channels/{name}", api_channel_put,
+	    R_API | R_JSON, ROLE_EDITOR, "hub_channel.put" },
+	{ "DELETE", ROUTE_PROJECT "/hub-channels/{name}", api_channel_delete,
+	    R_API, ROLE_EDITOR, "hub_channel.delete" },
 };
 
 static const struct stmt_set *const stmt_sets[] = { &hub_stmts, NULL };
