@@ -230,7 +230,8 @@ CREATE FUNCTION incident_full_doc(i incident) RETURNS jsonb
 			'status', n.status, 'attempts', n.attempts,
 			'lastError', n.last_error,
 			'nextAttemptAt', CASE WHEN n.status = 'pending' THEN rfc3339(n.next_attempt_at) END,
-			'sentAt', rfc3339(n.sent_at)) ORDER BY n.created_at, n.channel), '[]')
+			'sentAt', rfc3339(n.sent_at), 'history', n.history)
+			ORDER BY n.created_at, n.channel), '[]')
 			FROM alert_notification n WHERE n.incident_id = i.id));
 
 CREATE FUNCTION alert_rule_doc(r alert_rule) RETURNS jsonb
