@@ -115,6 +115,16 @@ const struct config_key config_keys[] = {
 	    "400d", NULL, RELOAD, PLAIN, 0, 0),
 	KEY("maintenance.interval", CT_DURATION, maintenance.interval,
 	    "0", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("hub.evaluators", CT_INT, hub.evaluators,
+	    "1", NULL, RELOAD, PLAIN, 0, 16),
+	KEY("hub.interval", CT_DURATION, hub.interval,
+	    "15s", NULL, RELOAD, PLAIN, 100, 0),
+	KEY("hub.events_retention", CT_DURATION, hub.events_retention,
+	    "14d", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("hub.notify_timeout", CT_DURATION, hub.notify_timeout,
+	    "10s", NULL, RELOAD, PLAIN, 100, 0),
+	KEY("hub.notify_max_attempts", CT_INT, hub.notify_max_attempts,
+	    "8", NULL, RELOAD, PLAIN, 1, 100),
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 

@@ -88,6 +88,14 @@ struct config {
 		int64_t	 interval;	/* 0: no maintenance process */
 	} maintenance;
 
+	struct {
+		int	 evaluators;		/* evaluator processes here */
+		int64_t	 interval;		/* alert-rule evaluation */
+		int64_t	 events_retention;	/* 0: keep forever */
+		int64_t	 notify_timeout;
+		int	 notify_max_attempts;
+	} hub;
+
 	struct config_origin	*origins;	/* one per config_keys[] row */
 };
 

@@ -10,7 +10,8 @@
 
 extern const struct module core_module, validate_module, projects_module,
 	preferences_module, dashboards_module, templates_module,
-	shares_module, auditlog_module, datasource_module, perses_module;
+	shares_module, auditlog_module, datasource_module, perses_module,
+	hub_module;
 
 const struct module *const modules[] = {
 	&core_module,
@@ -23,5 +24,6 @@ const struct module *const modules[] = {
 	&auditlog_module,
 	&datasource_module,
 	&perses_module,
+	&hub_module,
 };
 const size_t nmodules = sizeof(modules) / sizeof(modules[0]);

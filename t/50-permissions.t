@@ -100,6 +100,20 @@ my %BODY = (
 	    res_doc('Variable', 'v_new'),
 	'PUT /api/v1/projects/{project}/variables/{name}' =>
 	    res_doc('Variable', 'd1', 0),
+	'POST /api/v1/projects/{project}/incidents' =>
+	    '{"title":"matrix","severity":"low","dedupKey":"matrix"}',
+	'POST /api/v1/projects/{project}/alertmanager' =>
+	    '{"version":"4","status":"firing","alerts":[{"status":"firing",'
+	    . '"labels":{"alertname":"M"},"fingerprint":"f1"}]}',
+	'POST /api/v1/projects/{project}/alert-rules' =>
+	    '{"kind":"AlertRule","metadata":{"name":"r-new"},"spec":'
+	    . '{"type":"threshold","metric":"m","op":">","threshold":1}}',
+	'PUT /api/v1/projects/{project}/alert-rules/{name}' =>
+	    '{"kind":"AlertRule","metadata":{"name":"d1"},"spec":'
+	    . '{"type":"threshold","metric":"m","op":">","threshold":1}}',
+	'POST /api/v1/projects/{project}/integrations' => '{"name":"matrix"}',
+	'PUT /api/v1/projects/{project}/hub-channels/{name}' =>
+	    '{"type":"webhook","url":"http://127.0.0.1:9/hook"}',
 );
 
 # Routes whose handler makes the role decision itself (R_ROLE_INLINE),

@@ -40,6 +40,22 @@ sub dash_doc {
 # Dashboard d1 (version 0), trashed "old", template t1, share link $LINK
 # on d1.
 my $LINK = '00000000-0000-4000-8000-000000000051';
+# The incident hub: incident $INC, integration key $IKEY ($DIK), alert
+# rule and notification channel d1.
+my $INC = '00000000-0000-4000-8000-0000000000a1';
+my $IKEY = '00000000-0000-4000-8000-0000000000a2';
+my $DIK = 'dik_' . ('t51' x 14) . 'x';
+# Datasource and variable d1, global and in p1 (src/api/perses.c).
+my $DS_SPEC = '{"plugin":{"kind":"PrometheusDatasource",'
+    . '"spec":{"directUrl":"http://prom:9090"}}}';
+my $VAR_SPEC = '{"kind":"TextVariable","spec":{"value":"x"}}';
+sub res_doc {
+	my ($kind, $name, $version) = @_;
+	my $v = defined $version ? qq{,"version":$version} : '';
+	my $spec = $kind =~ /Variable$/ ? $VAR_SPEC : $DS_SPEC;
+	return qq({"kind":"$kind","metadata":{"name":"$name"$v},)
+	    . qq("spec":$spec});
+}
 my $FIXTURE = <<"SQL";
 BEGIN;
 TRUNCATE project, project_member, dashboard, dashboard_version, share_token,
@@ -66,6 +82,23 @@ INSERT INTO dashboard_template (id, name, category, dashboard, created_by,
 INSERT INTO share_token (id, dashboard_id, token_hash, expires_at, created_by)
     SELECT '$LINK', id, sha256('t51'), now() + interval '1 day', 'test'
       FROM dashboard WHERE project = 'p1' AND name = 'd1' AND deleted_at IS NULL;
+INSERT INTO incident (id, project, title, severity, dedup_key, created_by,
+    last_actor) VALUES ('$INC', 'p1', 'I one', 'high', 'i1', 'test', 'test');
+INSERT INTO alert_rule (project, name, spec, created_by, updated_by)
+    VALUES ('p1', 'd1', '{"type":"threshold","metric":"m","op":">","threshold":1}',
+    'test', 'test');
+INSERT INTO integration_key (id, project, name, key_hash, created_by)
+    VALUES ('$IKEY', 'p1', 'k', sha256(convert_to('$DIK', 'UTF8')), 'test');
+INSERT INTO hub_channel (project, name, type, url, created_by)
+    VALUES ('p1', 'd1', 'webhook', 'http://127.0.0.1:9/', 'test');
+DELETE FROM datasource;
+DELETE FROM variable;
+INSERT INTO datasource (project, name, spec, created_by, updated_by)
+    VALUES (NULL, 'd1', '$DS_SPEC', 'test', 'test'),
+           ('p1', 'd1', '$DS_SPEC', 'test', 'test');
+INSERT INTO variable (project, name, spec, created_by, updated_by)
+    VALUES (NULL, 'd1', '$VAR_SPEC', 'test', 'test'),
+           ('p1', 'd1', '$VAR_SPEC', 'test', 'test');
 COMMIT;
 SQL
 $t->psql($FIXTURE);
@@ -82,7 +115,13 @@ SELECT md5(concat_ws('|',
     (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM dashboard_template x),
     (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM template_usage x),
     (SELECT string_agg(x::text, ',' ORDER BY x.user_name) FROM user_preferences x),
-    (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM share_token x)))
+    (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM share_token x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM incident x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.name) FROM alert_rule x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM integration_key x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.name) FROM hub_channel x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.project, x.name) FROM datasource x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.project, x.name) FROM variable x)))
 SQL
 sub digest { $t->psql($DIGEST) }
 
@@ -480,6 +519,39 @@ my %BODY = (
 	    . qq("dashboard":$SPEC}),
 	'PUT /api/v1/templates/{id}' =>
 	    qq({"name":"T renamed","category":"general","dashboard":$SPEC}),
+	'POST /api/v1/projects/{project}/incidents' =>
+	    '{"title":"I new","severity":"low","dedupKey":"i-new"}',
+	'PUT /api/v1/projects/{project}/incidents/{id}/status' =>
+	    '{"status":"investigating","note":"t51"}',
+	'POST /v2/enqueue' => qq({"routing_key":"$DIK","event_action":"trigger",)
+	    . qq("dedup_key":"pd","payload":{"summary":"s","source":"s",)
+	    . qq("severity":"info"}}),
+	'POST /api/v1/projects/{project}/alertmanager' =>
+	    '{"version":"4","status":"firing","alerts":[{"status":"firing",'
+	    . '"labels":{"alertname":"A"},"fingerprint":"f1"}]}',
+	'POST /api/v1/projects/{project}/alert-rules' =>
+	    '{"kind":"AlertRule","metadata":{"name":"r-new"},"spec":'
+	    . '{"type":"threshold","metric":"m","op":">","threshold":1}}',
+	'PUT /api/v1/projects/{project}/alert-rules/{name}' =>
+	    '{"kind":"AlertRule","metadata":{"name":"d1"},"spec":'
+	    . '{"type":"threshold","metric":"m","op":"<","threshold":1}}',
+	'POST /api/v1/projects/{project}/integrations' => '{"name":"t51"}',
+	'PUT /api/v1/projects/{project}/hub-channels/{name}' =>
+	    '{"type":"slack","url":"http://127.0.0.1:9/s"}',
+	'POST /api/v1/globaldatasources' => res_doc('GlobalDatasource', 'ds-new'),
+	'PUT /api/v1/globaldatasources/{name}' =>
+	    res_doc('GlobalDatasource', 'd1', 0),
+	'POST /api/v1/projects/{project}/datasources' =>
+	    res_doc('Datasource', 'ds-new'),
+	'PUT /api/v1/projects/{project}/datasources/{name}' =>
+	    res_doc('Datasource', 'd1', 0),
+	'POST /api/v1/globalvariables' => res_doc('GlobalVariable', 'v_new'),
+	'PUT /api/v1/globalvariables/{name}' =>
+	    res_doc('GlobalVariable', 'd1', 0),
+	'POST /api/v1/projects/{project}/variables' =>
+	    res_doc('Variable', 'v_new'),
+	'PUT /api/v1/projects/{project}/variables/{name}' =>
+	    res_doc('Variable', 'd1', 0),
 );
 # The project / resource a success row names, per route.
 my %WHERE = (
@@ -512,6 +584,8 @@ sub path_of {
 	(my $p = $rt->{pattern}) =~ s/\{(\w+)\}/$PARAM{$1}/g;
 	$p =~ s{/trash/d1/}{/trash/old/};
 	$p =~ s{/shares/t1$}{/shares/$LINK};
+	$p =~ s{/incidents/t1/}{/incidents/$INC/};
+	$p =~ s{/integrations/t1$}{/integrations/$IKEY};
 	# Deleting p1 would take its dashboards with it: delete p3.
 	$p = '/api/v1/projects/p3' if $rt->{method} eq 'DELETE' &&
 	    $rt->{pattern} eq '/api/v1/projects/{project}';
@@ -534,6 +608,9 @@ sub change_req {
 	my $im = exists $o{if_match} ? $o{if_match} : '"0"';
 	$r{headers} = { 'If-Match' => $im }
 	    if defined $im && $rt->{pattern} =~ m{/dashboards/\{name\}};
+	# An incident status change needs the incident's version.
+	$r{headers} = { 'If-Match' => exists $o{if_match} ? $o{if_match} : '"1"' }
+	    if $rt->{pattern} =~ m{/incidents/\{id\}/status$};
 	return req($rt->{method}, $o{path} // path_of($rt), %r);
 }
 
@@ -561,7 +638,9 @@ subtest 'every working change: exactly one success row' => sub {
 		$EXAMPLE{ $rt->{action} } //= $row;
 		is($row->{result}, 'success', "$key: result success");
 		is($row->{action}, $rt->{action}, "$key: action $rt->{action}");
-		is($row->{actor}, $user, "$key: actor $user");
+		# The PagerDuty endpoint has no login: its actor is the key.
+		my $actor = $key eq 'POST /v2/enqueue' ? "integration:$IKEY" : $user;
+		is($row->{actor}, $actor, "$key: actor $actor");
 		is($row->{ip}, '127.0.0.1', "$key: client_ip");
 		is($row->{rid}, $t->header($r, 'X-Request-Id'),
 		    "$key: the response's request id");

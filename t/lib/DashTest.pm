@@ -744,6 +744,9 @@ sub _base_config {
 			name	=> 'dashcgi',
 			user	=> 'postgres',
 		},
+		# No evaluator process unless a test asks for one: the
+		# children of the master are then the workers (worker_pids).
+		hub		=> { evaluators => 0 },
 	};
 }
 

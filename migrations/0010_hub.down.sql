@@ -1,0 +1,22 @@
+-- 0010_hub.down.sql -- reverts 0010_hub.up.sql.
+DROP FUNCTION hub_metrics_drop_before(timestamptz);
+DROP FUNCTION hub_evaluate(bigint);
+DROP FUNCTION hub_rule_value(alert_rule);
+DROP FUNCTION hub_key_transition(text, text, text, text, text);
+DROP FUNCTION hub_trigger(text, text, text, text, text, jsonb, text, text);
+DROP TRIGGER incident_changed ON incident;
+DROP FUNCTION hub_incident_changed();
+DROP FUNCTION hub_enqueue(incident, text);
+DROP FUNCTION alert_rule_doc(alert_rule);
+DROP FUNCTION incident_full_doc(incident);
+DROP FUNCTION incident_doc(incident);
+DROP TABLE alert_notification;
+DROP TABLE integration_key;
+DROP TABLE hub_channel;
+DROP TABLE alert_rule;
+DROP FUNCTION hub_transition_ok(text, text);
+DROP TABLE incident_timeline;
+DROP TABLE incident;
+DROP TABLE metrics_agg;
+DROP FUNCTION hub_event_partitions(integer);
+DROP TABLE raw_event;

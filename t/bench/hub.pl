@@ -1,0 +1,131 @@
+#!/usr/bin/perl
+# t/bench/hub.pl -- the incident hub's numbers (issue 13): wrk through
+# nginx against dashcgi under DashTest (its own PostgreSQL 15 cluster):
+#
+#   - event ingest, NDJSON batches of 500 (events/s, latency per batch);
+#   - event ingest, one event per request;
+#   - PagerDuty Events v2 single triggers (1,000 dedup keys: new
+#     incidents and counted ones mixed);
+#   - 50 concurrent triggers of one dedup key (one incident, count 50?);
+#   - 200 threshold rules evaluated in one hub_evaluate() pass.
+#
+# Run from a build tree (a release build: no sanitizers):
+#   cd _rel && perl -I../t/lib ../t/bench/hub.pl
+# Environment: BENCH_DURATION (10 s per row), BENCH_CONNECTIONS (4),
+# BENCH_THREADS (2), BENCH_WORKERS (2).  Every wait is bounded.
+use strict;
+use warnings;
+use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(time sleep);
+use DashTest;
+
+my $DUR = $ENV{BENCH_DURATION} // 10;
+my $CONNS = $ENV{BENCH_CONNECTIONS} // 4;
+my $THREADS = $ENV{BENCH_THREADS} // 2;
+my $WORKERS = $ENV{BENCH_WORKERS} // 2;
+
+my $t = DashTest->new(workers => $WORKERS,
+    config => { log => { level => 'warn' }, hub => { evaluators => 0 } });
+$t->psql(<<'SQL');
+INSERT INTO project (name, created_by, updated_by) VALUES ('p1', 't', 't');
+INSERT INTO project_member (project, user_name, role, created_by, updated_by)
+    VALUES ('p1', 'carol', 'editor', 't', 't'), ('p1', 'dave', 'admin', 't', 't');
+SQL
+my $key = $t->json($t->request(POST => '/api/v1/projects/p1/integrations', user => 'dave',
+    json => { name => 'bench' }))->{key} or die "no integration key\n";
+my $auth = 'Basic ' . encode_base64('carol:pw-carol', '');
+my $tmp = $t->tmpdir;
+
+sub lq { my $s = shift; $s =~ s/\\/\\\\/g; $s =~ s/"/\\"/g; $s =~ s/\n/\\n/g; return qq("$s") }
+
+# wrk with a Lua script; returns (requests/s, p50 ms, p99 ms, non-2xx).
+sub wrk {
+	my ($name, $lua) = @_;
+	my $f = "$tmp/$name.lua";
+	open(my $fh, '>', $f) or die;
+	print $fh $lua, <<'LUA';
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %.3f %.3f %.3f %d\n", summary.requests,
+    summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect
+    + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+	close $fh;
+	my $out = `timeout @{[ $DUR + 30 ]} wrk -t$THREADS -c$CONNS -d${DUR}s --timeout 10s -s $f @{[ $t->url('/') ]} 2>&1`;
+	my ($n, $secs, $p50, $p99, $err) = $out =~ /RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/
+	    or die "wrk: $out";
+	return ($n / $secs, $p50, $p99, $err, $n);
+}
+
+my @rows;
+my $at = '';
+my $batch = join('', map { qq({"topic":"bench","data":{"metric":"latency_ms","value":$_,"windowKey":"k) . ($_ % 20) . qq(","level":") . ($_ % 50 ? 'info' : 'error') . qq("}}\n) } 1 .. 500);
+{
+	my ($rps, $p50, $p99, $err) = wrk('batch', qq(wrk.method = "POST"\nwrk.path = "/api/v1/projects/p1/events"\n)
+	    . qq(wrk.headers["Authorization"] = "$auth"\nwrk.headers["Content-Type"] = "application/x-ndjson"\n)
+	    . 'wrk.body = ' . lq($batch) . "\n");
+	push @rows, sprintf('| events, NDJSON batches of 500 | %.0f events/s (%.1f batches/s) | %.1f ms | %.1f ms | %d |',
+	    $rps * 500, $rps, $p50, $p99, $err);
+}
+{
+	my ($rps, $p50, $p99, $err) = wrk('single', qq(wrk.method = "POST"\nwrk.path = "/api/v1/projects/p1/events"\n)
+	    . qq(wrk.headers["Authorization"] = "$auth"\nwrk.headers["Content-Type"] = "application/x-ndjson"\n)
+	    . 'wrk.body = ' . lq(qq({"topic":"one","data":{"metric":"one","value":1}}\n)) . "\n");
+	push @rows, sprintf('| events, one per request | %.0f events/s | %.1f ms | %.1f ms | %d |', $rps, $p50, $p99, $err);
+}
+{
+	my $lua = <<"LUA";
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = '{"routing_key":"$key","event_action":"trigger","dedup_key":"k' .. math.random(1, 1000) ..
+    '","payload":{"summary":"bench","source":"bench","severity":"error"}}'
+  return wrk.format("POST", "/v2/enqueue", { ["Content-Type"] = "application/json" }, body)
+end
+LUA
+	my ($rps, $p50, $p99, $err) = wrk('pd', $lua);
+	push @rows, sprintf('| PagerDuty v2 single triggers | %.0f events/s | %.1f ms | %.1f ms | %d |', $rps, $p50, $p99, $err);
+}
+my $ev = $t->psql("SELECT count(*) FROM raw_event");
+my $inc = $t->psql("SELECT count(*) || ' incidents, ' || sum(count) || ' triggers' FROM incident");
+
+# 50 concurrent triggers of one key.
+my @pids;
+for my $i (1 .. 50) {
+	push @pids, $t->bg(sub {
+		my $r = $t->request(POST => '/v2/enqueue', json => { routing_key => $key,
+		    event_action => 'trigger', dedup_key => 'storm',
+		    payload => { summary => "storm $i", source => 'b', severity => 'critical' } });
+		return $r->{status} == 202 ? 0 : 1;
+	});
+}
+my $fails = 0;
+$fails += ($t->wait_pid($_, 60) // 1) for @pids;
+my $storm = $t->psql("SELECT count(*) || ' incident(s), count ' || max(count) FROM incident WHERE dedup_key = 'storm'");
+
+# 200 rules over metrics_agg, one evaluation pass.
+$t->psql(<<'SQL');
+INSERT INTO alert_rule (project, name, spec, created_by, updated_by)
+SELECT 'p1', 'r' || i, jsonb_build_object('type', 'threshold', 'metric', 'latency_ms',
+    'windowKey', 'k' || (i % 20), 'window', '5m', 'aggregate', (ARRAY['avg','max','sum','count'])[i % 4 + 1],
+    'op', '>', 'threshold', CASE WHEN i % 2 = 0 THEN 1e12 ELSE 0 END, 'for', '0s',
+    'severity', 'high', 'channels', '[]', 'enabled', true), 't', 't'
+FROM generate_series(1, 200) i;
+SQL
+my @passes;
+for (1 .. 3) {
+	my $out = $t->psql("\\timing on\nSELECT hub_evaluate(-4602630268110497039);");
+	push @passes, $1 if $out =~ /Time: ([\d.]+) ms/;
+}
+my $opened = $t->psql("SELECT count(*) FROM incident WHERE source = 'rule'");
+
+my $cpu = `nproc`; chomp $cpu;
+my $load = `cat /proc/loadavg`; chomp $load;
+print "\nhub benchmark: $WORKERS workers, wrk -t$THREADS -c$CONNS -d${DUR}s, $cpu CPUs (shared), loadavg $load\n\n";
+print "| row | throughput | p50 | p99 | errors |\n|---|---|---|---|---|\n";
+print "$_\n" for @rows;
+print "\nstored: $ev events; $inc\n";
+print "50 concurrent PagerDuty triggers of one key: $storm ($fails failed requests)\n";
+printf "200 threshold rules (100 firing): hub_evaluate() passes of %s ms; %s rule incidents opened\n",
+    join(', ', @passes), $opened;
