@@ -87,6 +87,13 @@ struct config {
 		int64_t	 interval;	/* 0: no maintenance process */
 	} maintenance;
 
+	struct {
+		char	*default_project;	/* /api/seed without ?project= */
+		int64_t	 resolution;		/* points aligned to this (ms) */
+		int64_t	 raw_retention;		/* ms */
+		int64_t	 rollup_retention;	/* ms */
+	} slo;
+
 	struct config_origin	*origins;	/* one per config_keys[] row */
 };
 
