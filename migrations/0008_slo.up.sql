@@ -159,25 +159,37 @@ AS $$
 $$;
 
 -- good and bad of one SLI over [lo, hi): whole hours from the roll-ups,
--- the ragged ends from the points.
+-- the ragged ends from the points.  PL/pgSQL, not SQL: a SQL function
+-- called from another is planned again on every call (PostgreSQL 15),
+-- while PL/pgSQL keeps its plans for the session (the worker's).
 CREATE FUNCTION sli_counts(k bigint, lo timestamptz, hi timestamptz,
     OUT good bigint, OUT bad bigint)
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-	WITH b AS (SELECT CASE WHEN date_trunc('hour', lo, 'UTC') = lo THEN lo
-			  ELSE date_trunc('hour', lo, 'UTC') + interval '1 hour' END AS h0,
-			  date_trunc('hour', hi, 'UTC') AS h1)
-	SELECT coalesce(sum(x.g), 0)::bigint, coalesce(sum(x.b), 0)::bigint
-	  FROM b, LATERAL (
-		SELECT h.good, h.bad FROM sli_hourly h
-		 WHERE h.sli = k AND h.t >= b.h0 AND h.t < b.h1
+DECLARE
+	h0	timestamptz := date_trunc('hour', lo, 'UTC');
+	h1	timestamptz := date_trunc('hour', hi, 'UTC');
+BEGIN
+	IF h0 <> lo THEN
+		h0 := h0 + interval '1 hour';
+	END IF;
+	IF h0 >= h1 THEN
+		-- No whole hour inside: the points alone.
+		SELECT coalesce(sum(p.good), 0), coalesce(sum(p.bad), 0)
+		  INTO good, bad
+		  FROM sli_point p WHERE p.sli = k AND p.t >= lo AND p.t < hi;
+		RETURN;
+	END IF;
+	SELECT coalesce(sum(x.g), 0), coalesce(sum(x.b), 0) INTO good, bad
+	  FROM (SELECT h.good, h.bad FROM sli_hourly h
+		 WHERE h.sli = k AND h.t >= h0 AND h.t < h1
 		UNION ALL
 		SELECT p.good, p.bad FROM sli_point p
-		 WHERE p.sli = k AND p.t >= lo AND p.t < least(b.h0, hi)
+		 WHERE p.sli = k AND p.t >= lo AND p.t < h0
 		UNION ALL
 		SELECT p.good, p.bad FROM sli_point p
-		 WHERE p.sli = k AND p.t >= greatest(b.h1, b.h0, lo) AND p.t < hi
-	  ) x (g, b)
+		 WHERE p.sli = k AND p.t >= h1 AND p.t < hi) x (g, b);
+END;
 $$;
 
 -- The status bucket of a remaining budget (NULL: no events).
@@ -228,33 +240,45 @@ $$;
 
 -- One SLI over its SLO's window ending at e: sli, good, bad,
 -- errorBudget, status, and with detail the burn rates and alerts.
+-- A window without events has a null rate; an alert fires only when
+-- both its windows have a rate above the factor.
 CREATE FUNCTION sli_eval(k bigint, target double precision, win text,
     e timestamptz, detail boolean) RETURNS jsonb
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-	WITH w AS (SELECT * FROM slo_window_bounds(win, e)),
-	c AS (SELECT x.* FROM w, sli_counts(k, w.lo, e) x),
-	br AS (SELECT r.name, CASE WHEN x.good + x.bad = 0 THEN NULL
-			ELSE x.bad::float8 / (x.good + x.bad) / (1 - target) END AS rate
-		 FROM unnest(ARRAY['5m', '30m', '1h', '2h', '6h', '1d', '3d'])
-		      WITH ORDINALITY r (name, o),
-		      sli_counts(k, e - r.name::interval, e) x
-		WHERE detail)
-	SELECT slo_budget(c.good, c.bad, target)
-	    || CASE WHEN detail THEN jsonb_build_object(
-		'burnRates', (SELECT jsonb_object_agg(br.name, br.rate) FROM br),
-		'alerts', (SELECT jsonb_agg(jsonb_build_object(
-			'severity', a.severity, 'long', a.long, 'short', a.short,
-			'factor', a.factor,
-			'firing', coalesce(l.rate > a.factor AND s.rate > a.factor,
-			    false)) ORDER BY a.o)
-		    FROM (SELECT ar.*, ar.share * extract(epoch FROM w.len)
-				 / extract(epoch FROM ar.long::interval) AS factor,
-				 row_number() OVER () AS o
-			    FROM slo_alert_rules() ar) a
-		    JOIN br l ON l.name = a.long JOIN br s ON s.name = a.short))
-	       ELSE '{}' END
-	  FROM c, w
+DECLARE
+	w	record;
+	c	record;
+	r	record;
+	rates	jsonb := '{}';
+	alerts	jsonb := '[]';
+	f	double precision;
+BEGIN
+	SELECT * INTO w FROM slo_window_bounds(win, e);
+	SELECT * INTO c FROM sli_counts(k, w.lo, e);
+	IF NOT detail THEN
+		RETURN slo_budget(c.good, c.bad, target);
+	END IF;
+	FOR r IN SELECT n, x.good, x.bad
+		   FROM unnest(ARRAY['5m', '30m', '1h', '2h', '6h', '1d', '3d']) n,
+			sli_counts(k, e - n::interval, e) x
+	LOOP
+		rates := rates || jsonb_build_object(r.n, CASE
+		    WHEN r.good + r.bad = 0 THEN NULL
+		    ELSE r.bad::float8 / (r.good + r.bad) / (1 - target) END);
+	END LOOP;
+	FOR r IN SELECT * FROM slo_alert_rules() LOOP
+		f := r.share * extract(epoch FROM w.len)
+		    / extract(epoch FROM r.long::interval);
+		alerts := alerts || jsonb_build_array(jsonb_build_object(
+		    'severity', r.severity, 'long', r.long, 'short', r.short,
+		    'factor', f,
+		    'firing', coalesce((rates ->> r.long)::float8 > f
+			AND (rates ->> r.short)::float8 > f, false)));
+	END LOOP;
+	RETURN slo_budget(c.good, c.bad, target)
+	    || jsonb_build_object('burnRates', rates, 'alerts', alerts);
+END;
 $$;
 
 -- The id and display of an SLI, as its SLO document lists it.

@@ -152,7 +152,7 @@ static const struct stmt_def defs[SL__COUNT] = {
 	    " WHERE s.project = $1::text AND s.name = $2::text", 3 },
 	/* $2 resolution (s). */
 	[SL_TREE] = { "slo_tree",
-	    "WITH ev AS (SELECT s.experience, s.journey, s.name, s.spec,"
+	    "WITH ev AS MATERIALIZED (SELECT s.experience, s.journey, s.name, s.spec,"
 	    " slo_eval(s, " NOW("$2") ", false) AS j FROM slo s"
 	    " WHERE s.project = $1::text),"
 	    " jr AS (SELECT experience, journey,"
@@ -226,7 +226,7 @@ static const struct stmt_def defs[SL__COUNT] = {
 	    " (SELECT id FROM badl), (SELECT count(*) FROM ins)", 8 },
 	/* The seed's /api/seed shape; $2 resolution (s). */
 	[SL_SEED] = { "slo_seed",
-	    "WITH ev AS (SELECT s.experience, s.journey, s.name, s.spec,"
+	    "WITH ev AS MATERIALIZED (SELECT s.experience, s.journey, s.name, s.spec,"
 	    " slo_eval(s, " NOW("$2") ", false) AS j FROM slo s"
 	    " WHERE s.project = $1::text),"
 	    " jr AS (SELECT experience, journey, jsonb_agg(jsonb_build_object("
