@@ -3,7 +3,6 @@
 
 DROP FUNCTION slo_rollup(text[]);
 DROP FUNCTION slo_spec_norm(jsonb);
-DROP FUNCTION sli_point_json(timestamptz, bigint, bigint);
 DROP FUNCTION slo_doc(slo);
 DROP FUNCTION slo_now(interval);
 DROP FUNCTION slo_eval(slo, timestamptz, boolean);

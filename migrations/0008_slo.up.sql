@@ -326,14 +326,6 @@ CREATE FUNCTION slo_doc(s slo) RETURNS jsonb
 			'updatedAt', rfc3339(s.updated_at)),
 		'spec', s.spec);
 
--- A point's row in the seed's series shape.
-CREATE FUNCTION sli_point_json(t timestamptz, good bigint, bad bigint)
-    RETURNS text
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN '{"t":"' || to_char(t AT TIME ZONE 'UTC',
-	    'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '","good":' || good
-	    || ',"bad":' || bad || '}';
-
 -- The spec as stored and returned: the members a client may send, with
 -- their defaults (C has checked types and ranges).
 CREATE FUNCTION slo_spec_norm(spec jsonb) RETURNS jsonb
