@@ -9,7 +9,7 @@ DROP FUNCTION slo_eval(slo, timestamptz, boolean);
 DROP FUNCTION sli_ref(sli);
 DROP FUNCTION sli_eval(bigint, double precision, text, timestamptz, boolean);
 DROP FUNCTION slo_alert_rules();
-DROP FUNCTION slo_budget(bigint, bigint, double precision);
+DROP FUNCTION slo_budget(bigint, bigint, double precision, double precision);
 DROP FUNCTION slo_status_rank(text);
 DROP FUNCTION slo_status_of(double precision);
 DROP FUNCTION sli_counts(bigint, timestamptz, timestamptz);

@@ -209,9 +209,11 @@ CREATE FUNCTION slo_status_rank(status text) RETURNS integer
 	    'critical', 'breached'], status);
 
 -- Budget members for good and bad events over the window: nulls, never
--- NaN, when there were no events.
-CREATE FUNCTION slo_budget(good bigint, bad bigint, target double precision)
-    RETURNS jsonb
+-- NaN, when there were no events.  ref, when not NULL, is the number of
+-- events the budget is a share of (calendar windows: see sli_eval()),
+-- else the window's own events.
+CREATE FUNCTION slo_budget(good bigint, bad bigint, target double precision,
+    ref double precision DEFAULT NULL) RETURNS jsonb
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN CASE WHEN good + bad = 0 THEN jsonb_build_object(
 		    'sli', NULL, 'good', good, 'bad', bad,
@@ -221,10 +223,12 @@ CREATE FUNCTION slo_budget(good bigint, bad bigint, target double precision)
 		ELSE jsonb_build_object(
 		    'sli', good::float8 / (good + bad), 'good', good, 'bad', bad,
 		    'errorBudget', jsonb_build_object(
-			'allowed', (1 - target) * (good + bad),
+			'allowed', (1 - target) * coalesce(ref, good + bad),
 			'spent', bad,
-			'remaining', 1 - bad / ((1 - target) * (good + bad))),
-		    'status', slo_status_of(1 - bad / ((1 - target) * (good + bad))))
+			'remaining', 1 - bad / ((1 - target)
+			    * coalesce(ref, good + bad))),
+		    'status', slo_status_of(1 - bad / ((1 - target)
+			* coalesce(ref, good + bad))))
 		END;
 
 -- The burn-rate windows and the multiwindow alerts: share of the
@@ -253,11 +257,30 @@ DECLARE
 	rates	jsonb := '{}';
 	alerts	jsonb := '[]';
 	f	double precision;
+	plo	timestamptz;
+	ref	double precision;
 BEGIN
 	SELECT * INTO w FROM slo_window_bounds(win, e);
 	SELECT * INTO c FROM sli_counts(k, w.lo, e);
+	/*
+	 * A calendar window's budget is a share of the events of the
+	 * period before it (scaled to this period's length), fixed for the
+	 * whole period: with no new bad events the remaining budget never
+	 * rises, as it would if more good events grew the allowance.
+	 * Without events in the period before: the period's own events.
+	 */
+	IF win IN ('calendar-month', 'calendar-week') THEN
+		plo := CASE win WHEN 'calendar-month'
+		    THEN (w.lo AT TIME ZONE 'UTC' - interval '1 month') AT TIME ZONE 'UTC'
+		    ELSE w.lo - interval '7 days' END;
+		SELECT * INTO r FROM sli_counts(k, plo, w.lo);
+		IF r.good + r.bad > 0 THEN
+			ref := (r.good + r.bad) * extract(epoch FROM w.len)
+			    / extract(epoch FROM w.lo - plo);
+		END IF;
+	END IF;
 	IF NOT detail THEN
-		RETURN slo_budget(c.good, c.bad, target);
+		RETURN slo_budget(c.good, c.bad, target, ref);
 	END IF;
 	FOR r IN SELECT n, x.good, x.bad
 		   FROM unnest(ARRAY['5m', '30m', '1h', '2h', '6h', '1d', '3d']) n,
@@ -276,7 +299,7 @@ BEGIN
 		    'firing', coalesce((rates ->> r.long)::float8 > f
 			AND (rates ->> r.short)::float8 > f, false)));
 	END LOOP;
-	RETURN slo_budget(c.good, c.bad, target)
+	RETURN slo_budget(c.good, c.bad, target, ref)
 	    || jsonb_build_object('burnRates', rates, 'alerts', alerts);
 END;
 $$;

@@ -296,26 +296,46 @@ sub near { my ($got, $want, $name) = @_;
 my %FACTORS = ('7d' => [3.36, 1.4, 0.7, 0.7 / 3],
     '28d' => [13.44, 5.6, 2.8, 2.8 / 3], '30d' => [14.4, 6, 3, 1]);
 
+# A calendar window ending at e: its start, its length, the start of
+# the period before (UTC; weeks start on Monday).
+sub calendar {
+	my ($win, $e) = @_;
+	my @g = gmtime($e - 1);
+	if ($win eq 'calendar-week') {
+		my $lo = timegm(0, 0, 0, $g[3], $g[4], $g[5]) -
+		    (($g[6] + 6) % 7) * 86400;
+		return ($lo, 7 * 86400, $lo - 7 * 86400);
+	}
+	my $lo = timegm(0, 0, 0, 1, $g[4], $g[5]);
+	my ($ny, $nm) = $g[4] == 11 ? ($g[5] + 1, 0) : ($g[5], $g[4] + 1);
+	my ($py, $pm) = $g[4] == 0 ? ($g[5] - 1, 11) : ($g[5], $g[4] - 1);
+	return ($lo, timegm(0, 0, 0, 1, $nm, $ny) - $lo,
+	    timegm(0, 0, 0, 1, $pm, $py));
+}
+
 # Check one status answer against the points, the target and the window.
 sub check_status {
 	my ($name, $st, $pts, $target, $win) = @_;
 	my $e = epoch_of($st->{evaluatedAt});
 	ok(defined $e, "$name: evaluatedAt is RFC 3339") or return;
-	my ($lo, $len);
+	my ($lo, $len, $ref);
 	if ($win =~ /^(\d+)d$/) { ($lo, $len) = ($e - $1 * 86400, $1 * 86400) }
 	else {
-		my @g = gmtime($e - 1);
-		$lo = timegm(0, 0, 0, 1, $g[4], $g[5]);
-		my ($ny, $nm) = $g[4] == 11 ? ($g[5] + 1, 0) : ($g[5], $g[4] + 1);
-		$len = timegm(0, 0, 0, 1, $nm, $ny) - $lo;
+		# A calendar window's budget is a share of the period
+		# before's events (scaled to this period), when it had any.
+		my ($plo);
+		($lo, $len, $plo) = calendar($win, $e);
+		my ($pg, $pb) = window_sums($pts, $plo, $lo);
+		$ref = ($pg + $pb) * $len / ($lo - $plo) if $pg + $pb;
 	}
 	my ($g, $b) = window_sums($pts, $lo, $e);
 	my $n = $g + $b;
+	my $base = $ref // $n;
 	near($st->{sli}, $n ? $g / $n : undef, "$name: sli");
-	near($st->{errorBudget}{allowed}, $n ? (1 - $target) * $n : undef,
+	near($st->{errorBudget}{allowed}, $n ? (1 - $target) * $base : undef,
 	    "$name: allowed");
 	near($st->{errorBudget}{spent}, $n ? $b : undef, "$name: spent");
-	my $rem = $n ? 1 - $b / ((1 - $target) * $n) : undef;
+	my $rem = $n ? 1 - $b / ((1 - $target) * $base) : undef;
 	near($st->{errorBudget}{remaining}, $rem, "$name: remaining");
 	is($st->{status}, !defined $rem ? 'no_data' : $rem >= 0.7 ? 'healthy' :
 	    $rem >= 0.2 ? 'at_risk' : $rem > 0 ? 'critical' : 'breached',
@@ -414,6 +434,37 @@ subtest 'status: budget, burn rates and alerts against hand figures' => sub {
 	is($st->{status}, 'breached', 'the SLO takes its worst SLI');
 	is_deeply([ map { $_->{status} } @{ $st->{indicators} } ],
 	    [qw(healthy breached)], 'each SLI has its own status, in order');
+};
+
+subtest 'a calendar window: no new bad events, the budget never rises' => sub {
+	my $r = create('cal-week', journey => 'Calendar', target => 0.99,
+	    window => 'calendar-week');
+	is($r->{status}, 201, 'a calendar-week SLO');
+	my ($lo) = calendar('calendar-week', $A0 + 300);
+	my @pts = ([ $lo - 86400, 10000, 0 ], [ $A0 - 600, 1000, 20 ]);
+	my $post = sub { pts_post($t->encode_json([ map { { sli => 'sli-cal-week',
+	    t => ts($_->[0]), good => $_->[1], bad => $_->[2] } } @_ ])) };
+	is($post->(@pts)->{status}, 200, 'last week 10,000 events, this week ' .
+	    '1,000 good and 20 bad');
+	my $status = sub { body($t->request(GET => "$P/slos/cal-week/status",
+	    user => 'bob')) };
+	my $st = $status->();
+	check_status('cal-week', $st, \@pts, 0.99, 'calendar-week');
+	near($st->{errorBudget}{allowed}, 100, 'the allowance: 1 % of last ' .
+	    'week\'s 10,000');
+	my $before = $st->{errorBudget}{remaining};
+	push @pts, [ $A0 - 900, 5000, 0 ];
+	$post->($pts[-1]);
+	$st = $status->();
+	check_status('cal-week + good', $st, \@pts, 0.99, 'calendar-week');
+	cmp_ok($st->{errorBudget}{remaining}, '<=', $before,
+	    '5,000 more good events: the remaining budget did not rise');
+	push @pts, [ $A0 - 1200, 0, 10 ];
+	$post->($pts[-1]);
+	$st = $status->();
+	cmp_ok($st->{errorBudget}{remaining}, '<', $before,
+	    '10 more bad events: it fell');
+	$t->psql("DELETE FROM slo WHERE name = 'cal-week'");
 };
 
 subtest 'the tree: experiences, journeys, roll-ups' => sub {
