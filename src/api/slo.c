@@ -50,7 +50,7 @@
 /* Cursor-paged list filters: $1 project $2 experience $3 journey. */
 enum {
 	SL_ROLE, SL_LIST, SL_GET, SL_CREATE, SL_UPDATE, SL_DELETE, SL_STATUS,
-	SL_TREE, SL_INGEST, SL_SEED, SL_SERIES, SL_UNKNOWN, SL__COUNT
+	SL_TREE, SL_LOCK, SL_INGEST, SL_SEED, SL_SERIES, SL_UNKNOWN, SL__COUNT
 };
 
 static const struct stmt_def defs[SL__COUNT] = {
@@ -188,13 +188,26 @@ static const struct stmt_def defs[SL__COUNT] = {
 	    " ORDER BY ex.experience) FROM ex JOIN exj USING (experience)),"
 	    " '[]')))::text", 2 },
 	/*
+	 * Before SL_INGEST, in the same transaction: a lock per SLI of the
+	 * request ($2), taken in key order (no deadlock between two
+	 * requests), held to COMMIT.  SL_INGEST then starts with a
+	 * snapshot that holds every earlier writer's points, so the
+	 * difference it adds to an hour is against the point as stored,
+	 * also when two requests write the same new point at once.
+	 */
+	[SL_LOCK] = { "slo_ingest_lock",
+	    "SELECT count(pg_advisory_xact_lock(hashtext('dashcgi.sli_point'),"
+	    " (k.key % 2147483647)::int)) FROM (SELECT key FROM sli"
+	    " WHERE project = $1::text AND id = ANY ($2::text[])"
+	    " ORDER BY key) k", 2 },
+	/*
 	 * Points as parallel arrays ($2 line numbers, $3 SLI ids, $4
 	 * times, $5 good, $6 bad); $7 resolution (s), $8 raw retention
 	 * (ms).  All or nothing: the first line naming an unknown SLI or
 	 * a time outside what is kept writes nothing.  A point that
-	 * exists is replaced and its hour gets the difference; the old
-	 * points are locked first, so concurrent rewrites of one point
-	 * add their differences in turn.  ins reads old's count so that
+	 * exists is replaced and its hour gets the difference (SL_LOCK
+	 * serialises the writers of an SLI; the old points are locked
+	 * too).  ins reads old's count so that
 	 * old runs (and locks) before ins rewrites those rows: a row this
 	 * statement already changed would be invisible to FOR UPDATE.
 	 * Within a request the last line for a (sli, t) wins.  Columns: bad line, why, its SLI id,
@@ -1103,6 +1116,10 @@ api_sli_points(struct req *r)
 	p[5] = lit_array(&pt, PL_BAD);
 	p[6] = res_text(r);
 	p[7] = ret;
+	if ((res = api_run(r, &slo_stmts, SL_LOCK, 2, (const char *[]){
+	    project, p[2] })) == NULL)
+		return;
+	PQclear(res);
 	if ((res = api_run(r, &slo_stmts, SL_INGEST, 8, p)) == NULL)
 		return;
 	if (!api_val_null(res, 0)) {
