@@ -101,6 +101,14 @@ subtest 'SLO documents: create, read, list, update, delete' => sub {
 	$r = $t->request(GET => "$P/slos?limit=2", user => 'bob');
 	is(scalar @{ body($r) }, 2, '?limit=2: a page of two');
 	like($t->header($r, 'Link') // '', qr/rel="next"/, 'and a Link to the next');
+	$r = $t->request(GET => "$P/slos?experience=E-commerce&limit=1",
+	    user => 'bob');
+	my ($next) = ($t->header($r, 'Link') // '') =~ /<([^>]+)>/;
+	like($next // '', qr/experience=E-commerce&limit=1&cursor=/,
+	    'the next page keeps the filter');
+	$r = $t->request(GET => $next, user => 'bob');
+	is_deeply([ map { $_->{metadata}{name} } @{ body($r) } ], ['search'],
+	    'and is the second SLO of E-commerce');
 
 	# Update: If-Match, metadata.version, neither.
 	my $new = slo('checkout', target => 0.995);

@@ -674,6 +674,7 @@ api_slos_list(struct req *r)
 	static const char *const sts[] = { "healthy", "at_risk", "critical",
 	    "breached", "no_data", NULL };
 	const char	*p[7], *keep;
+	char		*q, *pair, *save = NULL;
 	PGresult	*res;
 	size_t		 i;
 
@@ -691,15 +692,16 @@ api_slos_list(struct req *r)
 		return;
 	}
 	if (http_query(r, "limit") != NULL) {
-		/* The next page keeps the filters: the query less cursor. */
+		/* The next page keeps the filters: the raw (still encoded)
+		 * pairs of the query but limit and cursor. */
 		keep = "";
-		for (i = 0; i < r->nqs; i++)
-			if (strcmp(r->qs[i].key, "limit") != 0 &&
-			    strcmp(r->qs[i].key, "cursor") != 0 &&
-			    r->qs[i].val != NULL && strchr(r->qs[i].val, '&') ==
-			    NULL && strchr(r->qs[i].val, ' ') == NULL)
-				keep = arena_printf(r->arena, "%s%s=%s&", keep,
-				    r->qs[i].key, r->qs[i].val);
+		q = arena_strdup(r->arena, r->query);
+		for (pair = strtok_r(q, "&", &save); pair != NULL;
+		    pair = strtok_r(NULL, "&", &save))
+			if (strncmp(pair, "limit=", 6) != 0 &&
+			    strncmp(pair, "cursor=", 7) != 0)
+				keep = arena_printf(r->arena, "%s%s&", keep,
+				    pair);
 		api_sql_list(r, &slo_stmts, SL_LIST, 7, p, keep);
 		return;
 	}
