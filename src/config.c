@@ -125,6 +125,14 @@ const struct config_key config_keys[] = {
 	    "10s", NULL, RELOAD, PLAIN, 100, 0),
 	KEY("hub.notify_max_attempts", CT_INT, hub.notify_max_attempts,
 	    "8", NULL, RELOAD, PLAIN, 1, 100),
+	KEY("slo.default_project", CT_STRING, slo.default_project,
+	    "default", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("slo.resolution", CT_DURATION, slo.resolution,
+	    "5m", NULL, RELOAD, PLAIN, 1000, 0),
+	KEY("slo.raw_retention", CT_DURATION, slo.raw_retention,
+	    "35d", NULL, RELOAD, PLAIN, 1, 0),
+	KEY("slo.rollup_retention", CT_DURATION, slo.rollup_retention,
+	    "400d", NULL, RELOAD, PLAIN, 1, 0),
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 
@@ -1189,6 +1197,25 @@ out:
 static char	*value_string(const struct config *,
 		    const struct config_key *, bool);
 
+/*
+ * slo.resolution: whole seconds that divide an hour, so every step
+ * falls in one hourly roll-up.
+ */
+static int
+check_slo(struct loader *L)
+{
+	const struct config	*cfg = L->cfg;
+	char			 pre[PREFIX_LEN];
+
+	if (cfg->slo.resolution % 1000 == 0 &&
+	    3600000 % cfg->slo.resolution == 0)
+		return 0;
+	origin_prefix(L, (size_t)key_index("slo.resolution"), pre,
+	    sizeof(pre));
+	return fail(L, "%sslo.resolution: must be whole seconds that divide "
+	    "an hour (such as 10s, 1m, 5m, 15m, 1h)", pre);
+}
+
 /* Rules that span keys. */
 static int
 check(struct loader *L)
@@ -1198,6 +1225,8 @@ check(struct loader *L)
 	ssize_t			 di, mi;
 	int			 rc;
 
+	if (check_slo(L) == -1)
+		return -1;
 	if (cfg->shares.default_ttl <= cfg->shares.max_ttl)
 		return 0;
 	di = key_index("shares.default_ttl");

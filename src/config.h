@@ -96,6 +96,13 @@ struct config {
 		int	 notify_max_attempts;
 	} hub;
 
+	struct {
+		char	*default_project;	/* /api/seed without ?project= */
+		int64_t	 resolution;		/* points aligned to this (ms) */
+		int64_t	 raw_retention;		/* ms */
+		int64_t	 rollup_retention;	/* ms */
+	} slo;
+
 	struct config_origin	*origins;	/* one per config_keys[] row */
 };
 

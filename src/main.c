@@ -1,6 +1,6 @@
 /*
  * main.c -- command-line dispatch: serve, check-config, migrate,
- * maintenance, check-sql, routes, version, help.
+ * maintenance, check-sql, routes, demo-data, version, help.
  *
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration.
  */
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/slo.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -34,6 +35,8 @@ usage(FILE *f)
 	    " | status | verify | new NAME\n"
 	    "       dashcgi [-c FILE] maintenance\n"
 	    "       dashcgi [-c FILE] check-sql\n"
+	    "       dashcgi [-c FILE] demo-data [--project P] [--slos N]"
+	    " [--days N] [--seed N] [--at TIME]\n"
 	    "       dashcgi routes\n"
 	    "       dashcgi version | --version\n"
 	    "       dashcgi help | --help\n"
@@ -84,7 +87,7 @@ main(int argc, char *argv[])
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "migrate") != 0 && strcmp(cmd, "maintenance") != 0 &&
-	    strcmp(cmd, "check-sql") != 0) {
+	    strcmp(cmd, "check-sql") != 0 && strcmp(cmd, "demo-data") != 0) {
 		fprintf(stderr, "dashcgi: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -117,6 +120,8 @@ main(int argc, char *argv[])
 		rc = maintenance_main(cfg, argc - i, argv + i);
 	else if (strcmp(cmd, "check-sql") == 0)
 		rc = db_check_sql(cfg);
+	else if (strcmp(cmd, "demo-data") == 0)
+		rc = slo_demo_main(cfg, argc - i, argv + i);
 	else
 		return master_main(cfg, path);	/* owns cfg */
 	config_free(cfg);

@@ -34,7 +34,16 @@ my %RANK = (viewer => 1, editor => 2, admin => 3);
 
 # Path parameters, filled with fixture names.
 my %PARAM = (project => 'p1', name => 'd1', user => 'bob', id => 't1',
-    version => '0', token => 'dsh_' . ('A' x 43), label => 'project');
+    version => '0', token => 'dsh_' . ('A' x 43), label => 'project',
+    sliId => 'sli-1');
+
+# An SLO document (section 8) for the SLO routes.
+sub slo_doc {
+	my ($name, $sli) = @_;
+	return qq({"kind":"SLO","metadata":{"name":"$name"},"spec":{)
+	    . qq("experience":"E","journey":"J","target":0.99,"window":"28d",)
+	    . qq("indicators":[{"id":"$sli"}]}});
+}
 
 my $SPEC = '{"display":{"name":"D one"},"duration":"1h","variables":[],'
     . '"panels":{"a":{"kind":"Panel","spec":{"display":{"name":"a"},'
@@ -114,6 +123,9 @@ my %BODY = (
 	'POST /api/v1/projects/{project}/integrations' => '{"name":"matrix"}',
 	'PUT /api/v1/projects/{project}/hub-channels/{name}' =>
 	    '{"type":"webhook","url":"http://127.0.0.1:9/hook"}',
+	'POST /api/v1/projects/{project}/slos' => slo_doc('s-new', 'sli-new'),
+	'PUT /api/v1/projects/{project}/slos/{name}' => slo_doc('d1', 'sli-d1'),
+	'POST /api/series/batch' => '{"sliIds":["sli-1"],"days":1}',
 );
 
 # Routes whose handler makes the role decision itself (R_ROLE_INLINE),

@@ -79,6 +79,15 @@ my $share = $t->json(seed('share link', 201,
     POST => '/api/v1/projects/demo/dashboards/serving/shares', user => 'alice',
     body => '{"expiresIn":"24h","note":"demo"}'));
 
+# A real SLO fleet in project demo: 124 SLOs, ~1M points (SPEC section 8).
+print "t/demo: generating the SLO fleet (dashcgi demo-data) ...\n";
+my ($drc, $dout, $derr) = $t->run_dashcgi({ timeout => 300 }, 'demo-data',
+    '--project', 'demo');
+die "t/demo.pl: demo-data failed ($drc): $derr\n" unless $drc == 0;
+print $dout;
+my $SLO = $t->psql("SELECT name FROM slo WHERE project = 'demo' " .
+    "ORDER BY spec -> 'description', name LIMIT 1");
+
 my @examples = (
 	[ 'liveness', "curl -i $url/live",
 	    GET => '/live', 200 ],
@@ -118,6 +127,19 @@ my @examples = (
 	[ 'the audit log of project demo, as carol (project admin)',
 	    "curl -s -u carol:pw-carol '$url/api/v1/audit?project=demo'",
 	    GET => '/api/v1/audit?project=demo', 200, user => 'carol' ],
+	[ 'the SLO fleet in the seed system\'s shape',
+	    "curl -s -u bob:pw-bob '$url/api/seed?project=demo'",
+	    GET => '/api/seed?project=demo', 200, user => 'bob' ],
+	[ 'one SLO: budget, burn rates, multiwindow alerts',
+	    "curl -s -u bob:pw-bob $url/api/v1/projects/demo/slos/$SLO/status",
+	    GET => "/api/v1/projects/demo/slos/$SLO/status", 200, user => 'bob' ],
+	[ 'experiences and journeys with roll-ups',
+	    "curl -s -u bob:pw-bob $url/api/v1/projects/demo/slo-tree",
+	    GET => '/api/v1/projects/demo/slo-tree', 200, user => 'bob' ],
+	[ 'its SLI\'s points, hourly, over 28 days',
+	    "curl -s -u bob:pw-bob '$url/api/series/sli-$SLO?project=demo&step=1h'",
+	    GET => "/api/series/sli-$SLO?project=demo&step=1h", 200,
+	    user => 'bob' ],
 	[ 'without a login: 401 from nginx',
 	    "curl -i -H 'Content-Type: application/json' -d '$DASH' " .
 	    "$url/api/validate/dashboards",

@@ -209,7 +209,7 @@ test_table(void)
 			    strcmp(k->env, config_keys[j].env) == 0))
 				unique = 0;
 	}
-	ok(config_nkeys == 37, "37 keys (got %zu)", config_nkeys);
+	ok(config_nkeys == 41, "41 keys (got %zu)", config_nkeys);
 	ok(sizes, "every key's target has the size of its type");
 	ok(defs, "every key has a name and a default");
 	ok(bounds, "integer bounds are sane");
@@ -272,6 +272,13 @@ check_defaults(const struct config *c, const char *what)
 	    "%s: shares.cleanup_grace", what);
 	is_int(c->audit.retention, 400LL * 86400 * 1000,
 	    "%s: audit.retention", what);
+	is_str(c->slo.default_project, "default", "%s: slo.default_project",
+	    what);
+	is_int(c->slo.resolution, 300000, "%s: slo.resolution", what);
+	is_int(c->slo.raw_retention, 35LL * 86400 * 1000,
+	    "%s: slo.raw_retention", what);
+	is_int(c->slo.rollup_retention, 400LL * 86400 * 1000,
+	    "%s: slo.rollup_retention", what);
 }
 
 static void

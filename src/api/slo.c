@@ -1,0 +1,1410 @@
+/*
+ * slo.c -- the SLO module (SPEC §8): SLO documents per project, SLI
+ * point ingest, status with error budget, burn rates and multiwindow
+ * alerts, the experience/journey tree, the seed-compatible /api/seed,
+ * /api/series and /health, and the partition jobs of the points.
+ *
+ * Owns: the slo statement table; validation of SLO documents and of
+ * points (C names the field or the line); the streaming of series in
+ * chunks of a few SLIs, so a worker never holds the ~1M points of a
+ * 28-day /api/series.  PostgreSQL does the arithmetic (sli_eval(),
+ * slo_eval() in migration 0008) and builds every JSON answer.
+ * Never: compute a budget or a rate in C; build SQL from input; hold a
+ * whole series answer in memory; answer success for a change without
+ * its audit row.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "api/slo.h"
+#include "audit.h"
+#include "authz.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "module.h"
+#include "validate.h"
+
+#define SLI_MAX		32	/* indicators per SLO */
+#define NAME_TEXT_MAX	200	/* experience, journey */
+#define SERIES_CHUNK	"4"	/* SLIs per statement while streaming */
+#define BATCH_IDS_MAX	1000	/* sliIds of /api/series/batch */
+#define DAYS_MAX	400
+
+/*
+ * A point in the seed's shape, {"t":"2026-12-01T10:05:00Z","good":…},
+ * written inline: a SQL function here would not be inlined and would
+ * cost three times as much per point; to_json() of a UTC timestamp is
+ * ISO 8601 whatever the session's DateStyle.
+ */
+#define POINT_JSON(p)							\
+	"'{\"t\":' || rtrim(to_json(" p ".t AT TIME ZONE 'UTC')::text, '\"')" \
+	" || 'Z\",\"good\":' || " p ".good || ',\"bad\":' || " p ".bad || '}'"
+
+/* The end of every window, in SQL: slo_now() of the resolution $n. */
+#define NOW(n)	"slo_now(" n "::int * interval '1 second')"
+
+/* Cursor-paged list filters: $1 project $2 experience $3 journey. */
+enum {
+	SL_ROLE, SL_LIST, SL_GET, SL_CREATE, SL_UPDATE, SL_DELETE, SL_STATUS,
+	SL_TREE, SL_LOCK, SL_INGEST, SL_SEED, SL_SERIES, SL_UNKNOWN, SL__COUNT
+};
+
+static const struct stmt_def defs[SL__COUNT] = {
+	/* The seed paths name the project in ?project=: the role here. */
+	[SL_ROLE] = { "slo_role",
+	    "SELECT EXISTS (SELECT 1 FROM project WHERE name = $1::text),"
+	    " (SELECT role FROM project_member"
+	    " WHERE project = $1::text AND user_name = $2::text)", 2 },
+	/*
+	 * $4 status filter (evaluates each SLO), $5 resolution (s), $6
+	 * cursor, $7 limit (NULL: the whole list).
+	 */
+	[SL_LIST] = { "slo_list",
+	    "SELECT slo_doc(s)::text, s.name FROM slo s"
+	    " WHERE s.project = $1::text"
+	    " AND ($2::text IS NULL OR s.experience = $2::text)"
+	    " AND ($3::text IS NULL OR s.journey = $3::text)"
+	    " AND ($4::text IS NULL OR slo_eval(s, " NOW("$5") ", false)"
+	    " ->> 'status' = $4::text)"
+	    " AND ($6::text IS NULL OR s.name > " CURSOR_DEC("$6::text") ")"
+	    " ORDER BY s.name LIMIT $7::int", 7 },
+	[SL_GET] = { "slo_get",
+	    "SELECT s.version, slo_doc(s)::text FROM slo s"
+	    " WHERE s.project = $1::text AND s.name = $2::text", 2 },
+	/*
+	 * $3 spec (checked by C), $4 actor.  Columns: does the name
+	 * exist, an SLI id of the spec that another SLO of the project
+	 * has and that SLO, the new version and document (NULL: not
+	 * written).
+	 */
+	[SL_CREATE] = { "slo_create",
+	    "WITH sp AS (SELECT slo_spec_norm($3::jsonb) AS spec),"
+	    " ids AS (SELECT e ->> 'id' AS id FROM sp,"
+	    " jsonb_array_elements(sp.spec -> 'indicators') e),"
+	    " taken AS (SELECT i.id, s.name FROM sli i"
+	    " JOIN slo s ON s.id = i.slo_id WHERE i.project = $1::text"
+	    " AND i.id IN (SELECT id FROM ids) ORDER BY i.id LIMIT 1),"
+	    " ins AS (INSERT INTO slo AS s (project, name, spec, experience,"
+	    " journey, target, slo_window, created_by, updated_by)"
+	    " SELECT $1::text, $2::text, sp.spec, sp.spec ->> 'experience',"
+	    " sp.spec ->> 'journey', (sp.spec ->> 'target')::float8,"
+	    " sp.spec ->> 'window', $4::text, $4::text FROM sp"
+	    " WHERE NOT EXISTS (SELECT 1 FROM taken)"
+	    " ON CONFLICT (project, name) DO NOTHING"
+	    " RETURNING s.id, s.version, s.spec, slo_doc(s) AS doc),"
+	    " sl AS (INSERT INTO sli (project, id, slo_id, ord, display)"
+	    " SELECT $1::text, e ->> 'id', ins.id, o::int, e -> 'display'"
+	    " FROM ins, jsonb_array_elements(ins.spec -> 'indicators')"
+	    " WITH ORDINALITY x (e, o)) "
+	    "SELECT EXISTS (SELECT 1 FROM slo WHERE project = $1::text"
+	    " AND name = $2::text), (SELECT id FROM taken),"
+	    " (SELECT name FROM taken), (SELECT version FROM ins),"
+	    " (SELECT doc::text FROM ins)", 4 },
+	/*
+	 * $3 the version replaced (NULL: any), $4 spec, $5 actor.  The
+	 * lock, the version check and the write are one statement, as
+	 * for dashboards.  SLIs the spec no longer lists go, with their
+	 * points (trigger sli_drop_points).  Columns: current version
+	 * (NULL: no such SLO), new version (NULL: not written), a taken
+	 * SLI id and its SLO, the document.
+	 */
+	[SL_UPDATE] = { "slo_update",
+	    "WITH cur AS (SELECT s.id, s.version FROM slo s"
+	    " WHERE s.project = $1::text AND s.name = $2::text FOR UPDATE),"
+	    " sp AS (SELECT slo_spec_norm($4::jsonb) AS spec),"
+	    " ids AS (SELECT e ->> 'id' AS id FROM sp,"
+	    " jsonb_array_elements(sp.spec -> 'indicators') e),"
+	    " taken AS (SELECT i.id, s.name FROM cur, sli i"
+	    " JOIN slo s ON s.id = i.slo_id WHERE i.project = $1::text"
+	    " AND i.id IN (SELECT id FROM ids) AND i.slo_id <> cur.id"
+	    " ORDER BY i.id LIMIT 1),"
+	    " upd AS (UPDATE slo s SET spec = sp.spec,"
+	    " experience = sp.spec ->> 'experience',"
+	    " journey = sp.spec ->> 'journey',"
+	    " target = (sp.spec ->> 'target')::float8,"
+	    " slo_window = sp.spec ->> 'window', version = s.version + 1,"
+	    " updated_at = now(), updated_by = $5::text FROM cur, sp"
+	    " WHERE s.id = cur.id"
+	    " AND ($3::int IS NULL OR cur.version = $3::int)"
+	    " AND NOT EXISTS (SELECT 1 FROM taken)"
+	    " RETURNING s.id, s.version, s.spec, slo_doc(s) AS doc),"
+	    " del AS (DELETE FROM sli i USING upd WHERE i.slo_id = upd.id"
+	    " AND i.id NOT IN (SELECT id FROM ids)),"
+	    " ups AS (INSERT INTO sli (project, id, slo_id, ord, display)"
+	    " SELECT $1::text, e ->> 'id', upd.id, o::int, e -> 'display'"
+	    " FROM upd, jsonb_array_elements(upd.spec -> 'indicators')"
+	    " WITH ORDINALITY x (e, o)"
+	    " ON CONFLICT (project, id) DO UPDATE SET ord = EXCLUDED.ord,"
+	    " display = EXCLUDED.display) "
+	    "SELECT (SELECT version FROM cur), (SELECT version FROM upd),"
+	    " (SELECT id FROM taken), (SELECT name FROM taken),"
+	    " (SELECT doc::text FROM upd)", 5 },
+	/* $3 If-Match version or NULL.  No row: no such SLO. */
+	[SL_DELETE] = { "slo_delete",
+	    "WITH cur AS (SELECT s.id, s.version FROM slo s"
+	    " WHERE s.project = $1::text AND s.name = $2::text FOR UPDATE),"
+	    " del AS (DELETE FROM slo s USING cur WHERE s.id = cur.id"
+	    " AND ($3::int IS NULL OR cur.version = $3::int) RETURNING s.id) "
+	    "SELECT cur.version, EXISTS (SELECT 1 FROM del) FROM cur", 3 },
+	/* $3 resolution (s). */
+	[SL_STATUS] = { "slo_status",
+	    "SELECT slo_eval(s, " NOW("$3") ", true)::text FROM slo s"
+	    " WHERE s.project = $1::text AND s.name = $2::text", 3 },
+	/* $2 resolution (s). */
+	[SL_TREE] = { "slo_tree",
+	    "WITH ev AS MATERIALIZED (SELECT s.experience, s.journey, s.name, s.spec,"
+	    " slo_eval(s, " NOW("$2") ", false) AS j FROM slo s"
+	    " WHERE s.project = $1::text),"
+	    " jr AS (SELECT experience, journey,"
+	    " array_agg(j ->> 'status') AS sts, jsonb_agg(jsonb_build_object("
+	    "'name', name, 'display', spec -> 'display',"
+	    " 'owner', spec -> 'owner', 'target', j -> 'target',"
+	    " 'window', j -> 'window', 'status', j -> 'status',"
+	    " 'sli', j -> 'sli', 'errorBudget', j -> 'errorBudget')"
+	    " ORDER BY name) AS slos FROM ev GROUP BY 1, 2),"
+	    " ex AS (SELECT experience, array_agg(j ->> 'status') AS sts"
+	    " FROM ev GROUP BY 1),"
+	    " exj AS (SELECT experience, jsonb_agg(jsonb_build_object("
+	    "'name', journey) || slo_rollup(sts)"
+	    " || jsonb_build_object('slos', slos) ORDER BY journey)"
+	    " AS journeys FROM jr GROUP BY 1) "
+	    "SELECT (jsonb_build_object('project', $1::text, 'evaluatedAt',"
+	    " rfc3339(" NOW("$2") "))"
+	    " || slo_rollup((SELECT array_agg(j ->> 'status') FROM ev))"
+	    " || jsonb_build_object('experiences', coalesce((SELECT"
+	    " jsonb_agg(jsonb_build_object('name', ex.experience)"
+	    " || slo_rollup(ex.sts)"
+	    " || jsonb_build_object('journeys', exj.journeys)"
+	    " ORDER BY ex.experience) FROM ex JOIN exj USING (experience)),"
+	    " '[]')))::text", 2 },
+	/*
+	 * Before SL_INGEST, in the same transaction: a lock per SLI of the
+	 * request ($2), taken in key order (no deadlock between two
+	 * requests), held to COMMIT.  SL_INGEST then starts with a
+	 * snapshot that holds every earlier writer's points, so the
+	 * difference it adds to an hour is against the point as stored,
+	 * also when two requests write the same new point at once.
+	 */
+	[SL_LOCK] = { "slo_ingest_lock",
+	    "SELECT count(pg_advisory_xact_lock(hashtext('dashcgi.sli_point'),"
+	    " (k.key % 2147483647)::int)) FROM (SELECT key FROM sli"
+	    " WHERE project = $1::text AND id = ANY ($2::text[])"
+	    " ORDER BY key) k", 2 },
+	/*
+	 * Points as parallel arrays ($2 line numbers, $3 SLI ids, $4
+	 * times, $5 good, $6 bad); $7 resolution (s), $8 raw retention
+	 * (ms).  All or nothing: the first line naming an unknown SLI or
+	 * a time outside what is kept writes nothing.  A point that
+	 * exists is replaced and its hour gets the difference (SL_LOCK
+	 * serialises the writers of an SLI; the old points are locked
+	 * too).  ins reads old's count so that
+	 * old runs (and locks) before ins rewrites those rows: a row this
+	 * statement already changed would be invisible to FOR UPDATE.
+	 * Within a request the last line for a (sli, t) wins.  Columns: bad line, why, its SLI id,
+	 * points written.
+	 */
+	[SL_INGEST] = { "slo_ingest",
+	    "WITH inp AS (SELECT x.line, x.id,"
+	    " to_timestamp(floor(extract(epoch FROM x.t::timestamptz)"
+	    " / $7::int) * $7::int) AS t, x.good, x.bad"
+	    " FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[],"
+	    " $6::bigint[]) AS x (line, id, t, good, bad)),"
+	    " j AS (SELECT inp.*, i.key FROM inp LEFT JOIN sli i"
+	    " ON i.project = $1::text AND i.id = inp.id),"
+	    " badl AS (SELECT line, CASE WHEN key IS NULL THEN 'unknown'"
+	    " WHEN t < now() - $8::bigint * interval '1 millisecond'"
+	    " THEN 'old' ELSE 'future' END AS why, id FROM j"
+	    " WHERE key IS NULL"
+	    " OR t < now() - $8::bigint * interval '1 millisecond'"
+	    " OR t > now() + interval '1 day' ORDER BY line LIMIT 1),"
+	    " pts AS (SELECT DISTINCT ON (key, t) key, t, good, bad FROM j"
+	    " WHERE NOT EXISTS (SELECT 1 FROM badl)"
+	    " ORDER BY key, t, line DESC),"
+	    " old AS (SELECT p.sli, p.t, p.good, p.bad FROM sli_point p"
+	    " JOIN pts ON p.sli = pts.key AND p.t = pts.t FOR UPDATE OF p),"
+	    " ins AS (INSERT INTO sli_point (sli, t, good, bad)"
+	    " SELECT key, t, good, bad FROM pts"
+	    " WHERE (SELECT count(*) FROM old) >= 0"
+	    " ON CONFLICT (sli, t) DO UPDATE SET good = EXCLUDED.good,"
+	    " bad = EXCLUDED.bad RETURNING 1),"
+	    " delta AS (SELECT sli, date_trunc('hour', t, 'UTC') AS h,"
+	    " sum(good) AS g, sum(bad) AS b FROM (SELECT key AS sli, t, good,"
+	    " bad FROM pts UNION ALL SELECT sli, t, -good, -bad FROM old) d"
+	    " GROUP BY 1, 2),"
+	    " hr AS (INSERT INTO sli_hourly AS h (sli, t, good, bad)"
+	    " SELECT sli, h, g, b FROM delta"
+	    " ON CONFLICT (sli, t) DO UPDATE SET good = h.good + EXCLUDED.good,"
+	    " bad = h.bad + EXCLUDED.bad) "
+	    "SELECT (SELECT line FROM badl), (SELECT why FROM badl),"
+	    " (SELECT id FROM badl), (SELECT count(*) FROM ins)", 8 },
+	/* The seed's /api/seed shape; $2 resolution (s). */
+	[SL_SEED] = { "slo_seed",
+	    "WITH ev AS MATERIALIZED (SELECT s.experience, s.journey, s.name, s.spec,"
+	    " slo_eval(s, " NOW("$2") ", false) AS j FROM slo s"
+	    " WHERE s.project = $1::text),"
+	    " jr AS (SELECT experience, journey, jsonb_agg(jsonb_build_object("
+	    "'id', name, 'name', coalesce(spec -> 'display' ->> 'name', name),"
+	    " 'target', j -> 'target', 'window', j -> 'window',"
+	    " 'owner', spec -> 'owner', 'indicators', (SELECT jsonb_agg("
+	    "jsonb_build_object('id', x -> 'id', 'name', coalesce(x -> 'display'"
+	    " ->> 'name', x ->> 'id'), 'sli', x -> 'sli', 'status',"
+	    " x -> 'status', 'errorBudget', x -> 'errorBudget'))"
+	    " FROM jsonb_array_elements(j -> 'indicators') x),"
+	    " 'status', j -> 'status', 'sli', j -> 'sli',"
+	    " 'errorBudget', j -> 'errorBudget') ORDER BY name) AS slos"
+	    " FROM ev GROUP BY 1, 2) "
+	    "SELECT jsonb_build_object('experiences', coalesce((SELECT"
+	    " jsonb_agg(jsonb_build_object('name', e.experience, 'journeys',"
+	    " e.journeys) ORDER BY e.experience) FROM (SELECT experience,"
+	    " jsonb_agg(jsonb_build_object('name', journey, 'slos', slos)"
+	    " ORDER BY journey) AS journeys FROM jr GROUP BY 1) e), '[]'))::text",
+	    2 },
+	/*
+	 * The next $3 SLIs after id $2 (NULL: from the first), of $7 (NULL:
+	 * all), each with its points of the last $4 days as a JSON array
+	 * in the seed's shape; $5 hourly sums instead of points; $6
+	 * resolution (s).  The window holds the current step and days of
+	 * steps before it (8,065 points for 28 days at 5m).
+	 */
+	[SL_SERIES] = { "slo_series",
+	    "SELECT i.id, CASE WHEN $5::boolean THEN (SELECT '[' ||"
+	    " coalesce(string_agg(" POINT_JSON("h") ", ','"
+	    " ORDER BY h.t), '') || ']' FROM sli_hourly h WHERE h.sli = i.key"
+	    " AND h.t >= date_trunc('hour', w.lo, 'UTC') AND h.t < w.e)"
+	    " ELSE (SELECT '[' || coalesce(string_agg(" POINT_JSON("p")
+	    ", ',' ORDER BY p.t), '') || ']' FROM sli_point p"
+	    " WHERE p.sli = i.key AND p.t >= w.lo AND p.t < w.e) END"
+	    " FROM sli i, (SELECT " NOW("$6") " AS e, " NOW("$6")
+	    " - ($6::int * interval '1 second') - $4::int * interval '1 day'"
+	    " AS lo) w"
+	    " WHERE i.project = $1::text AND ($2::text IS NULL OR i.id > $2::text)"
+	    " AND ($7::text[] IS NULL OR i.id = ANY ($7::text[]))"
+	    " ORDER BY i.id LIMIT $3::int", 7 },
+	/* The ids of $2 that are not SLIs of the project, in order. */
+	[SL_UNKNOWN] = { "slo_unknown_slis",
+	    "SELECT array_to_string(array_agg(x ORDER BY x), ', ')"
+	    " FROM unnest($2::text[]) x WHERE NOT EXISTS (SELECT 1 FROM sli"
+	    " WHERE project = $1::text AND id = x)", 2 },
+};
+static const struct stmt_set slo_stmts = { "slo", defs, SL__COUNT };
+
+/* ------------------------------------------------------------------ */
+/* Small helpers */
+
+/* slo.resolution in whole seconds, as text for $n. */
+static const char *
+res_text(struct req *r)
+{
+	return arena_printf(r->arena, "%lld",
+	    (long long)(r->cfg->slo.resolution / 1000));
+}
+
+static void
+slo_not_found(struct req *r, const char *project, const char *name)
+{
+	http_error(r, 404, "not_found", "SLO \"%s\" not found in project "
+	    "\"%s\"", name, project);
+}
+
+/* An SLI id: [a-z0-9-]{1,75}. */
+static int
+sli_id_valid(const char *s)
+{
+	size_t	 n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') ||
+		    (s[n] >= '0' && s[n] <= '9') || s[n] == '-'))
+			return 0;
+	return n >= 1 && n <= 75;
+}
+
+/*
+ * If-Match: "N", W/"N", N or "*".  1 with the version in buf, 0 when
+ * absent or "*", -1 after answering 400.
+ */
+static int
+if_match_version(struct req *r, char *buf, size_t len)
+{
+	const char	*h = FCGX_GetParam("HTTP_IF_MATCH", r->fcgi->envp);
+	const char	*s;
+	char		*end;
+	long		 v;
+
+	if (h == NULL)
+		return 0;
+	for (s = h; *s == ' ' || *s == '\t'; s++)
+		;
+	if (strcmp(s, "*") == 0)
+		return 0;
+	if (strncmp(s, "W/", 2) == 0)
+		s += 2;
+	if (*s == '"')
+		s++;
+	v = isdigit((unsigned char)*s) ? strtol(s, &end, 10) : -1;
+	if (v < 0 || v > 0x7fffffffL || (*end != '\0' &&
+	    strcmp(end, "\"") != 0)) {
+		http_error(r, 400, "bad_request", "If-Match: expected one SLO "
+		    "version such as \"3\", got \"%.64s\"", h);
+		return -1;
+	}
+	snprintf(buf, len, "%ld", v);
+	return 1;
+}
+
+/*
+ * The project of a seed path: ?project=, else slo.default_project;
+ * the caller needs a role in it (viewer at least).  NULL after
+ * answering 400, 404 or the database error.
+ */
+static const char *
+seed_project(struct req *r)
+{
+	const char	*p[2];
+	PGresult	*res;
+	int		 rc;
+
+	p[0] = http_query(r, "project");
+	if (p[0] == NULL)
+		p[0] = r->cfg->slo.default_project;
+	if (!validate_name(p[0])) {
+		http_error(r, 400, "bad_request", "project: \"%.80s\" is not a "
+		    "project name", p[0]);
+		return NULL;
+	}
+	p[1] = r->actor;
+	if ((res = api_run(r, &slo_stmts, SL_ROLE, 2, p)) == NULL)
+		return NULL;
+	rc = authz_decide(r, p[0], api_val_bool(res, 0), api_val(res, 1));
+	PQclear(res);
+	return rc == 0 ? p[0] : NULL;
+}
+
+/* ?days=: 1 to DAYS_MAX, default 28.  The text, or NULL after 400. */
+static const char *
+days_param(struct req *r, const char *s)
+{
+	char	*end;
+	long	 d;
+
+	if (s == NULL)
+		return "28";
+	d = (*s >= '0' && *s <= '9') ? strtol(s, &end, 10) : -1;
+	if (d < 1 || d > DAYS_MAX || *end != '\0') {
+		http_error(r, 400, "bad_request", "days: must be an integer "
+		    "from 1 to %d, got \"%.32s\"", DAYS_MAX, s);
+		return NULL;
+	}
+	return s;
+}
+
+/* ?step=: the resolution (raw points) or 1h (roll-ups).  "t"/"f", NULL. */
+static const char *
+step_param(struct req *r)
+{
+	const char	*s = http_query(r, "step");
+
+	if (s == NULL || strcmp(s, "raw") == 0)
+		return "f";
+	if (strcmp(s, "1h") == 0)
+		return "t";
+	http_error(r, 400, "bad_request", "step: \"1h\" (hourly sums) or "
+	    "\"raw\" (points at slo.resolution), got \"%.32s\"", s);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* SLO documents */
+
+/* An SLO document as checked; strings borrowed from r->json. */
+struct slo_in {
+	const char	*name;
+	const char	*spec;		/* serialised */
+	long		 version;	/* metadata.version, -1 absent */
+};
+
+/* A non-empty string of at most NAME_TEXT_MAX bytes.  0 or -1 (400). */
+static int
+text_member(struct req *r, struct json_object *o, const char *key,
+    const char *path, int required)
+{
+	const char	*s;
+	int		 rc;
+
+	if ((rc = api_str_member(r, o, key, path, API_NULL_ABSENT, &s)) == -1)
+		return -1;
+	if (rc == 0 && !required)
+		return 0;
+	if (rc == 0 || *s == '\0' || strlen(s) > NAME_TEXT_MAX) {
+		api_invalid(r, "%s: required, a non-empty string of at most "
+		    "%d bytes", path, NAME_TEXT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* display: an object with string name and description.  0 or -1. */
+static int
+display_member(struct req *r, struct json_object *o, const char *path)
+{
+	static const char *const keys[] = { "name", "description", NULL };
+	struct json_object	*d;
+	const char		*s;
+	char			*p;
+
+	if (!json_object_object_get_ex(o, "display", &d) ||
+	    json_object_is_type(d, json_type_null))
+		return 0;
+	if (!json_object_is_type(d, json_type_object)) {
+		api_invalid(r, "%s.display: must be an object with name and "
+		    "description", path);
+		return -1;
+	}
+	p = arena_printf(r->arena, "%s.display.", path);
+	if (api_only_members(r, d, p, keys, "a display has name and "
+	    "description") == -1 ||
+	    api_str_member(r, d, "name", arena_printf(r->arena, "%sname", p),
+	    API_NULL_ABSENT, &s) == -1 ||
+	    api_str_member(r, d, "description", arena_printf(r->arena,
+	    "%sdescription", p), API_NULL_ABSENT, &s) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+indicators_check(struct req *r, struct json_object *spec)
+{
+	static const char *const keys[] = { "id", "display", NULL };
+	struct json_object	*a, *e;
+	const char		*id, *seen[SLI_MAX];
+	size_t			 i, j, n;
+	char			*path;
+	int			 rc;
+
+	if (!json_object_object_get_ex(spec, "indicators", &a) ||
+	    !json_object_is_type(a, json_type_array) ||
+	    (n = json_object_array_length(a)) == 0 || n > SLI_MAX) {
+		api_invalid(r, "spec.indicators: required, an array of 1 to %d "
+		    "SLIs ({\"id\",\"display\"})", SLI_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(a, i);
+		path = arena_printf(r->arena, "spec.indicators[%zu]", i);
+		if (!json_object_is_type(e, json_type_object)) {
+			api_invalid(r, "%s: must be an object with id and "
+			    "display", path);
+			return -1;
+		}
+		if (api_only_members(r, e, arena_printf(r->arena, "%s.", path),
+		    keys, "an indicator has id and display") == -1)
+			return -1;
+		if ((rc = api_str_member(r, e, "id", arena_printf(r->arena,
+		    "%s.id", path), API_NULL_ABSENT, &id)) == -1)
+			return -1;
+		if (rc == 0 || !sli_id_valid(id)) {
+			api_invalid(r, "%s.id: required, an SLI id of 1-75 "
+			    "characters of [a-z0-9-], got \"%.80s\"", path,
+			    id != NULL ? id : "");
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(seen[j], id) == 0) {
+				api_invalid(r, "%s.id: \"%s\" is listed twice",
+				    path, id);
+				return -1;
+			}
+		seen[i] = id;
+		if (display_member(r, e, path) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+spec_check(struct req *r, struct json_object *spec)
+{
+	static const char *const keys[] = { "experience", "journey",
+	    "display", "target", "window", "owner", "description",
+	    "indicators", NULL };
+	static const char *const windows[] = { "7d", "28d", "30d",
+	    "calendar-month", "calendar-week", NULL };
+	struct json_object	*v;
+	const char		*s;
+	double			 target;
+	size_t			 i;
+	int			 rc;
+
+	if (spec == NULL || !json_object_is_type(spec, json_type_object)) {
+		api_invalid(r, "spec: required, an object with experience, "
+		    "journey, target, window and indicators");
+		return -1;
+	}
+	if (api_only_members(r, spec, "spec.", keys, "an SLO spec has "
+	    "experience, journey, display, target, window, owner, "
+	    "description and indicators") == -1 ||
+	    text_member(r, spec, "experience", "spec.experience", 1) == -1 ||
+	    text_member(r, spec, "journey", "spec.journey", 1) == -1 ||
+	    display_member(r, spec, "spec") == -1 ||
+	    api_str_member(r, spec, "owner", "spec.owner", API_NULL_ABSENT,
+	    &s) == -1 ||
+	    api_str_member(r, spec, "description", "spec.description",
+	    API_NULL_ABSENT, &s) == -1)
+		return -1;
+	if (!json_object_object_get_ex(spec, "target", &v) ||
+	    !(json_object_is_type(v, json_type_double) ||
+	    json_object_is_type(v, json_type_int)) ||
+	    !((target = json_object_get_double(v)) > 0 && target < 1)) {
+		api_invalid(r, "spec.target: required, a number in (0, 1) such "
+		    "as 0.999, got %s", v != NULL ?
+		    json_object_to_json_string(v) : "nothing");
+		return -1;
+	}
+	if ((rc = api_str_member(r, spec, "window", "spec.window",
+	    API_NULL_ABSENT, &s)) == -1)
+		return -1;
+	for (i = 0; rc == 1 && windows[i] != NULL; i++)
+		if (strcmp(s, windows[i]) == 0)
+			break;
+	if (rc == 0 || windows[i] == NULL) {
+		api_invalid(r, "spec.window: required, one of 7d, 28d, 30d, "
+		    "calendar-month, calendar-week; got \"%.32s\"",
+		    s != NULL ? s : "");
+		return -1;
+	}
+	return indicators_check(r, spec);
+}
+
+/*
+ * The body of POST and PUT: {"kind":"SLO","metadata":{"name",
+ * "project","version"},"spec":{…}}.  path_name is the {name} of a PUT.
+ * 0, or -1 after answering 400.
+ */
+static int
+slo_parse(struct req *r, const char *project, const char *path_name,
+    struct slo_in *in)
+{
+	static const char *const keys[] = { "kind", "metadata", "spec", NULL };
+	static const char *const mkeys[] = { "name", "project", "version",
+	    "createdAt", "updatedAt", NULL };
+	struct json_object	*doc = r->json, *md = NULL, *spec = NULL, *v;
+	const char		*s;
+	int			 rc;
+
+	memset(in, 0, sizeof(*in));
+	in->version = -1;
+	if (!json_object_is_type(doc, json_type_object)) {
+		api_invalid(r, "the body must be an SLO document: "
+		    "{\"kind\":\"SLO\",\"metadata\":{…},\"spec\":{…}}");
+		return -1;
+	}
+	if (api_only_members(r, doc, "", keys, "an SLO has kind, metadata "
+	    "and spec") == -1)
+		return -1;
+	if ((rc = api_str_member(r, doc, "kind", "kind", API_NULL_ABSENT,
+	    &s)) == -1)
+		return -1;
+	if (rc == 0 || strcmp(s, "SLO") != 0) {
+		api_invalid(r, "kind: must be \"SLO\"");
+		return -1;
+	}
+	if (!json_object_object_get_ex(doc, "metadata", &md) ||
+	    !json_object_is_type(md, json_type_object)) {
+		api_invalid(r, "metadata: required, an object with name");
+		return -1;
+	}
+	if (api_only_members(r, md, "metadata.", mkeys, "SLO metadata has "
+	    "name, project and version") == -1)
+		return -1;
+	if ((rc = api_str_member(r, md, "name", "metadata.name",
+	    API_NULL_ABSENT, &in->name)) == -1)
+		return -1;
+	if (path_name != NULL && rc == 1 && strcmp(in->name, path_name) != 0) {
+		api_invalid(r, "metadata.name: \"%.80s\" differs from the SLO "
+		    "in the path (\"%s\"); an SLO cannot be renamed", in->name,
+		    path_name);
+		return -1;
+	}
+	if (path_name != NULL)
+		in->name = path_name;
+	else if (rc == 0 || !validate_name(in->name)) {
+		api_invalid(r, "metadata.name: required, 1-75 characters of "
+		    "[a-zA-Z0-9_.-], got \"%.80s\"", in->name ? in->name : "");
+		return -1;
+	}
+	if ((rc = api_str_member(r, md, "project", "metadata.project",
+	    API_NULL_ABSENT, &s)) == -1)
+		return -1;
+	if (rc == 1 && strcmp(s, project) != 0) {
+		api_invalid(r, "metadata.project: \"%.80s\" differs from the "
+		    "project in the path (\"%s\")", s, project);
+		return -1;
+	}
+	if (json_object_object_get_ex(md, "version", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    (in->version = json_object_get_int64(v)) < 0 ||
+		    in->version > 0x7fffffffL) {
+			api_invalid(r, "metadata.version: must be a "
+			    "non-negative integer");
+			return -1;
+		}
+	}
+	json_object_object_get_ex(doc, "spec", &spec);
+	if (spec_check(r, spec) == -1)
+		return -1;
+	in->spec = json_object_to_json_string_ext(spec,
+	    JSON_C_TO_STRING_PLAIN);
+	return 0;
+}
+
+static void
+api_slos_list(struct req *r)
+{
+	static const char *const sts[] = { "healthy", "at_risk", "critical",
+	    "breached", "no_data", NULL };
+	const char	*p[7];
+	size_t		 i;
+
+	p[0] = api_param(r, "project");
+	p[1] = http_query(r, "experience");
+	p[2] = http_query(r, "journey");
+	p[3] = http_query(r, "status");
+	p[4] = res_text(r);
+	for (i = 0; p[3] != NULL && sts[i] != NULL; i++)
+		if (strcmp(p[3], sts[i]) == 0)
+			break;
+	if (p[3] != NULL && sts[i] == NULL) {
+		http_error(r, 400, "bad_request", "status: one of healthy, "
+		    "at_risk, critical, breached, no_data; got \"%.32s\"", p[3]);
+		return;
+	}
+	p[5] = http_query(r, "cursor");
+	api_list(r, &slo_stmts, SL_LIST, 7, p, NULL);
+}
+
+static void
+api_slo_get(struct req *r)
+{
+	const char	*p[2];
+	PGresult	*res;
+
+	p[0] = api_param(r, "project");
+	p[1] = api_param(r, "name");
+	if ((res = api_run(r, &slo_stmts, SL_GET, 2, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		slo_not_found(r, p[0], p[1]);
+	else {
+		http_header(r, "ETag", "\"%ld\"", api_val_long(res, 0));
+		api_send_col(r, 200, res, 1);
+	}
+	PQclear(res);
+}
+
+/* 409: an SLI id of the spec belongs to another SLO of the project. */
+static void
+sli_taken(struct req *r, const PGresult *res, int col)
+{
+	http_error(r, 409, "conflict", "spec.indicators: SLI \"%s\" belongs "
+	    "to SLO \"%s\"; SLI ids are unique in a project",
+	    api_val(res, col), api_val(res, col + 1));
+}
+
+/* The audit row, then the document with its version as the ETag. */
+static void
+answer_doc(struct req *r, const char *project, const char *name,
+    const PGresult *res, int ver, int doc, int status, long oldv)
+{
+	struct json_object	*d = json_object_new_object();
+	long			 v = api_val_long(res, ver);
+
+	if (oldv >= 0)
+		json_object_object_add(d, "oldVersion",
+		    json_object_new_int64(oldv));
+	json_object_object_add(d, "newVersion", json_object_new_int64(v));
+	if (audit_change(r, project, name, v, d) == -1)
+		return;
+	http_header(r, "ETag", "\"%ld\"", v);
+	api_send_col(r, status, res, doc);
+}
+
+static void
+api_slo_create(struct req *r)
+{
+	const char	*project = api_param(r, "project"), *p[4];
+	struct slo_in	 in;
+	PGresult	*res;
+
+	if (slo_parse(r, project, NULL, &in) == -1)
+		return;
+	p[0] = project;
+	p[1] = in.name;
+	p[2] = in.spec;
+	p[3] = r->actor;
+	if ((res = api_run(r, &slo_stmts, SL_CREATE, 4, p)) == NULL)
+		return;
+	if (api_val_bool(res, 0))
+		http_error(r, 409, "conflict", "SLO \"%s\" already exists in "
+		    "project \"%s\"", in.name, project);
+	else if (!api_val_null(res, 1))
+		sli_taken(r, res, 1);
+	else {
+		http_header(r, "Location", "/api/v1/projects/%s/slos/%s",
+		    project, in.name);
+		answer_doc(r, project, in.name, res, 3, 4, 201, -1);
+	}
+	PQclear(res);
+}
+
+static void
+api_slo_update(struct req *r)
+{
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name"), *p[5];
+	char		 want[24];
+	struct slo_in	 in;
+	PGresult	*res;
+	int		 im, fail = 0;
+
+	if (slo_parse(r, project, name, &in) == -1 ||
+	    (im = if_match_version(r, want, sizeof(want))) == -1)
+		return;
+	/*
+	 * As for dashboards: If-Match decides (412), else the body's
+	 * metadata.version (409); neither is 428; "If-Match: *" is an
+	 * explicit last write wins.
+	 */
+	if (im == 1)
+		fail = 412;
+	else if (FCGX_GetParam("HTTP_IF_MATCH", r->fcgi->envp) == NULL) {
+		if (in.version < 0) {
+			http_error(r, 428, "version_required", "updating SLO "
+			    "\"%s\" needs the version it replaces: send "
+			    "If-Match: \"<version>\" (the ETag of your GET) or "
+			    "metadata.version", name);
+			return;
+		}
+		snprintf(want, sizeof(want), "%ld", in.version);
+		fail = 409;
+	}
+	p[0] = project;
+	p[1] = name;
+	p[2] = fail != 0 ? want : NULL;
+	p[3] = in.spec;
+	p[4] = r->actor;
+	if ((res = api_run(r, &slo_stmts, SL_UPDATE, 5, p)) == NULL)
+		return;
+	if (api_val_null(res, 0))
+		slo_not_found(r, project, name);
+	else if (!api_val_null(res, 2))
+		sli_taken(r, res, 2);
+	else if (api_val_null(res, 1))
+		http_error(r, fail, fail == 412 ? "version_mismatch" :
+		    "version_conflict", "SLO \"%s\" is at version %ld, not %s: "
+		    "someone changed it; fetch it again", name,
+		    api_val_long(res, 0), want);
+	else
+		answer_doc(r, project, name, res, 1, 4, 200,
+		    api_val_long(res, 0));
+	PQclear(res);
+}
+
+static void
+api_slo_delete(struct req *r)
+{
+	const char	*project = api_param(r, "project");
+	const char	*name = api_param(r, "name"), *p[3];
+	struct json_object *d;
+	char		 want[24];
+	PGresult	*res;
+	int		 im;
+
+	if ((im = if_match_version(r, want, sizeof(want))) == -1)
+		return;
+	p[0] = project;
+	p[1] = name;
+	p[2] = im == 1 ? want : NULL;
+	if ((res = api_run(r, &slo_stmts, SL_DELETE, 3, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		slo_not_found(r, project, name);
+	else if (!api_val_bool(res, 1))
+		http_error(r, 412, "version_mismatch", "SLO \"%s\" is at "
+		    "version %ld, not %s", name, api_val_long(res, 0), want);
+	else {
+		d = json_object_new_object();
+		json_object_object_add(d, "version",
+		    json_object_new_int64(api_val_long(res, 0)));
+		if (audit_change(r, project, name, api_val_long(res, 0),
+		    d) == 0)
+			http_send(r, 204, NULL, NULL, 0);
+	}
+	PQclear(res);
+}
+
+static void
+api_slo_status(struct req *r)
+{
+	const char	*p[3];
+	PGresult	*res;
+
+	p[0] = api_param(r, "project");
+	p[1] = api_param(r, "name");
+	p[2] = res_text(r);
+	if ((res = api_run(r, &slo_stmts, SL_STATUS, 3, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		slo_not_found(r, p[0], p[1]);
+	else
+		api_send_col(r, 200, res, 0);
+	PQclear(res);
+}
+
+static void
+api_slo_tree(struct req *r)
+{
+	const char	*p[2];
+	PGresult	*res;
+
+	p[0] = api_param(r, "project");
+	p[1] = res_text(r);
+	if ((res = api_run(r, &slo_stmts, SL_TREE, 2, p)) == NULL)
+		return;
+	api_send_col(r, 200, res, 0);
+	PQclear(res);
+}
+
+/* ------------------------------------------------------------------ */
+/* Point ingest */
+
+/*
+ * The points of one request as parallel SQL array literals (lines,
+ * ids, times, good, bad), grown by doubling in the request's arena.
+ */
+enum { PL_LINE, PL_ID, PL_T, PL_GOOD, PL_BAD, PL__COUNT };
+struct points {
+	struct arena	*a;
+	struct {
+		char	*b;
+		size_t	 len, cap;
+	}		 l[PL__COUNT];
+	size_t		 n;
+};
+
+/* Append ",s" (or "s" for the first point) to literal k. */
+static void
+lit_add(struct points *pt, int k, const char *s)
+{
+	size_t	 n = strlen(s), need = pt->l[k].len + n + 3;
+	char	*nb;
+
+	if (need > pt->l[k].cap) {
+		pt->l[k].cap = pt->l[k].cap ? pt->l[k].cap * 2 : 4096;
+		while (need > pt->l[k].cap)
+			pt->l[k].cap *= 2;
+		nb = arena_alloc(pt->a, pt->l[k].cap);
+		if (pt->l[k].len > 0)
+			memcpy(nb, pt->l[k].b, pt->l[k].len);
+		pt->l[k].b = nb;
+	}
+	if (pt->n > 0)
+		pt->l[k].b[pt->l[k].len++] = ',';
+	memcpy(pt->l[k].b + pt->l[k].len, s, n);
+	pt->l[k].len += n;
+	pt->l[k].b[pt->l[k].len] = '\0';
+}
+
+/* Literal k as an array: "{…}". */
+static const char *
+lit_array(struct points *pt, int k)
+{
+	return arena_printf(pt->a, "{%s}", pt->l[k].len ? pt->l[k].b : "");
+}
+
+/*
+ * RFC 3339: 2026-12-01T10:05:00Z, fraction and offset allowed.  The
+ * characters are all safe in an array literal; ranges are checked
+ * loosely here and exactly by PostgreSQL.
+ */
+static int
+rfc3339_ok(const char *s)
+{
+	static const char	 shape[] = "dddd-dd-ddTdd:dd:dd";
+	size_t			 i;
+
+	for (i = 0; shape[i] != '\0'; i++) {
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) :
+		    (shape[i] == 'T' ? (s[i] != 'T' && s[i] != 't' &&
+		    s[i] != ' ') : s[i] != shape[i]))
+			return 0;
+	}
+	s += i;
+	if (*s == '.') {
+		for (s++, i = 0; isdigit((unsigned char)*s); s++, i++)
+			;
+		if (i == 0 || i > 9)
+			return 0;
+	}
+	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
+		return 1;
+	return (*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
+	    isdigit((unsigned char)s[2]) && s[3] == ':' &&
+	    isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) &&
+	    s[6] == '\0';
+}
+
+/* A count: a JSON integer ≥ 0.  0 with *v, or -1. */
+static int
+count_of(struct json_object *o, const char *key, long long *v)
+{
+	struct json_object	*x;
+
+	if (!json_object_object_get_ex(o, key, &x) ||
+	    !json_object_is_type(x, json_type_int))
+		return -1;
+	*v = (long long)json_object_get_int64(x);
+	return *v >= 0 && *v < (1LL << 53) ? 0 : -1;
+}
+
+/*
+ * One point {"sli","t","good","bad"} of line `line`, named by where
+ * ("line 3" or "[2]").  0 after adding it, -1 after answering 400.
+ */
+static int
+point_add(struct req *r, struct points *pt, struct json_object *o,
+    size_t line, const char *where)
+{
+	static const char *const keys[] = { "sli", "t", "good", "bad", NULL };
+	const char	*id, *t;
+	char		 num[32];
+	long long	 good, bad;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		api_invalid(r, "%s: a point is an object {\"sli\",\"t\","
+		    "\"good\",\"bad\"}", where);
+		return -1;
+	}
+	if (api_only_members(r, o, arena_printf(r->arena, "%s: ", where),
+	    keys, "a point has sli, t, good and bad") == -1)
+		return -1;
+	if ((id = api_json_str(json_object_object_get(o, "sli"))) == NULL ||
+	    !sli_id_valid(id)) {
+		api_invalid(r, "%s: sli: required, an SLI id of 1-75 "
+		    "characters of [a-z0-9-]", where);
+		return -1;
+	}
+	if ((t = api_json_str(json_object_object_get(o, "t"))) == NULL ||
+	    !rfc3339_ok(t)) {
+		api_invalid(r, "%s: t: required, an RFC 3339 time such as "
+		    "\"2026-12-01T10:05:00Z\"", where);
+		return -1;
+	}
+	if (count_of(o, "good", &good) == -1 || count_of(o, "bad", &bad) == -1) {
+		api_invalid(r, "%s: %s: required, a non-negative integer",
+		    where, count_of(o, "good", &good) == -1 ? "good" : "bad");
+		return -1;
+	}
+	snprintf(num, sizeof(num), "%zu", line);
+	lit_add(pt, PL_LINE, num);
+	lit_add(pt, PL_ID, id);
+	lit_add(pt, PL_T, t);
+	snprintf(num, sizeof(num), "%lld", good);
+	lit_add(pt, PL_GOOD, num);
+	snprintf(num, sizeof(num), "%lld", bad);
+	lit_add(pt, PL_BAD, num);
+	pt->n++;
+	return 0;
+}
+
+/* The body: a JSON array, or NDJSON (one point a line).  0 or -1. */
+static int
+points_read(struct req *r, struct points *pt, int *ndjson)
+{
+	struct json_object	*o;
+	const char		*err;
+	char			*s, *e, *line;
+	size_t			 i, n, ln;
+	int			 rc = 0;
+
+	*ndjson = r->content_type != NULL &&
+	    strncasecmp(r->content_type, "application/x-ndjson", 20) == 0;
+	if (*ndjson ? http_read_body(r, "application/x-ndjson") == -1 :
+	    http_read_json(r) == -1)
+		return -1;
+	if (!*ndjson) {
+		if (!json_object_is_type(r->json, json_type_array)) {
+			api_invalid(r, "the body must be a JSON array of points "
+			    "{\"sli\",\"t\",\"good\",\"bad\"} (or NDJSON)");
+			return -1;
+		}
+		n = json_object_array_length(r->json);
+		for (i = 0; i < n; i++)
+			if (point_add(r, pt, json_object_array_get_idx(r->json,
+			    i), i + 1, arena_printf(r->arena, "[%zu]", i)) == -1)
+				return -1;
+		return 0;
+	}
+	for (s = r->body, ln = 1; rc == 0 && *s != '\0'; s = e, ln++) {
+		e = s + strcspn(s, "\n");
+		line = arena_strndup(r->arena, s, (size_t)(e - s));
+		if (*e == '\n')
+			e++;
+		if (line[strspn(line, " \t\r")] == '\0')
+			continue;
+		if ((o = http_parse_json(r->arena, line, strlen(line),
+		    &err)) == NULL) {
+			api_invalid(r, "line %zu: invalid JSON: %s", ln, err);
+			return -1;
+		}
+		rc = point_add(r, pt, o, ln, arena_printf(r->arena, "line %zu",
+		    ln));
+		json_object_put(o);
+	}
+	return rc;
+}
+
+static void
+api_sli_points(struct req *r)
+{
+	struct points	 pt;
+	struct json_object *d;
+	const char	*project = api_param(r, "project"), *p[8], *why;
+	char		 ret[32], *body;
+	PGresult	*res;
+	int		 nd;
+
+	memset(&pt, 0, sizeof(pt));
+	pt.a = r->arena;
+	if (points_read(r, &pt, &nd) == -1)
+		return;
+	snprintf(ret, sizeof(ret), "%lld", (long long)r->cfg->slo.raw_retention);
+	p[0] = project;
+	p[1] = lit_array(&pt, PL_LINE);
+	p[2] = lit_array(&pt, PL_ID);
+	p[3] = lit_array(&pt, PL_T);
+	p[4] = lit_array(&pt, PL_GOOD);
+	p[5] = lit_array(&pt, PL_BAD);
+	p[6] = res_text(r);
+	p[7] = ret;
+	if ((res = api_run(r, &slo_stmts, SL_LOCK, 2, (const char *[]){
+	    project, p[2] })) == NULL)
+		return;
+	PQclear(res);
+	if ((res = api_run(r, &slo_stmts, SL_INGEST, 8, p)) == NULL)
+		return;
+	if (!api_val_null(res, 0)) {
+		why = api_val(res, 1);
+		api_invalid(r, "%s: %s; nothing was written", nd ?
+		    arena_printf(r->arena, "line %s", api_val(res, 0)) :
+		    arena_printf(r->arena, "[%ld]", api_val_long(res, 0) - 1),
+		    strcmp(why, "unknown") == 0 ? arena_printf(r->arena,
+		    "sli \"%s\" is not an SLI of project \"%s\"",
+		    api_val(res, 2), project) : strcmp(why, "old") == 0 ?
+		    "t: older than slo.raw_retention" :
+		    "t: more than a day in the future");
+		PQclear(res);
+		return;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "written",
+	    json_object_new_int64(api_val_long(res, 3)));
+	if (audit_change(r, project, NULL, AUDIT_NO_VERSION, d) == 0) {
+		body = arena_printf(r->arena, "{\"written\":%ld}",
+		    api_val_long(res, 3));
+		http_send_json(r, 200, body, strlen(body));
+	}
+	PQclear(res);
+}
+
+/* ------------------------------------------------------------------ */
+/* The seed-compatible API */
+
+static void
+api_seed(struct req *r)
+{
+	const char	*p[2];
+	PGresult	*res;
+
+	if ((p[0] = seed_project(r)) == NULL)
+		return;
+	p[1] = res_text(r);
+	if ((res = api_run(r, &slo_stmts, SL_SEED, 2, p)) == NULL)
+		return;
+	api_send_col(r, 200, res, 0);
+	PQclear(res);
+}
+
+/*
+ * Stream {"id":[…],…} a few SLIs at a time (SERIES_CHUNK per
+ * statement, keyset by id), so memory stays that of one chunk whatever
+ * the size of the answer.  ids: a text[] literal or NULL for all.
+ * The headers go with the first chunk: an error before it is still a
+ * proper answer.
+ */
+static void
+series_stream(struct req *r, const char *project, const char *days,
+    const char *hourly, const char *ids)
+{
+	const char	*p[7];
+	char		*last = NULL;
+	PGresult	*res;
+	int		 i, n, first = 1;
+
+	p[0] = project;
+	p[2] = SERIES_CHUNK;
+	p[3] = days;
+	p[4] = hourly;
+	p[5] = res_text(r);
+	p[6] = ids;
+	for (;;) {
+		p[1] = last;
+		if (first)
+			res = api_run(r, &slo_stmts, SL_SERIES, 7, p);
+		else if ((res = db_run(&slo_stmts, SL_SERIES, 7, p)) != NULL &&
+		    PQresultStatus(res) != PGRES_TUPLES_OK) {
+			PQclear(res);
+			res = NULL;
+		}
+		if (res == NULL) {
+			/* Mid-answer: cut it short, the client sees bad JSON. */
+			if (!first)
+				log_error("slo_series: failed after the first "
+				    "chunk; answer cut short");
+			return;
+		}
+		if (first) {
+			http_begin(r, 200, "application/json");
+			FCGX_PutChar('{', r->fcgi->out);
+		}
+		for (i = 0, n = PQntuples(res); i < n; i++) {
+			FCGX_FPrintF(r->fcgi->out, "%s\"%s\":", first && i == 0 ?
+			    "" : ",", PQgetvalue(res, i, 0));
+			FCGX_PutStr(PQgetvalue(res, i, 1), PQgetlength(res, i,
+			    1), r->fcgi->out);
+		}
+		first = 0;
+		if (n > 0)
+			last = arena_strdup(r->arena, PQgetvalue(res, n - 1, 0));
+		PQclear(res);
+		if (n < atoi(SERIES_CHUNK))
+			break;
+	}
+	FCGX_PutChar('}', r->fcgi->out);
+}
+
+static void
+api_series(struct req *r)
+{
+	const char	*project, *days, *hourly;
+
+	if ((days = days_param(r, http_query(r, "days"))) == NULL ||
+	    (hourly = step_param(r)) == NULL ||
+	    (project = seed_project(r)) == NULL)
+		return;
+	series_stream(r, project, days, hourly, NULL);
+}
+
+static void
+api_series_one(struct req *r)
+{
+	const char	*p[7], *id = api_param(r, "sliId");
+	PGresult	*res;
+
+	if ((p[3] = days_param(r, http_query(r, "days"))) == NULL ||
+	    (p[4] = step_param(r)) == NULL ||
+	    (p[0] = seed_project(r)) == NULL)
+		return;
+	if (!sli_id_valid(id)) {
+		http_error(r, 404, "not_found", "SLI \"%.80s\" not found in "
+		    "project \"%s\"", id, p[0]);
+		return;
+	}
+	p[1] = NULL;
+	p[2] = "1";
+	p[5] = res_text(r);
+	p[6] = arena_printf(r->arena, "{%s}", id);
+	if ((res = api_run(r, &slo_stmts, SL_SERIES, 7, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		http_error(r, 404, "not_found", "SLI \"%s\" not found in "
+		    "project \"%s\"", id, p[0]);
+	else
+		api_send_col(r, 200, res, 1);
+	PQclear(res);
+}
+
+/* POST /api/series/batch {"sliIds":[…],"days":28,"step":"1h"} */
+static void
+api_series_batch(struct req *r)
+{
+	static const char *const keys[] = { "sliIds", "days", "step", NULL };
+	struct json_object	*a, *v;
+	const char		*project, *days = "28", *hourly = "f", *id, *p[2];
+	char			*ids;
+	size_t			 i, n, o = 0;
+	PGresult		*res;
+
+	if ((project = seed_project(r)) == NULL)
+		return;
+	if (!json_object_is_type(r->json, json_type_object)) {
+		api_invalid(r, "the body must be {\"sliIds\":[…],\"days\":28}");
+		return;
+	}
+	if (api_only_members(r, r->json, "", keys, "the body has sliIds, "
+	    "days and step") == -1)
+		return;
+	if (!json_object_object_get_ex(r->json, "sliIds", &a) ||
+	    !json_object_is_type(a, json_type_array) ||
+	    (n = json_object_array_length(a)) == 0 || n > BATCH_IDS_MAX) {
+		api_invalid(r, "sliIds: required, an array of 1 to %d SLI ids",
+		    BATCH_IDS_MAX);
+		return;
+	}
+	if (json_object_object_get_ex(r->json, "days", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 1 ||
+		    json_object_get_int64(v) > DAYS_MAX) {
+			api_invalid(r, "days: must be an integer from 1 to %d",
+			    DAYS_MAX);
+			return;
+		}
+		days = arena_printf(r->arena, "%lld",
+		    (long long)json_object_get_int64(v));
+	}
+	if (json_object_object_get_ex(r->json, "step", &v)) {
+		id = api_json_str(v);
+		if (id == NULL || (strcmp(id, "1h") != 0 &&
+		    strcmp(id, "raw") != 0)) {
+			api_invalid(r, "step: \"1h\" or \"raw\"");
+			return;
+		}
+		hourly = strcmp(id, "1h") == 0 ? "t" : "f";
+	}
+	ids = arena_alloc(r->arena, n * 77 + 3);
+	ids[o++] = '{';
+	for (i = 0; i < n; i++) {
+		id = api_json_str(json_object_array_get_idx(a, i));
+		if (id == NULL || !sli_id_valid(id)) {
+			api_invalid(r, "sliIds[%zu]: an SLI id of 1-75 "
+			    "characters of [a-z0-9-]", i);
+			return;
+		}
+		o += (size_t)snprintf(ids + o, 78, "%s%s", i ? "," : "", id);
+	}
+	ids[o++] = '}';
+	p[0] = project;
+	p[1] = ids;
+	if ((res = api_run(r, &slo_stmts, SL_UNKNOWN, 2, p)) == NULL)
+		return;
+	if (!api_val_null(res, 0)) {
+		api_invalid(r, "sliIds: not SLIs of project \"%s\": %s",
+		    project, api_val(res, 0));
+		PQclear(res);
+		return;
+	}
+	PQclear(res);
+	series_stream(r, project, days, hourly, ids);
+}
+
+/* The seed's health path: the database answers, or 503. */
+static void
+api_seed_health(struct req *r)
+{
+	static const char	 up[] = "{\"status\":\"ok\","
+	    "\"database\":\"connected\"}";
+	static const char	 down[] = "{\"status\":\"error\","
+	    "\"database\":\"disconnected\"}";
+
+	if (db_ready() && db_ping() >= 0)
+		http_send_json(r, 200, up, sizeof(up) - 1);
+	else
+		http_send_json(r, 503, down, sizeof(down) - 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* The module */
+
+#define ROUTE_SLO	ROUTE_PROJECT "/slos/{name}"
+
+static const struct route routes[] = {
+	{ "GET",  ROUTE_PROJECT "/slos", api_slos_list, R_API, ROLE_VIEWER,
+	    NULL },
+	{ "POST", ROUTE_PROJECT "/slos", api_slo_create, R_API | R_JSON,
+	    ROLE_EDITOR, "slo.create" },
+	{ "GET",  ROUTE_SLO, api_slo_get, R_API, ROLE_VIEWER, NULL },
+	{ "PUT",  ROUTE_SLO, api_slo_update, R_API | R_JSON, ROLE_EDITOR,
+	    "slo.update" },
+	{ "DELETE", ROUTE_SLO, api_slo_delete, R_API, ROLE_EDITOR,
+	    "slo.delete" },
+	{ "GET",  ROUTE_SLO "/status", api_slo_status, R_API, ROLE_VIEWER,
+	    NULL },
+	{ "GET",  ROUTE_PROJECT "/slo-tree", api_slo_tree, R_API, ROLE_VIEWER,
+	    NULL },
+	/* JSON or NDJSON: the handler reads the body. */
+	{ "POST", ROUTE_PROJECT "/sli-points", api_sli_points, R_API,
+	    ROLE_EDITOR, "slo.points" },
+	/* The seed's paths: the project is ?project=, decided inline. */
+	{ "GET",  "/api/seed", api_seed, R_API | R_ROLE_INLINE, ROLE_NONE,
+	    NULL },
+	{ "GET",  "/api/series", api_series, R_API | R_ROLE_INLINE, ROLE_NONE,
+	    NULL },
+	{ "GET",  "/api/series/{sliId}", api_series_one, R_API | R_ROLE_INLINE,
+	    ROLE_NONE, NULL },
+	{ "POST", "/api/series/batch", api_series_batch,
+	    R_API | R_JSON | R_ROLE_INLINE, ROLE_NONE, NULL },
+	{ "GET",  "/health", api_seed_health, 0, ROLE_NONE, NULL },
+};
+
+static const struct stmt_set *const stmt_sets[] = { &slo_stmts, NULL };
+
+static int
+p_raw(const struct config *cfg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld", (long long)cfg->slo.raw_retention);
+	return 1;
+}
+
+static int
+p_rollup(const struct config *cfg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld", (long long)cfg->slo.rollup_retention);
+	return 1;
+}
+
+/*
+ * Partitions: back to the raw retention (late points), two months
+ * ahead; retention drops whole partitions, never rows.  Each job runs
+ * its call only when migration 0008 is in (SLO_JOB): maintenance runs
+ * every module's jobs, also against a schema that is behind, where a
+ * call to a function that does not exist yet would fail at parse time;
+ * query_to_xml() runs it as dynamic SQL from plain SQL.
+ */
+#define SLO_JOB(rel, call)						\
+	"SELECT CASE WHEN to_regclass('" rel "') IS NULL THEN 0 ELSE"	\
+	" (xpath('/row/n/text()', query_to_xml(format('SELECT " call	\
+	" AS n', $1::bigint), false, true, '')))[1]::text::int END"
+
+static const struct job jobs[] = {
+	{ "slo_partitions", "created", SLO_JOB("sli_point",
+	  "slo_partitions_ensure(%s * interval ''1 millisecond'', 2)"),
+	  p_raw, NULL },
+	{ "slo_raw_retention", "dropped_partitions", SLO_JOB("sli_point",
+	  "partition_drop_before(''sli_point'', now() - %s"
+	  " * interval ''1 millisecond'')"), p_raw, NULL },
+	{ "slo_rollup_retention", "dropped_partitions", SLO_JOB("sli_hourly",
+	  "partition_drop_before(''sli_hourly'', now() - %s"
+	  " * interval ''1 millisecond'')"), p_rollup, NULL },
+};
+
+const struct module slo_module = {
+	.name = "slo",
+	.routes = MODULE_ROUTES(routes),
+	.stmts = stmt_sets,
+	.jobs = jobs,
+	.njobs = sizeof(jobs) / sizeof(jobs[0]),
+};
