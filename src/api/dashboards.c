@@ -136,7 +136,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " AND v.version = $4::int AND v.version <> d.version"
 	    " ) s ON true"
 	    " WHERE d.project = $1::text AND d.name = $2::text"
-	    " AND d.deleted_at IS NULL) x ON true", 6 },
+	    " AND d.deleted_at IS NULL) x ON true", 6, STMT_READONLY },
 
 	/* Lists: $1-$6 as LIST_WHERE and LIST_OUT say, then cursors. */
 	[DS_LIST] = { "dash_list",
@@ -145,7 +145,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " WHERE d.project = $1::text" LIST_WHERE
 	    " AND ($7::text IS NULL OR d.name > $7::text)"
 	    " ORDER BY d.name LIMIT $6::int + 1)"
-	    LIST_OUT("p.k"), 7 },
+	    LIST_OUT("p.k"), 7, STMT_READONLY },
 	[DS_SEARCH] = { "dash_search",
 	    "WITH m AS (SELECT d AS dr, d.name AS k,"
 	    " similarity(d.display_name, $7::text) AS sim FROM dashboard d"
@@ -155,7 +155,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " WHERE $8::real IS NULL OR m.sim < $8::real"
 	    " OR (m.sim = $8::real AND m.k > $9::text)"
 	    " ORDER BY m.sim DESC, m.k LIMIT $6::int + 1)"
-	    LIST_OUT("p.sim::text || '/' || p.k"), 9 },
+	    LIST_OUT("p.sim::text || '/' || p.k"), 9, STMT_READONLY },
 	[DS_LIST_ALL] = { "dash_list_all",
 	    "WITH page AS (SELECT d AS dr, d.project || '/' || d.name AS k,"
 	    " row_number() OVER (ORDER BY d.project, d.name) AS n"
@@ -163,7 +163,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " AND ($9::text IS NULL"
 	    " OR (d.project, d.name) > ($9::text, $10::text))"
 	    " ORDER BY d.project, d.name LIMIT $6::int + 1)"
-	    LIST_OUT("p.k"), 10 },
+	    LIST_OUT("p.k"), 10, STMT_READONLY },
 	[DS_SEARCH_ALL] = { "dash_search_all",
 	    "WITH m AS (SELECT d AS dr, d.project AS pr, d.name AS k,"
 	    " similarity(d.display_name, $9::text) AS sim FROM dashboard d"
@@ -173,7 +173,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " WHERE $10::real IS NULL OR m.sim < $10::real"
 	    " OR (m.sim = $10::real AND (m.pr, m.k) > ($11::text, $12::text))"
 	    " ORDER BY m.sim DESC, m.pr, m.k LIMIT $6::int + 1)"
-	    LIST_OUT("p.sim::text || '/' || p.pr || '/' || p.k"), 12 },
+	    LIST_OUT("p.sim::text || '/' || p.pr || '/' || p.k"), 12, STMT_READONLY },
 
 	/* A name taken by a live dashboard: no row, the caller says 409. */
 	[DS_CREATE] = { "dash_create",
@@ -233,7 +233,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " 'message', message, 'restoredFrom', restored_from) ORDER BY n)"
 	    " FILTER (WHERE n <= $4::int), '[]')::text,"
 	    " CASE WHEN count(*) > $4::int THEN max(version::text)"
-	    " FILTER (WHERE n = $4::int) END FROM page", 4 },
+	    " FILTER (WHERE n = $4::int) END FROM page", 4, STMT_READONLY },
 
 	/* A new version with version $4's spec and tags. */
 	[DS_RESTORE] = { "dash_restore",
@@ -308,7 +308,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	[DS_EXPORT] = { "dash_export",
 	    "SELECT dashboard_doc(d)::text FROM dashboard d"
 	    " WHERE d.project = $1::text AND d.deleted_at IS NULL"
-	    " ORDER BY d.name", 1 },
+	    " ORDER BY d.name", 1, STMT_READONLY },
 
 	/*
 	 * Import: the NDJSON body ($2), already checked line by line in C,

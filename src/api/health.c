@@ -185,6 +185,7 @@ api_metrics(struct req *r)
 	}
 	metrics_write_prometheus(f, router_metrics_name,
 	    router_metrics_count(), PACKAGE_VERSION);
+	metrics_write_statements(f, db_statement_name, db_statement_count());
 	fclose(f);
 	http_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
 	free(buf);

@@ -50,7 +50,7 @@ static const struct stmt_def defs[PR__COUNT] = {
 	    " FILTER (WHERE n <= $4::int), '[]')::text AS doc,"
 	    " CASE WHEN count(*) > $4::int THEN "
 	    CURSOR_ENC("max(name) FILTER (WHERE n <= $4::int)") " END AS next "
-	    "FROM page", 4 },
+	    "FROM page", 4, STMT_READONLY },
 	[PR_GET] = { "project_get",
 	    "SELECT project_doc(p)::text AS doc FROM project p "
 	    "WHERE p.name = $1::text", 1 },
@@ -105,7 +105,7 @@ static const struct stmt_def defs[PR__COUNT] = {
 	    " '[]')::text AS doc,"
 	    " CASE WHEN count(*) > $3::int THEN "
 	    CURSOR_ENC("max(u) FILTER (WHERE n <= $3::int)") " END AS next "
-	    "FROM page", 3 },
+	    "FROM page", 3, STMT_READONLY },
 	/*
 	 * Member changes of one project take turns on its row, so the
 	 * last-admin check in the next statement (a fresh snapshot) sees

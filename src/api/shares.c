@@ -110,7 +110,7 @@ static const struct stmt_def defs[SH__COUNT] = {
 	    " CASE WHEN count(*) > $5::int THEN"
 	    " max((extract(epoch FROM p.created_at) * 1000000)::bigint::text"
 	    " || '/' || p.id) FILTER (WHERE p.n = $5::int) END AS next"
-	    " FROM page p", 5 },
+	    " FROM page p", 5, STMT_READONLY },
 
 	/*
 	 * Revoke link $3 of dashboard $1/$2, once: the lock makes a

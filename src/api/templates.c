@@ -61,10 +61,10 @@ static const struct stmt_def defs[TP__COUNT] = {
 	    " CASE WHEN count(*) > $3::int THEN "
 	    CURSOR_ENC("min(category || '/' || id) FILTER (WHERE n = $3::int)")
 	    " END AS next "
-	    "FROM page", 3 },
+	    "FROM page", 3, STMT_READONLY },
 	[TP_GET] = { "template_get",
 	    "SELECT template_doc(t)::text FROM dashboard_template t "
-	    "WHERE t.id = $1::text", 1 },
+	    "WHERE t.id = $1::text", 1, STMT_READONLY },
 	/*
 	 * $1 id, $2 name, $3 description, $4 category, $5 dashboard spec,
 	 * $6 actor.  No row: the id is taken.  is_system stays false: the
