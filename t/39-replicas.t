@@ -1,0 +1,192 @@
+#!/usr/bin/perl
+# Read replicas (database.replicas) against a real streaming replica made
+# with pg_basebackup from DashTest's PostgreSQL, a second postmaster on
+# its own socket directory:
+#  - reads that tolerate lag (dashboard GET, lists) run on the replica;
+#  - a user's reads right after the user's own change run on the primary
+#    (read_your_writes), other users may read the replica;
+#  - with replay paused (pg_wal_replay_pause()) and writes arriving, a
+#    replica beyond replica_max_lag is skipped: reads see the primary;
+#  - the replica stopped mid-run: reads fall back, none fails.
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use DashTest;
+
+my $t = DashTest->new(workers => 2, start => 0);
+my $tmp = $t->tmpdir;
+my $pgbin = $ENV{DASHCGI_PGBIN} // '/usr/lib/postgresql/15/bin';
+my $rdir = "$tmp/replica";
+my $rport = DashTest::free_port();
+my $replica_up = 0;
+
+mkdir $rdir, 0700 or die "mkdir $rdir: $!";
+if ($> == 0) {
+	my (undef, undef, $uid, $gid) = getpwnam('postgres') or die 'no postgres';
+	chown $uid, $gid, $rdir or die "chown $rdir: $!";
+}
+
+sub pg {
+	my (@cmd) = @_;
+	my ($rc, $out, $err) = $t->run_cmd([@cmd], as_pg => 1, timeout => 120);
+	die "@cmd: exit $rc\n$out$err" if $rc != 0;
+	return $out;
+}
+
+sub replica_start {
+	pg("$pgbin/pg_ctl", '-D', "$rdir/data", '-l', "$rdir/postgresql.log",
+	    '-w', '-t', '60', '-s', 'start');
+	$replica_up = 1;
+}
+
+sub replica_stop {
+	my ($mode) = @_;
+	pg("$pgbin/pg_ctl", '-D', "$rdir/data", '-m', $mode // 'fast', '-w',
+	    '-t', '60', '-s', 'stop');
+	$replica_up = 0;
+}
+
+END {
+	# Never leave the second postmaster behind, whatever happened.
+	if ($replica_up && $t) {
+		$t->run_cmd(["$pgbin/pg_ctl", '-D', "$rdir/data", '-m',
+		    'immediate', '-w', '-t', '30', '-s', 'stop'], as_pg => 1,
+		    timeout => 45);
+	}
+}
+
+sub rpsql {
+	my ($sql) = @_;
+	my $out = pg("$pgbin/psql", '-XAtq', '-h', $rdir, '-p', $rport, '-U',
+	    'postgres', '-d', 'dashcgi', '-c', $sql);
+	chomp $out;
+	return $out;
+}
+
+# --- the replica ------------------------------------------------------
+pg("$pgbin/pg_basebackup", '-h', $t->pg_socket_dir, '-p', $t->pg_port,
+    '-U', 'postgres', '-D', "$rdir/data", '-R', '-X', 'stream', '--no-sync');
+open(my $fh, '>>', "$rdir/data/postgresql.conf") or die $!;
+print $fh "\n# --- t/39 replica ---\nport = $rport\n"
+    . "unix_socket_directories = '$rdir'\nhot_standby = on\n";
+close $fh or die $!;
+replica_start();
+is(rpsql('SELECT pg_is_in_recovery()'), 't', 'the replica is in recovery');
+
+$t->psql(<<'SQL');
+INSERT INTO project (name, created_by, updated_by) VALUES ('p1', 't', 't');
+INSERT INTO project_member (project, user_name, role, created_by, updated_by)
+    VALUES ('p1', 'alice', 'editor', 't', 't'), ('p1', 'bob', 'viewer', 't', 't');
+SQL
+
+my $REPLICA = "host=$rdir port=$rport dbname=dashcgi user=postgres";
+sub start {
+	my (%db) = @_;
+	$t->stop_dashcgi('TERM', 20) if $t->dashcgi_running;
+	$t->write_config({ database => { replicas => [$REPLICA], %db } });
+	$t->start_dashcgi;
+}
+
+sub dash {
+	my ($name, $title) = @_;
+	return { kind => 'Dashboard', metadata => { name => $name },
+	    spec => { display => { name => $title }, duration => '1h',
+	    panels => {}, layouts => [] } };
+}
+my $P = '/api/v1/projects/p1/dashboards';
+
+sub title {
+	my ($user) = @_;
+	my $r = $t->request(GET => "$P/d1", user => $user);
+	return "$r->{status}" unless $r->{status} == 200;
+	return $t->json($r)->{spec}{display}{name};
+}
+
+sub on_replica {
+	my ($stmt) = @_;
+	return $t->metric_value($t->metrics_text,
+	    'dashcgi_db_replica_statements_total', { statement => $stmt }) // 0;
+}
+
+# Wait until the replica has replayed everything the primary has.
+sub caught_up {
+	my $lsn = $t->psql('SELECT pg_current_wal_lsn()');
+	my $deadline = time + 15;
+	while (time < $deadline) {
+		return 1 if rpsql("SELECT pg_last_wal_replay_lsn() >= '$lsn'") eq 't';
+		sleep 0.1;
+	}
+	return 0;
+}
+
+# --- reads on the replica, read-your-writes ---------------------------
+start(replica_max_lag => '1h', read_your_writes => '2s');
+my $r = $t->request(POST => $P, user => 'alice', json => dash('d1', 'v0'));
+is($r->{status}, 200, 'create d1 (on the primary)') or diag $r->{content};
+ok(caught_up(), 'the replica caught up');
+sleep 2.2;	# alice's read-your-writes window is over
+
+subtest 'reads run on the replica' => sub {
+	my $before = on_replica('dash_get');
+	is(title('bob'), 'v0', 'bob reads d1') for 1 .. 4;
+	cmp_ok(on_replica('dash_get') - $before, '>=', 4, 'dash_get ran on the replica');
+	my $n = rpsql("SELECT count(*) FROM pg_stat_activity WHERE "
+	    . "application_name LIKE 'dashcgi worker % replica'");
+	cmp_ok($n, '>=', 1, "workers hold replica connections ($n)");
+	$r = $t->request(GET => $P, user => 'bob');
+	is($r->{status}, 200, 'a list');
+	cmp_ok(on_replica('dash_list'), '>=', 1, 'dash_list ran on the replica');
+};
+
+subtest 'read-your-writes: the writer reads the primary, others the replica' => sub {
+	rpsql('SELECT pg_wal_replay_pause()');
+	my $r = $t->request(PUT => "$P/d1", user => 'alice', json => dash('d1', 'v1'),
+	    headers => { 'If-Match' => '"0"' });
+	is($r->{status}, 200, 'alice changes d1') or diag $r->{content};
+	is(title('alice'), 'v1', 'alice at once reads her change (primary)');
+	is(title('alice'), 'v1', 'and again, from the other worker too');
+	is(title('bob'), 'v0', 'bob reads the paused replica: the old title');
+	sleep 2.2;
+	is(title('alice'), 'v0', 'once read_your_writes is over alice reads the replica too');
+	rpsql('SELECT pg_wal_replay_resume()');
+	ok(caught_up(), 'replay resumed');
+	is(title('bob'), 'v1', 'and the replica serves the change');
+};
+
+# --- lag --------------------------------------------------------------
+subtest 'a replica beyond replica_max_lag is skipped' => sub {
+	start(replica_max_lag => '1s', read_your_writes => '0');
+	is(title('bob'), 'v1', 'bob reads');
+	my $m = $t->log_mark;
+	rpsql('SELECT pg_wal_replay_pause()');
+	$t->psql("UPDATE dashboard SET spec = jsonb_set(spec, '{display,name}', "
+	    . "'\"v2\"') WHERE name = 'd1'");
+	sleep 2.5;	# lag > 1s, and each worker's once-a-second check ran
+	my $before = on_replica('dash_get');
+	is(title('bob'), 'v2', 'a read sees the primary') for 1 .. 4;
+	is(on_replica('dash_get'), $before, 'none ran on the lagging replica');
+	ok($t->wait_log(qr/replica 1 lags \d+ ms/, 5, $m), 'the lag is logged');
+	rpsql('SELECT pg_wal_replay_resume()');
+	ok(caught_up(), 'replay resumed');
+	sleep 1.2;
+	is(title('bob'), 'v2', 'bob reads') for 1 .. 4;
+	cmp_ok(on_replica('dash_get'), '>', $before, 'the replica serves again');
+};
+
+# --- the replica stops mid-run ---------------------------------------
+subtest 'the replica stopped mid-run: reads fall back' => sub {
+	my $h = $t->load_start(clients => 3, duration => 4, method => 'GET',
+	    path => "$P/d1", user => 'bob', max => 2000);
+	sleep 1.5;
+	replica_stop('immediate');
+	my $res = $t->load_wait($h);
+	cmp_ok($res->{total}, '>', 20, "requests during the run ($res->{total})");
+	is($res->{fail}, 0, 'none failed') or diag explain $res;
+	is(title('bob'), 'v2', 'reads go on without the replica');
+	$r = $t->request(GET => '/ready');
+	is($r->{status}, 200, '/ready stays ready');
+};
+
+$t->stop_dashcgi('TERM', 20);
+done_testing;
