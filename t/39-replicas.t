@@ -137,6 +137,10 @@ subtest 'reads run on the replica' => sub {
 	$r = $t->request(GET => $P, user => 'bob');
 	is($r->{status}, 200, 'a list');
 	cmp_ok(on_replica('dash_list'), '>=', 1, 'dash_list ran on the replica');
+	$r = $t->request(GET => '/api/v1/health');
+	is_deeply(eval { $t->json($r)->{checks}{database_replicas} },
+	    { status => 'pass', configured => 1, usable => 1 },
+	    'health reports the replica usable');
 };
 
 subtest 'read-your-writes: the writer reads the primary, others the replica' => sub {
@@ -186,6 +190,11 @@ subtest 'the replica stopped mid-run: reads fall back' => sub {
 	is(title('bob'), 'v2', 'reads go on without the replica');
 	$r = $t->request(GET => '/ready');
 	is($r->{status}, 200, '/ready stays ready');
+	$r = $t->request(GET => '/api/v1/health');
+	is($r->{status}, 200, 'health: 200 (the primary serves)');
+	is_deeply(eval { $t->json($r)->{checks}{database_replicas} },
+	    { status => 'warn', configured => 1, usable => 0 },
+	    'health reports the replica unusable');
 };
 
 $t->stop_dashcgi('TERM', 20);
