@@ -606,7 +606,7 @@ exec_on(struct dbc *c, int g, const struct stmt_def *d, int nparams,
 {
 	struct timespec	 a, b;
 	PGresult	*res;
-	int		 err = 0;
+	const char	*st = NULL;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	if (cfg->database.prepared_statements == PREPARED_UNNAMED)
@@ -622,7 +622,9 @@ exec_on(struct dbc *c, int g, const struct stmt_def *d, int nparams,
 	case PGRES_COMMAND_OK:
 		break;
 	default:
-		err = 1;
+		st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (st == NULL)
+			st = "";
 		metrics_db_error();
 		if (is_conflict(res)) {
 			conflict = 1;
@@ -638,7 +640,7 @@ exec_on(struct dbc *c, int g, const struct stmt_def *d, int nparams,
 		break;
 	}
 	metrics_statement(g, (double)(b.tv_sec - a.tv_sec) +
-	    (double)(b.tv_nsec - a.tv_nsec) / 1e9, err, c->replica != 0);
+	    (double)(b.tv_nsec - a.tv_nsec) / 1e9, st, c->replica != 0);
 	return res;
 }
 
@@ -883,7 +885,7 @@ db_commit(void)
 {
 	PGresult	*res;
 	char		 xid[32] = "";
-	int		 rc = DB_COMMITTED, lost = 0, n = 0;
+	int		 rc = DB_COMMITTED, lost = 0, n = 0, asked = 0;
 
 	if (primary.pc == NULL)
 		return DB_NOT_APPLIED;
@@ -897,8 +899,8 @@ db_commit(void)
 	while ((res = PQgetResult(primary.pc)) != NULL) {
 		switch (PQresultStatus(res)) {
 		case PGRES_TUPLES_OK:
-			if (n == 0 && PQntuples(res) == 1 &&
-			    !PQgetisnull(res, 0, 0))
+			asked = n == 0 && PQntuples(res) == 1;
+			if (asked && !PQgetisnull(res, 0, 0))
 				snprintf(xid, sizeof(xid), "%s",
 				    PQgetvalue(res, 0, 0));
 			break;
@@ -922,6 +924,8 @@ db_commit(void)
 	if (!lost)
 		return rc;
 	/* The answer was lost: an error we saw may be the connection's. */
+	if (asked && xid[0] == '\0')
+		return DB_NOT_APPLIED;	/* it had written nothing */
 	if (xid[0] == '\0') {
 		log_error("the COMMIT answer was lost before the transaction "
 		    "id came back; its outcome is unknown");

@@ -20,6 +20,30 @@ static const int codes[] = {
 #define NCODES		(sizeof(codes) / sizeof(codes[0]))
 #define NCODESLOTS	(NCODES + 5)	/* + 1xx..5xx classes */
 
+/*
+ * Statement errors by SQLSTATE class (PostgreSQL's errcodes appendix),
+ * a fixed few so the table has a fixed size; "none" is a lost
+ * connection, "other" every class not listed.
+ */
+static const char *const sqlclasses[] = {
+	"08", "22", "23", "25", "26", "40", "42", "53", "54", "55", "57",
+	"none", "other"
+};
+#define NSQLCLASSES	(sizeof(sqlclasses) / sizeof(sqlclasses[0]))
+
+static size_t
+sqlclass(const char *st)
+{
+	size_t	 i;
+
+	if (st == NULL || st[0] == '\0' || st[1] == '\0')
+		return NSQLCLASSES - 2;
+	for (i = 0; i < NSQLCLASSES - 2; i++)
+		if (st[0] == sqlclasses[i][0] && st[1] == sqlclasses[i][1])
+			return i;
+	return NSQLCLASSES - 1;
+}
+
 static const double buckets[METRICS_NBUCKETS] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 	1, 2.5, 10
@@ -33,7 +57,7 @@ struct shm {
 	_Atomic uint64_t	 st_bucket[METRICS_MAX_STMTS][METRICS_NBUCKETS];
 	_Atomic uint64_t	 st_count[METRICS_MAX_STMTS];
 	_Atomic uint64_t	 st_sum_ns[METRICS_MAX_STMTS];
-	_Atomic uint64_t	 st_errors[METRICS_MAX_STMTS];
+	_Atomic uint64_t	 st_errors[METRICS_MAX_STMTS][NSQLCLASSES];
 	_Atomic uint64_t	 st_replica[METRICS_MAX_STMTS];
 	_Atomic uint64_t	 replica_fallbacks;
 	_Atomic int64_t		 ryw[METRICS_RYW_SLOTS];
@@ -140,7 +164,7 @@ metrics_db_error(void)
 }
 
 void
-metrics_statement(int g, double secs, int error, int replica)
+metrics_statement(int g, double secs, const char *sqlstate, int replica)
 {
 	size_t	 b;
 
@@ -155,9 +179,9 @@ metrics_statement(int g, double secs, int error, int replica)
 	atomic_fetch_add_explicit(&shm->st_count[g], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&shm->st_sum_ns[g], (uint64_t)(secs * 1e9),
 	    memory_order_relaxed);
-	if (error)
-		atomic_fetch_add_explicit(&shm->st_errors[g], 1,
-		    memory_order_relaxed);
+	if (sqlstate != NULL)
+		atomic_fetch_add_explicit(&shm->st_errors[g][sqlclass(sqlstate)],
+		    1, memory_order_relaxed);
 	if (replica)
 		atomic_fetch_add_explicit(&shm->st_replica[g], 1,
 		    memory_order_relaxed);
@@ -226,6 +250,7 @@ void
 metrics_write_statements(FILE *f, metrics_stmt_name_fn name, int n)
 {
 	uint64_t	 v;
+	size_t		 c;
 	int		 g;
 
 	if (shm == NULL)
@@ -240,14 +265,20 @@ metrics_write_statements(FILE *f, metrics_stmt_name_fn name, int n)
 		    "statement", name(g), shm->st_bucket[g], &shm->st_count[g],
 		    &shm->st_sum_ns[g]);
 	fputs("# HELP dashcgi_db_statement_errors_total Statements that "
-	    "failed, by statement.\n"
+	    "failed, by statement and SQLSTATE class (none: the connection "
+	    "was lost).\n"
 	    "# TYPE dashcgi_db_statement_errors_total counter\n", f);
 	for (g = 0; g < n; g++) {
 		if (atomic_load(&shm->st_count[g]) == 0)
 			continue;
-		v = atomic_load(&shm->st_errors[g]);
-		fprintf(f, "dashcgi_db_statement_errors_total{statement=\"%s\"} "
-		    "%llu\n", name(g), (unsigned long long)v);
+		for (c = 0; c < NSQLCLASSES; c++) {
+			v = atomic_load(&shm->st_errors[g][c]);
+			if (v == 0 && c != NSQLCLASSES - 2)
+				continue;
+			fprintf(f, "dashcgi_db_statement_errors_total{statement="
+			    "\"%s\",sqlstate_class=\"%s\"} %llu\n", name(g),
+			    sqlclasses[c], (unsigned long long)v);
+		}
 	}
 	fputs("# HELP dashcgi_db_replica_statements_total Statements run on "
 	    "a read replica, by statement.\n"

@@ -42,8 +42,13 @@ int	 metrics_nslots(void);
 void	 metrics_request(int route, enum metrics_method, int status,
 	    double seconds);
 void	 metrics_db_error(void);
-/* Statement g (db.c's global index) ran for seconds; on a replica? */
-void	 metrics_statement(int g, double seconds, int error, int replica);
+/*
+ * Statement g (db.c's global index) ran for seconds, on a replica or
+ * not; sqlstate: NULL when it succeeded, "" when it failed without one
+ * (connection lost).
+ */
+void	 metrics_statement(int g, double seconds, const char *sqlstate,
+	    int replica);
 void	 metrics_replica_fallback(void);
 /*
  * Read-your-writes across workers: when a user (by hash) last had a

@@ -20,65 +20,20 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(sleep time);
 use DashTest;
+use DashScale;
 
-my $PGB = '/usr/sbin/pgbouncer';
-plan skip_all => "no $PGB (t/deps installs pgbouncer)" unless -x $PGB;
+plan skip_all => 'no pgbouncer (t/deps installs it)'
+    unless DashScale::have_pgbouncer();
 
 my $t = DashTest->new(workers => 2, start => 0,
     config => { auth => { admins => ['admin'] } });
-my $tmp = $t->tmpdir;
-my $pgb = "$tmp/pgb";
-mkdir $pgb, 0755 or die "mkdir $pgb: $!";
-if ($> == 0) {
-	my (undef, undef, $uid, $gid) = getpwnam('postgres')
-	    or die "no postgres user";
-	chown $uid, $gid, $pgb or die "chown $pgb: $!";
-}
-my $PORT = DashTest::free_port();
-
-# PgBouncer refuses to run as root: run it as postgres, as PostgreSQL.
-sub write_file {
-	my ($p, $c) = @_;
-	open(my $fh, '>', $p) or die "$p: $!";
-	print $fh $c;
-	close $fh or die "$p: $!";
-	chmod 0644, $p;
-}
-write_file("$pgb/userlist.txt", qq("postgres" ""\n));
-my $pgsock = $t->pg_socket_dir;
-my $pgport = $t->pg_port;
-write_file("$pgb/pgbouncer.ini", <<"EOF");
-[databases]
-dashcgi = host=$pgsock port=$pgport dbname=dashcgi user=postgres
-
-[pgbouncer]
-listen_addr =
-listen_port = $PORT
-unix_socket_dir = $pgb
-auth_type = trust
-auth_file = $pgb/userlist.txt
-pool_mode = transaction
-default_pool_size = 1
-max_client_conn = 40
-admin_users = postgres
-logfile = $pgb/pgbouncer.log
-pidfile = $pgb/pgbouncer.pid
-EOF
-my @run = $> == 0 ? ('runuser', '-u', 'postgres', '--') : ();
-my $bouncer = $t->spawn([@run, $PGB, "$pgb/pgbouncer.ini"],
-    log => "$tmp/pgbouncer.out");
-my $deadline = time + 15;
-sleep 0.1 until -S "$pgb/.s.PGSQL.$PORT" || time > $deadline;
-ok(-S "$pgb/.s.PGSQL.$PORT", 'pgbouncer listens on its unix socket')
-    or BAIL_OUT(`cat $tmp/pgbouncer.out $pgb/pgbouncer.log 2>&1`);
+my $B = DashScale::pgbouncer($t, pool_size => 1);
+ok(-S "$B->{dir}/.s.PGSQL.$B->{port}", 'pgbouncer listens on its unix socket');
+my ($pgb, $PORT, $bouncer) = @$B{qw(dir port pid)};
+my ($pgsock, $pgport) = ($t->pg_socket_dir, $t->pg_port);
 
 # psql through the pooler.
-sub bounced {
-	my ($sql) = @_;
-	my $out = `PGCONNECT_TIMEOUT=5 psql -XAtq -h $pgb -p $PORT -U postgres -d dashcgi -c "$sql" 2>&1`;
-	chomp $out;
-	return $out;
-}
+sub bounced { DashScale::psql_at($t, $pgb, $PORT, $_[0]) }
 
 my $DIRECT = "host=$pgsock port=$pgport dbname=dashcgi user=postgres";
 my %VIA = (host => $pgb, port => $PORT);
@@ -258,8 +213,11 @@ subtest 'per-statement metrics' => sub {
 	cmp_ok($t->metric_value($text, 'dashcgi_db_statement_duration_seconds_sum',
 	    { statement => 'dash_create' }), '>', 0, 'dash_create time summed');
 	cmp_ok($t->metric_value($text, 'dashcgi_db_statement_errors_total',
-	    { statement => 'dash_update' }), '>=', 1,
-	    'the cancelled dash_update counted as an error');
+	    { statement => 'dash_update', sqlstate_class => '57' }), '>=', 1,
+	    'the cancelled dash_update counted as an error of class 57');
+	is($t->metric_value($text, 'dashcgi_db_statement_errors_total',
+	    { statement => 'dash_get', sqlstate_class => 'none' }), 0,
+	    'a statement without errors shows 0');
 	my ($ok, $msg) = $t->promtool_check($text);
 	ok($ok, 'promtool accepts /metrics') or diag $msg;
 };

@@ -13,65 +13,14 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(sleep time);
 use DashTest;
+use DashScale;
 
 my $t = DashTest->new(workers => 2, start => 0);
-my $tmp = $t->tmpdir;
-my $pgbin = $ENV{DASHCGI_PGBIN} // '/usr/lib/postgresql/15/bin';
-my $rdir = "$tmp/replica";
-my $rport = DashTest::free_port();
-my $replica_up = 0;
-
-mkdir $rdir, 0700 or die "mkdir $rdir: $!";
-if ($> == 0) {
-	my (undef, undef, $uid, $gid) = getpwnam('postgres') or die 'no postgres';
-	chown $uid, $gid, $rdir or die "chown $rdir: $!";
-}
-
-sub pg {
-	my (@cmd) = @_;
-	my ($rc, $out, $err) = $t->run_cmd([@cmd], as_pg => 1, timeout => 120);
-	die "@cmd: exit $rc\n$out$err" if $rc != 0;
-	return $out;
-}
-
-sub replica_start {
-	pg("$pgbin/pg_ctl", '-D', "$rdir/data", '-l', "$rdir/postgresql.log",
-	    '-w', '-t', '60', '-s', 'start');
-	$replica_up = 1;
-}
-
-sub replica_stop {
-	my ($mode) = @_;
-	pg("$pgbin/pg_ctl", '-D', "$rdir/data", '-m', $mode // 'fast', '-w',
-	    '-t', '60', '-s', 'stop');
-	$replica_up = 0;
-}
-
-END {
-	# Never leave the second postmaster behind, whatever happened.
-	if ($replica_up && $t) {
-		$t->run_cmd(["$pgbin/pg_ctl", '-D', "$rdir/data", '-m',
-		    'immediate', '-w', '-t', '30', '-s', 'stop'], as_pg => 1,
-		    timeout => 45);
-	}
-}
-
-sub rpsql {
-	my ($sql) = @_;
-	my $out = pg("$pgbin/psql", '-XAtq', '-h', $rdir, '-p', $rport, '-U',
-	    'postgres', '-d', 'dashcgi', '-c', $sql);
-	chomp $out;
-	return $out;
-}
-
-# --- the replica ------------------------------------------------------
-pg("$pgbin/pg_basebackup", '-h', $t->pg_socket_dir, '-p', $t->pg_port,
-    '-U', 'postgres', '-D', "$rdir/data", '-R', '-X', 'stream', '--no-sync');
-open(my $fh, '>>', "$rdir/data/postgresql.conf") or die $!;
-print $fh "\n# --- t/39 replica ---\nport = $rport\n"
-    . "unix_socket_directories = '$rdir'\nhot_standby = on\n";
-close $fh or die $!;
-replica_start();
+my $R = DashScale::replica($t);
+my ($rdir, $rport) = @$R{qw(dir port)};
+sub rpsql { DashScale::psql_at($t, $rdir, $rport, $_[0]) }
+sub replica_stop { DashScale::replica_stop($t, $R, @_) }
+sub caught_up { DashScale::caught_up($t, $R) }
 is(rpsql('SELECT pg_is_in_recovery()'), 't', 'the replica is in recovery');
 
 $t->psql(<<'SQL');
@@ -107,17 +56,6 @@ sub on_replica {
 	my ($stmt) = @_;
 	return $t->metric_value($t->metrics_text,
 	    'dashcgi_db_replica_statements_total', { statement => $stmt }) // 0;
-}
-
-# Wait until the replica has replayed everything the primary has.
-sub caught_up {
-	my $lsn = $t->psql('SELECT pg_current_wal_lsn()');
-	my $deadline = time + 15;
-	while (time < $deadline) {
-		return 1 if rpsql("SELECT pg_last_wal_replay_lsn() >= '$lsn'") eq 't';
-		sleep 0.1;
-	}
-	return 0;
 }
 
 # --- reads on the replica, read-your-writes ---------------------------
