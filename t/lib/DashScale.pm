@@ -105,7 +105,7 @@ sub replica {
 	_pgdir($dir);
 	_pg($t, "$bin/pg_basebackup", '-h', $t->pg_socket_dir, '-p',
 	    $t->pg_port, '-U', 'postgres', '-D', "$dir/data", '-R', '-X',
-	    'stream', '--no-sync');
+	    'stream', '--checkpoint=fast', '--no-sync');
 	open(my $fh, '>>', "$dir/data/postgresql.conf") or die $!;
 	print $fh "\n# --- DashScale replica ---\nport = $port\n"
 	    . "unix_socket_directories = '$dir'\nhot_standby = on\n";
