@@ -2,6 +2,8 @@
 # t/bench/dbscale.pl -- `make bench-db`: dashboard GET throughput (wrk
 # through nginx, random dashboards among BENCH_DASHBOARDS) with dashcgi
 #   direct    straight to PostgreSQL (named prepared statements),
+#   unnamed   the same with prepared_statements: unnamed (what the
+#             pooler setup costs without the pooler),
 #   pgbouncer through PgBouncer 1.18, transaction mode, pool = workers
 #             (prepared_statements: unnamed, as 1.18 requires),
 #   replica   direct, plus a streaming replica serving the reads,
@@ -55,13 +57,14 @@ my $DIRECT = 'host=' . $t->pg_socket_dir . ' port=' . $t->pg_port
     . ' dbname=dashcgi user=postgres';
 my %SETUP = (
 	direct => {},
+	unnamed => { prepared_statements => 'unnamed' },
 	pgbouncer => { host => $B->{dir}, port => $B->{port},
 	    pooler => 'pgbouncer', prepared_statements => 'unnamed',
 	    direct_url => $DIRECT },
 	replica => { replicas => [ "host=$R->{dir} port=$R->{port} "
 	    . 'dbname=dashcgi user=postgres' ] },
 );
-my @ORDER = qw(direct pgbouncer replica);
+my @ORDER = qw(direct unnamed pgbouncer replica);
 
 my $auth = encode_base64('alice:pw-alice', '');
 my $lua = $t->tmpdir . '/get.lua';
