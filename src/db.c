@@ -1,10 +1,15 @@
 /*
- * db.c -- the worker's PostgreSQL connection, prepared statements,
- * reconnect with backoff, and the SQLSTATE to HTTP mapping.
+ * db.c -- the worker's PostgreSQL connections (the primary, the read
+ * replicas), prepared or unnamed statements, reconnect with backoff,
+ * the read/write split, per-statement metrics, COMMIT outcomes, and the
+ * SQLSTATE to HTTP mapping.
  *
- * Owns: one PGconn per process (static), the statement table.
- * Never: run SQL that is not in a statement table (migrate and maintenance have
- * their own connection from db_open()); block longer than
+ * Owns: the primary and replica connections (static), the statement
+ * table.
+ * Never: run SQL that is not in a statement table, except transaction
+ * control, the replica lag probe and txid_status() (migrate and
+ * maintenance have their own connection from db_open()); leave session
+ * state on a connection a pooler shares; block longer than
  * connect_timeout when the database is away.
  */
 #include "autoconf.h"

@@ -1,13 +1,18 @@
 /*
- * db.h -- the worker's one PostgreSQL connection and its prepared
- * statements, and the single mapping from database errors to HTTP.
+ * db.h -- the worker's PostgreSQL connections and their statements,
+ * and the single mapping from database errors to HTTP.
  *
- * Owns: the connection (one per process), reconnect with backoff,
- * the statement table (db.c: stmts[]).  Every PGresult handed out is
- * the caller's to PQclear().
- * Never: build SQL from input; every statement is prepared with $n
- * parameters.  The master process never calls anything here but
- * db_conninfo() (for check-config) and db_open() (for migrate).
+ * Owns: the primary connection (one per process, directly or through a
+ * transaction pooler), one connection per read replica, reconnect with
+ * backoff, the statement table (db.c: sets[]), the read/write split,
+ * the outcome of a COMMIT whose answer was lost.  Every PGresult handed
+ * out is the caller's to PQclear().
+ * Never: build SQL from input (every statement has $n parameters); keep
+ * session state on a pooled connection (no SET, no advisory lock: what
+ * needs a session uses db_open(), a direct connection); send a write, a
+ * change transaction or an access decision to a replica.  The master
+ * process never calls anything here but db_check_limits(); commands
+ * use db_open() and db_check_sql().
  */
 #ifndef DASHCGI_DB_H
 #define DASHCGI_DB_H
