@@ -133,6 +133,22 @@ const struct config_key config_keys[] = {
 	    "35d", NULL, RELOAD, PLAIN, 1, 0),
 	KEY("slo.rollup_retention", CT_DURATION, slo.rollup_retention,
 	    "400d", NULL, RELOAD, PLAIN, 1, 0),
+	/* Scaling the database side (db.c): poolers and replicas. */
+	KEY("database.pooler", CT_POOLER, database.pooler,
+	    "none", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("database.prepared_statements", CT_PREPARED,
+	    database.prepared_statements,
+	    "named", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("database.direct_url", CT_STRING, database.direct_url,
+	    "\"\"", NULL, RELOAD, SECRET, 0, 0),
+	KEY("database.replicas", CT_STRLIST, database.replicas,
+	    "[]", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("database.replica_max_lag", CT_DURATION,
+	    database.replica_max_lag,
+	    "5s", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("database.read_your_writes", CT_DURATION,
+	    database.read_your_writes,
+	    "5s", NULL, RELOAD, PLAIN, 0, 0),
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 
@@ -153,6 +169,12 @@ static const char *const role_names[] = {
 	[ROLE_EDITOR] = "editor", [ROLE_ADMIN] = "admin", NULL
 };
 /* Stored as the string libpq takes; the index means nothing. */
+static const char *const pooler_names[] = {
+	[POOLER_NONE] = "none", [POOLER_PGBOUNCER] = "pgbouncer", NULL
+};
+static const char *const prepared_names[] = {
+	[PREPARED_NAMED] = "named", [PREPARED_UNNAMED] = "unnamed", NULL
+};
 static const char *const sslmode_names[] = {
 	"disable", "allow", "prefer", "require", "verify-ca", "verify-full",
 	NULL
@@ -264,6 +286,10 @@ enum_names(enum config_type t, int *first)
 		return role_names;
 	case CT_SSLMODE:
 		return sslmode_names;
+	case CT_POOLER:
+		return pooler_names;
+	case CT_PREPARED:
+		return prepared_names;
 	default:
 		return NULL;
 	}
@@ -1271,6 +1297,7 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	    check(&L) == -1)
 		goto out;
 	cfg->auth.nadmins = strv_len(cfg->auth.admins);
+	cfg->database.nreplicas = strv_len(cfg->database.replicas);
 	rc = 0;
 out:
 	if (rc == -1)

@@ -17,6 +17,10 @@
 #include "log.h"
 
 enum auth_mode { AUTH_REMOTE_USER = 0, AUTH_ANONYMOUS };
+/* database.pooler: what sits between the workers and PostgreSQL. */
+enum db_pooler { POOLER_NONE = 0, POOLER_PGBOUNCER };
+/* database.prepared_statements: server-side names, or SQL every time. */
+enum db_prepared { PREPARED_NAMED = 0, PREPARED_UNNAMED };
 /* Project roles in rising order; ROLE_GLOBAL_ADMIN only in the route
  * table (auth.admins), never stored or configured. */
 enum role { ROLE_NONE = 0, ROLE_VIEWER, ROLE_EDITOR, ROLE_ADMIN,
@@ -58,6 +62,13 @@ struct config {
 		int64_t	 connect_timeout;
 		int64_t	 statement_timeout;
 		int64_t	 max_lifetime;
+		enum db_pooler	 pooler;
+		enum db_prepared prepared_statements;
+		char	*direct_url;	/* sessions: migrate, maintenance */
+		char	**replicas;	/* NULL-terminated conninfo/URLs */
+		size_t	 nreplicas;
+		int64_t	 replica_max_lag;
+		int64_t	 read_your_writes;	/* primary after own write */
 	} database;
 
 	struct {
@@ -109,7 +120,7 @@ struct config {
 enum config_type {
 	CT_STRING, CT_INT, CT_BOOL, CT_DURATION, CT_SIZE, CT_MODE,
 	CT_LOGLEVEL, CT_LOGFORMAT, CT_AUTHMODE, CT_ROLE, CT_SSLMODE,
-	CT_STRLIST, CT_LISTEN
+	CT_STRLIST, CT_LISTEN, CT_POOLER, CT_PREPARED
 };
 
 struct config_key {

@@ -1,13 +1,18 @@
 /*
- * db.h -- the worker's one PostgreSQL connection and its prepared
- * statements, and the single mapping from database errors to HTTP.
+ * db.h -- the worker's PostgreSQL connections and their statements,
+ * and the single mapping from database errors to HTTP.
  *
- * Owns: the connection (one per process), reconnect with backoff,
- * the statement table (db.c: stmts[]).  Every PGresult handed out is
- * the caller's to PQclear().
- * Never: build SQL from input; every statement is prepared with $n
- * parameters.  The master process never calls anything here but
- * db_conninfo() (for check-config) and db_open() (for migrate).
+ * Owns: the primary connection (one per process, directly or through a
+ * transaction pooler), one connection per read replica, reconnect with
+ * backoff, the statement table (db.c: sets[]), the read/write split,
+ * the outcome of a COMMIT whose answer was lost.  Every PGresult handed
+ * out is the caller's to PQclear().
+ * Never: build SQL from input (every statement has $n parameters); keep
+ * session state on a pooled connection (no SET, no advisory lock: what
+ * needs a session uses db_open(), a direct connection); send a write, a
+ * change transaction or an access decision to a replica.  The master
+ * process never calls anything here but db_check_limits(); commands
+ * use db_open() and db_check_sql().
  */
 #ifndef DASHCGI_DB_H
 #define DASHCGI_DB_H
@@ -18,11 +23,19 @@
 
 #include "config.h"
 
-/* One statement: its prepared name, SQL with $n casts, arity. */
+/*
+ * One statement: its prepared name, SQL with $n casts, arity, flags.
+ * STMT_READONLY: it only reads and tolerates replication lag (at most
+ * database.replica_max_lag); outside a change transaction it may run
+ * on a replica.  Never set it on a statement whose answer decides
+ * access (authz) or that writes, even through a function.
+ */
+#define STMT_READONLY	0x1
 struct stmt_def {
 	const char	*name;
 	const char	*sql;
 	int		 nparams;
+	int		 flags;
 };
 
 /* A module's statement table; db.c prepares the sets of every module. */
@@ -80,7 +93,15 @@ int	 db_stream(const struct stmt_set *, size_t i, int nparams,
 PGresult *db_stream_next(void);
 void	 db_stream_end(void);
 
-/* BEGIN / COMMIT / ROLLBACK on the worker's connection. */
+/*
+ * BEGIN / COMMIT / ROLLBACK on the worker's primary connection.
+ * db_commit(): DB_COMMITTED; DB_NOT_APPLIED when PostgreSQL answered
+ * that the transaction rolled back; DB_OUTCOME_UNKNOWN when the answer
+ * was lost and the transaction id's status could not be learnt after
+ * reconnecting (never a guess: a lost answer whose transaction turns
+ * out committed is DB_COMMITTED).
+ */
+enum { DB_COMMITTED = 0, DB_NOT_APPLIED = -1, DB_OUTCOME_UNKNOWN = -2 };
 int	 db_begin(void);
 int	 db_commit(void);
 void	 db_rollback(void);
@@ -98,6 +119,28 @@ struct module;
 int	 db_module_ready(const struct module *m);
 /* Called between requests: reconnect, max_lifetime. */
 void	 db_tick(void);
+/*
+ * Why the statements of a connected worker are not all usable when
+ * the cause is a transaction pooler sharing server connections (named
+ * prepared statements through PgBouncer < 1.21): a message naming the
+ * remedy, or NULL.
+ */
+const char *db_pooler_conflict(void);
+/* The statement table, for /metrics: count, and name of global index. */
+int	 db_statement_count(void);
+const char *db_statement_name(int);
+/* Collect every module's statements; exits 2 if the table is too big. */
+void	 db_check_limits(void);
+/*
+ * The request's user, for read-your-writes: after db_wrote() (a change
+ * committed), that user's reads go to the primary for
+ * database.read_your_writes, in every worker.  NULL: no user.
+ */
+void	 db_request_user(const char *);
+void	 db_wrote(void);
+/* Replicas: configured, connected and within replica_max_lag. */
+int	 db_replicas_configured(void);
+int	 db_replicas_usable(void);
 
 /*
  * The one place where a failed database result becomes an HTTP

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
@@ -569,6 +570,7 @@ master_main(struct config *c, const char *path)
 		return 1;
 	if (metrics_init() == -1)
 		return 1;
+	db_check_limits();	/* a statement table too big: exit 2 now */
 	collect_kinds();
 
 	sigemptyset(&mask);

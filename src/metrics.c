@@ -20,6 +20,30 @@ static const int codes[] = {
 #define NCODES		(sizeof(codes) / sizeof(codes[0]))
 #define NCODESLOTS	(NCODES + 5)	/* + 1xx..5xx classes */
 
+/*
+ * Statement errors by SQLSTATE class (PostgreSQL's errcodes appendix),
+ * a fixed few so the table has a fixed size; "none" is a lost
+ * connection, "other" every class not listed.
+ */
+static const char *const sqlclasses[] = {
+	"08", "22", "23", "25", "26", "40", "42", "53", "54", "55", "57",
+	"none", "other"
+};
+#define NSQLCLASSES	(sizeof(sqlclasses) / sizeof(sqlclasses[0]))
+
+static size_t
+sqlclass(const char *st)
+{
+	size_t	 i;
+
+	if (st == NULL || st[0] == '\0' || st[1] == '\0')
+		return NSQLCLASSES - 2;
+	for (i = 0; i < NSQLCLASSES - 2; i++)
+		if (st[0] == sqlclasses[i][0] && st[1] == sqlclasses[i][1])
+			return i;
+	return NSQLCLASSES - 1;
+}
+
 static const double buckets[METRICS_NBUCKETS] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 	1, 2.5, 10
@@ -30,6 +54,13 @@ struct shm {
 	_Atomic uint64_t	 dur_bucket[METRICS_MAX_ROUTES][METRICS_NBUCKETS];
 	_Atomic uint64_t	 dur_count[METRICS_MAX_ROUTES];
 	_Atomic uint64_t	 dur_sum_ns[METRICS_MAX_ROUTES];
+	_Atomic uint64_t	 st_bucket[METRICS_MAX_STMTS][METRICS_NBUCKETS];
+	_Atomic uint64_t	 st_count[METRICS_MAX_STMTS];
+	_Atomic uint64_t	 st_sum_ns[METRICS_MAX_STMTS];
+	_Atomic uint64_t	 st_errors[METRICS_MAX_STMTS][NSQLCLASSES];
+	_Atomic uint64_t	 st_replica[METRICS_MAX_STMTS];
+	_Atomic uint64_t	 replica_fallbacks;
+	_Atomic int64_t		 ryw[METRICS_RYW_SLOTS];
 	_Atomic uint64_t	 db_errors;
 	_Atomic uint64_t	 worker_restarts;
 	_Atomic uint64_t	 dashboard_views;
@@ -132,6 +163,140 @@ metrics_db_error(void)
 	if (shm != NULL)
 		atomic_fetch_add_explicit(&shm->db_errors, 1,
 		    memory_order_relaxed);
+}
+
+void
+metrics_statement(int g, double secs, const char *sqlstate, int replica)
+{
+	size_t	 b;
+
+	if (shm == NULL || g < 0 || g >= METRICS_MAX_STMTS)
+		return;
+	for (b = 0; b < METRICS_NBUCKETS; b++)
+		if (secs <= buckets[b]) {
+			atomic_fetch_add_explicit(&shm->st_bucket[g][b], 1,
+			    memory_order_relaxed);
+			break;
+		}
+	atomic_fetch_add_explicit(&shm->st_count[g], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&shm->st_sum_ns[g], (uint64_t)(secs * 1e9),
+	    memory_order_relaxed);
+	if (sqlstate != NULL)
+		atomic_fetch_add_explicit(&shm->st_errors[g][sqlclass(sqlstate)],
+		    1, memory_order_relaxed);
+	if (replica)
+		atomic_fetch_add_explicit(&shm->st_replica[g], 1,
+		    memory_order_relaxed);
+}
+
+void
+metrics_ryw_mark(uint32_t h, int64_t ms)
+{
+	if (shm != NULL)
+		atomic_store_explicit(&shm->ryw[h % METRICS_RYW_SLOTS], ms,
+		    memory_order_relaxed);
+}
+
+int64_t
+metrics_ryw_get(uint32_t h)
+{
+	if (shm == NULL)
+		return 0;
+	return atomic_load_explicit(&shm->ryw[h % METRICS_RYW_SLOTS],
+	    memory_order_relaxed);
+}
+
+void
+metrics_replica_fallback(void)
+{
+	if (shm != NULL)
+		atomic_fetch_add_explicit(&shm->replica_fallbacks, 1,
+		    memory_order_relaxed);
+}
+
+/*
+ * One labelled series of a histogram; none when nothing was counted.
+ * The buckets are summed as read, and +Inf is never below them.
+ */
+static void
+write_histogram(FILE *f, const char *metric, const char *label,
+    const char *value, _Atomic uint64_t *bucket, _Atomic uint64_t *count,
+    _Atomic uint64_t *sum_ns)
+{
+	uint64_t	 cnt, cum = 0;
+	size_t		 b;
+
+	if ((cnt = atomic_load(count)) == 0)
+		return;
+	for (b = 0; b < METRICS_NBUCKETS; b++) {
+		cum += atomic_load(&bucket[b]);
+		fprintf(f, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", metric,
+		    label, value, buckets[b], (unsigned long long)cum);
+	}
+	if (cnt < cum)
+		cnt = cum;
+	fprintf(f, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", metric, label,
+	    value, (unsigned long long)cnt);
+	fprintf(f, "%s_sum{%s=\"%s\"} %.9f\n", metric, label, value,
+	    (double)atomic_load(sum_ns) / 1e9);
+	fprintf(f, "%s_count{%s=\"%s\"} %llu\n", metric, label, value,
+	    (unsigned long long)cnt);
+}
+
+/*
+ * Per statement: a histogram of execution times (the round trip seen
+ * by the worker, on whichever connection ran it), errors, and how many
+ * ran on a replica.  Statements never run are left out.
+ */
+void
+metrics_write_statements(FILE *f, metrics_stmt_name_fn name, int n)
+{
+	uint64_t	 v;
+	size_t		 c;
+	int		 g;
+
+	if (shm == NULL)
+		return;
+	if (n > METRICS_MAX_STMTS)
+		n = METRICS_MAX_STMTS;
+	fputs("# HELP dashcgi_db_statement_duration_seconds Time to run a "
+	    "statement and receive its result, by statement.\n"
+	    "# TYPE dashcgi_db_statement_duration_seconds histogram\n", f);
+	for (g = 0; g < n; g++)
+		write_histogram(f, "dashcgi_db_statement_duration_seconds",
+		    "statement", name(g), shm->st_bucket[g], &shm->st_count[g],
+		    &shm->st_sum_ns[g]);
+	fputs("# HELP dashcgi_db_statement_errors_total Statements that "
+	    "failed, by statement and SQLSTATE class (none: the connection "
+	    "was lost).\n"
+	    "# TYPE dashcgi_db_statement_errors_total counter\n", f);
+	for (g = 0; g < n; g++) {
+		if (atomic_load(&shm->st_count[g]) == 0)
+			continue;
+		for (c = 0; c < NSQLCLASSES; c++) {
+			v = atomic_load(&shm->st_errors[g][c]);
+			if (v == 0 && c != NSQLCLASSES - 2)
+				continue;
+			fprintf(f, "dashcgi_db_statement_errors_total{statement="
+			    "\"%s\",sqlstate_class=\"%s\"} %llu\n", name(g),
+			    sqlclasses[c], (unsigned long long)v);
+		}
+	}
+	fputs("# HELP dashcgi_db_replica_statements_total Statements run on "
+	    "a read replica, by statement.\n"
+	    "# TYPE dashcgi_db_replica_statements_total counter\n", f);
+	for (g = 0; g < n; g++) {
+		if ((v = atomic_load(&shm->st_replica[g])) == 0)
+			continue;
+		fprintf(f, "dashcgi_db_replica_statements_total"
+		    "{statement=\"%s\"} %llu\n", name(g),
+		    (unsigned long long)v);
+	}
+	fprintf(f, "# HELP dashcgi_db_replica_fallbacks_total Reads a replica "
+	    "could not serve that the primary ran instead.\n"
+	    "# TYPE dashcgi_db_replica_fallbacks_total counter\n"
+	    "dashcgi_db_replica_fallbacks_total %llu\n",
+	    (unsigned long long)atomic_load(&shm->replica_fallbacks));
 }
 
 void
@@ -247,8 +412,8 @@ metrics_write_prometheus(FILE *f, metrics_route_name_fn name, int nroutes,
 {
 	struct metrics_snapshot	 s;
 	int			 r, m;
-	size_t			 c, b;
-	uint64_t		 v, cum;
+	size_t			 c;
+	uint64_t		 v;
 	char			 code[8];
 
 	if (shm == NULL)
@@ -278,29 +443,10 @@ metrics_write_prometheus(FILE *f, metrics_route_name_fn name, int nroutes,
 	fputs("# HELP dashcgi_http_request_duration_seconds Time from "
 	    "accept to the last byte, by route.\n"
 	    "# TYPE dashcgi_http_request_duration_seconds histogram\n", f);
-	for (r = 0; r < nroutes; r++) {
-		uint64_t cnt = atomic_load(&shm->dur_count[r]);
-		if (cnt == 0)
-			continue;
-		cum = 0;
-		for (b = 0; b < METRICS_NBUCKETS; b++) {
-			cum += atomic_load(&shm->dur_bucket[r][b]);
-			fprintf(f, "dashcgi_http_request_duration_seconds_bucket"
-			    "{route=\"%s\",le=\"%g\"} %llu\n", name(r),
-			    buckets[b], (unsigned long long)cum);
-		}
-		/* +Inf must equal _count; read once to stay consistent. */
-		if (cnt < cum)
-			cnt = cum;
-		fprintf(f, "dashcgi_http_request_duration_seconds_bucket"
-		    "{route=\"%s\",le=\"+Inf\"} %llu\n", name(r),
-		    (unsigned long long)cnt);
-		fprintf(f, "dashcgi_http_request_duration_seconds_sum"
-		    "{route=\"%s\"} %.9f\n", name(r),
-		    (double)atomic_load(&shm->dur_sum_ns[r]) / 1e9);
-		fprintf(f, "dashcgi_http_request_duration_seconds_count"
-		    "{route=\"%s\"} %llu\n", name(r), (unsigned long long)cnt);
-	}
+	for (r = 0; r < nroutes; r++)
+		write_histogram(f, "dashcgi_http_request_duration_seconds",
+		    "route", name(r), shm->dur_bucket[r], &shm->dur_count[r],
+		    &shm->dur_sum_ns[r]);
 
 	fprintf(f, "# HELP dashcgi_db_errors_total Database errors seen by "
 	    "workers.\n# TYPE dashcgi_db_errors_total counter\n"

@@ -17,6 +17,8 @@
 #define METRICS_MAX_ROUTES	256	/* route table rows + "unmatched" */
 #define METRICS_MAX_SLOTS	2048	/* two generations of 1024 workers */
 #define METRICS_NBUCKETS	13
+/* Every module's statements (db.c refuses to start with more). */
+#define METRICS_MAX_STMTS	512
 
 enum metrics_method {
 	MM_GET = 0, MM_HEAD, MM_POST, MM_PUT, MM_DELETE, MM_PATCH, MM_OTHER,
@@ -40,6 +42,24 @@ int	 metrics_nslots(void);
 void	 metrics_request(int route, enum metrics_method, int status,
 	    double seconds);
 void	 metrics_db_error(void);
+/*
+ * Statement g (db.c's global index) ran for seconds, on a replica or
+ * not; sqlstate: NULL when it succeeded, "" when it failed without one
+ * (connection lost).
+ */
+void	 metrics_statement(int g, double seconds, const char *sqlstate,
+	    int replica);
+void	 metrics_replica_fallback(void);
+/*
+ * Read-your-writes across workers: when a user (by hash) last had a
+ * change committed, CLOCK_MONOTONIC ms; 0 never.  Collisions only make
+ * another user read the primary for a while.
+ */
+#define METRICS_RYW_SLOTS	4096
+void	 metrics_ryw_mark(uint32_t hash, int64_t ms);
+int64_t	 metrics_ryw_get(uint32_t hash);
+typedef const char *(*metrics_stmt_name_fn)(int stmt);
+void	 metrics_write_statements(FILE *, metrics_stmt_name_fn, int nstmts);
 void	 metrics_worker_restart(void);
 /* One dashboard view the Perses UI reported, with its failed queries. */
 void	 metrics_dashboard_view(uint64_t render_errors);

@@ -120,6 +120,7 @@ dispatch(struct req *r)
 
 	if (r->cfg->auth.mode == AUTH_ANONYMOUS && r->remote_user == NULL)
 		r->remote_user = "anonymous";
+	db_request_user(r->remote_user);
 	if ((r->route->flags & R_AUTH) && r->remote_user == NULL) {
 		http_error(r, 401, "unauthorized", "authentication required: "
 		    "no REMOTE_USER from the web server");
@@ -133,6 +134,12 @@ dispatch(struct req *r)
 		}
 		/* Only this route's module (and the core) must be whole:
 		 * a broken statement elsewhere does not take it down. */
+		if (!db_module_ready(router_module((size_t)id)) &&
+		    db_pooler_conflict() != NULL) {
+			http_error(r, 503, "prepared_statements_unsupported",
+			    "%s", db_pooler_conflict());
+			return;
+		}
 		if (!db_module_ready(router_module((size_t)id))) {
 			http_error(r, 503, "migrations_pending", "the %s module "
 			    "is unavailable: a statement it needs could not be "
@@ -211,12 +218,26 @@ change(struct req *r)
 			    "no answer");
 		return;
 	}
-	if (db_commit() == -1) {
+	switch (db_commit()) {
+	case DB_COMMITTED:
+		db_wrote();
+		break;
+	case DB_NOT_APPLIED:
 		http_discard(r);
 		r->tx = 0;
 		db_rollback();
 		http_error(r, 503, "database_unavailable", "the change could "
 		    "not be committed; it has not been applied");
+		return;
+	default:
+		/* Never "not applied" when it may have been. */
+		http_discard(r);
+		r->tx = 0;
+		db_rollback();
+		http_error(r, 503, "commit_outcome_unknown", "the answer to "
+		    "COMMIT was lost and the database could not be asked "
+		    "whether the change was applied; read the resource "
+		    "before retrying");
 		return;
 	}
 	http_release(r);

@@ -109,7 +109,7 @@ static const struct stmt_def defs[AL__COUNT] = {
 	    " coalesce(max(q.rn) > $12::int, false),"
 	    " min(q.at_text) FILTER (WHERE q.rn = $12::int),"
 	    " min(q.id) FILTER (WHERE q.rn = $12::int)"
-	    " FROM q", 13 },
+	    " FROM q", 13, STMT_READONLY },
 };
 static const struct stmt_set auditlog_stmts = { "auditlog", defs, AL__COUNT };
 

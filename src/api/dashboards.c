@@ -160,7 +160,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " AND v.version = $4::int AND v.version <> d.version"
 	    " ) s ON true"
 	    " WHERE d.project = $1::text AND d.name = $2::text"
-	    " AND d.deleted_at IS NULL) x ON true", 6 },
+	    " AND d.deleted_at IS NULL) x ON true", 6, STMT_READONLY },
 
 	/*
 	 * Lists, for api_list(): a row per item and its key.  $1-$5 as
@@ -172,7 +172,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    "SELECT " LIST_ITEM("d") ", d.name FROM dashboard d"
 	    " WHERE d.project = $1::text" LIST_WHERE
 	    " AND ($6::text IS NULL OR d.name > $6::text)"
-	    " ORDER BY d.name LIMIT $7::int", 7 },
+	    " ORDER BY d.name LIMIT $7::int", 7, STMT_READONLY },
 	[DS_SEARCH] = { "dash_search",
 	    "SELECT " LIST_ITEM("m.dr") ", m.sim::text || '/' || m.k"
 	    " FROM (SELECT d AS dr, d.name AS k,"
@@ -180,13 +180,13 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " WHERE d.project = $1::text" LIST_WHERE SEARCH_MATCH("$6::text")
 	    ") m WHERE $7::real IS NULL OR m.sim < $7::real"
 	    " OR (m.sim = $7::real AND m.k > $8::text)"
-	    " ORDER BY m.sim DESC, m.k LIMIT $9::int", 9 },
+	    " ORDER BY m.sim DESC, m.k LIMIT $9::int", 9, STMT_READONLY },
 	[DS_LIST_ALL] = { "dash_list_all",
 	    "SELECT " LIST_ITEM("d") ", d.project || '/' || d.name"
 	    " FROM dashboard d WHERE true" LIST_VISIBLE LIST_WHERE
 	    " AND ($8::text IS NULL"
 	    " OR (d.project, d.name) > ($8::text, $9::text))"
-	    " ORDER BY d.project, d.name LIMIT $10::int", 10 },
+	    " ORDER BY d.project, d.name LIMIT $10::int", 10, STMT_READONLY },
 	[DS_SEARCH_ALL] = { "dash_search_all",
 	    "SELECT " LIST_ITEM("m.dr") ","
 	    " m.sim::text || '/' || m.pr || '/' || m.k"
@@ -195,7 +195,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " WHERE true" LIST_VISIBLE LIST_WHERE SEARCH_MATCH("$8::text")
 	    ") m WHERE $9::real IS NULL OR m.sim < $9::real"
 	    " OR (m.sim = $9::real AND (m.pr, m.k) > ($10::text, $11::text))"
-	    " ORDER BY m.sim DESC, m.pr, m.k LIMIT $12::int", 12 },
+	    " ORDER BY m.sim DESC, m.pr, m.k LIMIT $12::int", 12, STMT_READONLY },
 
 	/* A name taken by a live dashboard: no row, the caller says 409. */
 	[DS_CREATE] = { "dash_create",
@@ -262,7 +262,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " WHERE $3::int IS NULL OR x.version < $3::int"
 	    " ORDER BY x.version DESC LIMIT $4::int) h ON true"
 	    " WHERE d.project = $1::text AND d.name = $2::text"
-	    " AND d.deleted_at IS NULL", 4 },
+	    " AND d.deleted_at IS NULL", 4, STMT_READONLY },
 
 	/* A new version with version $4's spec and tags. */
 	[DS_RESTORE] = { "dash_restore",
@@ -335,7 +335,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	[DS_EXPORT] = { "dash_export",
 	    "SELECT dashboard_doc(d)::text FROM dashboard d"
 	    " WHERE d.project = $1::text AND d.deleted_at IS NULL"
-	    " ORDER BY d.name", 1 },
+	    " ORDER BY d.name", 1, STMT_READONLY },
 
 	/*
 	 * Import: the NDJSON body ($2), already checked line by line in C,

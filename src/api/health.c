@@ -186,6 +186,19 @@ api_health(struct req *r)
 		json_object_object_add(db, "error", json_object_new_string(
 		    "database unreachable"));
 	json_object_object_add(checks, "database", db);
+	/* Replicas only offload reads: one missing degrades nothing
+	 * (the primary serves), it is reported for the operator. */
+	if (db_replicas_configured() > 0) {
+		struct json_object *rp = json_object_new_object();
+		int	 usable = db_replicas_usable();
+
+		json_object_object_add(rp, "status", json_object_new_string(
+		    usable == db_replicas_configured() ? "pass" : "warn"));
+		json_object_object_add(rp, "configured",
+		    json_object_new_int(db_replicas_configured()));
+		json_object_object_add(rp, "usable", json_object_new_int(usable));
+		json_object_object_add(checks, "database_replicas", rp);
+	}
 	w = json_object_new_object();
 	json_object_object_add(w, "total", json_object_new_int(s.workers_total));
 	json_object_object_add(w, "busy", json_object_new_int(s.workers_busy));
@@ -224,6 +237,7 @@ api_metrics(struct req *r)
 	}
 	metrics_write_prometheus(f, router_metrics_name,
 	    router_metrics_count(), PACKAGE_VERSION);
+	metrics_write_statements(f, db_statement_name, db_statement_count());
 	fclose(f);
 	http_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
 	free(buf);

@@ -46,7 +46,7 @@ static const struct stmt_def defs[PR__COUNT] = {
 	    " WHERE ($2::boolean OR EXISTS (SELECT 1 FROM project_member m"
 	    " WHERE m.project = p.name AND m.user_name = $1::text))"
 	    " AND ($3::text IS NULL OR p.name > " CURSOR_DEC("$3::text") ")"
-	    " ORDER BY p.name LIMIT $4::int", 4 },
+	    " ORDER BY p.name LIMIT $4::int", 4, STMT_READONLY },
 	[PR_GET] = { "project_get",
 	    "SELECT project_doc(p)::text AS doc FROM project p "
 	    "WHERE p.name = $1::text", 1 },
@@ -110,7 +110,7 @@ static const struct stmt_def defs[PR__COUNT] = {
 	    " user_name FROM project_member WHERE project = $1::text"
 	    " AND ($2::text IS NULL OR user_name COLLATE \"C\" > "
 	    CURSOR_DEC("$2::text") ")"
-	    " ORDER BY user_name COLLATE \"C\" LIMIT $3::int", 3 },
+	    " ORDER BY user_name COLLATE \"C\" LIMIT $3::int", 3, STMT_READONLY },
 	/*
 	 * Member changes of one project take turns on its row, so the
 	 * last-admin check in the next statement (a fresh snapshot) sees

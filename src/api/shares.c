@@ -107,7 +107,7 @@ static const struct stmt_def defs[SH__COUNT] = {
 	    " $4::uuid))"
 	    " ORDER BY s.created_at DESC, s.id DESC LIMIT $5::int) l ON true"
 	    " WHERE d.project = $1::text AND d.name = $2::text"
-	    " AND d.deleted_at IS NULL", 5 },
+	    " AND d.deleted_at IS NULL", 5, STMT_READONLY },
 
 	/*
 	 * Revoke link $3 of dashboard $1/$2, once: the lock makes a

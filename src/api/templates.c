@@ -54,10 +54,10 @@ static const struct stmt_def defs[TP__COUNT] = {
 	    " WHERE ($1::text IS NULL OR t.category = $1::text)"
 	    " AND ($2::text IS NULL OR (t.category, t.id) >"
 	    " (split_part(cur.k, '/', 1), split_part(cur.k, '/', 2)))"
-	    " ORDER BY t.category, t.id LIMIT $3::int", 3 },
+	    " ORDER BY t.category, t.id LIMIT $3::int", 3, STMT_READONLY },
 	[TP_GET] = { "template_get",
 	    "SELECT template_doc(t)::text FROM dashboard_template t "
-	    "WHERE t.id = $1::text", 1 },
+	    "WHERE t.id = $1::text", 1, STMT_READONLY },
 	/*
 	 * $1 id, $2 name, $3 description, $4 category, $5 dashboard spec,
 	 * $6 actor.  No row: the id is taken.  is_system stays false: the

@@ -68,6 +68,8 @@ package DashTest;
 #   DASHCGI_KEEP_TMP=1  keep the temp dir (its path is printed)
 #   DASHCGI_TEST_TIMEOUT  watchdog for a whole test file, seconds (default 900)
 #   DASHCGI_PGBIN     PostgreSQL binaries  (default /usr/lib/postgresql/15/bin)
+#   DASHCGI_TEST_POOLER=pgbouncer  dashcgi goes through a PgBouncer in
+#                     transaction mode (pool 1); see _via_pooler
 #   DASHCGI_NGINX     nginx binary         (default: nginx in PATH, /usr/sbin/nginx)
 
 use strict;
@@ -227,6 +229,8 @@ sub _setup {
 		die "DashTest: `dashcgi migrate up` failed (exit $rc):\n$out$err"
 		    if $rc != 0;
 	}
+	$self->_via_pooler if $self->{pg} && ($ENV{DASHCGI_TEST_POOLER} // '')
+	    eq 'pgbouncer';
 	$self->_nginx_start if $self->{nginx};
 	$self->start_dashcgi if $self->{start};
 }
@@ -729,6 +733,21 @@ sub psql_bg_output { _slurp("$_[0]{tmp}/psql-bg-$_[1].log") }
 
 # --------------------------------------------------------------------
 # configuration
+
+# DASHCGI_TEST_POOLER=pgbouncer: dashcgi reaches PostgreSQL through a
+# PgBouncer in transaction mode with a pool of 1 (t/lib/DashScale.pm),
+# so that any test file re-runs through it; psql() stays direct.
+sub _via_pooler {
+	my ($self) = @_;
+	require DashScale;
+	my $b = DashScale::pgbouncer($self, pool_size => 1);
+	$self->{overrides} = _merge({ database => { host => $b->{dir},
+	    port => $b->{port}, pooler => 'pgbouncer',
+	    prepared_statements => 'unnamed', direct_url => 'host=' .
+	    $self->pg_socket_dir . " port=$self->{pg_port} dbname=dashcgi " .
+	    'user=postgres' } }, $self->{overrides});
+	$self->write_config;
+}
 
 sub _base_config {
 	my ($self) = @_;
