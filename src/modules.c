@@ -11,6 +11,7 @@
 extern const struct module core_module, validate_module, projects_module,
 	preferences_module, dashboards_module, templates_module,
 	shares_module, auditlog_module;
+extern const struct module monitors_module;
 
 const struct module *const modules[] = {
 	&core_module,
@@ -21,5 +22,6 @@ const struct module *const modules[] = {
 	&templates_module,
 	&shares_module,
 	&auditlog_module,
+	&monitors_module,
 };
 const size_t nmodules = sizeof(modules) / sizeof(modules[0]);

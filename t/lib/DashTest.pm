@@ -740,6 +740,9 @@ sub _base_config {
 			name	=> 'dashcgi',
 			user	=> 'postgres',
 		},
+		# No uptime checker unless a test asks for one: it would
+		# count among the master's children (worker_pids).
+		monitors	=> { checkers => 0 },
 	};
 }
 
