@@ -570,7 +570,8 @@ check_record_params(const struct check_spec *s, const struct check_result *r,
  * $1 how many.  Takes the due monitors no other checker holds and
  * moves each one's next_due on in the same statement: due + k *
  * interval, the first such time after now, so the phase never drifts
- * and a missed due time is run once.
+ * and a missed due time is run once.  The due time goes back to the
+ * record statement to the microsecond, as it is in next_due.
  */
 static const char claim_sql[] =
     "WITH due AS (SELECT m.id, m.next_due AS due FROM monitor m"
@@ -581,7 +582,8 @@ static const char claim_sql[] =
     " / extract(epoch FROM m.every))) + 1)"
     " FROM due WHERE m.id = due.id"
     " RETURNING m.*, due.due AS claimed_due) "
-    "SELECT rfc3339_ms(m.claimed_due),"
+    "SELECT to_char(m.claimed_due AT TIME ZONE 'UTC',"
+    " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
     " (extract(epoch FROM m.claimed_due) * 1000)::bigint, "
     CHECK_SPEC_COLUMNS " FROM upd m";
 
