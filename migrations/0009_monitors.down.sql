@@ -2,6 +2,8 @@
 -- of the uptime monitors with its rows, and their functions.
 
 DROP FUNCTION monitor_rollup_retention();
+DROP FUNCTION monitor_rollup_rebase(bigint);
+DROP FUNCTION monitor_hist_quantile_diff(bigint[], bigint[], double precision);
 DROP FUNCTION monitor_record(bigint, timestamptz, timestamptz, text, boolean,
     integer, real, real, real, real, real, text, text, timestamptz);
 DROP FUNCTION monitor_window_doc(bigint, bigint, real, real, bigint[]);

@@ -83,6 +83,11 @@ CREATE TABLE monitor (
 	last_check	timestamptz,
 	fail_streak	integer NOT NULL DEFAULT 0,
 	ok_streak	integer NOT NULL DEFAULT 0,
+	-- Running totals since the monitor began (see the roll-ups' base
+	-- columns): checks, successes and the latency histogram.
+	total_checks	bigint NOT NULL DEFAULT 0,
+	total_ok	bigint NOT NULL DEFAULT 0,
+	total_hist	bigint[] NOT NULL DEFAULT array_fill(0::bigint, ARRAY[64]),
 	UNIQUE (project, name)
 );
 
@@ -253,6 +258,12 @@ CREATE TABLE monitor_rollup_hour (
 	lat_min		real,
 	lat_max		real,
 	hist		integer[] NOT NULL,
+	-- The monitor's totals before this bucket's first check: a window
+	-- from this bucket on is total - base, one row read per monitor
+	-- (the status page reads 3 rows a monitor, not 24 + 90).
+	base_checks	bigint NOT NULL DEFAULT 0,
+	base_ok		bigint NOT NULL DEFAULT 0,
+	base_hist	bigint[] NOT NULL DEFAULT array_fill(0::bigint, ARRAY[64]),
 	PRIMARY KEY (monitor_id, bucket)
 );
 
@@ -266,6 +277,9 @@ CREATE TABLE monitor_rollup_day (
 	lat_min		real,
 	lat_max		real,
 	hist		integer[] NOT NULL,
+	base_checks	bigint NOT NULL DEFAULT 0,
+	base_ok		bigint NOT NULL DEFAULT 0,
+	base_hist	bigint[] NOT NULL DEFAULT array_fill(0::bigint, ARRAY[64]),
 	PRIMARY KEY (monitor_id, bucket)
 );
 
@@ -316,6 +330,90 @@ CREATE FUNCTION monitor_window_doc(checks bigint, ok bigint, lat_min real,
 			'p95', monitor_hist_quantile(hist, 0.95, lat_min, lat_max),
 			'p99', monitor_hist_quantile(hist, 0.99, lat_min, lat_max)));
 
+-- Quantile q of the histogram a - b (totals less a base), NULL when
+-- empty; the middle of the bucket, unclamped.  plpgsql: a loop over 64
+-- elements is cheaper than a query per call (the status page makes one
+-- call per monitor).
+CREATE FUNCTION monitor_hist_quantile_diff(a bigint[], b bigint[],
+    q double precision) RETURNS double precision
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+	tot	bigint := 0;
+	cum	bigint := 0;
+	rank	double precision;
+BEGIN
+	IF a IS NULL THEN
+		RETURN NULL;
+	END IF;
+	FOR i IN 1 .. array_length(a, 1) LOOP
+		tot := tot + a[i] - coalesce(b[i], 0);
+	END LOOP;
+	IF tot <= 0 THEN
+		RETURN NULL;
+	END IF;
+	rank := ceil(q * tot);
+	FOR i IN 1 .. array_length(a, 1) LOOP
+		cum := cum + a[i] - coalesce(b[i], 0);
+		IF cum >= rank THEN
+			RETURN round((CASE WHEN i = 1 THEN 0.5
+			    ELSE power(2, (i - 1.5) / 4.0) END)::numeric, 3);
+		END IF;
+	END LOOP;
+	RETURN NULL;
+END;
+$$;
+
+-- Recompute a monitor's totals and its hour and day roll-ups' bases
+-- from the roll-ups themselves (base = total - what this bucket and
+-- later ones hold): for roll-ups written other than by monitor_record
+-- (generated data, a repair).  Returns the rows rebased.
+CREATE FUNCTION monitor_rollup_rebase(p_monitor bigint) RETURNS integer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	n	integer;
+	d	integer;
+	t	record;
+	tbl	text;
+BEGIN
+	SELECT coalesce(sum(checks), 0) AS c, coalesce(sum(ok), 0) AS o,
+	       coalesce((SELECT array_agg(s ORDER BY k) FROM (SELECT k,
+		   sum(r.hist[k])::bigint AS s FROM monitor_rollup_day r,
+		   generate_series(1, monitor_hist_n()) k
+		   WHERE r.monitor_id = p_monitor GROUP BY k) x),
+		   array_fill(0::bigint, ARRAY[monitor_hist_n()])) AS h
+	  INTO t FROM monitor_rollup_day WHERE monitor_id = p_monitor;
+	UPDATE monitor SET total_checks = t.c, total_ok = t.o, total_hist = t.h
+	 WHERE id = p_monitor;
+	n := 0;
+	FOREACH tbl IN ARRAY ARRAY['monitor_rollup_hour', 'monitor_rollup_day'] LOOP
+		-- Suffix sums (this bucket and later) by window functions:
+		-- one pass, however many rows.
+		EXECUTE format($q$
+		WITH u AS (SELECT r.bucket, x.k, x.c FROM %1$I r,
+			unnest(r.hist) WITH ORDINALITY AS x(c, k)
+		      WHERE r.monitor_id = $1),
+		sfx AS (SELECT u.bucket, u.k,
+			sum(u.c) OVER (PARTITION BY u.k ORDER BY u.bucket DESC) AS s
+		      FROM u),
+		agg AS (SELECT sfx.bucket, array_agg(($4::bigint[])[sfx.k] - sfx.s
+			ORDER BY sfx.k) AS bh FROM sfx GROUP BY sfx.bucket),
+		cs AS (SELECT r.bucket, sum(r.checks) OVER w AS c,
+			sum(r.ok) OVER w AS o FROM %1$I r WHERE r.monitor_id = $1
+		      WINDOW w AS (ORDER BY r.bucket DESC))
+		UPDATE %1$I r SET base_checks = $2 - cs.c, base_ok = $3 - cs.o,
+		    base_hist = agg.bh
+		  FROM cs JOIN agg ON agg.bucket = cs.bucket
+		 WHERE r.monitor_id = $1 AND r.bucket = cs.bucket
+		$q$, tbl) USING p_monitor, t.c, t.o, t.h;
+		GET DIAGNOSTICS d = ROW_COUNT;
+		n := n + d;
+	END LOOP;
+	RETURN n;
+END;
+$$;
+
 -- ---------------------------------------------------------------------
 -- One result: the raw row, the three roll-ups and the state machine,
 -- in the caller's transaction (one statement).  Returns the result
@@ -364,7 +462,8 @@ BEGIN
 	INSERT INTO monitor_rollup_hour AS x VALUES (p_monitor,
 	    date_trunc('hour', p_at, 'UTC'), 1, okn, latn, coalesce(lat, 0),
 	    lat, lat, CASE WHEN latn = 1 THEN monitor_hist_one(k)
-	    ELSE array_fill(0, ARRAY[monitor_hist_n()]) END)
+	    ELSE array_fill(0, ARRAY[monitor_hist_n()]) END,
+	    m.total_checks, m.total_ok, m.total_hist)
 	ON CONFLICT (monitor_id, bucket) DO UPDATE SET checks = x.checks + 1,
 	    ok = x.ok + okn, lat_count = x.lat_count + latn,
 	    lat_sum = x.lat_sum + coalesce(lat, 0),
@@ -373,7 +472,8 @@ BEGIN
 	INSERT INTO monitor_rollup_day AS x VALUES (p_monitor,
 	    date_trunc('day', p_at, 'UTC'), 1, okn, latn, coalesce(lat, 0),
 	    lat, lat, CASE WHEN latn = 1 THEN monitor_hist_one(k)
-	    ELSE array_fill(0, ARRAY[monitor_hist_n()]) END)
+	    ELSE array_fill(0, ARRAY[monitor_hist_n()]) END,
+	    m.total_checks, m.total_ok, m.total_hist)
 	ON CONFLICT (monitor_id, bucket) DO UPDATE SET checks = x.checks + 1,
 	    ok = x.ok + okn, lat_count = x.lat_count + latn,
 	    lat_sum = x.lat_sum + coalesce(lat, 0),
@@ -411,7 +511,9 @@ BEGIN
 	UPDATE monitor SET state = st,
 	    state_since = CASE WHEN changed THEN p_at ELSE state_since END,
 	    last_check = greatest(last_check, p_at),
-	    ok_streak = m.ok_streak, fail_streak = m.fail_streak
+	    ok_streak = m.ok_streak, fail_streak = m.fail_streak,
+	    total_checks = total_checks + 1, total_ok = total_ok + okn,
+	    total_hist[k] = total_hist[k] + latn
 	WHERE id = p_monitor;
 	RETURN check_result_doc(r) || jsonb_build_object('state', st,
 	    'stateChanged', changed);

@@ -313,6 +313,7 @@ INSERT INTO monitor_rollup_day
 SELECT m.id, date_trunc('day', now(), 'UTC') - v.back * interval '1 day', v.c, v.o, v.c, v.c * 100, 100, 100, pg_temp.h(28, v.c)
   FROM monitor m, (VALUES (0, 20, 19), (5, 100, 90), (20, 100, 50), (60, 1000, 1000), (100, 10, 0)) v(back, c, o)
  WHERE m.name = 'calc';
+SELECT monitor_rollup_rebase(id) FROM monitor WHERE name = 'calc';
 SQL
 	$r = $t->request(GET => "$P/monitors/calc/uptime", user => 'bob');
 	is($r->{status}, 200, 'uptime') or diag $r->{content};

@@ -11,10 +11,25 @@
 use strict;
 use warnings;
 use Test::More;
+use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
 use DashTest;
 
-my $t = DashTest->new(workers => 2, config => {
+# Two self-signed certificates for 127.0.0.1: "trusted" (the checkers'
+# CA bundle, SSL_CERT_FILE) expiring in 5 days, and "untrusted".
+my $pki = tempdir(CLEANUP => 1);
+for my $c (qw(trusted untrusted)) {
+	local *STDERR;
+	open(STDERR, '>', '/dev/null');
+	system('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+	    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', "$pki/$c.key",
+	    '-out', "$pki/$c.pem", '-days', '5', '-subj', '/CN=127.0.0.1',
+	    '-addext', 'subjectAltName=IP:127.0.0.1') == 0
+	    or BAIL_OUT("openssl req failed for $c");
+}
+
+my $t = DashTest->new(workers => 2, env => { SSL_CERT_FILE => "$pki/trusted.pem" },
+    config => {
     log => { level => 'debug' },
     monitors => { checkers => 2, concurrency => 64, min_interval => '1s',
 	allow_private => JSON::PP::true } });
@@ -249,6 +264,30 @@ subtest 'percentiles from the histogram vs exact percentiles of the raw results'
 	}
 	is($u->{'24h'}{latency}{p95}, $u->{'7d'}{latency}{p95},
 	    'hour and day roll-ups agree');
+};
+
+subtest 'TLS: the certificate\'s expiry is read; an untrusted one is a tls error' => sub {
+	my %port;
+	for my $c (qw(trusted untrusted)) {
+		$port{$c} = DashTest::free_port();
+		$t->spawn(['openssl', 's_server', '-accept', "127.0.0.1:$port{$c}",
+		    '-cert', "$pki/$c.pem", '-key', "$pki/$c.key", '-www', '-quiet']);
+	}
+	sleep 1;
+	create('tls', url => "https://127.0.0.1:$port{trusted}/", interval => '60s',
+	    timeout => '5s', paused => JSON::PP::true);
+	my $r = body($t->request(POST => "$P/monitors/tls/check", user => 'carol'));
+	ok($r->{ok}, 'a trusted certificate: ok') or diag explain $r;
+	ok(defined $r->{timings}{tlsMs}, 'the TLS phase is timed');
+	my $want = $t->psql("SELECT to_char((now() + interval '5 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
+	like($r->{tlsExpiresAt} // '', qr/^\Q$want\ET/, "it expires on $want");
+	like($r->{message} // '', qr/certificate expires/,
+	    'within tlsExpiryWarning (14d): the result says so');
+	my $m = body($t->request(GET => "$P/monitors/tls", user => 'carol'));
+	$m->{spec}{url} = "https://127.0.0.1:$port{untrusted}/";
+	$t->request(PUT => "$P/monitors/tls", user => 'carol', json => $m);
+	$r = body($t->request(POST => "$P/monitors/tls/check", user => 'carol'));
+	is($r->{error}, 'tls', 'an untrusted certificate: tls') or diag explain $r;
 };
 
 $t->stop_spawned($tpid);

@@ -167,31 +167,44 @@ static const struct stmt_def defs[MN__COUNT] = {
 	    " 'checks', coalesce(d.checks, 0),"
 	    " 'uptime', CASE WHEN d.checks > 0 THEN"
 	    " round(d.ok::numeric / d.checks, 6) END,"
-	    " 'p95', monitor_hist_quantile(d.hist::bigint[], 0.95, d.lat_min,"
-	    " d.lat_max)) ORDER BY d.day) FROM d)))::text", 2 },
+	    " 'p95', monitor_hist_quantile_diff(d.hist::bigint[], NULL, 0.95))"
+	    " ORDER BY d.day) FROM d)))::text", 2 },
 	/*
-	 * $1 project.  One pass over the last 24 hour roll-ups (24h uptime
-	 * and p95) and one over 90 day roll-ups (30d and 90d uptime).
+	 * $1 project.  Per monitor, three index lookups: the first hour
+	 * roll-up of the last 24 hours and the first day roll-ups of the
+	 * last 30 and 90 days; a window is the monitor's running totals
+	 * less that row's base (migration 0009), so the page costs the
+	 * same with 90 days of roll-ups as with one.  p95 is the middle of
+	 * its bucket (not clamped to the window's min and max, which only
+	 * a scan of the window would give).
 	 */
 	[MN_STATUS] = { "monitor_status_page",
-	    "WITH m AS (SELECT * FROM monitor WHERE project = $1::text), "
-	    "t AS (SELECT date_trunc('day', now(), 'UTC') AS today), "
-	    "h AS (SELECT * FROM monitor_window(ARRAY(SELECT id FROM m),"
-	    " 'hour', date_trunc('hour', now(), 'UTC') - interval '23 hours')), "
-	    "d AS (SELECT r.monitor_id,"
-	    " sum(r.checks) FILTER (WHERE r.bucket >= t.today - interval"
-	    " '29 days') AS c30,"
-	    " sum(r.ok) FILTER (WHERE r.bucket >= t.today - interval"
-	    " '29 days') AS o30,"
-	    " sum(r.checks) AS c90, sum(r.ok) AS o90"
-	    " FROM monitor_rollup_day r, t WHERE r.monitor_id IN"
-	    " (SELECT id FROM m) AND r.bucket >= t.today - interval '89 days'"
-	    " GROUP BY r.monitor_id), "
-	    "s AS (SELECT m.name, monitor_status(m) AS st, h.checks AS c24,"
-	    " h.ok AS o24, monitor_hist_quantile(h.hist, 0.95, h.lat_min,"
-	    " h.lat_max) AS p95, d.c30, d.o30, d.c90, d.o90"
-	    " FROM m LEFT JOIN h ON h.monitor_id = m.id"
-	    " LEFT JOIN d ON d.monitor_id = m.id) "
+	    "WITH t AS (SELECT date_trunc('hour', now(), 'UTC')"
+	    " - interval '23 hours' AS h24, date_trunc('day', now(), 'UTC')"
+	    " AS today), "
+	    "s AS (SELECT m.name, monitor_status(m) AS st,"
+	    " m.total_checks - h.base_checks AS c24,"
+	    " m.total_ok - h.base_ok AS o24,"
+	    " CASE WHEN h.base_checks IS NOT NULL THEN"
+	    " monitor_hist_quantile_diff(m.total_hist, h.base_hist, 0.95) END"
+	    " AS p95,"
+	    " m.total_checks - d30.base_checks AS c30,"
+	    " m.total_ok - d30.base_ok AS o30,"
+	    " m.total_checks - d90.base_checks AS c90,"
+	    " m.total_ok - d90.base_ok AS o90"
+	    " FROM t CROSS JOIN monitor m"
+	    " LEFT JOIN LATERAL (SELECT r.base_checks, r.base_ok, r.base_hist"
+	    " FROM monitor_rollup_hour r WHERE r.monitor_id = m.id"
+	    " AND r.bucket >= t.h24 ORDER BY r.bucket LIMIT 1) h ON true"
+	    " LEFT JOIN LATERAL (SELECT r.base_checks, r.base_ok"
+	    " FROM monitor_rollup_day r WHERE r.monitor_id = m.id"
+	    " AND r.bucket >= t.today - interval '29 days'"
+	    " ORDER BY r.bucket LIMIT 1) d30 ON true"
+	    " LEFT JOIN LATERAL (SELECT r.base_checks, r.base_ok"
+	    " FROM monitor_rollup_day r WHERE r.monitor_id = m.id"
+	    " AND r.bucket >= t.today - interval '89 days'"
+	    " ORDER BY r.bucket LIMIT 1) d90 ON true"
+	    " WHERE m.project = $1::text) "
 	    "SELECT jsonb_build_object('project', $1::text,"
 	    " 'generatedAt', rfc3339(now()),"
 	    " 'summary', jsonb_build_object("
