@@ -42,7 +42,7 @@ sub yardstick {
 }
 printf "# yardstick: count(*) of 1e6 generated rows took %.0f ms\n", yardstick();
 my $t0 = time;
-$t->psql(<<"SQL");
+$t->psql(<<"SQL", timeout => 1200);
 INSERT INTO project (name, created_by, updated_by) VALUES ('bench', 'b', 'b');
 INSERT INTO project_member (project, user_name, role, created_by, updated_by)
     VALUES ('bench', 'bob', 'viewer', 'b', 'b');
@@ -73,7 +73,7 @@ SELECT sum(monitor_rollup_rebase(id)) FROM monitor WHERE project = 'bench';
 ANALYZE monitor, monitor_rollup_day, monitor_rollup_hour;
 SQL
 # The rebase rewrote every roll-up row: vacuum as autovacuum would.
-$t->psql("VACUUM ANALYZE $_") for qw(monitor monitor_rollup_day monitor_rollup_hour);
+$t->psql("VACUUM ANALYZE $_", timeout => 600) for qw(monitor monitor_rollup_day monitor_rollup_hour);
 printf "# generated %d monitors, %s day and %s hour roll-ups in %.1f s\n", $N,
     $t->psql('SELECT count(*) FROM monitor_rollup_day'),
     $t->psql('SELECT count(*) FROM monitor_rollup_hour'), time - $t0;
