@@ -149,6 +149,18 @@ const struct config_key config_keys[] = {
 	KEY("database.read_your_writes", CT_DURATION,
 	    database.read_your_writes,
 	    "5s", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("monitors.checkers", CT_INT, monitors.checkers,
+	    "1", NULL, RELOAD, PLAIN, 0, 64),
+	KEY("monitors.concurrency", CT_INT, monitors.concurrency,
+	    "256", NULL, RELOAD, PLAIN, 1, 10000),
+	KEY("monitors.min_interval", CT_DURATION, monitors.min_interval,
+	    "10s", NULL, RELOAD, PLAIN, 1, 0),
+	KEY("monitors.allow_private", CT_BOOL, monitors.allow_private,
+	    "false", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("monitors.retention", CT_DURATION, monitors.retention,
+	    "90d", NULL, RELOAD, PLAIN, 0, 0),
+	KEY("monitors.location", CT_STRING, monitors.location,
+	    "\"\"", NULL, RELOAD, PLAIN, 0, 0),
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 

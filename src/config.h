@@ -114,6 +114,15 @@ struct config {
 		int64_t	 rollup_retention;	/* ms */
 	} slo;
 
+	struct {
+		int	 checkers;	/* checker processes on this host */
+		int	 concurrency;	/* checks in flight per checker */
+		int64_t	 min_interval;
+		bool	 allow_private;	/* may targets be loopback, private… */
+		int64_t	 retention;	/* raw results; 0 = keep */
+		char	*location;	/* "": the host name */
+	} monitors;
+
 	struct config_origin	*origins;	/* one per config_keys[] row */
 };
 

@@ -10,8 +10,8 @@
 
 extern const struct module core_module, validate_module, projects_module,
 	preferences_module, dashboards_module, templates_module,
-	shares_module, auditlog_module, slo_module, datasource_module,
-	perses_module, hub_module;
+	shares_module, auditlog_module, slo_module, monitors_module,
+	datasource_module, perses_module, hub_module;
 
 const struct module *const modules[] = {
 	&core_module,
@@ -23,6 +23,7 @@ const struct module *const modules[] = {
 	&shares_module,
 	&auditlog_module,
 	&slo_module,
+	&monitors_module,
 	&datasource_module,
 	&perses_module,
 	&hub_module,

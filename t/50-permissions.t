@@ -126,6 +126,18 @@ my %BODY = (
 	'POST /api/v1/projects/{project}/slos' => slo_doc('s-new', 'sli-new'),
 	'PUT /api/v1/projects/{project}/slos/{name}' => slo_doc('d1', 'sli-d1'),
 	'POST /api/series/batch' => '{"sliIds":["sli-1"],"days":1}',
+	'POST /api/v1/projects/{project}/monitors' =>
+	    '{"kind":"Monitor","metadata":{"name":"m-new"},'
+	    . '"spec":{"url":"http://127.0.0.1:9/"}}',
+	'PUT /api/v1/projects/{project}/monitors/{name}' =>
+	    '{"kind":"Monitor","metadata":{"name":"d1","version":0},'
+	    . '"spec":{"url":"http://127.0.0.1:9/","paused":true}}',
+	'POST /api/v1/projects/{project}/channels' =>
+	    '{"kind":"NotificationChannel","metadata":{"name":"c-new"},'
+	    . '"spec":{"type":"webhook","url":"https://hooks.example/"}}',
+	'PUT /api/v1/projects/{project}/channels/{name}' =>
+	    '{"kind":"NotificationChannel","metadata":{"name":"d1","version":0},'
+	    . '"spec":{"type":"slack","url":"https://hooks.example/"}}',
 );
 
 # Routes whose handler makes the role decision itself (R_ROLE_INLINE),
@@ -141,7 +153,7 @@ my %HANDLER_DENIES = (
 
 # Fixture: p1 with bob viewer, carol editor, dave admin; dashboard d1,
 # a trashed dashboard "old", template t1; datasource and variable d1,
-# global and in p1.  Re-made after every change
+# global and in p1; monitor and channel d1.  Re-made after every change
 # that succeeded, so each case starts from the same state.
 my $FIXTURE = <<"SQL";
 BEGIN;
@@ -168,6 +180,12 @@ INSERT INTO datasource (project, name, spec, created_by, updated_by)
 INSERT INTO variable (project, name, spec, created_by, updated_by)
     VALUES (NULL, 'd1', '$VAR_SPEC', 'test', 'test'),
            ('p1', 'd1', '$VAR_SPEC', 'test', 'test');
+INSERT INTO monitor (project, name, spec, every, paused, created_by, updated_by)
+    VALUES ('p1', 'd1', '{"url":"http://127.0.0.1:9/","timeout":"1s"}', '60s',
+	true, 'test', 'test');
+INSERT INTO notification_channel (project, name, type, url, created_by,
+    updated_by) VALUES ('p1', 'd1', 'webhook', 'https://hooks.example/',
+    'test', 'test');
 COMMIT;
 SQL
 $t->psql($FIXTURE);

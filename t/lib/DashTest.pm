@@ -766,6 +766,9 @@ sub _base_config {
 		# No evaluator process unless a test asks for one: the
 		# children of the master are then the workers (worker_pids).
 		hub		=> { evaluators => 0 },
+		# No uptime checker unless a test asks for one: it would
+		# count among the master's children (worker_pids).
+		monitors	=> { checkers => 0 },
 	};
 }
 

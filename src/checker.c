@@ -1,0 +1,896 @@
+/*
+ * checker.c -- the uptime checks (SPEC §9) and the checker process
+ * kind that runs them.
+ *
+ * A checker claims due monitors with one statement (FOR UPDATE SKIP
+ * LOCKED, moving next_due on by the interval in the same statement),
+ * so no two checkers, on one host or many, ever run the same check.
+ * Claimed checks wait in memory for their due time (the claim looks
+ * one second ahead), then run on libcurl's multi interface, at most
+ * monitors.concurrency at once.  Each result is recorded by one
+ * statement (monitor_record(): raw row, roll-ups, state, alert).
+ *
+ * Owns: libcurl (the checker's multi handle; the worker's easy handle
+ * of a check run on demand), the address guard, the verdict of a
+ * check, the checker's database connection.
+ * Never: connect where the guard says no; block on anything but the
+ * database while checks are in flight (curl_multi_poll waits for both
+ * sockets and the next due time); retry a check (a missed due time is
+ * run once, by the claim's arithmetic).
+ */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <libpq-fe.h>
+
+#include "checker.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+
+#define BODY_MAX	(1024 * 1024)	/* bytes kept for bodyContains */
+#define CLAIM_AHEAD	"1 second"	/* claim checks due this soon */
+#define CLAIM_EVERY_MS	500		/* between claims when idle */
+#define DRAIN_MS	5000		/* in-flight checks on SIGTERM */
+#define PARTITIONS_EVERY_S 3600
+
+/* The one in-flight or waiting check. */
+struct check {
+	struct check_spec	 spec;
+	struct check_result	 res;
+	char			*strs;		/* owns spec's strings */
+	CURL			*easy;
+	struct curl_slist	*hdrs;
+	char			*body;
+	size_t			 body_len;
+	int			 blocked;
+	char			 blocked_addr[INET6_ADDRSTRLEN];
+	int64_t			 due_ms;	/* epoch ms */
+	char			 errbuf[CURL_ERROR_SIZE];
+	struct check		*next;
+};
+
+static volatile sig_atomic_t	stop;
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+fmt_ms(int64_t ms, char *buf, size_t len)
+{
+	struct tm	tm;
+	time_t		s = (time_t)(ms / 1000);
+
+	gmtime_r(&s, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* ------------------------------------------------------------------ */
+/* The address guard */
+
+static int
+v4_blocked(uint32_t a)
+{
+	return (a >> 24) == 0 ||		/* 0.0.0.0/8 "this network" */
+	    (a >> 24) == 10 ||			/* 10/8 */
+	    (a >> 22) == (100 << 2 | 1) ||	/* 100.64/10 shared (CGNAT) */
+	    (a >> 24) == 127 ||			/* loopback */
+	    (a >> 16) == (169 << 8 | 254) ||	/* link-local */
+	    (a >> 20) == (172 << 4 | 1) ||	/* 172.16/12 */
+	    (a >> 8) == (192u << 16 | 0 << 8 | 0) ||	/* 192.0.0/24 */
+	    (a >> 16) == (192u << 8 | 168) ||	/* 192.168/16 */
+	    (a >> 17) == (198u << 7 | 9) ||	/* 198.18/15 benchmarking */
+	    (a >> 28) >= 14;			/* multicast, reserved, bcast */
+}
+
+/*
+ * Is this an address a monitor may not reach: loopback, private,
+ * shared, link-local, multicast, reserved or unspecified, IPv4 or IPv6
+ * (with IPv4 inside IPv6 judged as IPv4)?
+ */
+int
+check_addr_blocked(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+	const uint8_t			*b;
+	static const uint8_t		 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
+					    0, 0, 0xff, 0xff };
+	static const uint8_t		 nat64[12] = { 0, 0x64, 0xff, 0x9b };
+	static const uint8_t		 zero[16];
+	uint32_t			 a;
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		s4 = (const struct sockaddr_in *)(const void *)sa;
+		return v4_blocked(ntohl(s4->sin_addr.s_addr));
+	case AF_INET6:
+		s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		b = s6->sin6_addr.s6_addr;
+		if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0 ||
+		    memcmp(b, zero, 12) == 0) {
+			/* ::ffff:a.b.c.d, 64:ff9b::a.b.c.d, ::a.b.c.d (and
+			 * :: and ::1, which are 0.0.0.0/8 here) */
+			a = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+			    (uint32_t)b[14] << 8 | b[15];
+			return v4_blocked(a);
+		}
+		return (b[0] & 0xfe) == 0xfc ||		/* fc00::/7 ULA */
+		    (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 */
+		    (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) || /* fec0::/10 */
+		    b[0] == 0xff ||			/* multicast */
+		    (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d &&
+		    b[3] == 0xb8);			/* 2001:db8::/32 doc */
+	default:
+		return 1;	/* a family we do not judge is refused */
+	}
+}
+
+/* Does status match one of "2xx,301"? */
+int
+check_status_match(const char *patterns, long status)
+{
+	const char	*p = patterns;
+	char		 s[4];
+	size_t		 i, n;
+
+	if (status < 100 || status > 999)
+		return 0;
+	snprintf(s, sizeof(s), "%ld", status);
+	while (*p != '\0') {
+		n = strcspn(p, ",");
+		if (n == 3) {
+			for (i = 0; i < 3; i++)
+				if (p[i] != s[i] && !(i > 0 &&
+				    (p[i] == 'x' || p[i] == 'X')))
+					break;
+			if (i == 3)
+				return 1;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* One check */
+
+static curl_socket_t
+open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct check	*c = arg;
+	const void	*ad;
+
+	(void)purpose;
+	if (!c->spec.allow_private && check_addr_blocked(&a->addr)) {
+		c->blocked = 1;
+		ad = a->family == AF_INET6 ?
+		    (const void *)&((struct sockaddr_in6 *)(void *)
+		    &a->addr)->sin6_addr :
+		    (const void *)&((struct sockaddr_in *)(void *)
+		    &a->addr)->sin_addr;
+		if (inet_ntop(a->family, ad, c->blocked_addr,
+		    sizeof(c->blocked_addr)) == NULL)
+			snprintf(c->blocked_addr, sizeof(c->blocked_addr), "?");
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct check	*c = arg;
+	size_t		 len = size * n, room;
+	char		*nb;
+
+	if (c->spec.body_contains[0] == '\0' || c->body_len >= BODY_MAX)
+		return len;
+	room = BODY_MAX - c->body_len;
+	if (room > len)
+		room = len;
+	if ((nb = realloc(c->body, c->body_len + room + 1)) == NULL)
+		return len;	/* kept so far is what gets searched */
+	c->body = nb;
+	memcpy(c->body + c->body_len, data, room);
+	c->body_len += room;
+	c->body[c->body_len] = '\0';
+	return len;
+}
+
+static const char *
+cstr_dup(char **pos, const char *s)
+{
+	char	*d = *pos;
+	size_t	 n = strlen(s) + 1;
+
+	memcpy(d, s, n);
+	*pos += n;
+	return d;
+}
+
+/* A check owning copies of spec's strings; NULL on ENOMEM. */
+static struct check *
+check_new(const struct check_spec *s)
+{
+	struct check	*c;
+	const char	*f[8] = { s->monitor_id, s->due ? s->due : "", s->url,
+			    s->method, s->headers ? s->headers : "", s->body,
+			    s->statuses, s->body_contains };
+	size_t		 i, n = 0;
+	char		*pos;
+
+	for (i = 0; i < 8; i++)
+		n += strlen(f[i]) + 1;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->strs = malloc(n)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->spec = *s;
+	pos = c->strs;
+	c->spec.monitor_id = cstr_dup(&pos, f[0]);
+	c->spec.due = cstr_dup(&pos, f[1]);
+	if (s->due == NULL)
+		c->spec.due = NULL;
+	c->spec.url = cstr_dup(&pos, f[2]);
+	c->spec.method = cstr_dup(&pos, f[3]);
+	c->spec.headers = cstr_dup(&pos, f[4]);
+	c->spec.body = cstr_dup(&pos, f[5]);
+	c->spec.statuses = cstr_dup(&pos, f[6]);
+	c->spec.body_contains = cstr_dup(&pos, f[7]);
+	return c;
+}
+
+static void
+check_free(struct check *c)
+{
+	if (c == NULL)
+		return;
+	if (c->easy != NULL)
+		curl_easy_cleanup(c->easy);
+	curl_slist_free_all(c->hdrs);
+	free(c->body);
+	free(c->strs);
+	free(c);
+}
+
+/* The easy handle of a check.  -1 when libcurl refuses (ENOMEM). */
+static int
+check_setup(struct check *c)
+{
+	const struct check_spec	*s = &c->spec;
+	const char		*h, *e;
+	char			 line[8192];
+	size_t			 n;
+	CURL			*k;
+
+	if ((k = c->easy = curl_easy_init()) == NULL)
+		return -1;
+	for (h = s->headers; h != NULL && *h != '\0'; h = *e ? e + 1 : e) {
+		e = h + strcspn(h, "\n");
+		n = (size_t)(e - h) < sizeof(line) - 1 ? (size_t)(e - h) :
+		    sizeof(line) - 1;
+		memcpy(line, h, n);
+		line[n] = '\0';
+		c->hdrs = curl_slist_append(c->hdrs, line);
+	}
+	curl_easy_setopt(k, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(k, CURLOPT_URL, s->url);
+	curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(k, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(k, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+	curl_easy_setopt(k, CURLOPT_REDIR_PROTOCOLS,
+	    CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
+	/* The environment's proxies would hide the address connected. */
+	curl_easy_setopt(k, CURLOPT_PROXY, "");
+	curl_easy_setopt(k, CURLOPT_USERAGENT, "dashcgi-checker/"
+	    PACKAGE_VERSION);
+	curl_easy_setopt(k, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
+	curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
+	curl_easy_setopt(k, CURLOPT_FOLLOWLOCATION, s->follow ? 1L : 0L);
+	curl_easy_setopt(k, CURLOPT_MAXREDIRS, 10L);
+	/* Every check measures DNS, connect and TLS afresh. */
+	curl_easy_setopt(k, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(k, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(k, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+	curl_easy_setopt(k, CURLOPT_CERTINFO, 1L);
+	/* OpenSSL's variable for another CA bundle, as curl(1) honours it
+	 * (an internal CA; the tests' own certificate). */
+	if ((h = getenv("SSL_CERT_FILE")) != NULL && *h != '\0')
+		curl_easy_setopt(k, CURLOPT_CAINFO, h);
+	curl_easy_setopt(k, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(k, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(k, CURLOPT_OPENSOCKETDATA, c);
+	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(k, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(k, CURLOPT_ERRORBUFFER, c->errbuf);
+	if (c->hdrs != NULL)
+		curl_easy_setopt(k, CURLOPT_HTTPHEADER, c->hdrs);
+	if (strcmp(s->method, "HEAD") == 0)
+		curl_easy_setopt(k, CURLOPT_NOBODY, 1L);
+	else if (strcmp(s->method, "GET") != 0)
+		curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, s->method);
+	if (s->body[0] != '\0')
+		curl_easy_setopt(k, CURLOPT_POSTFIELDS, s->body);
+	fmt_ms(wall_ms(), c->res.at, sizeof(c->res.at));
+	return 0;
+}
+
+static double
+phase(CURL *k, CURLINFO what)
+{
+	curl_off_t	us = 0;
+
+	if (curl_easy_getinfo(k, what, &us) != CURLE_OK || us <= 0)
+		return -1;
+	return us / 1000.0;
+}
+
+/* "Expire date:Jan  1 00:00:00 2027 GMT" of the leaf certificate. */
+static void
+tls_expiry(struct check *c)
+{
+	struct curl_certinfo	*ci = NULL;
+	struct curl_slist	*l;
+	struct tm		 tm;
+	const char		*v;
+	time_t			 t;
+
+	if (curl_easy_getinfo(c->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK ||
+	    ci == NULL || ci->num_of_certs < 1)
+		return;
+	for (l = ci->certinfo[0]; l != NULL; l = l->next) {
+		if (strncasecmp(l->data, "Expire date:", 12) != 0)
+			continue;
+		memset(&tm, 0, sizeof(tm));
+		v = l->data + 12;
+		while (*v == ' ')
+			v++;
+		if (strptime(v, "%b %d %H:%M:%S %Y", &tm) == NULL)
+			return;
+		t = timegm(&tm);
+		fmt_ms((int64_t)t * 1000, c->res.tls_expires,
+		    sizeof(c->res.tls_expires));
+		if (c->spec.tls_warning_ms > 0 && c->res.error == NULL &&
+		    ((int64_t)t * 1000 - wall_ms()) < c->spec.tls_warning_ms)
+			snprintf(c->res.message, sizeof(c->res.message),
+			    "the certificate expires %s", c->res.tls_expires);
+		return;
+	}
+}
+
+static void
+fail(struct check *c, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail(struct check *c, const char *code, const char *fmt, ...)
+{
+	va_list	ap;
+
+	c->res.ok = 0;
+	c->res.error = code;
+	va_start(ap, fmt);
+	vsnprintf(c->res.message, sizeof(c->res.message), fmt, ap);
+	va_end(ap);
+}
+
+/* The verdict, once curl is done with the transfer. */
+static void
+check_done(struct check *c, CURLcode rc)
+{
+	struct check_result	*r = &c->res;
+	CURL			*k = c->easy;
+	double			 dns, conn, tls, fb, tot;
+	long			 code = 0;
+
+	dns = phase(k, CURLINFO_NAMELOOKUP_TIME_T);
+	conn = phase(k, CURLINFO_CONNECT_TIME_T);
+	tls = phase(k, CURLINFO_APPCONNECT_TIME_T);
+	fb = phase(k, CURLINFO_STARTTRANSFER_TIME_T);
+	tot = phase(k, CURLINFO_TOTAL_TIME_T);
+	/* curl's times are from the start; the phases are differences. */
+	r->dns_ms = dns;
+	r->connect_ms = conn >= 0 ? conn - (dns > 0 ? dns : 0) : -1;
+	r->tls_ms = tls >= 0 && conn >= 0 ? tls - conn : -1;
+	r->first_byte_ms = fb >= 0 ? fb - (tls >= 0 ? tls : conn >= 0 ?
+	    conn : 0) : -1;
+	r->total_ms = tot;
+	r->ok = 1;
+	r->error = NULL;
+	r->status = 0;
+	if (c->blocked) {
+		fail(c, "blocked_address", "%s is a loopback, private, "
+		    "link-local, multicast or unspecified address "
+		    "(monitors.allow_private is false)", c->blocked_addr);
+		return;
+	}
+	switch (rc) {
+	case CURLE_OK:
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		fail(c, "timeout", "no answer within %lld ms",
+		    (long long)c->spec.timeout_ms);
+		return;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		fail(c, "dns", "%s", c->errbuf[0] ? c->errbuf :
+		    curl_easy_strerror(rc));
+		return;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_USE_SSL_FAILED:
+		fail(c, "tls", "%s", c->errbuf[0] ? c->errbuf :
+		    curl_easy_strerror(rc));
+		return;
+	case CURLE_TOO_MANY_REDIRECTS:
+		fail(c, "status", "more than 10 redirects");
+		return;
+	default:
+		fail(c, "connect", "%s", c->errbuf[0] ? c->errbuf :
+		    curl_easy_strerror(rc));
+		return;
+	}
+	curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &code);
+	r->status = code;
+	tls_expiry(c);
+	if (!check_status_match(c->spec.statuses, code))
+		fail(c, "status", "status %ld is not one of %s", code,
+		    c->spec.statuses);
+	else if (c->spec.body_contains[0] != '\0' && (c->body == NULL ||
+	    strstr(c->body, c->spec.body_contains) == NULL))
+		fail(c, "body", "the body does not contain \"%.64s\"",
+		    c->spec.body_contains);
+	else if (c->spec.max_latency_ms > 0 && tot > c->spec.max_latency_ms)
+		fail(c, "latency", "%.0f ms is over maxLatency %lld ms", tot,
+		    (long long)c->spec.max_latency_ms);
+}
+
+void
+check_run_once(const struct check_spec *s, struct check_result *r)
+{
+	struct check	*c;
+	CURLcode	 rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((c = check_new(s)) == NULL || check_setup(c) == -1) {
+		fmt_ms(wall_ms(), r->at, sizeof(r->at));
+		r->error = "connect";
+		r->total_ms = r->dns_ms = r->connect_ms = r->tls_ms =
+		    r->first_byte_ms = -1;
+		snprintf(r->message, sizeof(r->message), "out of memory");
+		check_free(c);
+		return;
+	}
+	rc = curl_easy_perform(c->easy);
+	check_done(c, rc);
+	*r = c->res;
+	check_free(c);
+}
+
+static int
+parse_ms(const char *s, int64_t *ms)
+{
+	if (s == NULL || *s == '\0') {
+		*ms = 0;
+		return 0;
+	}
+	return config_parse_duration(s, ms);
+}
+
+int
+check_spec_from_row(const struct pg_result *cres, int row, int col,
+    struct check_spec *s)
+{
+	PGresult	*res = (PGresult *)(uintptr_t)cres;
+
+	memset(s, 0, sizeof(*s));
+	s->monitor_id = PQgetvalue(res, row, col);
+	s->url = PQgetvalue(res, row, col + 1);
+	s->method = PQgetvalue(res, row, col + 2);
+	s->headers = PQgetisnull(res, row, col + 3) ? NULL :
+	    PQgetvalue(res, row, col + 3);
+	s->body = PQgetvalue(res, row, col + 4);
+	s->statuses = PQgetvalue(res, row, col + 5);
+	s->body_contains = PQgetvalue(res, row, col + 6);
+	s->follow = PQgetvalue(res, row, col + 10)[0] == 't';
+	if (parse_ms(PQgetvalue(res, row, col + 7), &s->timeout_ms) == -1 ||
+	    parse_ms(PQgetvalue(res, row, col + 8), &s->max_latency_ms) == -1 ||
+	    parse_ms(PQgetvalue(res, row, col + 9), &s->tls_warning_ms) == -1)
+		return -1;
+	if (s->timeout_ms <= 0)
+		s->timeout_ms = 10000;
+	return 0;
+}
+
+static const char *
+fmt_time(char *buf, size_t len, double ms)
+{
+	if (ms < 0)
+		return NULL;
+	snprintf(buf, len, "%.3f", ms);
+	return buf;
+}
+
+void
+check_record_params(const struct check_spec *s, const struct check_result *r,
+    const char *location, struct check_params *pp)
+{
+	pp->p[0] = s->monitor_id;
+	pp->p[1] = r->at;
+	pp->p[2] = s->due;
+	pp->p[3] = location;
+	pp->p[4] = r->error == NULL ? "t" : "f";
+	snprintf(pp->status, sizeof(pp->status), "%ld", r->status);
+	pp->p[5] = r->status > 0 ? pp->status : NULL;
+	pp->p[6] = fmt_time(pp->total, sizeof(pp->total), r->total_ms);
+	pp->p[7] = fmt_time(pp->dns, sizeof(pp->dns), r->dns_ms);
+	pp->p[8] = fmt_time(pp->conn, sizeof(pp->conn), r->connect_ms);
+	pp->p[9] = fmt_time(pp->tls, sizeof(pp->tls), r->tls_ms);
+	pp->p[10] = fmt_time(pp->fb, sizeof(pp->fb), r->first_byte_ms);
+	pp->p[11] = r->error;
+	pp->p[12] = r->message[0] != '\0' ? r->message : NULL;
+	pp->p[13] = r->tls_expires[0] != '\0' ? r->tls_expires : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The checker process */
+
+/*
+ * $1 how many.  Takes the due monitors no other checker holds and
+ * moves each one's next_due on in the same statement: due + k *
+ * interval, the first such time after now, so the phase never drifts
+ * and a missed due time is run once.  The due time goes back to the
+ * record statement to the microsecond, as it is in next_due.
+ */
+static const char claim_sql[] =
+    "WITH due AS (SELECT m.id, m.next_due AS due FROM monitor m"
+    " WHERE NOT m.paused AND m.next_due <= now() + interval '" CLAIM_AHEAD "'"
+    " ORDER BY m.next_due LIMIT $1::int FOR UPDATE SKIP LOCKED), "
+    "upd AS (UPDATE monitor m SET next_due = due.due + m.every *"
+    " (greatest(0, floor(extract(epoch FROM now() - due.due)"
+    " / extract(epoch FROM m.every))) + 1)"
+    " FROM due WHERE m.id = due.id"
+    " RETURNING m.*, due.due AS claimed_due) "
+    "SELECT to_char(m.claimed_due AT TIME ZONE 'UTC',"
+    " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+    " (extract(epoch FROM m.claimed_due) * 1000)::bigint, "
+    CHECK_SPEC_COLUMNS " FROM upd m";
+
+struct checker {
+	const struct config	*cfg;
+	CURLM			*multi;
+	PGconn			*db;
+	int64_t			 db_retry_ms, db_backoff_ms;
+	int64_t			 next_claim_ms, next_parts_ms;
+	struct check		*waiting;	/* sorted by due_ms */
+	int			 nwaiting, inflight;
+	char			 location[256];
+	long			 lost;		/* results not recorded */
+};
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* A result with rows, or NULL after logging (and dropping a lost
+ * connection, to be reopened with backoff). */
+static PGresult *
+exec(struct checker *k, const char *what, const char *sql, int n,
+    const char *const *p)
+{
+	PGresult	*res;
+	const char	*f;
+
+	res = PQexecParams(k->db, sql, n, NULL, p, NULL, NULL, 0);
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	f = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
+	    NULL;
+	log_error("checker: %s: %s", what, f != NULL ? f :
+	    PQerrorMessage(k->db));
+	if (res != NULL)
+		PQclear(res);
+	if (PQstatus(k->db) == CONNECTION_BAD) {
+		log_warn("checker: lost the database connection; reconnecting");
+		PQfinish(k->db);
+		k->db = NULL;
+		k->db_retry_ms = wall_ms() + k->db_backoff_ms;
+	}
+	return NULL;
+}
+
+static void
+db_connect(struct checker *k)
+{
+	if (k->db != NULL || wall_ms() < k->db_retry_ms)
+		return;
+	if ((k->db = db_open(k->cfg, "dashcgi-checker")) == NULL) {
+		k->db_retry_ms = wall_ms() + k->db_backoff_ms;
+		if ((k->db_backoff_ms *= 2) > 10000)
+			k->db_backoff_ms = 10000;
+		return;
+	}
+	k->db_backoff_ms = 500;
+	log_info("checker: connected to the database");
+	/* Results need this month's partitions; maintenance may not run. */
+	k->next_parts_ms = 0;
+}
+
+static void
+ensure_partitions(struct checker *k)
+{
+	PGresult	*res;
+
+	if (k->db == NULL || wall_ms() < k->next_parts_ms)
+		return;
+	k->next_parts_ms = wall_ms() + PARTITIONS_EVERY_S * 1000LL;
+	res = exec(k, "partitions", "SELECT partition_ensure('check_result',"
+	    " 1, 'month') + partition_ensure('monitor_rollup_minute', 2,"
+	    " 'day')", 0, NULL);
+	if (res != NULL)
+		PQclear(res);
+}
+
+static void
+enqueue(struct checker *k, struct check *c)
+{
+	struct check	**pp = &k->waiting;
+
+	while (*pp != NULL && (*pp)->due_ms <= c->due_ms)
+		pp = &(*pp)->next;
+	c->next = *pp;
+	*pp = c;
+	k->nwaiting++;
+}
+
+static void
+claim(struct checker *k)
+{
+	struct check_spec	 s;
+	struct check		*c;
+	PGresult		*res;
+	const char		*p[1];
+	char			 n[16];
+	int			 want, i, got;
+	int64_t			 now = wall_ms();
+
+	if (k->db == NULL || now < k->next_claim_ms)
+		return;
+	want = k->cfg->monitors.concurrency - k->inflight - k->nwaiting;
+	if (want <= 0)
+		return;
+	if (want > 1000)
+		want = 1000;
+	snprintf(n, sizeof(n), "%d", want);
+	p[0] = n;
+	k->next_claim_ms = now + CLAIM_EVERY_MS;
+	if ((res = exec(k, "claim", claim_sql, 1, p)) == NULL)
+		return;
+	got = PQntuples(res);
+	for (i = 0; i < got; i++) {
+		if (check_spec_from_row(res, i, 2, &s) == -1) {
+			log_error("checker: monitor %s has a bad duration in "
+			    "its spec; skipped", PQgetvalue(res, i, 2));
+			continue;
+		}
+		s.due = PQgetvalue(res, i, 0);
+		s.allow_private = k->cfg->monitors.allow_private;
+		if ((c = check_new(&s)) == NULL) {
+			log_error("checker: out of memory");
+			break;
+		}
+		c->due_ms = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		enqueue(k, c);
+	}
+	PQclear(res);
+	/* A full batch: more may be due; claim again at once. */
+	if (got == want)
+		k->next_claim_ms = now;
+}
+
+static void
+start_due(struct checker *k)
+{
+	struct check	*c;
+	int64_t		 now = wall_ms();
+
+	while ((c = k->waiting) != NULL && c->due_ms <= now &&
+	    k->inflight < k->cfg->monitors.concurrency) {
+		k->waiting = c->next;
+		k->nwaiting--;
+		c->next = NULL;
+		if (check_setup(c) == -1 ||
+		    curl_multi_add_handle(k->multi, c->easy) != CURLM_OK) {
+			log_error("checker: cannot start the check of monitor "
+			    "%s", c->spec.monitor_id);
+			check_free(c);
+			continue;
+		}
+		k->inflight++;
+	}
+}
+
+static void
+record(struct checker *k, struct check *c)
+{
+	struct check_params	 pp;
+	PGresult		*res;
+	struct logline		 l;
+
+	check_record_params(&c->spec, &c->res, k->location, &pp);
+	if (k->db == NULL || (res = exec(k, "record", CHECK_RECORD_SQL,
+	    CHECK_RECORD_NPARAMS, pp.p)) == NULL) {
+		k->lost++;
+		log_begin(&l, LOG_WARN, "check result lost");
+		log_str(&l, "monitor_id", c->spec.monitor_id);
+		log_str(&l, "due", c->spec.due);
+		log_int(&l, "lost", k->lost);
+		log_end(&l);
+		return;
+	}
+	if (log_enabled(LOG_DEBUG)) {
+		log_begin(&l, LOG_DEBUG, "check done");
+		log_str(&l, "monitor_id", c->spec.monitor_id);
+		log_str(&l, "due", c->spec.due);
+		log_str(&l, "at", c->res.at);
+		log_str(&l, "error", c->res.error);
+		log_dbl(&l, "total_ms", c->res.total_ms);
+		log_end(&l);
+	}
+	PQclear(res);
+}
+
+static void
+reap(struct checker *k)
+{
+	struct check	*c;
+	CURLMsg		*m;
+	int		 left;
+
+	while ((m = curl_multi_info_read(k->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		c = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&c);
+		curl_multi_remove_handle(k->multi, m->easy_handle);
+		k->inflight--;
+		if (c == NULL)
+			continue;
+		check_done(c, m->data.result);
+		record(k, c);
+		check_free(c);
+	}
+}
+
+int
+checker_count(const struct config *cfg)
+{
+	return cfg->monitors.checkers;
+}
+
+void
+checker_proc_main(int slot, const struct config *cfg, int lfd)
+{
+	struct sigaction	 sa;
+	struct checker		 k;
+	struct check		*c;
+	sigset_t		 all;
+	int64_t			 now, wait, drain_until = 0;
+	int			 running;
+
+	(void)slot;
+	if (lfd >= 0)
+		close(lfd);
+	log_set_proc("checker");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		exit(0);
+
+	memset(&k, 0, sizeof(k));
+	k.cfg = cfg;
+	k.db_backoff_ms = 500;
+	if (cfg->monitors.location != NULL && cfg->monitors.location[0])
+		snprintf(k.location, sizeof(k.location), "%s",
+		    cfg->monitors.location);
+	else if (gethostname(k.location, sizeof(k.location) - 1) == -1)
+		snprintf(k.location, sizeof(k.location), "unknown");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    (k.multi = curl_multi_init()) == NULL) {
+		log_error("checker: libcurl failed to initialise");
+		exit(1);
+	}
+	log_info("checker started; concurrency %d, location %s, "
+	    "allow_private %s", cfg->monitors.concurrency, k.location,
+	    cfg->monitors.allow_private ? "true" : "false");
+
+	for (;;) {
+		if (stop && drain_until == 0) {
+			/* Stop claiming; what waits is dropped (its due time
+			 * is past for the schedule), what runs may finish. */
+			drain_until = wall_ms() + DRAIN_MS;
+			while ((c = k.waiting) != NULL) {
+				k.waiting = c->next;
+				check_free(c);
+			}
+			k.nwaiting = 0;
+		}
+		if (drain_until != 0 && (k.inflight == 0 ||
+		    wall_ms() >= drain_until))
+			break;
+		if (drain_until == 0) {
+			db_connect(&k);
+			ensure_partitions(&k);
+			claim(&k);
+			start_due(&k);
+		}
+		now = wall_ms();
+		wait = k.next_claim_ms - now;
+		if (k.waiting != NULL && k.waiting->due_ms - now < wait)
+			wait = k.waiting->due_ms - now;
+		if (k.db == NULL && k.db_retry_ms - now < wait)
+			wait = k.db_retry_ms - now;
+		if (wait > 1000)
+			wait = 1000;
+		if (wait < 0)
+			wait = 0;
+		curl_multi_poll(k.multi, NULL, 0, (int)wait, NULL);
+		curl_multi_perform(k.multi, &running);
+		reap(&k);
+	}
+	log_info("checker stopping; %d checks abandoned", k.inflight);
+	if (k.db != NULL)
+		PQfinish(k.db);
+	exit(0);
+}
