@@ -29,7 +29,8 @@ plan skip_all => 'puppeteer-core is not installed (run `make web`)'
 my $node = (grep { -x } map { "$_/node" } split /:/, $ENV{PATH})[0]
     or plan skip_all => 'node is not installed';
 
-my $t = DashTest->new(workers => 4, www => $www);
+my $t = DashTest->new(workers => 4, www => $www,
+    config => { auth => { admins => ['admin'] } });
 
 $t->psql(<<'SQL');
 INSERT INTO project (name, created_by, updated_by) VALUES ('demo', 't', 't');
@@ -57,7 +58,7 @@ my $r = $t->request(POST => '/api/v1/projects/demo/dashboards', user => 'alice',
 	spec => { display => { name => 'Twenty SLIs' }, duration => '28d',
 	    variables => [], panels => \%panels,
 	    layouts => [ { kind => 'Grid', spec => { items => \@items } } ] } });
-is($r->{status}, 200, 'fixture: the 20-panel dashboard') or diag $r->{body};
+is($r->{status}, 200, 'fixture: the 20-panel dashboard') or diag $r->{content};
 
 # The plugin list and a plugin's manifest, as an upstream Perses UI reads them.
 $r = $t->request(GET => '/api/v1/plugins', user => 'alice');
@@ -68,7 +69,8 @@ ok((grep { $_->{kind} eq 'PluginModule' && $_->{metadata}{name} eq 'TimeSeriesCh
 $r = $t->request(GET => '/plugins/TimeSeriesChart/mf-manifest.json');
 is($r->{status}, 200, 'a plugin manifest is served without a login');
 $r = $t->request(GET => '/projects/demo/dashboards/twenty', user => 'alice');
-like($r->{body} // '', qr/<div id="root">/, 'a client-side route answers index.html');
+like($r->{content} // '', qr/<div id="root">/, 'a client-side route answers index.html')
+    or diag "$r->{status}";
 $r = $t->request(GET => '/projects/demo');
 is($r->{status}, 401, 'the UI itself needs a login');
 
@@ -78,7 +80,7 @@ make_path($shots);
 my $port = $t->nginx_port;
 my $cmd = "cd '$src/web' && BASE=http://127.0.0.1:$port SHOTS='$shots' " .
     "CHROMIUM='$chromium' PROJECT=demo TEMPLATE=model-serving " .
-    "timeout 600 '$node' test/e2e.mjs 2>&1";
+    "timeout 900 '$node' test/e2e.mjs 2>&1";
 open(my $fh, '-|', $cmd) or die "e2e: $!";
 my $n = 0;
 while (my $line = <$fh>) {

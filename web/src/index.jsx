@@ -15,7 +15,10 @@ import { CssBaseline, ThemeProvider } from '@mui/material';
 import { getTheme } from '@perses-dev/components/dist/theme/theme';
 import { App } from './App';
 
+// A panel whose query fails shows the error in the panel; react-query
+// would also log it as a console error, which is not ours to raise.
 const queryClient = new QueryClient({
+	logger: { log: console.log, warn: console.warn, error: console.warn },
 	defaultOptions: { queries: { refetchOnWindowFocus: false, retry: false, staleTime: 10000 } },
 });
 const muiTheme = getTheme('light');

@@ -23,3 +23,10 @@ export function PersesRoot({ children }) {
 		</ChartsProvider>
 	);
 }
+
+// Perses's toolbar has no prop to drop its Edit button: a read-only view
+// (a viewer, a past version, a share link) hides it.  The server refuses
+// the save anyway.
+export const hideEdit = {
+	'& [data-testid="dashboard-toolbar"] > div:first-of-type button.MuiButton-outlinedSecondary': { display: 'none' },
+};

@@ -9,7 +9,7 @@ import {
 	MenuItem, Table, TableBody, TableCell, TableHead, TableRow, TextField, Typography,
 } from '@mui/material';
 import { ViewDashboard } from '@perses-dev/dashboards';
-import { PersesRoot } from '../perses';
+import { PersesRoot, hideEdit } from '../perses';
 import { api, dashPath, enc } from '../api';
 import { datasourceApi } from '../datasources';
 import { ErrorBox, Loading, can, useMe } from '../App';
@@ -37,6 +37,12 @@ function useRecent(project, name) {
 
 function ConflictDialog({ conflict, onReload, onOverwrite, onClose }) {
 	const [diff, setDiff] = useState(null);
+	// Who and when: the 409's changedBy/changedAt, else the newest
+	// version in the history (a server without those fields).
+	const hist = useQuery(['versions', conflict.project, conflict.name, conflict.currentVersion],
+	    () => api(`${dashPath(conflict.project, conflict.name)}/versions`), { enabled: !conflict.changedBy });
+	const who = conflict.changedBy || hist.data?.[0]?.updatedBy || '…';
+	const when = conflict.changedAt || hist.data?.[0]?.updatedAt || '…';
 	const showDiff = async () => {
 		const cur = await api(dashPath(conflict.project, conflict.name));
 		setDiff(cur);
@@ -46,7 +52,7 @@ function ConflictDialog({ conflict, onReload, onOverwrite, onClose }) {
 			<DialogTitle>This dashboard changed while you were editing it</DialogTitle>
 			<DialogContent>
 				<Typography data-testid="conflict-text">
-					<b>{conflict.changedBy}</b> saved version {conflict.currentVersion} at {conflict.changedAt}.
+					<b>{who}</b> saved version {conflict.currentVersion} at {when}.
 					{' '}Your changes are based on version {conflict.pending.metadata.version}.
 				</Typography>
 				{diff && (
@@ -176,8 +182,12 @@ function DashboardPageInner() {
 		try {
 			return await put(doc);
 		} catch (e) {
-			if (e.status === 409 && e.code === 'version_conflict')
+			// The dialog takes it from here (reload, diff, overwrite); the
+			// pending document lives in it.
+			if (e.status === 409 && e.code === 'version_conflict') {
 				setConflict({ ...e.body, project, name: dashboard, pending: doc });
+				return undefined;
+			}
 			throw e;
 		}
 	};
@@ -220,7 +230,7 @@ function DashboardPageInner() {
 			</Box>
 			{pastVersion && <Alert severity="info" sx={{ mx: 2 }}>A past version ({pastVersion}), read-only.</Alert>}
 			<ErrorBox error={setStateTo.error || del.error} />
-			<Box sx={{ flexGrow: 1, display: 'flex' }} data-testid="dashboard">
+			<Box sx={{ flexGrow: 1, display: 'flex', ...(!editor || pastVersion ? hideEdit : {}) }} data-testid="dashboard">
 				<ViewDashboard
 					key={`${generation}-${pastVersion}`}
 					dashboardResource={q.data}

@@ -212,14 +212,13 @@ function Members({ project }) {
 export function ProjectPage({ tab: initial }) {
 	const { project } = useParams();
 	const [tab, setTab] = useState(initial || 'dashboards');
+	// The project and its list load side by side, not one after the other.
 	const proj = useQuery(['project', project], () => api(projPath(project)));
-	if (proj.isLoading)
-		return <Loading />;
 	if (proj.error)
 		return <ErrorBox error={proj.error} />;
 	return (
 		<Page
-			title={proj.data.spec?.display?.name || project}
+			title={proj.data?.spec?.display?.name || project}
 			actions={(
 				<>
 					<Button component={RouterLink} to={`/projects/${project}/slos`}>SLOs</Button>

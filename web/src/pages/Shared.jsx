@@ -5,7 +5,7 @@ import { useParams } from 'react-router-dom';
 import { useQuery } from '@tanstack/react-query';
 import { Alert, AppBar, Box, Toolbar, Typography } from '@mui/material';
 import { ViewDashboard } from '@perses-dev/dashboards';
-import { PersesRoot } from '../perses';
+import { PersesRoot, hideEdit } from '../perses';
 import { api, enc } from '../api';
 import { Loading } from '../App';
 
@@ -52,7 +52,7 @@ function SharedPageInner() {
 				</Alert>
 			)}
 			{q.data && (
-				<Box sx={{ flexGrow: 1, display: 'flex' }} data-testid="dashboard">
+				<Box sx={{ flexGrow: 1, display: 'flex', ...hideEdit }} data-testid="dashboard">
 					<ViewDashboard
 						dashboardResource={q.data}
 						datasourceApi={dsApi}
