@@ -29,9 +29,22 @@ function pick(list, selector) {
 	return l.find((d) => d.spec.default) || l[0];
 }
 
+// Every panel asks for its datasource: one request per list serves a
+// whole dashboard (20 panels were 40 requests).
+const cache = new Map();
+function cached(path) {
+	const hit = cache.get(path);
+	if (hit && Date.now() - hit.at < 10000)
+		return hit.p;
+	const p = optional(path, []);
+	cache.set(path, { at: Date.now(), p });
+	p.catch(() => cache.delete(path));
+	return p;
+}
+
 async function globals() {
-	const l = await optional('/api/v1/globaldatasources', []);
-	const list = Array.isArray(l) ? l : [];
+	const l = await cached('/api/v1/globaldatasources');
+	const list = Array.isArray(l) ? [...l] : [];
 	for (const b of builtin)
 		if (!list.some((d) => d.metadata.name === b.metadata.name))
 			list.push(b);
@@ -39,8 +52,8 @@ async function globals() {
 }
 
 async function locals(project) {
-	const l = await optional(`/api/v1/projects/${enc(project)}/datasources`, []);
-	return Array.isArray(l) ? l : [];
+	const l = await cached(`/api/v1/projects/${enc(project)}/datasources`);
+	return Array.isArray(l) ? [...l] : [];
 }
 
 export const datasourceApi = {
