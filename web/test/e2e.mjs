@@ -72,8 +72,9 @@ async function open(ctx, user) {
 		if (/Failed to load resource/.test(m.text()) && u && allowed(u, null))
 			return;
 		// React logs the error a panel's boundary caught and shows: a
-		// query to a datasource route not in this build.
-		if (/no such resource: \/proxy\//.test(m.text()))
+		// query to a datasource route not in this build (the dashcgi
+		// datasource, a share token's data path).
+		if (/no such resource: \/(proxy|api\/v1\/shared\/[^/ ]+\/proxy)\//.test(m.text()))
 			return;
 		page.problems.push(`console: ${m.text()} ${u}`);
 	});
