@@ -57,7 +57,7 @@ function ConflictDialog({ conflict, onReload, onOverwrite, onClose }) {
 				</Typography>
 				{diff && (
 					<SideBySide left={diff.spec} right={conflict.pending.spec}
-					    leftTitle={`saved: version ${diff.metadata.version} by ${conflict.changedBy}`} rightTitle="yours" />
+					    leftTitle={`saved: version ${diff.metadata.version} by ${who}`} rightTitle="yours" />
 				)}
 			</DialogContent>
 			<DialogActions>
