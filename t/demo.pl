@@ -40,11 +40,19 @@ die "t/demo.pl: no dashcgi binary: build it first (t/demo does), or " .
     "set DASHCGI_BIN\n" unless defined $ENV{DASHCGI_BIN} && -x $ENV{DASHCGI_BIN};
 
 print "t/demo: starting PostgreSQL, dashcgi and nginx ...\n";
+# The web UI when it was built (t/demo runs make web): share links then
+# open its read-only page, else the JSON.
+my $www = "$ENV{DASHCGI_SRCDIR}/web/dist";
+$www = undef unless defined $ENV{DASHCGI_SRCDIR} && -f "$www/index.html";
 my $t = DashTest->new(workers => 2, auth => 1, nginx_port => $PORT,
-    watchdog => 0, durable => 1, config => { log => { level => 'info' },
+    watchdog => 0, durable => 1, www => $www,
+    config => { log => { level => 'info' },
     auth => { admins => ['admin'] },
     # Share links the demo prints open straight in a browser.
-    shares => { url_prefix => "http://127.0.0.1:$PORT/api/v1/shared/" } });
+    shares => { url_prefix => $www ? "http://127.0.0.1:$PORT/shared/"
+	: "http://127.0.0.1:$PORT/api/v1/shared/" } });
+print "t/demo: the web UI is at http://127.0.0.1:$PORT/ (log in as a user below)\n"
+    if $www;
 
 # From here on a signal asks the loop below to stop.
 my $stop;

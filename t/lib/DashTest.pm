@@ -32,7 +32,9 @@ package DashTest;
 #   request(..., ipv6 => 1); check ::1 exists before asking),
 #   nginx_http_filter (sub ($text) -> $text: edits nginx/dashcgi-http.conf
 #   once its socket is pointed at the test, e.g. a benchmark raising
-#   the share-link rate limit).
+#   the share-link rate limit), www (a built web UI directory, e.g.
+#   web/dist: the snippet's `root` for the UI points there instead of
+#   the installed /usr/share/dashcgi/www).
 #   The servers live until END or $t->cleanup.
 # HTTP:    request($method, $path, user, password, headers, body, json,
 #          content_type ('' = none), timeout, local_address, ipv6)
@@ -128,6 +130,7 @@ sub new {
 		listen6		=> $o{listen6},
 		nginx_http_filter => $o{nginx_http_filter},
 		durable		=> $o{durable} // 0,
+		www		=> $o{www},
 	}, $class;
 	$self->{pg} = 1 if $self->{migrate} || $self->{start};
 
@@ -1116,7 +1119,11 @@ sub _nginx_start {
 	my $snippet = _slurp("$src/nginx/dashcgi.conf");
 	die "DashTest: $src/nginx/dashcgi.conf missing or empty\n"
 	    unless length $snippet;
-	_spew("$tmp/dashcgi.conf", $snippet);		# verbatim
+	# Verbatim, but for the UI's root when the test serves a build.
+	$snippet =~ s{^root /usr/share/dashcgi/www;$}{root $self->{www};}m
+	    or die "DashTest: no UI root line in nginx/dashcgi.conf\n"
+	    if defined $self->{www};
+	_spew("$tmp/dashcgi.conf", $snippet);
 	# The snippet may `include fastcgi_params`: relative includes are
 	# resolved from the config's directory, so provide it there.
 	if (my $fp = _fastcgi_params_file()) {

@@ -1,0 +1,102 @@
+#!/usr/bin/perl
+# The web UI (SPEC §12) in a real browser: Debian's chromium driven by
+# puppeteer-core (web/test/e2e.mjs) against the real stack, nginx serving
+# web/dist through the shipped snippet.  Every page is walked; any
+# console error, uncaught exception or failed request fails its step;
+# each step leaves a screenshot under t/90-web-ui.shots in the build
+# tree.  Budgets measured here: the dashboard list interactive, a
+# 20-panel dashboard drawn.
+#
+# Skipped (with the reason) only when chromium or the built UI is
+# absent: `make web` builds it, t/deps installs chromium; CI has both.
+use strict;
+use warnings;
+use Test::More;
+use File::Path qw(make_path remove_tree);
+use Cwd qw(abs_path getcwd);
+use DashTest;
+
+my $src = $ENV{DASHCGI_SRCDIR} // abs_path(__FILE__ . '/../..');
+my $www = "$src/web/dist";
+my ($chromium) = grep { -x } ($ENV{CHROMIUM} // ()), '/usr/bin/chromium',
+    '/usr/bin/chromium-browser';
+plan skip_all => 'chromium is not installed (t/deps installs it)'
+    unless $chromium;
+plan skip_all => "no built UI in $www (run `make web`)"
+    unless -f "$www/index.html" && -f "$www/plugins/index.json";
+plan skip_all => 'puppeteer-core is not installed (run `make web`)'
+    unless -d "$src/web/node_modules/puppeteer-core";
+my $node = (grep { -x } map { "$_/node" } split /:/, $ENV{PATH})[0]
+    or plan skip_all => 'node is not installed';
+
+my $t = DashTest->new(workers => 4, www => $www,
+    config => { auth => { admins => ['admin'] } });
+
+$t->psql(<<'SQL');
+INSERT INTO project (name, created_by, updated_by) VALUES ('demo', 't', 't');
+INSERT INTO project_member (project, user_name, role, created_by, updated_by)
+    VALUES ('demo', 'alice', 'editor', 't', 't'),
+	   ('demo', 'carol', 'editor', 't', 't'),
+	   ('demo', 'bob', 'viewer', 't', 't');
+SQL
+
+# A 20-panel dashboard over 28 days of SLO series (the datasource
+# answers what it can; each panel draws its data or its own state).
+my (%panels, @items);
+for my $i (1 .. 20) {
+	$panels{"p$i"} = { kind => 'Panel', spec => {
+	    display => { name => "SLI $i" },
+	    plugin => { kind => 'TimeSeriesChart', spec => {} },
+	    queries => [ { kind => 'TimeSeriesQuery', spec => { plugin => {
+		kind => 'PrometheusTimeSeriesQuery',
+		spec => { query => "slo_sli_ratio{slo=\"slo-$i\"}" } } } } ] } };
+	push @items, { x => (($i - 1) % 4) * 6, y => int(($i - 1) / 4) * 6,
+	    width => 6, height => 6, content => { '$ref' => "#/spec/panels/p$i" } };
+}
+my $r = $t->request(POST => '/api/v1/projects/demo/dashboards', user => 'alice',
+    json => { kind => 'Dashboard', metadata => { name => 'twenty' },
+	spec => { display => { name => 'Twenty SLIs' }, duration => '28d',
+	    variables => [], panels => \%panels,
+	    layouts => [ { kind => 'Grid', spec => { items => \@items } } ] } });
+is($r->{status}, 200, 'fixture: the 20-panel dashboard') or diag $r->{content};
+
+# The plugin list and a plugin's manifest, as an upstream Perses UI reads them.
+$r = $t->request(GET => '/api/v1/plugins', user => 'alice');
+is($r->{status}, 200, '/api/v1/plugins answers');
+my $mods = eval { $t->json($r) } || [];
+ok((grep { $_->{kind} eq 'PluginModule' && $_->{metadata}{name} eq 'TimeSeriesChart' } @$mods),
+    '/api/v1/plugins lists PluginModules');
+$r = $t->request(GET => '/plugins/TimeSeriesChart/mf-manifest.json');
+is($r->{status}, 200, 'a plugin manifest is served without a login');
+$r = $t->request(GET => '/projects/demo/dashboards/twenty', user => 'alice');
+like($r->{content} // '', qr/<div id="root">/, 'a client-side route answers index.html')
+    or diag "$r->{status}";
+$r = $t->request(GET => '/projects/demo');
+is($r->{status}, 401, 'the UI itself needs a login');
+
+my $shots = getcwd() . '/t/90-web-ui.shots';
+remove_tree($shots);
+make_path($shots);
+my $port = $t->nginx_port;
+my $cmd = "cd '$src/web' && BASE=http://127.0.0.1:$port SHOTS='$shots' " .
+    "CHROMIUM='$chromium' PROJECT=demo TEMPLATE=model-serving " .
+    "timeout 900 '$node' test/e2e.mjs 2>&1";
+open(my $fh, '-|', $cmd) or die "e2e: $!";
+my $n = 0;
+while (my $line = <$fh>) {
+	chomp $line;
+	if ($line =~ /^(not )?ok - (.*?)(?: # (.*))?$/) {
+		$n++;
+		ok(!$1, "browser: $2") or diag($3 // '');
+	} else {
+		note($line);
+		diag($line) if $line =~ /^# budget/;
+	}
+}
+close($fh);
+my $rc = $? >> 8;
+ok($n > 20, "the browser walk ran its checks ($n)");
+is($rc, 0, 'the browser walk exited cleanly') or diag "exit $rc";
+note("screenshots in $shots");
+
+done_testing();

@@ -1,0 +1,343 @@
+// e2e.mjs -- walk the UI in Debian's chromium (puppeteer-core, no browser
+// download) against a running stack, printing one TAP-like line per
+// check ("ok - …" / "not ok - … # why") and "# budget …" lines.  Run by
+// t/90-web-ui.t, which starts the stack and the fixtures.
+//
+// Environment: BASE (http://127.0.0.1:port), SHOTS (a directory for the
+// screenshots), CHROMIUM (the browser binary), PROJECT, TEMPLATE.
+import fs from 'node:fs';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const BASE = process.env.BASE;
+const SHOTS = process.env.SHOTS;
+const PROJECT = process.env.PROJECT || 'demo';
+const TEMPLATE = process.env.TEMPLATE || 'model-serving';
+fs.mkdirSync(SHOTS, { recursive: true });
+
+// Routes whose modules have not landed on every branch yet: their 404s
+// are expected (the UI shows an empty state), and so are panel queries
+// to the dashcgi datasource and a share token's data path.
+const PENDING = [
+	/\/api\/v1\/globaldatasources$/, /\/api\/v1\/projects\/[^/]+\/datasources$/,
+	/\/slo-tree$/, /\/slos\//, /\/api\/v1\/projects\/[^/]+\/status$/, /\/monitors\//,
+	/\/incidents(\?|\/|$)/, /\/proxy\//, /\/api\/v1\/shared\/[^/]+\/proxy\//,
+];
+const pending = (u) => PENDING.some((re) => re.test(new URL(u).pathname + new URL(u).search));
+
+let failed = 0;
+const results = [];
+function ok(cond, name, why = '') {
+	if (cond) {
+		console.log(`ok - ${name}`);
+	} else {
+		failed++;
+		console.log(`not ok - ${name}${why ? ` # ${String(why).replace(/\n/g, ' ')}` : ''}`);
+	}
+	results.push([cond, name]);
+}
+const note = (s) => console.log(`# ${s}`);
+const auth = (u) => 'Basic ' + Buffer.from(`${u}:pw-${u}`).toString('base64');
+async function call(user, method, p, body, headers = {}) {
+	const h = { Authorization: auth(user), ...headers };
+	if (body !== undefined)
+		h['Content-Type'] = 'application/json';
+	const r = await fetch(BASE + p, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+	const t = await r.text();
+	let j = null;
+	try { j = t ? JSON.parse(t) : null; } catch { /* not JSON */ }
+	return { status: r.status, json: j };
+}
+
+const browser = await puppeteer.launch({
+	executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+	headless: true,
+	args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+	defaultViewport: { width: 1440, height: 900 },
+});
+
+// A page watched for console errors, exceptions and failed requests;
+// `allow` adds patterns that one step expects (a 409 it provokes).
+async function open(ctx, user) {
+	const page = await ctx.newPage();
+	if (user)
+		await page.authenticate({ username: user, password: `pw-${user}` });
+	page.problems = [];
+	page.allow = [];
+	const allowed = (u, status) => pending(u) || page.allow.some(([re, s]) => re.test(u) && (!s || status === null || s === status));
+	page.on('console', (m) => {
+		if (m.type() !== 'error')
+			return;
+		const u = m.location()?.url || '';
+		if (/Failed to load resource/.test(m.text()) && u && allowed(u, null))
+			return;
+		// React logs the error a panel's boundary caught and shows: a
+		// query to a datasource route not in this build (the dashcgi
+		// datasource, a share token's data path).
+		if (/no such resource: \/(proxy|api\/v1\/shared\/[^/ ]+\/proxy)\//.test(m.text()))
+			return;
+		page.problems.push(`console: ${m.text()} ${u}`);
+	});
+	page.on('pageerror', (e) => page.problems.push(`exception: ${e.message}`));
+	page.on('requestfailed', (r) => {
+		const f = r.failure()?.errorText || '';
+		if (f === 'net::ERR_ABORTED')	// navigation away, cancelled fetches
+			return;
+		page.problems.push(`request failed: ${r.url()} ${f}`);
+	});
+	page.on('response', (r) => {
+		if (r.status() >= 400 && !allowed(r.url(), r.status()))
+			page.problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+	});
+	return page;
+}
+
+let shot = 0;
+async function step(page, name, fn) {
+	const before = page.problems.length;
+	let err = null;
+	try {
+		await fn();
+	} catch (e) {
+		err = e;
+	}
+	const file = path.join(SHOTS, `${String(++shot).padStart(2, '0')}-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`);
+	await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+	const probs = page.problems.slice(before);
+	ok(!err && probs.length === 0, name, [err?.message, ...probs].filter(Boolean).join(' | '));
+	note(`screenshot ${path.basename(file)}`);
+}
+
+// Generous: a fresh browser context parses the Perses chunk cold, and
+// make check shares the machine with compilers.
+const T = { timeout: 60000 };
+const text = (page, sel) => page.$eval(sel, (e) => e.textContent);
+async function clickText(page, tag, label) {
+	const h = await page.waitForFunction((tg, l) => [...document.querySelectorAll(tg)].find((e) => e.textContent.trim() === l && !e.disabled), T, tag, label);
+	await h.asElement().click();
+}
+async function waitPanels(page, n) {
+	// Every panel drawn: a chart canvas, or the panel's own text state
+	// (no data, an error) once its loading bar is gone.
+	await page.waitForFunction((count) => {
+		const ps = [...document.querySelectorAll('[data-testid="panel"]')];
+		return ps.length >= count && ps.every((p) => p.querySelector('canvas') || (!p.querySelector('.MuiLinearProgress-root, .MuiCircularProgress-root, .MuiSkeleton-root') && p.innerText.split('\n').length > 1));
+	}, { timeout: 60000 }, n);
+}
+
+// One browser context per user: chromium keeps basic-auth credentials
+// per context, so users sharing one would all be the first.
+const alice = await open(browser.defaultBrowserContext(), 'alice');
+
+await step(alice, 'home lists projects, favorites and recent', async () => {
+	await alice.goto(`${BASE}/`);
+	await alice.waitForSelector(`[data-testid="projects"] a[href="/projects/${PROJECT}"]`, T);
+	await alice.waitForSelector('[data-testid="favorites"]', T);
+	ok((await text(alice, '[data-testid="me"]')).includes('alice'), 'the app bar shows the signed-in user');
+});
+
+// Interactive: the list's rows are links and the search box takes
+// input.  Measured cold (first load, nothing cached) and warm (a
+// second visit, the bundle in the browser cache); the budget is the
+// warm one, what a returning user sees.
+async function listTime() {
+	const t0 = Date.now();
+	await alice.goto(`${BASE}/projects/${PROJECT}`);
+	await alice.waitForSelector('[data-testid="dashboard-list"] tbody a', T);
+	await alice.waitForSelector('[data-testid="search"]:not([disabled])', T);
+	return Date.now() - t0;
+}
+await step(alice, 'dashboard list is interactive', async () => {
+	const cold = await listTime();
+	const warm = await listTime();
+	note(`budget dashboard-list-interactive cold ${cold} ms, warm ${warm} ms (budget 1000)`);
+	// The budget is reported (make check shares the machine with builds);
+	// the assertion only catches a page that stopped being fast.
+	ok(warm <= 5000, `dashboard list interactive in ${warm} ms (budget 1000 ms; cold ${cold} ms)`);
+});
+
+await step(alice, 'dashboard search by q', async () => {
+	await alice.type('[data-testid="search"]', 'Twenty');
+	await alice.waitForFunction(() => {
+		const rows = [...document.querySelectorAll('[data-testid="dashboard-list"] tbody a')];
+		return rows.length === 1 && /twenty/i.test(rows[0].textContent);
+	}, T);
+});
+
+await step(alice, 'favorite a dashboard', async () => {
+	await alice.click('[data-testid="fav-twenty"]');
+	await alice.waitForFunction(() => document.querySelector('[data-testid="fav-twenty"]').textContent === '★', T);
+});
+
+await step(alice, 'create a dashboard from a template', async () => {
+	await alice.goto(`${BASE}/projects/${PROJECT}`);
+	await alice.click('[data-testid="new-dashboard"]');
+	await alice.waitForSelector('[data-testid="new-name"]', T);
+	await alice.type('[data-testid="new-name"]', 'ui-made');
+	// MUI select: open it, pick the template.
+	const combos = await alice.$$('[role="combobox"]');
+	await combos[combos.length - 1].click();
+	await alice.waitForSelector(`[data-testid="template-${TEMPLATE}"]`, T);
+	// A DOM click: a mouse click can land on the menu while it animates.
+	await alice.$eval(`[data-testid="template-${TEMPLATE}"]`, (e) => e.click());
+	await alice.waitForSelector(`[data-testid="template-${TEMPLATE}"]`, { hidden: true, timeout: 15000 });
+	await alice.click('[data-testid="create"]');
+	await alice.waitForFunction(() => location.pathname.endsWith('/dashboards/ui-made'), T);
+	// Its panels wait on variables whose values come from the
+	// datasource: present is what this step asks.
+	await alice.waitForSelector('[data-testid="panel"]', T);
+});
+
+// Perses's Save asks first when the time range or variable values
+// differ from the saved defaults: keep the defaults, save the rest.
+async function saveClick(page) {
+	await clickText(page, 'button', 'Save');
+	const ask = await page.waitForFunction(() => [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Save Changes'), { timeout: 2000 }).catch(() => null);
+	if (ask) {
+		await page.$$eval('[role="dialog"] input[type="checkbox"]:checked', (cs) => cs.forEach((c) => c.click()));
+		await ask.asElement().click();
+	}
+}
+async function editSave(page) {
+	await clickText(page, 'button', 'Edit');
+	await saveClick(page);
+	await page.waitForFunction(() => ![...document.querySelectorAll('button')].some((b) => b.textContent.trim() === 'Save'), T);
+}
+
+await step(alice, 'edit and save twice', async () => {
+	const v0 = (await call('alice', 'GET', `/api/v1/projects/${PROJECT}/dashboards/ui-made`)).json.metadata.version;
+	await editSave(alice);
+	await editSave(alice);
+	const v = (await call('alice', 'GET', `/api/v1/projects/${PROJECT}/dashboards/ui-made`)).json.metadata.version;
+	ok(v === v0 + 2, `two saves from one tab: version ${v0} -> ${v}`);
+});
+
+await step(alice, 'a stale save shows the conflict dialog', async () => {
+	const d = (await call('carol', 'GET', `/api/v1/projects/${PROJECT}/dashboards/ui-made`)).json;
+	d.spec.display.name = 'Changed by carol';
+	const r = await call('carol', 'PUT', `/api/v1/projects/${PROJECT}/dashboards/ui-made`, d, { 'If-Match': `"${d.metadata.version}"` });
+	ok(r.status === 200, `carol saves meanwhile (${r.status})`);
+	alice.allow.push([/\/dashboards\/ui-made$/, 409]);
+	// The 409 is also logged by chromium as a failed resource.
+	await clickText(alice, 'button', 'Edit');
+	await saveClick(alice);
+	await alice.waitForSelector('[data-testid="conflict-dialog"]', T);
+	const t = await text(alice, '[data-testid="conflict-text"]');
+	ok(/carol/.test(t) && /version/.test(t), `the dialog names who changed it and when: ${t}`);
+	await alice.click('[data-testid="conflict-diff"]');
+	await alice.waitForSelector('[data-testid="diff"]', T);
+	await alice.screenshot({ path: path.join(SHOTS, 'conflict-diff.png') });
+	await alice.click('[data-testid="conflict-overwrite"]');
+	await alice.waitForSelector('[data-testid="conflict-dialog"]', { hidden: true, timeout: 15000 });
+	const now = (await call('alice', 'GET', `/api/v1/projects/${PROJECT}/dashboards/ui-made`)).json;
+	ok(now.metadata.version === d.metadata.version + 2, `overwrite wrote a new version (${now.metadata.version})`);
+});
+
+await step(alice, 'history compares two versions and restores one', async () => {
+	await alice.goto(`${BASE}/projects/${PROJECT}/dashboards/ui-made/history`);
+	await alice.waitForSelector('[data-testid="versions"] tbody tr', T);
+	await alice.click('[data-testid="a-0"]');
+	await alice.waitForSelector('[data-testid="diff"]', T);
+	await alice.click('[data-testid="restore-0"]');
+	await alice.waitForFunction(() => location.pathname.endsWith('/dashboards/ui-made'), T);
+	const v = (await call('alice', 'GET', `/api/v1/projects/${PROJECT}/dashboards/ui-made/versions`)).json;
+	ok(v[0].restoredFrom === 0, `newest version restored from 0 (${JSON.stringify(v[0])})`);
+	await alice.waitForSelector('[data-testid="panel"]', T);
+});
+
+let link = '';
+await step(alice, 'share link: create, copy, list', async () => {
+	await alice.goto(`${BASE}/projects/${PROJECT}/dashboards/ui-made`);
+	await alice.waitForSelector('[data-testid="share"]', T);
+	await alice.click('[data-testid="share"]');
+	await alice.click('[data-testid="share-create"]');
+	await alice.waitForSelector('[data-testid="share-link"]', T);
+	link = await alice.$eval('[data-testid="share-link"]', (e) => e.value);
+	ok(/\/shared\/dsh_[A-Za-z0-9_-]{43}$/.test(link), 'the link is shown once');
+	await alice.click('[data-testid="share-copy"]');
+	await alice.waitForFunction(() => document.querySelector('[data-testid="share-copy"]').textContent === 'Copied', T);
+	await alice.waitForFunction(() => [...document.querySelectorAll('[data-testid="share-status"]')].some((e) => e.textContent === 'active'), T);
+});
+
+const anon = await browser.createBrowserContext();
+const guest = await open(anon, null);
+await step(guest, 'a share link opens read-only with no login', async () => {
+	await guest.goto(link);
+	await guest.waitForSelector('[data-testid="panel"]', T);
+	const edit = await guest.$$eval('button', (bs) => bs.some((b) => b.offsetParent && b.textContent.trim() === 'Edit'));
+	ok(!edit, 'the shared view has no edit button');
+});
+
+await step(alice, 'revoke the share link', async () => {
+	await alice.click('[data-testid="share-revoke"]');
+	await alice.waitForFunction(() => [...document.querySelectorAll('[data-testid="share-status"]')].some((e) => e.textContent === 'revoked'), T);
+});
+
+await step(guest, 'a revoked link says so', async () => {
+	guest.allow.push([/\/api\/v1\/shared\//, 404]);
+	await guest.goto(link);
+	await guest.waitForSelector('[data-testid="shared-error"]', T);
+});
+
+const bob = await open(await browser.createBrowserContext(), 'bob');
+await step(bob, 'a viewer sees no edit controls', async () => {
+	await bob.goto(`${BASE}/projects/${PROJECT}/dashboards/ui-made`);
+	await bob.waitForSelector('[data-testid="panel"]', T);
+	const labels = await bob.$$eval('button', (bs) => bs.filter((b) => b.offsetParent).map((b) => b.textContent.trim()).filter(Boolean));
+	ok(!labels.includes('Edit') && !labels.includes('Share') && !labels.includes('Delete'), `viewer buttons: ${labels.join(',')}`);
+	await bob.goto(`${BASE}/projects/${PROJECT}`);
+	await bob.waitForSelector('[data-testid="dashboard-list"] tbody a', T);
+	ok(!(await bob.$('[data-testid="new-dashboard"]')), 'no "New dashboard" for a viewer');
+});
+
+await step(alice, 'delete to the trash and restore', async () => {
+	await alice.goto(`${BASE}/projects/${PROJECT}/dashboards/ui-made`);
+	await alice.waitForSelector('[data-testid="delete"]', T);
+	await alice.evaluate(() => { window.confirm = () => true; });
+	await alice.click('[data-testid="delete"]');
+	await alice.waitForFunction(() => location.pathname.endsWith(`/projects/${document.location.pathname.split('/')[2]}`), T);
+	await alice.click('[data-testid="tab-trash"]');
+	await alice.waitForSelector('[data-testid="restore-ui-made"]', T);
+	await alice.click('[data-testid="restore-ui-made"]');
+	await alice.waitForSelector('[data-testid="restore-ui-made"]', { hidden: true, timeout: 15000 });
+});
+
+await step(alice, 'members', async () => {
+	await alice.click('[data-testid="tab-members"]');
+	await alice.waitForFunction(() => document.querySelector('[data-testid="members"]')?.textContent.includes('bob'), T);
+});
+
+for (const [name, p, sel] of [
+	['SLO tree', 'slos', '[data-testid="experience"], [data-testid="empty-state"]'],
+	['uptime status page', 'uptime', '[data-testid="status-page"], [data-testid="empty-state"]'],
+	['incidents', 'incidents', '[data-testid="incidents"], [data-testid="empty-state"]'],
+]) {
+	await step(alice, name, async () => {
+		await alice.goto(`${BASE}/projects/${PROJECT}/${p}`);
+		await alice.waitForSelector(sel, T);
+		if (await alice.$('[data-testid="empty-state"]'))
+			note(`${name}: empty state (its module is not in this build)`);
+	});
+}
+
+const admin = await open(await browser.createBrowserContext(), 'admin');
+await step(admin, 'audit log (admin)', async () => {
+	await admin.goto(`${BASE}/audit`);
+	await admin.waitForFunction(() => document.querySelectorAll('[data-testid="audit"] tbody tr').length > 0, T);
+});
+
+await step(alice, 'a 20-panel dashboard is drawn', async () => {
+	// Perses mounts only the panels in view: a window that holds all 20.
+	await alice.setViewport({ width: 1440, height: 2600 });
+	const t0 = Date.now();
+	await alice.goto(`${BASE}/projects/${PROJECT}/dashboards/twenty`);
+	await waitPanels(alice, 20);
+	const ms = Date.now() - t0;
+	note(`budget twenty-panel-draw ${ms} ms (budget 2000)`);
+	// Reported against the budget; asserted only against a hang.
+	ok(ms <= 30000, `20 panels drawn in ${ms} ms (budget 2000 ms)`);
+});
+
+await browser.close();
+console.log(`# ${results.length} checks, ${failed} failed`);
+process.exit(failed ? 1 : 0);
