@@ -160,6 +160,12 @@ my @cases = (
 	    . '"#/spec/panels/<panel>" (got "#/panels/p1")',
 	    'a $ref of the wrong form' ],
 	# The rules Perses has and dashcgi did not check.
+	[ sub { $_[0]{metadata}{version} = '3' },
+	    'metadata.version: must be an integer >= 0',
+	    'metadata.version as a string (Go decodes a uint64)' ],
+	[ sub { $_[0]{metadata}{version} = -1 },
+	    'metadata.version: must be an integer >= 0',
+	    'a negative metadata.version' ],
 	[ sub { $_[0]{spec}{timezone} = 'Mars/Olympus_Mons' },
 	    'spec.timezone: "Mars/Olympus_Mons" is not a valid timezone (an '
 	    . 'IANA name such as "Europe/Paris", "UTC" or "local")',
