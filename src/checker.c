@@ -41,6 +41,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "proc.h"
 
 #define BODY_MAX	(1024 * 1024)	/* bytes kept for bodyContains */
 #define CLAIM_AHEAD	"1 second"	/* claim checks due this soon */
@@ -82,9 +83,12 @@ fmt_ms(int64_t ms, char *buf, size_t len)
 	time_t		s = (time_t)(ms / 1000);
 
 	gmtime_r(&s, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	/* Bounded fields: the compiler can see the text fits. */
+	snprintf(buf, len, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+	    (unsigned)(tm.tm_year + 1900) % 10000u,
+	    (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+	    (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+	    (unsigned)tm.tm_sec % 100u, (unsigned)(ms % 1000) % 1000u);
 }
 
 /* ------------------------------------------------------------------ */
@@ -810,33 +814,13 @@ checker_count(const struct config *cfg)
 void
 checker_proc_main(int slot, const struct config *cfg, int lfd)
 {
-	struct sigaction	 sa;
 	struct checker		 k;
 	struct check		*c;
-	sigset_t		 all;
 	int64_t			 now, wait, drain_until = 0;
 	int			 running;
 
 	(void)slot;
-	if (lfd >= 0)
-		close(lfd);
-	log_set_proc("checker");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
-		exit(0);
+	proc_child_init("checker", lfd, on_stop);
 
 	memset(&k, 0, sizeof(k));
 	k.cfg = cfg;

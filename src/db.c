@@ -805,63 +805,90 @@ db_run(const struct stmt_set *set, size_t i, int nparams,
 /* A db_stream() is under way: its end has not been handed out yet. */
 static int	 streaming;
 
+/* The connection a db_stream() reads from, its statement and start. */
+static struct dbc	*stream_conn;
+static int		 stream_g;
+static struct timespec	 stream_t0;
+
 /* Count a failed result and drop a connection that broke. */
 static void
-stream_failed(void)
+stream_failed(struct dbc *c)
 {
 	metrics_db_error();
-	if (primary.pc != NULL && PQstatus(primary.pc) != CONNECTION_OK) {
-		log_warn("database connection lost: %s",
-		    PQerrorMessage(primary.pc));
-		disconnect(&primary);
+	if (c->pc != NULL && PQstatus(c->pc) != CONNECTION_OK) {
+		log_warn("database connection lost: %s", PQerrorMessage(c->pc));
+		disconnect(c);
 	}
 }
 
+/* Send statement d in single-row mode on c; 0, or -1 after logging. */
+static int
+stream_send(struct dbc *c, const struct stmt_def *d, int nparams,
+    const char *const *params)
+{
+	int	 ok;
+
+	if (cfg->database.prepared_statements == PREPARED_UNNAMED)
+		ok = PQsendQueryParams(c->pc, d->sql, nparams, NULL, params,
+		    NULL, NULL, 0);
+	else
+		ok = PQsendQueryPrepared(c->pc, d->name, nparams, params,
+		    NULL, NULL, 0);
+	if (!ok) {
+		log_warn("%s: cannot send: %s", d->name, PQerrorMessage(c->pc));
+		stream_failed(c);
+		return -1;
+	}
+	/* Fails only when called at the wrong time: rows then come whole. */
+	if (!PQsetSingleRowMode(c->pc))
+		log_warn("%s: single-row mode refused", d->name);
+	c->last_use_ms = now_ms();
+	stream_conn = c;
+	clock_gettime(CLOCK_MONOTONIC, &stream_t0);
+	streaming = 1;
+	return 0;
+}
+
 /*
- * A long list streams from the primary, in single-row mode: replicas
- * serve the one-result reads, and a stream holds its connection until
- * it ends.
+ * A long list, in single-row mode: a read-only statement outside a
+ * change goes to a fit replica as db_run() sends it (falling back to
+ * the primary when the replica cannot take it), anything else to the
+ * primary.  The stream holds its connection until it ends.
  */
 int
 db_stream(const struct stmt_set *set, size_t i, int nparams,
     const char *const *params)
 {
 	const struct stmt_def	*d;
-	int			 g, ok;
+	struct dbc		*rc;
+	int			 g;
 
-	if (!db_ready())
-		return -1;
-	if ((g = global_index(set, i)) < 0 || !primary.prepared[g])
+	if ((g = global_index(set, i)) < 0)
 		return -1;
 	d = &set->defs[i];
-	if (cfg->database.prepared_statements == PREPARED_UNNAMED)
-		ok = PQsendQueryParams(primary.pc, d->sql, nparams, NULL,
-		    params, NULL, NULL, 0);
-	else
-		ok = PQsendQueryPrepared(primary.pc, d->name, nparams, params,
-		    NULL, NULL, 0);
-	if (!ok) {
-		log_warn("%s: cannot send: %s", d->name,
-		    PQerrorMessage(primary.pc));
-		stream_failed();
-		return -1;
+	stream_g = g;
+	if ((d->flags & STMT_READONLY) && !in_tx() && nreplicas > 0 &&
+	    !recent_writer() && (rc = pick_replica(g)) != NULL) {
+		if (stream_send(rc, d, nparams, params) == 0)
+			return 0;
+		metrics_replica_fallback();
 	}
-	/* Fails only when called at the wrong time: rows then come whole. */
-	if (!PQsetSingleRowMode(primary.pc))
-		log_warn("%s: single-row mode refused", d->name);
-	primary.last_use_ms = now_ms();
-	streaming = 1;
-	return 0;
+	if (!db_ready() || !primary.prepared[g])
+		return -1;
+	return stream_send(&primary, d, nparams, params);
 }
 
 PGresult *
 db_stream_next(void)
 {
 	PGresult	*res, *more;
+	struct dbc	*c = stream_conn;
+	struct timespec	 t1;
+	const char	*st = NULL;
 
-	if (!streaming || primary.pc == NULL)
+	if (!streaming || c == NULL || c->pc == NULL)
 		return NULL;
-	if ((res = PQgetResult(primary.pc)) == NULL) {
+	if ((res = PQgetResult(c->pc)) == NULL) {
 		streaming = 0;
 		return NULL;
 	}
@@ -871,12 +898,19 @@ db_stream_next(void)
 	case PGRES_TUPLES_OK:
 		break;
 	default:
-		stream_failed();
+		if ((st = PQresultErrorField(res, PG_DIAG_SQLSTATE)) == NULL)
+			st = "";
+		stream_failed(c);
 		break;
 	}
-	/* The end: read up to libpq's NULL so the connection is free. */
+	/* The end: counted like a db_run(), then libpq read up to its
+	 * NULL so that the connection is free. */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_statement(stream_g, (double)(t1.tv_sec - stream_t0.tv_sec) +
+	    (double)(t1.tv_nsec - stream_t0.tv_nsec) / 1e9, st,
+	    c->replica != 0);
 	streaming = 0;
-	while (primary.pc != NULL && (more = PQgetResult(primary.pc)) != NULL)
+	while (c->pc != NULL && (more = PQgetResult(c->pc)) != NULL)
 		PQclear(more);
 	return res;
 }

@@ -37,6 +37,11 @@ const struct error_code error_codes[] = {
 	    "statement_timeout" },
 	{ "migrations_pending", 503, "a statement of the route's module "
 	    "could not be prepared (schema behind the code)" },
+	{ "prepared_statements_unsupported", 503, "the pooler in front of "
+	    "PostgreSQL cannot keep named prepared statements; set "
+	    "database.prepared_statements: unnamed" },
+	{ "commit_outcome_unknown", 503, "the answer to COMMIT was lost and "
+	    "the change's fate could not be learnt; read before retrying" },
 	{ "partition_missing", 503, "a time-partitioned table has no "
 	    "partition for the row; run dashcgi maintenance" },
 };

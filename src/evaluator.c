@@ -36,6 +36,7 @@
 #include "db.h"
 #include "evaluator.h"
 #include "log.h"
+#include "proc.h"
 #include "module.h"
 
 #define INFLIGHT_MAX	64		/* transfers at once */
@@ -245,33 +246,13 @@ finish(CURLM *multi, struct delivery *d, CURLcode cc,
 void
 evaluator_main(int slot, const struct config *cfg, int lfd)
 {
-	struct sigaction	 sa;
-	sigset_t		 all;
 	CURLM			*multi;
 	CURLMsg			*m;
 	double			 next_eval, wait;
 	int			 running, left, holding = -1;
 
 	(void)slot;
-	if (lfd >= 0)
-		close(lfd);
-	log_set_proc("evaluator");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
-		exit(0);
+	proc_child_init("evaluator", lfd, on_stop);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (multi = curl_multi_init()) == NULL) {

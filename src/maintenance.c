@@ -28,6 +28,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "proc.h"
 #include "maintenance.h"
 #include "module.h"
 
@@ -223,30 +224,10 @@ on_stop(int sig)
 void
 maintenance_proc_main(int slot, const struct config *cfg, int lfd)
 {
-	struct sigaction	 sa;
 	struct timespec		 next, now;
-	sigset_t		 all;
 
 	(void)slot;
-	if (lfd >= 0)
-		close(lfd);
-	log_set_proc("maintenance");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
-		exit(0);
+	proc_child_init("maintenance", lfd, on_stop);
 
 	log_info("maintenance process started; interval %lld ms",
 	    (long long)cfg->maintenance.interval);

@@ -11,7 +11,7 @@
 extern const struct module core_module, validate_module, projects_module,
 	preferences_module, dashboards_module, templates_module,
 	shares_module, auditlog_module, slo_module, monitors_module,
-	datasource_module, perses_module, hub_module;
+	datasource_module, alerts_module, perses_module, hub_module;
 
 const struct module *const modules[] = {
 	&core_module,
@@ -25,6 +25,7 @@ const struct module *const modules[] = {
 	&slo_module,
 	&monitors_module,
 	&datasource_module,
+	&alerts_module,
 	&perses_module,
 	&hub_module,
 };

@@ -32,12 +32,13 @@
  *
  * Where dashcgi knowingly differs from Perses: member names are
  * matched exactly (Go's decoder also takes "Spec" for "spec"); spec
- * null and a grid item without content are refused (Perses stores the
- * first as its defaults and panics on the second); x, y, width and
- * height must not be negative; integers beyond 64 bits are refused
- * (json-c keeps no text for them, Go reads them as floats); and
- * variables are known from the dashboard alone (Perses also counts its
- * project and global variables, which dashcgi does not have).
+ * null or {} and a grid item without content are refused (Perses
+ * stores the first two as its defaults and panics on the third); x,
+ * y, width and height must not be negative; integers beyond 64 bits
+ * are refused (json-c keeps no text for them, Go reads them as
+ * floats); and variables are known from the dashboard alone (Perses
+ * also counts its project and global variables, which dashcgi does
+ * not have).
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -2031,15 +2032,20 @@ validate_dashboard(struct json_object *doc, char *err, size_t errlen)
 
 	if (!json_object_is_type(doc, json_type_object))
 		return fail(&v, "the document must be a JSON object");
-	/*
-	 * Perses refuses an absent spec ("spec cannot be empty") but
-	 * takes {}: its decoder fills in duration "1h" before it looks.
-	 */
 	if (check_kind(&v, doc) == -1 ||
 	    check_metadata(&v, doc) == -1 ||
 	    need_object(&v, doc, "spec", &spec) == -1)
 		goto out;
 	push(&v, "spec");
+	/*
+	 * Perses' "spec cannot be empty".  Its decoder fills in duration
+	 * "1h" before it compares, so a stock server takes {} and refuses
+	 * only an absent spec; the SPEC (and templates) hold {} empty.
+	 */
+	if (json_object_object_length(spec) == 0) {
+		fail(&v, "must not be empty");
+		goto out;
+	}
 	if (check_display(&v, spec) == -1 ||
 	    check_duration(&v, spec, "duration") == -1 ||
 	    check_duration(&v, spec, "refreshInterval") == -1 ||

@@ -118,6 +118,7 @@ my @cases = (
 	    'metadata.tags[0]: must be 1 to 50 characters (got 51)',
 	    'a tag of 51 characters' ],
 	[ sub { delete $_[0]{spec} }, 'spec: required', 'no spec' ],
+	[ sub { $_[0]{spec} = {} }, 'spec: must not be empty', 'an empty spec' ],
 	[ sub { $_[0]{spec}{display} = 'API' },
 	    'spec.display: must be an object', 'spec.display is a string' ],
 	[ sub { $_[0]{spec}{duration} = '1hour' },
@@ -157,6 +158,12 @@ my @cases = (
 	    . '"#/spec/panels/<panel>" (got "#/panels/p1")',
 	    'a $ref of the wrong form' ],
 	# The rules Perses has and dashcgi did not check.
+	[ sub { $_[0]{metadata}{version} = '3' },
+	    'metadata.version: must be an integer >= 0',
+	    'metadata.version as a string (Go decodes a uint64)' ],
+	[ sub { $_[0]{metadata}{version} = -1 },
+	    'metadata.version: must be an integer >= 0',
+	    'a negative metadata.version' ],
 	[ sub { $_[0]{spec}{timezone} = 'Mars/Olympus_Mons' },
 	    'spec.timezone: "Mars/Olympus_Mons" is not a valid timezone (an '
 	    . 'IANA name such as "Europe/Paris", "UTC" or "local")',
@@ -233,7 +240,6 @@ my @perses_accepts = (
 	    'a duplicate tag (dropped)' ],
 	[ sub { $_[0]{metadata}{tags} = [ (map { "t$_" } 1 .. 20), 't1' ] },
 	    '21 tags of which 20 distinct' ],
-	[ sub { $_[0]{spec} = {} }, 'an empty spec (Perses fills in 1h)' ],
 	[ sub { $_[0]{spec}{duration} = '' }, 'an empty duration' ],
 	[ sub { $_[0]{spec}{panels}{p2}{kind} = 'Grid' },
 	    'a panel of kind Grid (any string)' ],

@@ -45,6 +45,19 @@ my $LINK = '00000000-0000-4000-8000-000000000051';
 my $INC = '00000000-0000-4000-8000-0000000000a1';
 my $IKEY = '00000000-0000-4000-8000-0000000000a2';
 my $DIK = 'dik_' . ('t51' x 14) . 'x';
+# SLO d1 (SLI sli-d1), monitor and channel d1 in p1.
+sub slo_doc {
+	my ($name, $sli, $version) = @_;
+	my $v = defined $version ? qq{,"version":$version} : '';
+	return qq({"kind":"SLO","metadata":{"name":"$name"$v},"spec":{)
+	    . qq("experience":"E","journey":"J","target":0.99,"window":"28d",)
+	    . qq("indicators":[{"id":"$sli"}]}});
+}
+# A point an hour ago, on the 5-minute resolution.
+my $POINT_T = do {
+	my @g = gmtime(int(time / 300) * 300 - 3600);
+	sprintf('%04d-%02d-%02dT%02d:%02d:00Z', $g[5] + 1900, $g[4] + 1, @g[3, 2, 1]);
+};
 # Datasource and variable d1, global and in p1 (src/api/perses.c).
 my $DS_SPEC = '{"plugin":{"kind":"PrometheusDatasource",'
     . '"spec":{"directUrl":"http://prom:9090"}}}';
@@ -99,6 +112,19 @@ INSERT INTO datasource (project, name, spec, created_by, updated_by)
 INSERT INTO variable (project, name, spec, created_by, updated_by)
     VALUES (NULL, 'd1', '$VAR_SPEC', 'test', 'test'),
            ('p1', 'd1', '$VAR_SPEC', 'test', 'test');
+INSERT INTO slo (project, name, spec, experience, journey, target,
+    slo_window, created_by, updated_by)
+    VALUES ('p1', 'd1', '{"experience":"E","journey":"J","target":0.99,'
+    '"window":"28d","indicators":[{"id":"sli-d1"}]}', 'E', 'J', 0.99, '28d',
+    'test', 'test');
+INSERT INTO sli (project, id, slo_id, ord)
+    SELECT 'p1', 'sli-d1', id, 0 FROM slo WHERE project = 'p1' AND name = 'd1';
+INSERT INTO monitor (project, name, spec, every, paused, created_by, updated_by)
+    VALUES ('p1', 'd1', '{"url":"http://127.0.0.1:9/","timeout":"1s"}', '60s',
+	true, 'test', 'test');
+INSERT INTO notification_channel (project, name, type, url, created_by,
+    updated_by) VALUES ('p1', 'd1', 'webhook', 'https://hooks.example/',
+    'test', 'test');
 COMMIT;
 SQL
 $t->psql($FIXTURE);
@@ -121,7 +147,11 @@ SELECT md5(concat_ws('|',
     (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM integration_key x),
     (SELECT string_agg(x::text, ',' ORDER BY x.name) FROM hub_channel x),
     (SELECT string_agg(x::text, ',' ORDER BY x.project, x.name) FROM datasource x),
-    (SELECT string_agg(x::text, ',' ORDER BY x.project, x.name) FROM variable x)))
+    (SELECT string_agg(x::text, ',' ORDER BY x.project, x.name) FROM variable x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM slo x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.sli, x.t) FROM sli_point x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM monitor x),
+    (SELECT string_agg(x::text, ',' ORDER BY x.id) FROM notification_channel x)))
 SQL
 sub digest { $t->psql($DIGEST) }
 
@@ -538,6 +568,22 @@ my %BODY = (
 	'POST /api/v1/projects/{project}/integrations' => '{"name":"t51"}',
 	'PUT /api/v1/projects/{project}/hub-channels/{name}' =>
 	    '{"type":"slack","url":"http://127.0.0.1:9/s"}',
+	'POST /api/v1/projects/{project}/slos' => slo_doc('s-new', 'sli-new'),
+	'PUT /api/v1/projects/{project}/slos/{name}' => slo_doc('d1', 'sli-d1', 0),
+	'POST /api/v1/projects/{project}/sli-points' =>
+	    qq({"sli":"sli-d1","t":"$POINT_T","good":9,"bad":1}\n),
+	'POST /api/v1/projects/{project}/monitors' =>
+	    '{"kind":"Monitor","metadata":{"name":"m-new"},'
+	    . '"spec":{"url":"http://127.0.0.1:9/"}}',
+	'PUT /api/v1/projects/{project}/monitors/{name}' =>
+	    '{"kind":"Monitor","metadata":{"name":"d1","version":0},'
+	    . '"spec":{"url":"http://127.0.0.1:9/","paused":true}}',
+	'POST /api/v1/projects/{project}/channels' =>
+	    '{"kind":"NotificationChannel","metadata":{"name":"c-new"},'
+	    . '"spec":{"type":"webhook","url":"https://hooks.example/"}}',
+	'PUT /api/v1/projects/{project}/channels/{name}' =>
+	    '{"kind":"NotificationChannel","metadata":{"name":"d1","version":0},'
+	    . '"spec":{"type":"slack","url":"https://hooks.example/"}}',
 	'POST /api/v1/globaldatasources' => res_doc('GlobalDatasource', 'ds-new'),
 	'PUT /api/v1/globaldatasources/{name}' =>
 	    res_doc('GlobalDatasource', 'd1', 0),
@@ -601,6 +647,10 @@ sub change_req {
 		$r{body} = $body // '{}';
 	} elsif ($rt->{flags}{ndjson}) {
 		$r{body} = $body // "{}\n";
+		$r{content_type} = 'application/x-ndjson';
+	} elsif (defined $body) {
+		# A route that reads its own body (JSON array or NDJSON).
+		$r{body} = $body;
 		$r{content_type} = 'application/x-ndjson';
 	}
 	# Dashboard changes carry If-Match "0" unless told otherwise

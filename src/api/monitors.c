@@ -584,7 +584,7 @@ check_url(struct req *r, const char *field, const char *url)
 		return -1;
 	}
 	if ((u = curl_url()) == NULL) {
-		http_error(r, 500, "internal", "out of memory");
+		http_error(r, 500, "internal_error", "out of memory");
 		return -1;
 	}
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
@@ -1195,7 +1195,7 @@ api_monitor_check(struct req *r)
 		goto out;
 	}
 	if (check_spec_from_row(res, 0, 0, &s) == -1) {
-		http_error(r, 500, "internal", "monitor \"%s\" has a stored "
+		http_error(r, 500, "internal_error", "monitor \"%s\" has a stored "
 		    "duration that does not parse", p[1]);
 		goto out;
 	}

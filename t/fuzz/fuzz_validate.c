@@ -13,8 +13,8 @@
  *   - an accepted document is an object of kind "Dashboard" (written
  *     back so whatever its letter case), whose metadata.name passes
  *     validate_name() (all of it: "a\u0000b" is not "a"), whose tags
- *     are distinct and at most 20, and whose spec is an object (what
- *     dashboards.c relies on; Perses takes {});
+ *     are distinct and at most 20, and whose spec is a non-empty
+ *     object (what dashboards.c and templates.c rely on);
  *   - a refused document is not modified; an accepted one only by the
  *     two normalisations, so validating it again accepts it and leaves
  *     it as it is (idempotent).
@@ -57,8 +57,9 @@ check_accepted(struct json_object *doc)
 	    (size_t)json_object_get_string_len(name),
 	    "accepted without a valid metadata.name");
 	FUZZ_CHECK(json_object_object_get_ex(doc, "spec", &spec) &&
-	    json_object_is_type(spec, json_type_object),
-	    "accepted without a spec object");
+	    json_object_is_type(spec, json_type_object) &&
+	    json_object_object_length(spec) > 0,
+	    "accepted without a non-empty spec");
 	if (json_object_object_get_ex(meta, "tags", &tags) &&
 	    json_object_is_type(tags, json_type_array)) {
 		n = json_object_array_length(tags);
