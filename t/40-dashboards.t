@@ -11,6 +11,7 @@ use Time::Local qw(timegm);
 use MIME::Base64 qw(encode_base64url);
 use POSIX ();
 use DashTest;
+use DashTest::Fixtures;
 
 my $t = DashTest->new(workers => 2, config => { auth => { admins => ['admin'] } });
 
@@ -58,14 +59,6 @@ sub req {
 	my ($m, $path, %o) = @_;
 	$o{user} //= 'alice';
 	return $t->request($m, $path, %o);
-}
-
-sub is_error {
-	my ($r, $status, $code, $name) = @_;
-	is($r->{status}, $status, "$name: $status") or diag $r->{content};
-	my $j = eval { JSON::PP->new->decode($r->{content} // '') } // {};
-	is($j->{code}, $code, "$name: error $code");
-	return $j;
 }
 
 my $RFC3339 = qr/^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$/;

@@ -12,6 +12,7 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(time sleep);
 use DashTest;
+use DashTest::Fixtures;
 
 # Enough workers that the 20 writers really meet in the database.
 my $t = DashTest->new(workers => 8);
@@ -32,32 +33,12 @@ open(my $pw, '>>', $t->tmpdir . '/htpasswd') or die "htpasswd: $!";
 print $pw map { "w$_:{PLAIN}pw-w$_\n" } 1 .. 20;
 close $pw or die "htpasswd: $!";
 
-sub dash {
-	my ($name, %o) = @_;
-	my $d = { kind => 'Dashboard', metadata => { name => $name }, spec => {
-	    display => { name => $o{display} // "Dashboard $name" },
-	    duration => '1h',
-	    panels => { p1 => { kind => 'Panel', spec => {
-		plugin => { kind => 'TimeSeriesChart', spec => {} } } } },
-	    layouts => [ { kind => 'Grid', spec => { items => [ { x => 0, y => 0,
-		width => 12, height => 6,
-		content => { '$ref' => '#/spec/panels/p1' } } ] } } ] } };
-	$d->{metadata}{version} = $o{version} if defined $o{version};
-	return $d;
-}
+sub dash { return dashboard_doc(@_) }
 
 sub req {
 	my ($m, $path, %o) = @_;
 	$o{user} //= 'alice';
 	return $t->request($m, $path, %o);
-}
-
-sub is_error {
-	my ($r, $status, $code, $name) = @_;
-	is($r->{status}, $status, "$name: $status") or diag $r->{content};
-	my $j = eval { JSON::PP->new->decode($r->{content} // '') } // {};
-	is($j->{code}, $code, "$name: error $code");
-	return $j;
 }
 
 sub create {

@@ -8,6 +8,7 @@ use strict;
 use warnings;
 use Test::More;
 use DashTest;
+use DashTest::Fixtures;
 
 my $t = DashTest->new(workers => 2);
 
@@ -37,14 +38,6 @@ sub req {
 	my ($m, $path, %o) = @_;
 	$o{user} //= 'alice';
 	return $t->request($m, $path, %o);
-}
-
-sub is_error {
-	my ($r, $status, $code, $name) = @_;
-	is($r->{status}, $status, "$name: $status") or diag $r->{content};
-	my $j = eval { JSON::PP->new->decode($r->{content} // '') } // {};
-	is($j->{code}, $code, "$name: error $code");
-	return $j;
 }
 
 sub history_rows {

@@ -8,6 +8,7 @@ use warnings;
 use utf8;
 use Test::More;
 use DashTest;
+use DashTest::Fixtures;
 
 my $t = DashTest->new(workers => 2);
 
@@ -51,14 +52,6 @@ sub req {
 	my ($m, $path, %o) = @_;
 	$o{user} //= 'alice';
 	return $t->request($m, $path, %o);
-}
-
-sub is_error {
-	my ($r, $status, $code, $name) = @_;
-	is($r->{status}, $status, "$name: $status") or diag $r->{content};
-	my $j = eval { JSON::PP->new->decode($r->{content} // '') } // {};
-	is($j->{code}, $code, "$name: error $code");
-	return $j;
 }
 
 sub ok_req {

@@ -47,6 +47,10 @@ $www = undef unless defined $ENV{DASHCGI_SRCDIR} && -f "$www/index.html";
 my $t = DashTest->new(workers => 2, auth => 1, nginx_port => $PORT,
     watchdog => 0, durable => 1, www => $www,
     config => { log => { level => 'info' },
+    # A checker and an evaluator run, as in production; the monitors
+    # check a loopback target of the demo's own.
+    monitors => { checkers => 1, allow_private => 'true' },
+    hub => { evaluators => 1, interval => '15s' },
     auth => { admins => ['admin'] },
     # Share links the demo prints open straight in a browser.
     shares => { url_prefix => $www ? "http://127.0.0.1:$PORT/shared/"
@@ -96,6 +100,48 @@ print $dout;
 my $SLO = $t->psql("SELECT name FROM slo WHERE project = 'demo' " .
     "ORDER BY spec -> 'description', name LIMIT 1");
 
+# Uptime: a loopback target of our own (t/monitor-target.pl) and
+# monitors of it, checked by a real checker process every 10 s; one
+# answers 500, so it goes down and opens a hub incident.
+print "t/demo: starting an HTTP target and uptime monitors ...
+";
+my $tdir = $t->tmpdir;
+$t->spawn([$^X, "$ENV{DASHCGI_SRCDIR}/t/monitor-target.pl",
+    "$tdir/target.port", $tdir]);
+{
+	my $deadline = time + 10;
+	sleep 0.05 while !-s "$tdir/target.port" && time < $deadline;
+}
+my $tport = do { local (@ARGV) = ("$tdir/target.port"); my $l = <>; chomp $l; $l };
+for my $m ([ 'shop-home', '/' ], [ 'shop-api', '/?delay=120' ],
+    [ 'shop-search', '/?delay=40' ], [ 'payments', '/?status=500' ]) {
+	seed("monitor $m->[0]", 200, POST => '/api/v1/projects/demo/monitors',
+	    user => 'alice', json => { kind => 'Monitor',
+	    metadata => { name => $m->[0] }, spec => {
+	    url => "http://127.0.0.1:$tport$m->[1]", interval => '10s',
+	    timeout => '5s', failureThreshold => 2 } });
+}
+# The incident hub: events with metrics, an alert rule on them, incidents
+# in several states (made through the API, as an integration would).
+print "t/demo: events, an alert rule and incidents ...
+";
+seed('events', 202, POST => '/api/v1/projects/demo/events', user => 'alice',
+    json => [ map { { topic => 'checkout.metrics', data => {
+    metric => 'latency_ms', value => 80 + 7 * ($_ % 13) } } } 1 .. 200 ]);
+seed('alert rule', 201, POST => '/api/v1/projects/demo/alert-rules',
+    user => 'alice', json => { kind => 'AlertRule',
+    metadata => { name => 'checkout-latency' }, spec => {
+    type => 'threshold', metric => 'latency_ms', window => '5m',
+    aggregate => 'avg', op => '>', threshold => 100, for => '0s',
+    severity => 'high' } });
+for my $i ([ 'Checkout 5xx above 2%', 'critical', 'co-5xx' ],
+    [ 'Search latency p95 above 800 ms', 'medium', 'search-p95' ],
+    [ 'Nightly export failed', 'low', 'export' ]) {
+	seed("incident $i->[2]", 201, POST => '/api/v1/projects/demo/incidents',
+	    user => 'alice', json => { title => $i->[0], severity => $i->[1],
+	    dedupKey => $i->[2], source => 'demo' });
+}
+
 my @examples = (
 	[ 'liveness', "curl -i $url/live",
 	    GET => '/live', 200 ],
@@ -135,6 +181,20 @@ my @examples = (
 	[ 'the audit log of project demo, as carol (project admin)',
 	    "curl -s -u carol:pw-carol '$url/api/v1/audit?project=demo'",
 	    GET => '/api/v1/audit?project=demo', 200, user => 'carol' ],
+	[ 'the uptime status page of project demo',
+	    "curl -s -u bob:pw-bob $url/api/v1/projects/demo/status",
+	    GET => '/api/v1/projects/demo/status', 200, user => 'bob' ],
+	[ 'open incidents',
+	    "curl -s -u bob:pw-bob $url/api/v1/projects/demo/incidents",
+	    GET => '/api/v1/projects/demo/incidents', 200, user => 'bob' ],
+	[ 'dashcgi as a Prometheus datasource: remaining error budgets',
+	    "curl -s -u bob:pw-bob '$url/proxy/globaldatasources/dashcgi/api/v1/query?query=slo_error_budget_remaining'",
+	    GET => '/proxy/globaldatasources/dashcgi/api/v1/query?query=slo_error_budget_remaining',
+	    200, user => 'bob' ],
+	[ 'and as an Alertmanager: open incidents as alerts',
+	    "curl -s -u bob:pw-bob $url/proxy/globaldatasources/dashcgi-alerts/api/v2/alerts",
+	    GET => '/proxy/globaldatasources/dashcgi-alerts/api/v2/alerts', 200,
+	    user => 'bob' ],
 	[ 'the SLO fleet in the seed system\'s shape',
 	    "curl -s -u bob:pw-bob '$url/api/seed?project=demo'",
 	    GET => '/api/seed?project=demo', 200, user => 'bob' ],
