@@ -214,12 +214,13 @@ AS $$
 	       generate_series(lo, hi, step) st (t)
 $$;
 
+-- The label sets of the severities a project has had incidents of.
 CREATE FUNCTION ds_incidents_open_series(projects text[]) RETURNS SETOF jsonb
 	LANGUAGE sql STABLE
 AS $$
-	SELECT jsonb_build_object('project', p, 'severity', s)
-	  FROM unnest(projects) p,
-	       unnest(ARRAY['low', 'medium', 'high', 'critical']) s
+	SELECT DISTINCT jsonb_build_object('project', project, 'severity',
+		   severity)
+	  FROM incident WHERE project = ANY (projects)
 $$;
 
 INSERT INTO ds_metric (name, points, series, type, help) VALUES

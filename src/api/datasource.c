@@ -414,88 +414,66 @@ selectors(struct req *r, int required)
 	return json_text(r, a);
 }
 
+/*
+ * Run statement stmt and answer its rows inside Prometheus's success
+ * envelope: head, the rows comma-separated, tail.
+ */
 static void
-api_series(struct req *r)
+answer(struct req *r, int stmt, int n, const char **p, const char *head,
+    const char *tail)
 {
-	const char	*p[4];
 	PGresult	*res;
 
-	if (read_params(r) == -1)
-		return;
-	who(r, p);
-	if ((p[3] = selectors(r, 1)) == NULL)
-		return;
-	res = db_run(&ds_stmts, DSQ_SERIES, 4, p);
+	res = db_run(&ds_stmts, (size_t)stmt, n, p);
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		prom_db_error(r, res);
 		PQclear(res);
 		return;
 	}
-	send_rows(r, res, "{\"status\":\"success\",\"data\":[", "]}");
+	send_rows(r, res, head, tail);
 	PQclear(res);
 }
 
-/* One row, one JSON value: the data of a success envelope. */
+#define DATA_HEAD	"{\"status\":\"success\",\"data\":"
+
+/* series, labels and label values: who asks, then the selectors. */
 static void
-send_data(struct req *r, PGresult *res)
+by_selectors(struct req *r, int stmt, int required, const char *head,
+    const char *tail)
 {
-	send_rows(r, res, "{\"status\":\"success\",\"data\":", "}");
+	const char	*p[5];
+
+	if (read_params(r) == -1)
+		return;
+	who(r, p);
+	if ((p[3] = selectors(r, required)) == NULL)
+		return;
+	p[4] = api_param(r, "label");
+	answer(r, stmt, stmt == DSQ_VALUES ? 5 : 4, p, head, tail);
+}
+
+static void
+api_series(struct req *r)
+{
+	by_selectors(r, DSQ_SERIES, 1, DATA_HEAD "[", "]}");
 }
 
 static void
 api_labels(struct req *r)
 {
-	const char	*p[4];
-	PGresult	*res;
-
-	if (read_params(r) == -1)
-		return;
-	who(r, p);
-	if ((p[3] = selectors(r, 0)) == NULL)
-		return;
-	res = db_run(&ds_stmts, DSQ_LABELS, 4, p);
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		prom_db_error(r, res);
-		PQclear(res);
-		return;
-	}
-	send_data(r, res);
-	PQclear(res);
+	by_selectors(r, DSQ_LABELS, 0, DATA_HEAD, "}");
 }
 
 static void
 api_label_values(struct req *r)
 {
-	const char	*p[5];
-	PGresult	*res;
-
-	who(r, p);
-	if ((p[3] = selectors(r, 0)) == NULL)
-		return;
-	p[4] = api_param(r, "label");
-	res = db_run(&ds_stmts, DSQ_VALUES, 5, p);
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		prom_db_error(r, res);
-		PQclear(res);
-		return;
-	}
-	send_data(r, res);
-	PQclear(res);
+	by_selectors(r, DSQ_VALUES, 0, DATA_HEAD, "}");
 }
 
 static void
 api_metadata(struct req *r)
 {
-	PGresult	*res;
-
-	res = db_run(&ds_stmts, DSQ_METADATA, 0, NULL);
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		prom_db_error(r, res);
-		PQclear(res);
-		return;
-	}
-	send_data(r, res);
-	PQclear(res);
+	answer(r, DSQ_METADATA, 0, NULL, DATA_HEAD, "}");
 }
 
 static void
