@@ -50,7 +50,8 @@
 /* Cursor-paged list filters: $1 project $2 experience $3 journey. */
 enum {
 	SL_ROLE, SL_LIST, SL_GET, SL_CREATE, SL_UPDATE, SL_DELETE, SL_STATUS,
-	SL_TREE, SL_LOCK, SL_INGEST, SL_SEED, SL_SERIES, SL_UNKNOWN, SL__COUNT
+	SL_TREE, SL_LOCK, SL_INGEST, SL_SEED, SL_SERIES, SL_UNKNOWN, SL_OPENSLO,
+	SL__COUNT
 };
 
 static const struct stmt_def defs[SL__COUNT] = {
@@ -284,6 +285,47 @@ static const struct stmt_def defs[SL__COUNT] = {
 	    " WHERE i.project = $1::text AND ($2::text IS NULL OR i.id > $2::text)"
 	    " AND ($7::text[] IS NULL OR i.id = ANY ($7::text[]))"
 	    " ORDER BY i.id LIMIT $3::int", 7 },
+	/*
+	 * The SLO as an OpenSLO v1 SLO (JSON): its first SLI inline as a
+	 * ratio of dashcgi's counts; experience, owner and version as
+	 * annotations.  Columns: version, document, number of SLIs.
+	 */
+	[SL_OPENSLO] = { "slo_openslo",
+	    "SELECT s.version, jsonb_build_object('apiVersion', 'openslo/v1',"
+	    " 'kind', 'SLO', 'metadata', jsonb_build_object('name', s.name,"
+	    " 'displayName', coalesce(s.spec -> 'display' ->> 'name', s.name),"
+	    " 'annotations', jsonb_build_object("
+	    "'dashcgi/experience', s.experience,"
+	    " 'dashcgi/owner', s.spec ->> 'owner',"
+	    " 'dashcgi/version', s.version::text)),"
+	    " 'spec', jsonb_build_object('description', s.spec -> 'description',"
+	    " 'service', s.journey, 'indicator', jsonb_build_object("
+	    "'metadata', jsonb_build_object('name', i ->> 'id', 'displayName',"
+	    " coalesce(i -> 'display' ->> 'name', i ->> 'id')),"
+	    " 'spec', jsonb_build_object('ratioMetric', jsonb_build_object("
+	    "'counter', true,"
+	    " 'good', jsonb_build_object('metricSource', jsonb_build_object("
+	    "'type', 'dashcgi', 'spec', jsonb_build_object('project', s.project,"
+	    " 'sli', i ->> 'id', 'count', 'good'))),"
+	    " 'total', jsonb_build_object('metricSource', jsonb_build_object("
+	    "'type', 'dashcgi', 'spec', jsonb_build_object('project', s.project,"
+	    " 'sli', i ->> 'id', 'count', 'good+bad')))))),"
+	    " 'timeWindow', jsonb_build_array(CASE s.slo_window"
+	    " WHEN 'calendar-month' THEN jsonb_build_object('duration', '1M',"
+	    " 'isRolling', false, 'calendar', jsonb_build_object('startTime',"
+	    " '2024-01-01 00:00:00', 'timeZone', 'UTC'))"
+	    " WHEN 'calendar-week' THEN jsonb_build_object('duration', '1w',"
+	    " 'isRolling', false, 'calendar', jsonb_build_object('startTime',"
+	    " '2024-01-01 00:00:00', 'timeZone', 'UTC'))"
+	    " ELSE jsonb_build_object('duration', s.slo_window,"
+	    " 'isRolling', true) END),"
+	    " 'budgetingMethod', 'Occurrences',"
+	    " 'objectives', jsonb_build_array(jsonb_build_object("
+	    "'displayName', coalesce(s.spec -> 'display' ->> 'name', s.name),"
+	    " 'target', s.spec -> 'target'))))::text,"
+	    " jsonb_array_length(s.spec -> 'indicators')"
+	    " FROM slo s, LATERAL (SELECT s.spec -> 'indicators' -> 0 AS i) x"
+	    " WHERE s.project = $1::text AND s.name = $2::text", 2 },
 	/* The ids of $2 that are not SLIs of the project, in order. */
 	[SL_UNKNOWN] = { "slo_unknown_slis",
 	    "SELECT array_to_string(array_agg(x ORDER BY x), ', ')"
@@ -580,6 +622,35 @@ spec_check(struct req *r, struct json_object *spec)
 }
 
 /*
+ * metadata.name into in->name: required on POST, on PUT the {name} of
+ * the path (an SLO cannot be renamed).  0, or -1 after answering 400.
+ */
+static int
+name_member(struct req *r, struct json_object *md, const char *path_name,
+    struct slo_in *in)
+{
+	int	 rc;
+
+	if ((rc = api_str_member(r, md, "name", "metadata.name",
+	    API_NULL_ABSENT, &in->name)) == -1)
+		return -1;
+	if (path_name != NULL && rc == 1 && strcmp(in->name, path_name) != 0) {
+		api_invalid(r, "metadata.name: \"%.80s\" differs from the SLO "
+		    "in the path (\"%s\"); an SLO cannot be renamed", in->name,
+		    path_name);
+		return -1;
+	}
+	if (path_name != NULL)
+		in->name = path_name;
+	else if (rc == 0 || !validate_name(in->name)) {
+		api_invalid(r, "metadata.name: required, 1-75 characters of "
+		    "[a-zA-Z0-9_.-], got \"%.80s\"", in->name ? in->name : "");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The body of POST and PUT: {"kind":"SLO","metadata":{"name",
  * "project","version"},"spec":{…}}.  path_name is the {name} of a PUT.
  * 0, or -1 after answering 400.
@@ -620,22 +691,8 @@ slo_parse(struct req *r, const char *project, const char *path_name,
 	if (api_only_members(r, md, "metadata.", mkeys, "SLO metadata has "
 	    "name, project and version") == -1)
 		return -1;
-	if ((rc = api_str_member(r, md, "name", "metadata.name",
-	    API_NULL_ABSENT, &in->name)) == -1)
+	if (name_member(r, md, path_name, in) == -1)
 		return -1;
-	if (path_name != NULL && rc == 1 && strcmp(in->name, path_name) != 0) {
-		api_invalid(r, "metadata.name: \"%.80s\" differs from the SLO "
-		    "in the path (\"%s\"); an SLO cannot be renamed", in->name,
-		    path_name);
-		return -1;
-	}
-	if (path_name != NULL)
-		in->name = path_name;
-	else if (rc == 0 || !validate_name(in->name)) {
-		api_invalid(r, "metadata.name: required, 1-75 characters of "
-		    "[a-zA-Z0-9_.-], got \"%.80s\"", in->name ? in->name : "");
-		return -1;
-	}
 	if ((rc = api_str_member(r, md, "project", "metadata.project",
 	    API_NULL_ABSENT, &s)) == -1)
 		return -1;
@@ -660,6 +717,415 @@ slo_parse(struct req *r, const char *project, const char *path_name,
 	in->spec = json_object_to_json_string_ext(spec,
 	    JSON_C_TO_STRING_PLAIN);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* OpenSLO v1 (SPEC §8): an SLO with one inline ratio SLI, in JSON */
+
+/*
+ * What OpenSLO has no field for travels in annotations: an export
+ * writes them and an import reads them back (an SLO from another tool
+ * has none: its experience is then its service, spec.service).
+ */
+#define OS_EXPERIENCE	"dashcgi/experience"
+#define OS_OWNER	"dashcgi/owner"
+#define OS_VERSION	"dashcgi/version"
+
+/* OpenSLO durations and the windows they are (a calendar one starts
+ * on a Monday or on the 1st, 00:00 UTC). */
+static const struct os_window {
+	const char	*duration;
+	int		 rolling;
+	const char	*window;
+} os_windows[] = {
+	{ "7d", 1, "7d" }, { "1w", 1, "7d" }, { "28d", 1, "28d" },
+	{ "4w", 1, "28d" }, { "30d", 1, "30d" },
+	{ "1w", 0, "calendar-week" }, { "7d", 0, "calendar-week" },
+	{ "1M", 0, "calendar-month" },
+};
+
+/* ?format=: 1 openslo, 0 the native document, -1 after answering 400. */
+static int
+format_param(struct req *r)
+{
+	const char	*s = http_query(r, "format");
+
+	if (s == NULL || strcmp(s, "native") == 0)
+		return 0;
+	if (strcmp(s, "openslo") == 0)
+		return 1;
+	http_error(r, 400, "bad_request", "format: \"openslo\" (an OpenSLO "
+	    "v1 SLO) or \"native\", got \"%.32s\"", s);
+	return -1;
+}
+
+/*
+ * Member key of o as an object in *out.  1, 0 when absent or null
+ * (400 when required), -1 after answering 400.
+ */
+static int
+os_object(struct req *r, struct json_object *o, const char *key,
+    const char *path, int required, struct json_object **out)
+{
+	struct json_object	*v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    json_object_is_type(v, json_type_null)) {
+		if (!required)
+			return 0;
+		api_invalid(r, "%s: required, an object", path);
+		return -1;
+	}
+	if (!json_object_is_type(v, json_type_object)) {
+		api_invalid(r, "%s: must be an object", path);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+/* Refuse members of o that dashcgi cannot honour: -1 after 400. */
+static int
+os_refuse(struct req *r, struct json_object *o, const char *prefix,
+    const char *const *keys, const char *why)
+{
+	size_t	 i;
+
+	for (i = 0; keys[i] != NULL; i++)
+		if (json_object_object_get_ex(o, keys[i], NULL)) {
+			api_invalid(r, "%s%s: %s", prefix, keys[i], why);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * "YYYY-MM-DD HH:MM:SS" (OpenSLO's calendar.startTime) at 00:00:00 on
+ * a Monday (week) or on the 1st (month): the start of a UTC period.
+ */
+static int
+os_period_start(const char *s, int week)
+{
+	static const int t[] = { 0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4 };
+	int	 y, m, d, n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2d 00:00:00%n", &y, &m, &d, &n) != 3 ||
+	    n != 19 || s[n] != '\0' || m < 1 || m > 12 || d < 1 || d > 31)
+		return 0;
+	if (!week)
+		return d == 1;
+	y -= m < 3;	/* Sakamoto: 1 is Monday */
+	return (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7 == 1;
+}
+
+/* spec.timeWindow: one window dashcgi has.  Its name, or NULL (400). */
+static const char *
+os_time_window(struct req *r, struct json_object *spec)
+{
+	static const char *const keys[] = { "duration", "isRolling",
+	    "calendar", NULL };
+	static const char *const ckeys[] = { "startTime", "timeZone", NULL };
+	struct json_object	*a, *w, *cal, *v;
+	const char		*dur, *s;
+	size_t			 i;
+	int			 rolling, rc;
+
+	if (!json_object_object_get_ex(spec, "timeWindow", &a) ||
+	    !json_object_is_type(a, json_type_array) ||
+	    json_object_array_length(a) != 1 ||
+	    !json_object_is_type(w = json_object_array_get_idx(a, 0),
+	    json_type_object)) {
+		api_invalid(r, "spec.timeWindow: required, an array of one "
+		    "window ({\"duration\",\"isRolling\",\"calendar\"})");
+		return NULL;
+	}
+	if (api_only_members(r, w, "spec.timeWindow[0].", keys, "a time "
+	    "window has duration, isRolling and calendar") == -1 ||
+	    (rc = api_str_member(r, w, "duration",
+	    "spec.timeWindow[0].duration", API_NULL_ABSENT, &dur)) == -1 ||
+	    os_object(r, w, "calendar", "spec.timeWindow[0].calendar", 0,
+	    &cal) == -1)
+		return NULL;
+	rolling = cal == NULL;
+	if (json_object_object_get_ex(w, "isRolling", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			api_invalid(r, "spec.timeWindow[0].isRolling: must be "
+			    "true or false");
+			return NULL;
+		}
+		rolling = json_object_get_boolean(v);
+	}
+	for (i = 0; rc == 1 && i < sizeof(os_windows) /
+	    sizeof(os_windows[0]); i++)
+		if (strcmp(dur, os_windows[i].duration) == 0 &&
+		    rolling == os_windows[i].rolling)
+			break;
+	if (rc == 0 || i == sizeof(os_windows) / sizeof(os_windows[0])) {
+		api_invalid(r, "spec.timeWindow[0].duration: a rolling window "
+		    "of 7d (1w), 28d (4w) or 30d, or a calendar window of 1w "
+		    "or 1M; got \"%.32s\" (%s)", dur != NULL ? dur : "",
+		    rolling ? "rolling" : "calendar");
+		return NULL;
+	}
+	if (rolling && cal != NULL) {
+		api_invalid(r, "spec.timeWindow[0].calendar: a rolling window "
+		    "has no calendar");
+		return NULL;
+	}
+	if (cal == NULL)
+		return os_windows[i].window;
+	if (api_only_members(r, cal, "spec.timeWindow[0].calendar.", ckeys,
+	    "a calendar has startTime and timeZone") == -1 ||
+	    (rc = api_str_member(r, cal, "timeZone",
+	    "spec.timeWindow[0].calendar.timeZone", API_NULL_ABSENT,
+	    &s)) == -1)
+		return NULL;
+	if (rc == 1 && strcmp(s, "UTC") != 0 && strcmp(s, "Etc/UTC") != 0) {
+		api_invalid(r, "spec.timeWindow[0].calendar.timeZone: dashcgi's "
+		    "calendar windows are UTC, got \"%.64s\"", s);
+		return NULL;
+	}
+	if ((rc = api_str_member(r, cal, "startTime",
+	    "spec.timeWindow[0].calendar.startTime", API_NULL_ABSENT,
+	    &s)) == -1)
+		return NULL;
+	if (rc == 1 && !os_period_start(s, os_windows[i].window[9] == 'w')) {
+		api_invalid(r, "spec.timeWindow[0].calendar.startTime: a "
+		    "%s starts at \"YYYY-MM-DD 00:00:00\" on a %s, got "
+		    "\"%.32s\"", os_windows[i].window, os_windows[i].window[9]
+		    == 'w' ? "Monday" : "month's 1st", s);
+		return NULL;
+	}
+	return os_windows[i].window;
+}
+
+/*
+ * spec.indicator: an inline ratio SLI.  Adds indicators[] to out.
+ * The metric sources are not read: points come through sli-points.
+ */
+static int
+os_indicator(struct req *r, struct json_object *spec, struct json_object *out)
+{
+	static const char *const other[] = { "thresholdMetric", "rawMetric",
+	    NULL };
+	static const char *const raw[] = { "raw", "rawType", NULL };
+	struct json_object	*ind, *md, *sp, *ratio, *good, *bad, *total;
+	struct json_object	*e, *d;
+	const char		*id, *dn;
+	int			 rc;
+
+	if (json_object_object_get_ex(spec, "indicatorRef", NULL)) {
+		api_invalid(r, "spec.indicatorRef: inline the SLI in "
+		    "spec.indicator (dashcgi keeps an SLO's SLIs with it)");
+		return -1;
+	}
+	if (os_object(r, spec, "indicator", "spec.indicator", 1, &ind) == -1 ||
+	    os_object(r, ind, "metadata", "spec.indicator.metadata", 1,
+	    &md) == -1 ||
+	    (rc = api_str_member(r, md, "name", "spec.indicator.metadata.name",
+	    API_NULL_ABSENT, &id)) == -1)
+		return -1;
+	if (rc == 0 || !sli_id_valid(id)) {
+		api_invalid(r, "spec.indicator.metadata.name: required, an SLI "
+		    "id of 1-75 characters of [a-z0-9-], got \"%.80s\"",
+		    id != NULL ? id : "");
+		return -1;
+	}
+	if (api_str_member(r, md, "displayName",
+	    "spec.indicator.metadata.displayName", API_NULL_ABSENT,
+	    &dn) == -1 ||
+	    os_object(r, ind, "spec", "spec.indicator.spec", 1, &sp) == -1 ||
+	    os_refuse(r, sp, "spec.indicator.spec.", other, "only a ratio "
+	    "SLI (ratioMetric with good or bad, and total) can be imported: "
+	    "dashcgi stores counts of good and bad events, not raw metrics") ==
+	    -1 ||
+	    os_object(r, sp, "ratioMetric", "spec.indicator.spec.ratioMetric",
+	    1, &ratio) == -1 ||
+	    os_refuse(r, ratio, "spec.indicator.spec.ratioMetric.", raw,
+	    "a raw ratio cannot be imported: dashcgi needs counts (good or "
+	    "bad, and total)") == -1 ||
+	    os_object(r, ratio, "good", "spec.indicator.spec.ratioMetric.good",
+	    0, &good) == -1 ||
+	    os_object(r, ratio, "bad", "spec.indicator.spec.ratioMetric.bad",
+	    0, &bad) == -1 ||
+	    os_object(r, ratio, "total",
+	    "spec.indicator.spec.ratioMetric.total", 1, &total) == -1)
+		return -1;
+	if ((good == NULL) == (bad == NULL)) {
+		api_invalid(r, "spec.indicator.spec.ratioMetric.good: a ratio "
+		    "SLI counts good or bad events (one of them) against "
+		    "total");
+		return -1;
+	}
+	e = json_object_new_object();
+	json_object_object_add(e, "id", json_object_new_string(id));
+	d = json_object_new_object();
+	if (dn != NULL)
+		json_object_object_add(d, "name", json_object_new_string(dn));
+	json_object_object_add(e, "display", d);
+	d = json_object_new_array();
+	json_object_array_add(d, e);
+	json_object_object_add(out, "indicators", d);
+	return 0;
+}
+
+/* objectives: one target (or targetPercent).  Adds target to out. */
+static int
+os_objective(struct req *r, struct json_object *spec, struct json_object *out)
+{
+	static const char *const no[] = { "op", "value", "indicator",
+	    "indicatorRef", "compositeWeight", NULL };
+	struct json_object	*a, *o, *v = NULL;
+	double			 t;
+	int			 pct = 0;
+
+	if (!json_object_object_get_ex(spec, "objectives", &a) ||
+	    !json_object_is_type(a, json_type_array) ||
+	    json_object_array_length(a) != 1 ||
+	    !json_object_is_type(o = json_object_array_get_idx(a, 0),
+	    json_type_object)) {
+		api_invalid(r, "spec.objectives: required, an array of one "
+		    "objective ({\"target\": 0.999})");
+		return -1;
+	}
+	if (os_refuse(r, o, "spec.objectives[0].", no, "a threshold or "
+	    "composite objective cannot be imported; give target only") == -1)
+		return -1;
+	if (!json_object_object_get_ex(o, "target", &v) &&
+	    json_object_object_get_ex(o, "targetPercent", &v))
+		pct = 1;
+	if (v == NULL || !(json_object_is_type(v, json_type_double) ||
+	    json_object_is_type(v, json_type_int)) ||
+	    !((t = json_object_get_double(v) / (pct ? 100 : 1)) > 0 &&
+	    t < 1)) {
+		api_invalid(r, "spec.objectives[0].%s: required, a number in "
+		    "%s, got %s", pct ? "targetPercent" : "target", pct ?
+		    "(0, 100)" : "(0, 1) such as 0.999",
+		    v != NULL ? json_object_to_json_string(v) : "nothing");
+		return -1;
+	}
+	/* The number as written, not as a double prints. */
+	json_object_object_add(out, "target", pct ?
+	    json_object_new_double_s(t, arena_printf(r->arena, "%.12g", t)) :
+	    json_object_get(v));
+	return 0;
+}
+
+/*
+ * The body of POST and PUT with ?format=openslo: an OpenSLO v1 SLO
+ * made into the native spec (in->spec, in the arena), which
+ * spec_check() then checks as it checks a native one.  The version a
+ * PUT replaces may come as the dashcgi/version annotation.  0, or -1
+ * after answering 400.
+ */
+static int
+openslo_parse(struct req *r, const char *project, const char *path_name,
+    struct slo_in *in)
+{
+	static const char *const keys[] = { "apiVersion", "kind",
+	    "metadata", "spec", NULL };
+	struct json_object	*doc = r->json, *md, *sp, *ann, *out, *d;
+	const char		*s, *win, *ver = NULL;
+	char			*end;
+	int			 rc, ok = -1;
+
+	memset(in, 0, sizeof(*in));
+	in->version = -1;
+	if (!json_object_is_type(doc, json_type_object) ||
+	    api_only_members(r, doc, "", keys, "an OpenSLO document has "
+	    "apiVersion, kind, metadata and spec") == -1)
+		goto bad;
+	if ((rc = api_str_member(r, doc, "apiVersion", "apiVersion",
+	    API_NULL_ABSENT, &s)) == -1)
+		return -1;
+	if (rc == 0 || strcmp(s, "openslo/v1") != 0) {
+		api_invalid(r, "apiVersion: must be \"openslo/v1\"");
+		return -1;
+	}
+	if ((rc = api_str_member(r, doc, "kind", "kind", API_NULL_ABSENT,
+	    &s)) == -1)
+		return -1;
+	if (rc == 0 || strcmp(s, "SLO") != 0) {
+		api_invalid(r, "kind: must be \"SLO\" (an SLI or a Service is "
+		    "not imported on its own)");
+		return -1;
+	}
+	if (os_object(r, doc, "metadata", "metadata", 1, &md) == -1 ||
+	    os_object(r, doc, "spec", "spec", 1, &sp) == -1 ||
+	    os_object(r, md, "annotations", "metadata.annotations", 0,
+	    &ann) == -1 || name_member(r, md, path_name, in) == -1)
+		return -1;
+	if (api_str_member(r, md, "displayName", "metadata.displayName",
+	    API_NULL_ABSENT, &s) == -1 ||
+	    text_member(r, sp, "service", "spec.service", 1) == -1 ||
+	    api_str_member(r, sp, "description", "spec.description",
+	    API_NULL_ABSENT, &s) == -1)
+		return -1;
+	if ((rc = api_str_member(r, sp, "budgetingMethod",
+	    "spec.budgetingMethod", API_NULL_ABSENT, &s)) == -1)
+		return -1;
+	if (rc == 0 || strcmp(s, "Occurrences") != 0) {
+		api_invalid(r, "spec.budgetingMethod: must be \"Occurrences\" "
+		    "(dashcgi budgets events, not time slices), got \"%.32s\"",
+		    s != NULL ? s : "");
+		return -1;
+	}
+	if (ann != NULL && (text_member(r, ann, OS_EXPERIENCE,
+	    "metadata.annotations." OS_EXPERIENCE, 0) == -1 ||
+	    api_str_member(r, ann, OS_OWNER, "metadata.annotations." OS_OWNER,
+	    API_NULL_ABSENT, &s) == -1 ||
+	    (rc = api_str_member(r, ann, OS_VERSION, "metadata.annotations."
+	    OS_VERSION, API_NULL_ABSENT, &ver)) == -1))
+		return -1;
+	if (ann != NULL && rc == 1) {
+		in->version = isdigit((unsigned char)*ver) ?
+		    strtol(ver, &end, 10) : -1;
+		if (in->version < 0 || in->version > 0x7fffffffL ||
+		    *end != '\0') {
+			api_invalid(r, "metadata.annotations." OS_VERSION ": "
+			    "the SLO version this document replaces, such as "
+			    "\"3\"; got \"%.32s\"", ver);
+			return -1;
+		}
+	}
+	if ((win = os_time_window(r, sp)) == NULL)
+		return -1;
+	out = json_object_new_object();
+	json_object_object_get_ex(sp, "service", &d);
+	json_object_object_add(out, "journey", json_object_get(d));
+	if (ann == NULL || !json_object_object_get_ex(ann, OS_EXPERIENCE, &d) ||
+	    json_object_is_type(d, json_type_null))
+		json_object_object_get_ex(sp, "service", &d);
+	json_object_object_add(out, "experience", json_object_get(d));
+	if (json_object_object_get_ex(md, "displayName", &d) &&
+	    !json_object_is_type(d, json_type_null)) {
+		d = json_object_get(d);
+		json_object_object_add(out, "display", json_object_new_object());
+		json_object_object_add(json_object_object_get(out, "display"),
+		    "name", d);
+	}
+	json_object_object_add(out, "window", json_object_new_string(win));
+	if (ann != NULL && json_object_object_get_ex(ann, OS_OWNER, &d) &&
+	    !json_object_is_type(d, json_type_null))
+		json_object_object_add(out, "owner", json_object_get(d));
+	if (json_object_object_get_ex(sp, "description", &d) &&
+	    !json_object_is_type(d, json_type_null))
+		json_object_object_add(out, "description", json_object_get(d));
+	if (os_objective(r, sp, out) == 0 && os_indicator(r, sp, out) == 0 &&
+	    spec_check(r, out) == 0) {
+		in->spec = arena_strdup(r->arena,
+		    json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+		ok = 0;
+	}
+	json_object_put(out);
+	return ok;
+bad:
+	if (!json_object_is_type(doc, json_type_object))
+		api_invalid(r, "the body must be an OpenSLO v1 SLO: "
+		    "{\"apiVersion\":\"openslo/v1\",\"kind\":\"SLO\","
+		    "\"metadata\":{…},\"spec\":{…}}");
+	return -1;
 }
 
 static void
@@ -692,13 +1158,19 @@ api_slo_get(struct req *r)
 {
 	const char	*p[2];
 	PGresult	*res;
+	int		 os;
 
 	p[0] = api_param(r, "project");
 	p[1] = api_param(r, "name");
-	if ((res = api_run(r, &slo_stmts, SL_GET, 2, p)) == NULL)
+	if ((os = format_param(r)) == -1 || (res = api_run(r, &slo_stmts,
+	    os ? SL_OPENSLO : SL_GET, 2, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0)
 		slo_not_found(r, p[0], p[1]);
+	else if (os && api_val_long(res, 2) != 1)
+		http_error(r, 400, "bad_request", "format: an OpenSLO v1 SLO "
+		    "has one SLI; SLO \"%s\" has %ld: export it as the native "
+		    "document", p[1], api_val_long(res, 2));
 	else {
 		http_header(r, "ETag", "\"%ld\"", api_val_long(res, 0));
 		api_send_col(r, 200, res, 1);
@@ -726,6 +1198,9 @@ answer_doc(struct req *r, const char *project, const char *name,
 	if (oldv >= 0)
 		json_object_object_add(d, "oldVersion",
 		    json_object_new_int64(oldv));
+	if (format_param(r) == 1)
+		json_object_object_add(d, "format",
+		    json_object_new_string("openslo"));
 	json_object_object_add(d, "newVersion", json_object_new_int64(v));
 	if (audit_change(r, project, name, v, d) == -1)
 		return;
@@ -739,8 +1214,10 @@ api_slo_create(struct req *r)
 	const char	*project = api_param(r, "project"), *p[4];
 	struct slo_in	 in;
 	PGresult	*res;
+	int		 os;
 
-	if (slo_parse(r, project, NULL, &in) == -1)
+	if ((os = format_param(r)) == -1 || (os ? openslo_parse(r, project,
+	    NULL, &in) : slo_parse(r, project, NULL, &in)) == -1)
 		return;
 	p[0] = project;
 	p[1] = in.name;
@@ -769,9 +1246,10 @@ api_slo_update(struct req *r)
 	char		 want[24];
 	struct slo_in	 in;
 	PGresult	*res;
-	int		 im, fail = 0;
+	int		 im, os, fail = 0;
 
-	if (slo_parse(r, project, name, &in) == -1 ||
+	if ((os = format_param(r)) == -1 || (os ? openslo_parse(r, project,
+	    name, &in) : slo_parse(r, project, name, &in)) == -1 ||
 	    (im = if_match_version(r, want, sizeof(want))) == -1)
 		return;
 	/*
@@ -786,7 +1264,8 @@ api_slo_update(struct req *r)
 			http_error(r, 428, "version_required", "updating SLO "
 			    "\"%s\" needs the version it replaces: send "
 			    "If-Match: \"<version>\" (the ETag of your GET) or "
-			    "metadata.version", name);
+			    "%s", name, os ? "metadata.annotations."
+			    OS_VERSION : "metadata.version");
 			return;
 		}
 		snprintf(want, sizeof(want), "%ld", in.version);
