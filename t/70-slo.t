@@ -274,6 +274,22 @@ subtest 'points: upsert, NDJSON, all or nothing' => sub {
 	is($t->psql("SELECT count(*) FROM audit_log WHERE action = 'slo.points' " .
 	    "AND result = 'success'"), 3, 'an audit row per accepted request');
 
+	# C turns t into seconds: an offset and a fraction count, the step
+	# is the UTC one, and a date that does not exist is refused.
+	my $when = strftime('%Y-%m-%dT%H:%M:%S', gmtime($A0 - 600 + 7200 + 42)) .
+	    '.5+02:00';
+	$r = pts_post($t->encode_json([ { sli => 'sli-login', t => $when,
+	    good => 100, bad => 2 } ]));
+	is_deeply(body($r), { written => 1 }, "t $when: written");
+	is($t->psql("SELECT count(*) FROM sli_point WHERE t = to_timestamp(" .
+	    ($A0 - 600) . ")"), 1, 'as the point of its UTC step');
+	is($t->psql("SELECT count(*) FROM sli_point"), 5, 'which it replaced');
+	for my $bad ('2026-02-29T00:00:00Z', '2026-04-31T00:00:00Z',
+	    '2026-12-01T24:00:00Z', '2026-12-01T10:00:00+24:00') {
+		refused(pts_post($t->encode_json([ { %{ $p[1] }, t => $bad } ])),
+		    '[0]: t', "t $bad");
+	}
+
 	# Eight requests at once write the same new points (retries that
 	# overlap): the hour must hold the points as stored, not the sum
 	# of every request's.

@@ -197,8 +197,8 @@ static const struct stmt_def defs[SL__COUNT] = {
 	    " ORDER BY key) k", 2 },
 	/*
 	 * Points as parallel arrays ($2 line numbers, $3 SLI ids, $4
-	 * times, $5 good, $6 bad); $7 resolution (s), $8 raw retention
-	 * (ms).  All or nothing: the first line naming an unknown SLI or
+	 * times as seconds since the epoch, aligned by C, $5 good, $6
+	 * bad); $7 raw retention (ms).  All or nothing: the first line naming an unknown SLI or
 	 * a time outside what is kept writes nothing.  A point that
 	 * exists is replaced and its hour gets the difference (SL_LOCK
 	 * serialises the writers of an SLI; the old points are locked
@@ -209,18 +209,17 @@ static const struct stmt_def defs[SL__COUNT] = {
 	 * points written.
 	 */
 	[SL_INGEST] = { "slo_ingest",
-	    "WITH inp AS (SELECT x.line, x.id,"
-	    " to_timestamp(floor(extract(epoch FROM x.t::timestamptz)"
-	    " / $7::int) * $7::int) AS t, x.good, x.bad"
-	    " FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[],"
+	    "WITH inp AS (SELECT x.line, x.id, to_timestamp(x.t) AS t,"
+	    " x.good, x.bad"
+	    " FROM unnest($2::int[], $3::text[], $4::bigint[], $5::bigint[],"
 	    " $6::bigint[]) AS x (line, id, t, good, bad)),"
 	    " j AS (SELECT inp.*, i.key FROM inp LEFT JOIN sli i"
 	    " ON i.project = $1::text AND i.id = inp.id),"
 	    " badl AS (SELECT line, CASE WHEN key IS NULL THEN 'unknown'"
-	    " WHEN t < now() - $8::bigint * interval '1 millisecond'"
+	    " WHEN t < now() - $7::bigint * interval '1 millisecond'"
 	    " THEN 'old' ELSE 'future' END AS why, id FROM j"
 	    " WHERE key IS NULL"
-	    " OR t < now() - $8::bigint * interval '1 millisecond'"
+	    " OR t < now() - $7::bigint * interval '1 millisecond'"
 	    " OR t > now() + interval '1 day' ORDER BY line LIMIT 1),"
 	    " pts AS (SELECT DISTINCT ON (key, t) key, t, good, bad FROM j"
 	    " WHERE NOT EXISTS (SELECT 1 FROM badl)"
@@ -241,7 +240,7 @@ static const struct stmt_def defs[SL__COUNT] = {
 	    " ON CONFLICT (sli, t) DO UPDATE SET good = h.good + EXCLUDED.good,"
 	    " bad = h.bad + EXCLUDED.bad) "
 	    "SELECT (SELECT line FROM badl), (SELECT why FROM badl),"
-	    " (SELECT id FROM badl), (SELECT count(*) FROM ins)", 8 },
+	    " (SELECT id FROM badl), (SELECT count(*) FROM ins)", 7 },
 	/* The seed's /api/seed shape; $2 resolution (s). */
 	[SL_SEED] = { "slo_seed",
 	    "WITH ev AS MATERIALIZED (SELECT s.experience, s.journey, s.name, s.spec,"
@@ -1373,6 +1372,7 @@ struct points {
 		size_t	 len, cap;
 	}		 l[PL__COUNT];
 	size_t		 n;
+	long long	 step;		/* slo.resolution (s), to align t */
 };
 
 /* Append ",s" (or "s" for the first point) to literal k. */
@@ -1406,9 +1406,8 @@ lit_array(struct points *pt, int k)
 }
 
 /*
- * RFC 3339: 2026-12-01T10:05:00Z, fraction and offset allowed.  The
- * characters are all safe in an array literal; ranges are checked
- * loosely here and exactly by PostgreSQL.
+ * RFC 3339: 2026-12-01T10:05:00Z, fraction and offset allowed: the
+ * shape (rfc3339_epoch() checks the ranges).
  */
 static int
 rfc3339_ok(const char *s)
@@ -1437,6 +1436,50 @@ rfc3339_ok(const char *s)
 	    s[6] == '\0';
 }
 
+/*
+ * The seconds since the epoch of an RFC 3339 time of rfc3339_ok()'s
+ * shape, aligned down to step seconds, in *e: C does what PostgreSQL's
+ * date parser did per point for a quarter of an ingest's time.  0, or
+ * -1 for a field out of range (2026-02-30, 24:00:00, +24:00).
+ */
+static int
+rfc3339_epoch(const char *s, long long step, long long *e)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	long long	 y, mo, d, h, mi, se, off = 0, era, yoe, doy, days, x;
+	const char	*z = s + 19;
+
+#define DIG2(p)	(((p)[0] - '0') * 10 + ((p)[1] - '0'))
+	y = DIG2(s) * 100 + DIG2(s + 2);
+	mo = DIG2(s + 5);
+	d = DIG2(s + 8);
+	h = DIG2(s + 11);
+	mi = DIG2(s + 14);
+	se = DIG2(s + 17);
+	while (*z == '.' || isdigit((unsigned char)*z))
+		z++;
+	if (*z == '+' || *z == '-') {
+		if (DIG2(z + 1) > 23 || DIG2(z + 4) > 59)
+			return -1;
+		off = (DIG2(z + 1) * 60 + DIG2(z + 4)) * 60 * (*z == '-' ? -1 : 1);
+	}
+#undef DIG2
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 &&
+	    d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0))) ||
+	    h > 23 || mi > 59 || se > 60)
+		return -1;
+	/* Days from 1970-01-01 of the proleptic Gregorian date (Hinnant). */
+	y -= mo <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1;
+	days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+	x = days * 86400 + h * 3600 + mi * 60 + se - off;
+	*e = x - ((x % step) + step) % step;
+	return 0;
+}
+
 /* A count: a JSON integer ≥ 0.  0 with *v, or -1. */
 static int
 count_of(struct json_object *o, const char *key, long long *v)
@@ -1461,7 +1504,7 @@ point_add(struct req *r, struct points *pt, struct json_object *o,
 	static const char *const keys[] = { "sli", "t", "good", "bad", NULL };
 	const char	*id, *t;
 	char		 num[32];
-	long long	 good, bad;
+	long long	 good, bad, epoch;
 
 	if (!json_object_is_type(o, json_type_object)) {
 		api_invalid(r, "%s: a point is an object {\"sli\",\"t\","
@@ -1478,7 +1521,7 @@ point_add(struct req *r, struct points *pt, struct json_object *o,
 		return -1;
 	}
 	if ((t = api_json_str(json_object_object_get(o, "t"))) == NULL ||
-	    !rfc3339_ok(t)) {
+	    !rfc3339_ok(t) || rfc3339_epoch(t, pt->step, &epoch) == -1) {
 		api_invalid(r, "%s: t: required, an RFC 3339 time such as "
 		    "\"2026-12-01T10:05:00Z\"", where);
 		return -1;
@@ -1491,7 +1534,8 @@ point_add(struct req *r, struct points *pt, struct json_object *o,
 	snprintf(num, sizeof(num), "%zu", line);
 	lit_add(pt, PL_LINE, num);
 	lit_add(pt, PL_ID, id);
-	lit_add(pt, PL_T, t);
+	snprintf(num, sizeof(num), "%lld", epoch);
+	lit_add(pt, PL_T, num);
 	snprintf(num, sizeof(num), "%lld", good);
 	lit_add(pt, PL_GOOD, num);
 	snprintf(num, sizeof(num), "%lld", bad);
@@ -1552,13 +1596,16 @@ api_sli_points(struct req *r)
 {
 	struct points	 pt;
 	struct json_object *d;
-	const char	*project = api_param(r, "project"), *p[8], *why;
+	const char	*project = api_param(r, "project"), *p[7], *why;
 	char		 ret[32], *body;
 	PGresult	*res;
 	int		 nd;
 
 	memset(&pt, 0, sizeof(pt));
 	pt.a = r->arena;
+	pt.step = r->cfg->slo.resolution / 1000;
+	if (pt.step < 1)
+		pt.step = 1;
 	if (points_read(r, &pt, &nd) == -1)
 		return;
 	snprintf(ret, sizeof(ret), "%lld", (long long)r->cfg->slo.raw_retention);
@@ -1568,13 +1615,12 @@ api_sli_points(struct req *r)
 	p[3] = lit_array(&pt, PL_T);
 	p[4] = lit_array(&pt, PL_GOOD);
 	p[5] = lit_array(&pt, PL_BAD);
-	p[6] = res_text(r);
-	p[7] = ret;
+	p[6] = ret;
 	if ((res = api_run(r, &slo_stmts, SL_LOCK, 2, (const char *[]){
 	    project, p[2] })) == NULL)
 		return;
 	PQclear(res);
-	if ((res = api_run(r, &slo_stmts, SL_INGEST, 8, p)) == NULL)
+	if ((res = api_run(r, &slo_stmts, SL_INGEST, 7, p)) == NULL)
 		return;
 	if (!api_val_null(res, 0)) {
 		why = api_val(res, 1);
