@@ -193,7 +193,7 @@ for my $e (@{ $seed->{experiences} }) {
 	}
 }
 my @sorted = sort { $a->[1] <=> $b->[1] } @slos;
-my $one = $sorted[int(@sorted * 0.15)];	# a critical one
+my $one = $sorted[int(@sorted * 0.15)];	# one of the smaller budgets
 my $status = $t->request(GET => "/api/v1/projects/$PROJECT/slos/$one->[0]/status",
     user => $USER);
 die "slo.pl: status of $one->[0]: $status->{status}\n" if $status->{status} != 200;
