@@ -67,7 +67,7 @@ is($t->request(PUT => "$P/monitors/home", user => 'alice',
     json => monitor_doc('/?status=503', 1))->{status}, 200, 'the target fails again');
 check();
 is(incidents(), "resolved:1\nopen:1", 'a new incident opens');
-subtest 'one channel table: a monitor's incidents reach its channels' => sub {
+subtest "one channel table: a monitor's incidents reach its channels" => sub {
 	my $ch = sub {
 		my ($name, %spec) = @_;
 		return $t->request(POST => "$P/channels", user => 'carol', json => {
