@@ -355,22 +355,23 @@ SQL
 	is($c->{uptime}{'90d'}, sprintf('%.6f', 1159 / 1220) + 0, 'status page: 90d');
 	cmp_ok(abs($c->{p95} - 2 ** (39.5 / 4)), '<', 0.001, 'status page: p95 of 24h');
 	is($c->{state}, 'pending', 'state');
-	# The daily bars: "days" the 90 dates oldest first, per monitor the
-	# uptime of each (null without checks).  calc has 4 of the 90 days
-	# (the join that leaves gaps); full has all 90, day k (k days ago)
-	# 10 checks with 10 - k % 3 ok (the index-only path).
-	my @days = @{ $s->{days} };
-	is(scalar @days, 90, '90 days');
+	# The daily bars: per monitor 90 {date, uptime}, oldest first,
+	# uptime null without checks.  calc has 4 of the 90 days (the join
+	# that leaves gaps); full has all 90, day k (k days ago) 10 checks
+	# with 10 - k % 3 ok (the index-only path).
+	my @days = map { $_->{date} } @{ $c->{daily} };
+	is(scalar @days, 90, 'calc: 90 bars');
 	is($days[89], $t->psql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
 	    'the last is today (UTC)');
 	is($days[0], $t->psql("SELECT to_char(now() AT TIME ZONE 'UTC' - interval '89 days',"
 	    . " 'YYYY-MM-DD')"), 'the first 89 days ago');
-	is(scalar @{ $c->{daily} }, 90, 'calc: 90 bars');
+	is(join(',', map { $days[$_ + 1] gt $days[$_] ? 1 : 0 } 0 .. 88), join(',', (1) x 89),
+	    'one a day, oldest first');
 	my %want_bar = (89 => 0.95, 84 => 0.9, 69 => 0.5, 29 => 1);
-	is_deeply([ map { $c->{daily}[$_] } sort { $a <=> $b } keys %want_bar ],
+	is_deeply([ map { $c->{daily}[$_]{uptime} } sort { $a <=> $b } keys %want_bar ],
 	    [ map { $want_bar{$_} } sort { $a <=> $b } keys %want_bar ],
 	    'calc: today 19/20, 5 days ago 90/100, 20 days ago 50/100, 60 days ago 1000/1000');
-	is(scalar(grep { defined } @{ $c->{daily} }), 4,
+	is(scalar(grep { defined $_->{uptime} } @{ $c->{daily} }), 4,
 	    'the other 86 days are null (100 days ago is outside)');
 	is($t->request(POST => "$P/monitors", user => 'carol',
 	    json => monitor('full'))->{status}, 200, 'monitor full');
@@ -383,8 +384,10 @@ SELECT monitor_rollup_rebase(id) FROM monitor WHERE name = 'full';
 SQL
 	$s = body($t->request(GET => "$P/status", user => 'bob'));
 	my ($f) = grep { $_->{name} eq 'full' } @{ $s->{monitors} };
-	is_deeply($f->{daily}, [ map { (10 - (89 - $_) % 3) / 10 } 0 .. 89 ],
+	is_deeply([ map { $_->{uptime} } @{ $f->{daily} } ],
+	    [ map { (10 - (89 - $_) % 3) / 10 } 0 .. 89 ],
 	    'full: 90 bars, k days ago (10 - k % 3) / 10');
+	is_deeply([ map { $_->{date} } @{ $f->{daily} } ], \@days, 'on the same days');
 	my $sum = 0;
 	$sum += $s->{summary}{$_} for qw(up down paused pending);
 	is($sum, scalar @{ $s->{monitors} }, 'the summary counts every monitor');

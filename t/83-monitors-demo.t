@@ -163,7 +163,7 @@ subtest 'history at once: status page and uptime' => sub {
 	for my $m (@{ $s->{monitors} }) {
 		ok(defined $m->{uptime}{'30d'} && defined $m->{uptime}{'90d'},
 		    "$m->{name}: 30d and 90d uptime");
-		is(scalar(grep { defined } @{ $m->{daily} }[0 .. 88]), 89,
+		is(scalar(grep { defined $_->{uptime} } @{ $m->{daily} }[0 .. 88]), 89,
 		    "$m->{name}: 89 past days with a bar");
 	}
 	my $u = $t->json($t->request(GET => '/api/v1/projects/live/monitors/payments/uptime',
