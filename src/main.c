@@ -37,6 +37,7 @@ usage(FILE *f)
 	    "       dashcgi [-c FILE] check-sql\n"
 	    "       dashcgi [-c FILE] demo-data [--project P] [--slos N]"
 	    " [--days N] [--seed N] [--at TIME]\n"
+	    "           [--monitors N --monitor-target URL]\n"
 	    "       dashcgi routes\n"
 	    "       dashcgi version | --version\n"
 	    "       dashcgi help | --help\n"

@@ -183,7 +183,7 @@ INSERT INTO variable (project, name, spec, created_by, updated_by)
 INSERT INTO monitor (project, name, spec, every, paused, created_by, updated_by)
     VALUES ('p1', 'd1', '{"url":"http://127.0.0.1:9/","timeout":"1s"}', '60s',
 	true, 'test', 'test');
-INSERT INTO notification_channel (project, name, type, url, created_by,
+INSERT INTO hub_channel (project, name, type, url, created_by,
     updated_by) VALUES ('p1', 'd1', 'webhook', 'https://hooks.example/',
     'test', 'test');
 COMMIT;

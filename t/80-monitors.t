@@ -54,6 +54,10 @@ subtest 'channels: create, list, get never return the secret or header values' =
 	is_deeply($c->{spec}{headers}, { Authorization => undef },
 	    'header names only');
 	ok($c->{spec}{secretSet}, 'secretSet says one is stored');
+	ok(!$c->{spec}{allIncidents}, 'allIncidents false: it hears only of '
+	    . 'the monitors that list it');
+	is($t->psql("SELECT count(*) FROM hub_channel WHERE name = 'ops-webhook'"),
+	    1, 'one table: the hub\'s');
 	is($t->header($r, 'ETag'), '"0"', 'ETag 0');
 	for my $path ("$P/channels", "$P/channels/ops-webhook") {
 		my $g = $t->request(GET => $path, user => 'bob');
@@ -86,6 +90,8 @@ subtest 'channels: each bad field is a 400 naming it' => sub {
 	    [ { type => 'webhook', url => 'https://x/', headers => { A => "x\r\ny" } },
 		qr/^spec\.headers\.A:/ ],
 	    [ { type => 'webhook', url => 'https://x/', secret => 5 }, qr/^spec\.secret:/ ],
+	    [ { type => 'webhook', url => 'https://x/', allIncidents => 'yes' },
+		qr/^spec\.allIncidents:/ ],
 	    [ { type => 'webhook', url => 'https://x/', colour => 'red' },
 		qr/^spec\.colour: unknown field/ ],
 	);
@@ -106,7 +112,7 @@ subtest 'channels: PUT keeps the secret and header values unless sent' => sub {
 	    json => $g);
 	is($r->{status}, 200, 'PUT with metadata.version') or diag $r->{content};
 	is($t->psql("SELECT secret || ' ' || (headers ->> 'Authorization') FROM"
-	    . " notification_channel WHERE name = 'ops-webhook'"),
+	    . " hub_channel WHERE name = 'ops-webhook'"),
 	    's3cr3t-s Bearer s3cr3t-h', 'the secret and the header value are kept');
 	$g = body($r);
 	$g->{spec}{secret} = '';
@@ -115,7 +121,7 @@ subtest 'channels: PUT keeps the secret and header values unless sent' => sub {
 	    headers => { 'If-Match' => '"1"' }, json => $g);
 	is($r->{status}, 200, 'PUT with If-Match');
 	is($t->psql("SELECT coalesce(secret, 'none') || ' ' || headers::text FROM"
-	    . " notification_channel WHERE name = 'ops-webhook'"),
+	    . " hub_channel WHERE name = 'ops-webhook'"),
 	    'none {}', 'an empty secret and empty headers remove them');
 	$r = $t->request(PUT => "$P/channels/ops-webhook", user => 'alice',
 	    headers => { 'If-Match' => '"1"' }, json => $g);
@@ -349,6 +355,39 @@ SQL
 	is($c->{uptime}{'90d'}, sprintf('%.6f', 1159 / 1220) + 0, 'status page: 90d');
 	cmp_ok(abs($c->{p95} - 2 ** (39.5 / 4)), '<', 0.001, 'status page: p95 of 24h');
 	is($c->{state}, 'pending', 'state');
+	# The daily bars: per monitor 90 {date, uptime}, oldest first,
+	# uptime null without checks.  calc has 4 of the 90 days (the join
+	# that leaves gaps); full has all 90, day k (k days ago) 10 checks
+	# with 10 - k % 3 ok (the index-only path).
+	my @days = map { $_->{date} } @{ $c->{daily} };
+	is(scalar @days, 90, 'calc: 90 bars');
+	is($days[89], $t->psql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+	    'the last is today (UTC)');
+	is($days[0], $t->psql("SELECT to_char(now() AT TIME ZONE 'UTC' - interval '89 days',"
+	    . " 'YYYY-MM-DD')"), 'the first 89 days ago');
+	is(join(',', map { $days[$_ + 1] gt $days[$_] ? 1 : 0 } 0 .. 88), join(',', (1) x 89),
+	    'one a day, oldest first');
+	my %want_bar = (89 => 0.95, 84 => 0.9, 69 => 0.5, 29 => 1);
+	is_deeply([ map { $c->{daily}[$_]{uptime} } sort { $a <=> $b } keys %want_bar ],
+	    [ map { $want_bar{$_} } sort { $a <=> $b } keys %want_bar ],
+	    'calc: today 19/20, 5 days ago 90/100, 20 days ago 50/100, 60 days ago 1000/1000');
+	is(scalar(grep { defined $_->{uptime} } @{ $c->{daily} }), 4,
+	    'the other 86 days are null (100 days ago is outside)');
+	is($t->request(POST => "$P/monitors", user => 'carol',
+	    json => monitor('full'))->{status}, 200, 'monitor full');
+	$t->psql(<<'SQL');
+INSERT INTO monitor_rollup_day (monitor_id, bucket, checks, ok, lat_count, lat_sum, hist)
+SELECT m.id, date_trunc('day', now(), 'UTC') - k * interval '1 day', 10, 10 - k % 3,
+       0, 0, array_fill(0, ARRAY[64])
+  FROM monitor m, generate_series(0, 89) k WHERE m.name = 'full';
+SELECT monitor_rollup_rebase(id) FROM monitor WHERE name = 'full';
+SQL
+	$s = body($t->request(GET => "$P/status", user => 'bob'));
+	my ($f) = grep { $_->{name} eq 'full' } @{ $s->{monitors} };
+	is_deeply([ map { $_->{uptime} } @{ $f->{daily} } ],
+	    [ map { (10 - (89 - $_) % 3) / 10 } 0 .. 89 ],
+	    'full: 90 bars, k days ago (10 - k % 3) / 10');
+	is_deeply([ map { $_->{date} } @{ $f->{daily} } ], \@days, 'on the same days');
 	my $sum = 0;
 	$sum += $s->{summary}{$_} for qw(up down paused pending);
 	is($sum, scalar @{ $s->{monitors} }, 'the summary counts every monitor');

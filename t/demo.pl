@@ -91,20 +91,11 @@ my $share = $t->json(seed('share link', 201,
     POST => '/api/v1/projects/demo/dashboards/serving/shares', user => 'alice',
     body => '{"expiresIn":"24h","note":"demo"}'));
 
-# A real SLO fleet in project demo: 124 SLOs, ~1M points (SPEC section 8).
-print "t/demo: generating the SLO fleet (dashcgi demo-data) ...\n";
-my ($drc, $dout, $derr) = $t->run_dashcgi({ timeout => 300 }, 'demo-data',
-    '--project', 'demo');
-die "t/demo.pl: demo-data failed ($drc): $derr\n" unless $drc == 0;
-print $dout;
-my $SLO = $t->psql("SELECT name FROM slo WHERE project = 'demo' " .
-    "ORDER BY spec -> 'description', name LIMIT 1");
-
-# Uptime: a loopback target of our own (t/monitor-target.pl) and
-# monitors of it, checked by a real checker process every 10 s; one
-# answers 500, so it goes down and opens a hub incident.
-print "t/demo: starting an HTTP target and uptime monitors ...
-";
+# Uptime: a loopback target of our own (t/monitor-target.pl), and
+# demo-data's 12 monitors of it (up, flapping, one down, one slow) with
+# 90 days of history, checked by a real checker process every 30 s; the
+# down one opens a hub incident.
+print "t/demo: starting an HTTP target for the uptime monitors ...\n";
 my $tdir = $t->tmpdir;
 $t->spawn([$^X, "$ENV{DASHCGI_SRCDIR}/t/monitor-target.pl",
     "$tdir/target.port", $tdir]);
@@ -113,14 +104,16 @@ $t->spawn([$^X, "$ENV{DASHCGI_SRCDIR}/t/monitor-target.pl",
 	sleep 0.05 while !-s "$tdir/target.port" && time < $deadline;
 }
 my $tport = do { local (@ARGV) = ("$tdir/target.port"); my $l = <>; chomp $l; $l };
-for my $m ([ 'shop-home', '/' ], [ 'shop-api', '/?delay=120' ],
-    [ 'shop-search', '/?delay=40' ], [ 'payments', '/?status=500' ]) {
-	seed("monitor $m->[0]", 200, POST => '/api/v1/projects/demo/monitors',
-	    user => 'alice', json => { kind => 'Monitor',
-	    metadata => { name => $m->[0] }, spec => {
-	    url => "http://127.0.0.1:$tport$m->[1]", interval => '10s',
-	    timeout => '5s', failureThreshold => 2 } });
-}
+# A real SLO fleet in project demo: 124 SLOs, ~1M points (SPEC section 8).
+print "t/demo: generating the SLO fleet (dashcgi demo-data) ...\n";
+my ($drc, $dout, $derr) = $t->run_dashcgi({ timeout => 300 }, 'demo-data',
+    '--project', 'demo', '--monitors', 12,
+    '--monitor-target', "http://127.0.0.1:$tport");
+die "t/demo.pl: demo-data failed ($drc): $derr\n" unless $drc == 0;
+print $dout;
+my $SLO = $t->psql("SELECT name FROM slo WHERE project = 'demo' " .
+    "ORDER BY spec -> 'description', name LIMIT 1");
+
 # The incident hub: events with metrics, an alert rule on them, incidents
 # in several states (made through the API, as an integration would).
 print "t/demo: events, an alert rule and incidents ...

@@ -16,6 +16,7 @@
 #                                   each request (a test rewrites it to flip
 #                                   the target up and down); absent: 200
 #   /flap?period=S                  up for S seconds, down (503) for S seconds
+#   /flap?up=U&down=D               up for U seconds, then down (503) for D
 #   /random?min=MS&max=MS           200 after a delay drawn uniformly
 # Every request is appended to DIR/requests.log as "epoch_ms path".
 #
@@ -76,6 +77,8 @@ sub answer {
 		}
 	} elsif ($path eq '/random') {
 		$delay = ($q{min} // 0) + rand(($q{max} // 100) - ($q{min} // 0));
+	} elsif ($path eq '/flap' && $q{up} && $q{down}) {
+		$status = (time % ($q{up} + $q{down})) >= $q{up} ? 503 : 200;
 	} elsif ($path eq '/flap') {
 		my $p = $q{period} || 10;
 		$status = int(time / $p) % 2 ? 503 : 200;

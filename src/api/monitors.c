@@ -1,8 +1,11 @@
 /*
  * monitors.c -- uptime monitors (SPEC §9): Monitor and
- * NotificationChannel documents per project, raw results, uptime and
- * latency percentiles from the roll-ups, a check run on demand, the
- * status page and the state changes (alerts).  The module descriptor
+ * NotificationChannel documents per project (the channels are the
+ * hub's table, hub_channel, since migration 0016: one table, so the
+ * incidents a monitor opens reach the channels it lists), raw
+ * results, uptime and latency percentiles from the roll-ups, a check
+ * run on demand, the status page with its daily bars and the state
+ * changes (alerts).  The module descriptor
  * declares the checker process kind (checker.c) and the partition and
  * retention jobs.
  *
@@ -67,7 +70,7 @@ static const struct stmt_def defs[MN__COUNT] = {
 	[MN_CHANNELS_MISSING] = { "monitor_channels_missing",
 	    "SELECT u.n, u.o - 1 FROM unnest($2::text[]) WITH ORDINALITY"
 	    " AS u(n, o) WHERE NOT EXISTS (SELECT 1 FROM"
-	    " notification_channel c WHERE c.project = $1::text"
+	    " hub_channel c WHERE c.project = $1::text"
 	    " AND c.name = u.n) ORDER BY u.o LIMIT 1", 2 },
 	/*
 	 * $1 project, $2 name, $3 spec, $4 interval ms, $5 paused,
@@ -81,7 +84,7 @@ static const struct stmt_def defs[MN__COUNT] = {
 	    " $6::text, $6::text) ON CONFLICT (project, name) DO NOTHING"
 	    " RETURNING m.id, monitor_doc(m)::text AS doc, m.version), "
 	    "l AS (INSERT INTO monitor_channel (monitor_id, channel_id)"
-	    " SELECT m.id, c.id FROM m, notification_channel c"
+	    " SELECT m.id, c.id FROM m, hub_channel c"
 	    " WHERE c.project = $1::text AND c.name = ANY ($7::text[])) "
 	    "SELECT doc, version FROM m", 7 },
 	[MN_LOCK] = { "monitor_lock",
@@ -105,10 +108,10 @@ static const struct stmt_def defs[MN__COUNT] = {
 	    " RETURNING m.id, monitor_doc(m)::text AS doc, m.version), "
 	    "d AS (DELETE FROM monitor_channel mc USING m"
 	    " WHERE mc.monitor_id = m.id AND mc.channel_id NOT IN"
-	    " (SELECT c.id FROM notification_channel c"
+	    " (SELECT c.id FROM hub_channel c"
 	    " WHERE c.project = $6::text AND c.name = ANY ($7::text[]))), "
 	    "i AS (INSERT INTO monitor_channel (monitor_id, channel_id)"
-	    " SELECT m.id, c.id FROM m, notification_channel c"
+	    " SELECT m.id, c.id FROM m, hub_channel c"
 	    " WHERE c.project = $6::text AND c.name = ANY ($7::text[])"
 	    " ON CONFLICT DO NOTHING) "
 	    "SELECT doc, version FROM m", 7 },
@@ -167,16 +170,27 @@ static const struct stmt_def defs[MN__COUNT] = {
 	 * $1 project.  Per monitor, three index lookups: the first hour
 	 * roll-up of the last 24 hours and the first day roll-ups of the
 	 * last 30 and 90 days; a window is the monitor's running totals
-	 * less that row's base (migration 0009), so the page costs the
+	 * less that row's base (migration 0009), so the figures cost the
 	 * same with 90 days of roll-ups as with one.  p95 is the middle of
 	 * its bucket (not clamped to the window's min and max, which only
-	 * a scan of the window would give).
+	 * a scan of the window would give).  The 90 daily bars per
+	 * monitor, oldest first, {"date","uptime"} as the uptime route's
+	 * daily (uptime null: no checks that day), read by an index-only
+	 * scan of migration 0016's covering index; a monitor missing a day
+	 * takes the slower join that leaves it null.  The bars are text
+	 * (the 90 '{"date":"…","uptime":' prefixes made once), so no
+	 * 90,000 JSON objects are built one by one; json, not jsonb: the
+	 * page is only ever sent.
 	 */
 	[MN_STATUS] = { "monitor_status_page",
-	    "WITH t AS (SELECT date_trunc('hour', now(), 'UTC')"
+	    "WITH t0 AS (SELECT date_trunc('hour', now(), 'UTC')"
 	    " - interval '23 hours' AS h24, date_trunc('day', now(), 'UTC')"
 	    " AS today), "
-	    "s AS (SELECT m.name, CASE WHEN m.paused THEN 'paused'"
+	    "t AS (SELECT t0.*, (SELECT array_agg('{\"date\":\"' || to_char(g"
+	    " AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '\",\"uptime\":' ORDER BY g)"
+	    " FROM generate_series(t0.today - interval '89 days', t0.today,"
+	    " interval '1 day') g) AS pre FROM t0), "
+	    "s AS (SELECT m.id, m.name, CASE WHEN m.paused THEN 'paused'"
 	    " ELSE m.state END AS st, m.state_since, m.last_check,"
 	    " m.total_checks - h.base_checks AS c24,"
 	    " m.total_ok - h.base_ok AS o24,"
@@ -186,7 +200,7 @@ static const struct stmt_def defs[MN__COUNT] = {
 	    " m.total_checks - d30.base_checks AS c30,"
 	    " m.total_ok - d30.base_ok AS o30,"
 	    " m.total_checks - d90.base_checks AS c90,"
-	    " m.total_ok - d90.base_ok AS o90"
+	    " m.total_ok - d90.base_ok AS o90, b.daily"
 	    " FROM t CROSS JOIN monitor m"
 	    " LEFT JOIN LATERAL (SELECT r.base_checks, r.base_ok, r.base_hist"
 	    " FROM monitor_rollup_hour r WHERE r.monitor_id = m.id"
@@ -199,23 +213,39 @@ static const struct stmt_def defs[MN__COUNT] = {
 	    " FROM monitor_rollup_day r WHERE r.monitor_id = m.id"
 	    " AND r.bucket >= t.today - interval '89 days'"
 	    " ORDER BY r.bucket LIMIT 1) d90 ON true"
+	    " LEFT JOIN LATERAL (SELECT array_agg(CASE WHEN r.checks > 0 THEN"
+	    " round(r.ok::numeric / r.checks, 6) END ORDER BY r.bucket)"
+	    " AS daily FROM monitor_rollup_day r WHERE r.monitor_id = m.id"
+	    " AND r.bucket >= t.today - interval '89 days'"
+	    " AND r.bucket <= t.today) b ON true"
 	    " WHERE m.project = $1::text) "
-	    "SELECT jsonb_build_object('project', $1::text,"
+	    "SELECT json_build_object('project', $1::text,"
 	    " 'generatedAt', rfc3339(now()),"
-	    " 'summary', jsonb_build_object("
+	    " 'summary', json_build_object("
 	    "'up', count(*) FILTER (WHERE s.st = 'up'),"
 	    " 'down', count(*) FILTER (WHERE s.st = 'down'),"
 	    " 'paused', count(*) FILTER (WHERE s.st = 'paused'),"
 	    " 'pending', count(*) FILTER (WHERE s.st = 'pending')),"
-	    " 'monitors', coalesce(jsonb_agg(jsonb_build_object("
+	    " 'monitors', coalesce(json_agg(json_build_object("
 	    "'name', s.name, 'state', s.st,"
 	    " 'since', rfc3339(s.state_since),"
 	    " 'lastCheck', rfc3339(s.last_check),"
-	    " 'uptime', jsonb_build_object("
+	    " 'uptime', json_build_object("
 	    "'24h', CASE WHEN s.c24 > 0 THEN round(s.o24::numeric / s.c24, 6) END,"
 	    " '30d', CASE WHEN s.c30 > 0 THEN round(s.o30::numeric / s.c30, 6) END,"
 	    " '90d', CASE WHEN s.c90 > 0 THEN round(s.o90::numeric / s.c90, 6) END),"
-	    " 'p95', s.p95) ORDER BY s.name), '[]'))::text FROM s", 1 },
+	    " 'p95', s.p95,"
+	    " 'daily', (SELECT ('[' || string_agg(u.pre || coalesce(u.v::text,"
+	    " 'null') || '}', ',' ORDER BY u.k) || ']')::json FROM unnest(t.pre,"
+	    /* 90 rows of 90 distinct whole days in the range: every day. */
+	    " CASE WHEN cardinality(s.daily) = 90 THEN s.daily"
+	    " ELSE (SELECT array_agg(CASE WHEN r.checks > 0 THEN"
+	    " round(r.ok::numeric / r.checks, 6) END ORDER BY g.d)"
+	    " FROM generate_series(t.today - interval '89 days', t.today,"
+	    " interval '1 day') g (d) LEFT JOIN monitor_rollup_day r"
+	    " ON r.monitor_id = s.id AND r.bucket = g.d) END)"
+	    " WITH ORDINALITY u (pre, v, k)))"
+	    " ORDER BY s.name), '[]'::json))::text FROM s CROSS JOIN t", 1 },
 	/* $1 project, $2 monitor, $3 since, $4 cursor (an id), $5 limit. */
 	[MN_ALERTS] = { "monitor_alerts",
 	    "WITH cur AS (SELECT (" CURSOR_DEC("$4::text") ")::bigint AS k) "
@@ -227,30 +257,35 @@ static const struct stmt_def defs[MN__COUNT] = {
 	    " ORDER BY a.id DESC LIMIT $5::int", 5 },
 
 	[CH_LIST] = { "channels_list",
-	    "SELECT channel_doc(c)::text FROM notification_channel c "
+	    "SELECT channel_doc(c)::text FROM hub_channel c "
 	    "WHERE c.project = $1::text ORDER BY c.name", 1 },
 	[CH_GET] = { "channel_get",
-	    "SELECT channel_doc(c)::text, c.version FROM notification_channel c "
+	    "SELECT channel_doc(c)::text, c.version FROM hub_channel c "
 	    "WHERE c.project = $1::text AND c.name = $2::text", 2 },
-	/* $1 project, $2 name, $3 type, $4 url, $5 headers, $6 secret, $7 actor. */
+	/*
+	 * $1 project, $2 name, $3 type, $4 url, $5 headers, $6 secret,
+	 * $7 actor, $8 allIncidents (NULL: false, the channel hears only
+	 * of the monitors that list it).  The hub's table (migration 0016).
+	 */
 	[CH_CREATE] = { "channel_create",
-	    "INSERT INTO notification_channel AS c (project, name, type, url,"
-	    " headers, secret, created_by, updated_by) VALUES ($1::text,"
-	    " $2::text, $3::text, $4::text, coalesce($5::jsonb, '{}'),"
-	    " nullif($6::text, ''), $7::text, $7::text)"
+	    "INSERT INTO hub_channel AS c (project, name, type, url,"
+	    " headers, secret, all_incidents, created_by, updated_by)"
+	    " VALUES ($1::text, $2::text, $3::text, $4::text,"
+	    " coalesce($5::jsonb, '{}'), nullif($6::text, ''),"
+	    " coalesce($8::boolean, false), $7::text, $7::text)"
 	    " ON CONFLICT (project, name) DO NOTHING"
-	    " RETURNING channel_doc(c)::text, c.version", 7 },
+	    " RETURNING channel_doc(c)::text, c.version", 8 },
 	[CH_LOCK] = { "channel_lock",
-	    "SELECT c.id, c.version, c.updated_by, rfc3339(c.updated_at)"
-	    " FROM notification_channel c WHERE c.project = $1::text"
+	    "SELECT c.id, c.version, coalesce(c.updated_by, c.created_by),"
+	    " rfc3339(c.updated_at) FROM hub_channel c WHERE c.project = $1::text"
 	    " AND c.name = $2::text FOR UPDATE", 2 },
 	/*
 	 * $1 id, $2 type, $3 url, $4 headers (NULL: keep them all; a
 	 * member null keeps that header's value), $5 secret (NULL: keep;
-	 * "": remove), $6 actor.
+	 * "": remove), $6 actor, $7 allIncidents (NULL: keep).
 	 */
 	[CH_UPDATE] = { "channel_update",
-	    "UPDATE notification_channel AS c SET type = $2::text,"
+	    "UPDATE hub_channel AS c SET type = $2::text,"
 	    " url = $3::text, headers = CASE WHEN $4::jsonb IS NULL"
 	    " THEN c.headers ELSE (SELECT coalesce(jsonb_object_agg(h.key,"
 	    " CASE WHEN jsonb_typeof(h.value) = 'null' THEN c.headers -> h.key"
@@ -258,15 +293,16 @@ static const struct stmt_def defs[MN__COUNT] = {
 	    " WHERE jsonb_typeof(h.value) <> 'null' OR c.headers ? h.key) END,"
 	    " secret = CASE WHEN $5::text IS NULL THEN c.secret"
 	    " ELSE nullif($5::text, '') END,"
+	    " all_incidents = coalesce($7::boolean, c.all_incidents),"
 	    " version = c.version + 1, updated_at = now(), updated_by = $6::text"
 	    " WHERE c.id = $1::bigint RETURNING channel_doc(c)::text,"
-	    " c.version", 6 },
+	    " c.version", 7 },
 	/* Columns: monitors using it (then nothing deleted), version. */
 	[CH_DELETE] = { "channel_delete",
 	    "WITH u AS (SELECT string_agg(m.name, ', ' ORDER BY m.name) AS names"
 	    " FROM monitor_channel mc JOIN monitor m ON m.id = mc.monitor_id"
 	    " WHERE mc.channel_id = $1::bigint), "
-	    "d AS (DELETE FROM notification_channel c WHERE c.id = $1::bigint"
+	    "d AS (DELETE FROM hub_channel c WHERE c.id = $1::bigint"
 	    " AND (SELECT names FROM u) IS NULL RETURNING c.version) "
 	    "SELECT (SELECT names FROM u), (SELECT version FROM d)", 1 },
 };
@@ -1264,18 +1300,19 @@ api_alerts(struct req *r)
 struct channel_in {
 	struct envelope	 env;
 	const char	*type, *url, *headers, *secret;
+	const char	*all;		/* "t", "f" or NULL (absent) */
 };
 
 /*
- * spec: {"type","url","headers","secret"}; put: absent headers and
- * secret keep what is stored (secretSet, which GET returns, is
- * ignored).  0, or -1 after a 400.
+ * spec: {"type","url","headers","secret","allIncidents"}; put: absent
+ * headers, secret and allIncidents keep what is stored (secretSet,
+ * which GET returns, is ignored).  0, or -1 after a 400.
  */
 static int
 channel_parse(struct req *r, const char *path_name, struct channel_in *in)
 {
 	static const char *const keys[] = { "type", "url", "headers",
-	    "secret", "secretSet", NULL };
+	    "secret", "secretSet", "allIncidents", NULL };
 	struct json_object	*spec, *v;
 	int			 rc;
 
@@ -1314,6 +1351,15 @@ channel_parse(struct req *r, const char *path_name, struct channel_in *in)
 	if (api_str_member(r, spec, "secret", "spec.secret", API_NULL_ABSENT,
 	    &in->secret) == -1)
 		return -1;
+	if (json_object_object_get_ex(spec, "allIncidents", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			api_invalid(r, "spec.allIncidents: must be true or "
+			    "false");
+			return -1;
+		}
+		in->all = json_object_get_boolean(v) ? "t" : "f";
+	}
 	return 0;
 }
 
@@ -1333,7 +1379,7 @@ static void
 api_channel_create(struct req *r)
 {
 	struct channel_in	 in;
-	const char		*p[7];
+	const char		*p[8];
 	PGresult		*res;
 
 	if (channel_parse(r, NULL, &in) == -1)
@@ -1345,7 +1391,8 @@ api_channel_create(struct req *r)
 	p[4] = in.headers;
 	p[5] = in.secret;
 	p[6] = r->actor;
-	if ((res = api_run(r, &monitors_stmts, CH_CREATE, 7, p)) == NULL)
+	p[7] = in.all;
+	if ((res = api_run(r, &monitors_stmts, CH_CREATE, 8, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0)
 		http_error(r, 409, "conflict", "channel \"%s\" already exists "
@@ -1359,7 +1406,7 @@ static void
 api_channel_update(struct req *r)
 {
 	struct channel_in	 in;
-	const char		*p[6], *name = api_param(r, "name");
+	const char		*p[7], *name = api_param(r, "name");
 	PGresult		*lock = NULL, *res = NULL;
 
 	p[0] = api_param(r, "project");
@@ -1379,7 +1426,8 @@ api_channel_update(struct req *r)
 	p[3] = in.headers;
 	p[4] = in.secret;
 	p[5] = r->actor;
-	if ((res = api_run(r, &monitors_stmts, CH_UPDATE, 6, p)) == NULL)
+	p[6] = in.all;
+	if ((res = api_run(r, &monitors_stmts, CH_UPDATE, 7, p)) == NULL)
 		goto out;
 	answer_doc(r, 200, name, res, api_val_long(lock, 1));
 out:

@@ -24,6 +24,7 @@
 
 #include <libpq-fe.h>
 
+#include "api/monitors_demo.h"
 #include "api/slo.h"
 #include "db.h"
 #include "log.h"
@@ -39,6 +40,8 @@ struct demo_opts {
 	long		 days;
 	long		 seed;
 	const char	*at;		/* end of the data, RFC 3339; NULL now */
+	long		 monitors;	/* monitors_demo.c */
+	const char	*monitor_target;
 };
 
 enum opt_kind { OPT_STRING, OPT_LONG };
@@ -63,6 +66,10 @@ static const struct demo_opt demo_opts[] = {
 	    "seed of the pseudo-random data (1)"),
 	OPT("--at", OPT_STRING, at, 0, 0,
 	    "RFC 3339 time the data ends at (default: now)"),
+	OPT("--monitors", OPT_LONG, monitors, 0, 10000,
+	    "uptime monitors with 90 days of history (0; 4 or more: every kind)"),
+	OPT("--monitor-target", OPT_STRING, monitor_target, 0, 0,
+	    "base URL of the monitors' target (t/monitor-target.pl)"),
 };
 #define NOPTS	(sizeof(demo_opts) / sizeof(demo_opts[0]))
 
@@ -383,7 +390,8 @@ out:
 int
 slo_demo_main(const struct config *cfg, int argc, char **argv)
 {
-	struct demo_opts o = { cfg->slo.default_project, 124, 28, 1, NULL };
+	struct demo_opts o = { cfg->slo.default_project, 124, 28, 1, NULL,
+	    0, NULL };
 	PGconn		*db;
 	PGresult	*res = NULL, *er = NULL;
 	const char	*p[6];
@@ -391,7 +399,8 @@ slo_demo_main(const struct config *cfg, int argc, char **argv)
 	double		 t0 = now_s(), t1;
 	int		 rc = 1;
 
-	if (demo_parse(argc, argv, &o) == -1)
+	if (demo_parse(argc, argv, &o) == -1 ||
+	    monitors_demo_check(o.monitors, o.monitor_target) == -1)
 		return 2;
 	if ((db = db_open(cfg, "dashcgi demo-data")) == NULL)
 		return 1;
@@ -451,6 +460,9 @@ slo_demo_main(const struct config *cfg, int argc, char **argv)
 	    PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5),
 	    PQgetvalue(res, 0, 6));
 	printf("demo-data: status: %s\n", PQgetvalue(res, 0, 7));
+	if (o.monitors > 0 && monitors_demo(cfg, db, o.project, o.monitors,
+	    o.seed, o.monitor_target, o.at) == -1)
+		goto out;
 	rc = 0;
 out:
 	PQclear(res);

@@ -5,13 +5,18 @@
 #      day roll-ups and BENCH_HOUR_DAYS (7) days of hour roll-ups, all
 #      generated in SQL: server time of GET /api/v1/projects/{p}/status
 #      (dashcgi's own request log, duration_ms) over BENCH_REQUESTS (30)
-#      requests;
+#      requests, beside a yardstick measured in the same run;
 #   2. one monitor's uptime with its 90-day daily series;
-#   3. the checker: BENCH_CHECK_MONITORS (600) monitors at a
-#      BENCH_CHECK_INTERVAL (10s) interval against the loopback target
-#      for BENCH_CHECK_SECONDS (60) s: share of checks started within
-#      2 s of their due time, and the checker's CPU (utime + stime from
-#      /proc) as a share of one core.
+#   3. the checker against the loopback target, one run per entry of
+#      BENCH_CHECKER ("2000:60s:180,10000:5m:330": monitors, interval,
+#      seconds measured): share of the checks due in the window that
+#      started within 2 s of their due time, checks missed (due, never
+#      run), duplicates, and the checker's CPU (utime + stime from
+#      /proc) as a share of one core;
+#   4. PostgreSQL restarted under load (BENCH_RESTART "2000:60s:150:45:10":
+#      monitors, interval, seconds, restart after, seconds down): checks
+#      due while it was down (missed), the first result after it came
+#      back, and the share on time after it.
 #
 #   perl -It/lib t/bench/monitors.pl      (from the build tree, as make bench)
 use strict;
@@ -22,9 +27,9 @@ use DashTest;
 my $N = $ENV{BENCH_MONITORS} // 1000;
 my $HOUR_DAYS = $ENV{BENCH_HOUR_DAYS} // 7;
 my $REQ = $ENV{BENCH_REQUESTS} // 30;
-my $CN = $ENV{BENCH_CHECK_MONITORS} // 600;
-my $CI = $ENV{BENCH_CHECK_INTERVAL} // '10s';
-my $CS = $ENV{BENCH_CHECK_SECONDS} // 60;
+my @RUNS = map { [ split /:/ ] } split /,/,
+    $ENV{BENCH_CHECKER} // '2000:60s:180,10000:5m:330';
+my $RESTART = [ split /:/, $ENV{BENCH_RESTART} // '2000:60s:150:45:10' ];
 
 my $t = DashTest->new(workers => 2, watchdog => 1800, config => {
     log => { level => 'info' },
@@ -109,42 +114,113 @@ printf "one monitor's uptime with the 90-day series: server time median %.1f ms,
     . "p95 %.1f ms; %d bytes\n", $med, $p95, $bytes;
 
 # --- the checker -----------------------------------------------------------
-exit 0 if !$CN;
+exit 0 if !@RUNS && !@$RESTART;
 my $dir = $t->tmpdir;
 my $tpid = $t->spawn([$^X, $t->srcdir . '/t/monitor-target.pl', "$dir/target.port", $dir]);
 my $end = time + 10;
 sleep 0.05 while !-s "$dir/target.port" && time < $end;
 my $port = do { local (@ARGV) = ("$dir/target.port"); my $l = <>; chomp $l; $l };
-$t->psql(<<"SQL");
-UPDATE monitor SET paused = true;
-INSERT INTO monitor (project, name, spec, every, created_by, updated_by, next_due)
-SELECT 'bench', 'chk-' || i, jsonb_build_object('url',
-       'http://127.0.0.1:$port/?delay=' || (i % 50), 'interval', '$CI', 'timeout', '5s'),
-       interval '$CI', 'b', 'b',
-       now() + interval '3 seconds' + (i % 100) * (interval '$CI' / 100)
-  FROM generate_series(1, $CN) i;
-SQL
+$t->psql('UPDATE monitor SET paused = true');
 $t->stop_dashcgi('TERM', 10);
 $t->write_config({ monitors => { checkers => 1 } });
 $t->start_dashcgi(wait => 1);
-sleep 2;
-my ($cpid) = map { $_->{pid} } $t->log_lines(qr/msg="checker started;/);
-sub cpu { my @f = split / /, `cat /proc/$_[0]/stat`; return ($f[13] + $f[14]) / 100 }
-my ($c0, $w0) = (cpu($cpid), time);
-my $since = $t->psql('SELECT now()');
-sleep $CS;
-my ($c1, $w1) = (cpu($cpid), time);
-my ($n, $late2, $p99, $max) = split /\|/, $t->psql(<<"SQL");
-SELECT count(*), count(*) FILTER (WHERE at - due > interval '2 seconds'),
-       round(percentile_disc(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM at - due) * 1000)),
-       round(max(extract(epoch FROM at - due) * 1000))
-  FROM check_result WHERE due >= '$since'::timestamptz AND due IS NOT NULL
+
+sub cpu_of { my @f = split / /, (DashTest::_slurp("/proc/$_[0]/stat") // '') =~ s/^.*\)\s+//sr;
+	return (($f[11] // 0) + ($f[12] // 0)) / 100 }
+sub checker_pid {
+	my @p = map { $_->{pid} } $t->log_lines(qr/msg="checker started;/);
+	return $p[-1];
+}
+
+# One run: $n monitors at $iv, first checks spread over one interval
+# from 5 s on; the window is the $secs seconds from then.  With
+# $restart: PostgreSQL stops $restart s into the window for $down s.
+sub checker_run {
+	my ($n, $iv, $secs, $restart, $down) = @_;
+	$t->psql(<<"SQL", timeout => 600);
+DELETE FROM monitor WHERE name LIKE 'chk-%';
+DROP TABLE IF EXISTS bench_due;
+INSERT INTO monitor (project, name, spec, every, created_by, updated_by, next_due)
+SELECT 'bench', 'chk-' || i, jsonb_build_object('url',
+       'http://127.0.0.1:$port/?delay=' || (i % 50), 'interval', '$iv', 'timeout', '5s'),
+       interval '$iv', 'b', 'b',
+       now() + interval '5 seconds' + (i % 100) * (interval '$iv' / 100)
+  FROM generate_series(1, $n) i;
+CREATE TABLE bench_due AS SELECT id, next_due AS first_due, every FROM monitor
+ WHERE name LIKE 'chk-%';
+ANALYZE monitor;
 SQL
-my $dups = $t->psql("SELECT count(*) FROM (SELECT 1 FROM check_result WHERE due IS NOT NULL"
-    . " GROUP BY monitor_id, due HAVING count(*) > 1) d");
-printf "checker: %d monitors at %s for %d s: %d checks, %.3f %% started within 2 s "
-    . "of their due time (p99 %s ms, max %s ms late), %d duplicates; checker CPU %.1f %% of one core\n",
-    $CN, $CI, $CS, $n, $n ? 100 * ($n - $late2) / $n : 0, $p99, $max, $dups,
-    100 * ($c1 - $c0) / ($w1 - $w0);
-printf "# load average at the end: %s", `cat /proc/loadavg`;
+	my $t0 = $t->psql("SELECT min(first_due) FROM bench_due");
+	my $wait = $t->psql("SELECT extract(epoch FROM '$t0'::timestamptz - now())");
+	sleep $wait if $wait > 0;
+	my $pid = checker_pid();
+	my ($c0, $w0) = (cpu_of($pid), time);
+	my ($stop_at, $up_at);
+	if (defined $restart) {
+		sleep $restart;
+		$stop_at = $t->psql('SELECT now()');
+		$t->pg_stop('fast');
+		sleep $down;
+		$t->pg_start;
+		$up_at = $t->psql('SELECT now()');
+		sleep $secs - $restart - $down;
+	} else {
+		sleep $secs;
+	}
+	my ($c1, $w1) = (cpu_of($pid), time);
+	my $pid1 = checker_pid();
+	my $t1 = $t->psql("SELECT '$t0'::timestamptz + interval '$secs seconds'");
+	$t->psql("UPDATE monitor SET paused = true WHERE name LIKE 'chk-%'");
+	sleep 7;	# the last checks' timeout (5 s) and their records
+	my $q = <<"SQL";
+WITH due AS (SELECT b.id, g AS due FROM bench_due b,
+	generate_series(b.first_due, '$t1'::timestamptz - interval '1 microsecond', b.every) g),
+r AS (SELECT c.monitor_id, c.due, c.at FROM check_result c
+       WHERE c.due >= '$t0' AND c.due < '$t1')
+SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM r),
+       (SELECT count(*) FROM r WHERE at - due <= interval '2 seconds'),
+       (SELECT round(percentile_disc(0.99) WITHIN GROUP
+	   (ORDER BY extract(epoch FROM at - due) * 1000)) FROM r),
+       (SELECT round(max(extract(epoch FROM at - due) * 1000)) FROM r),
+       (SELECT count(*) FROM (SELECT 1 FROM r GROUP BY monitor_id, due
+	   HAVING count(*) > 1) d),
+       (SELECT count(*) FROM due d WHERE NOT EXISTS (SELECT 1 FROM r
+	   WHERE r.monitor_id = d.id AND r.due = d.due))
+SQL
+	my ($exp, $got, $ontime, $p99, $max, $dups, $missed) = split /\|/, $t->psql($q);
+	printf "checker: %d monitors at %s, %d s measured: %d checks due, %d run, "
+	    . "%.3f %% of those due started within 2 s (p99 %s ms, max %s ms late), "
+	    . "%d missed, %d duplicates; checker CPU %s\n", $n, $iv, $secs, $exp, $got,
+	    $exp ? 100 * $ontime / $exp : 0, $p99 // '-', $max // '-', $missed, $dups,
+	    $pid1 == $pid ? sprintf('%.1f %% of one core', 100 * ($c1 - $c0) / ($w1 - $w0))
+	    : "not measured (the checker was restarted: pid $pid, then $pid1)";
+	return unless defined $restart;
+	my ($dmiss, $dgot, $first, $after, $after_ok) = split /\|/, $t->psql(<<"SQL");
+WITH due AS (SELECT b.id, g AS due FROM bench_due b,
+	generate_series(b.first_due, '$t1'::timestamptz - interval '1 microsecond', b.every) g),
+r AS (SELECT c.monitor_id, c.due, c.at FROM check_result c
+       WHERE c.due >= '$t0' AND c.due < '$t1')
+SELECT (SELECT count(*) FROM due d WHERE d.due BETWEEN '$stop_at' AND '$up_at'
+	 AND NOT EXISTS (SELECT 1 FROM r WHERE r.monitor_id = d.id AND r.due = d.due)),
+       (SELECT count(*) FROM r WHERE r.due BETWEEN '$stop_at' AND '$up_at'),
+       (SELECT round(extract(epoch FROM min(at) - '$up_at'::timestamptz)::numeric, 1)
+	  FROM r WHERE r.at > '$up_at'),
+       (SELECT count(*) FROM due WHERE due > '$up_at'::timestamptz + interval '5 seconds'),
+       (SELECT count(*) FROM r WHERE due > '$up_at'::timestamptz + interval '5 seconds'
+	 AND at - due <= interval '2 seconds')
+SQL
+	printf "restart: PostgreSQL down from %s to %s (%d s asked): %d checks due then "
+	    . "were missed, %d due then were recorded; first result %s s after it was back; "
+	    . "from 5 s after: %d of %d due (%.2f %%) on time\n", $stop_at, $up_at, $down,
+	    $dmiss, $dgot, $first // '-', $after_ok, $after, $after ? 100 * $after_ok / $after : 0;
+}
+
+for my $r (@RUNS) {
+	checker_run(@$r);
+	printf "# load average: %s", `cat /proc/loadavg`;
+}
+if (@$RESTART) {
+	checker_run(@$RESTART);
+	printf "# load average: %s", `cat /proc/loadavg`;
+}
 $t->stop_spawned($tpid);
