@@ -273,9 +273,13 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " WHERE project = $1::text AND id = $2::uuid RETURNING id", 2 },
 
 	/* The evaluator's (src/evaluator.c). */
-	/* -1: another session holds the evaluator lock. */
+	/*
+	 * $1 slo.resolution (s): slo_burn rules see the windows the SLO
+	 * API shows.  -1: another session holds the evaluator lock.
+	 */
 	[HB_EV_EVALUATE] = { "hub_evaluate",
-	    "SELECT hub_evaluate(" EVALUATOR_LOCK_KEY "::bigint)", 0 },
+	    "SELECT hub_evaluate(" EVALUATOR_LOCK_KEY "::bigint,"
+	    " $1::int * interval '1 second')", 1 },
 	/*
 	 * Claim up to $1 due notifications for $2 ms (the lease: a
 	 * deliverer that dies before recording a result leaves them to be
@@ -1214,11 +1218,22 @@ dur_field(struct req *r, struct json_object *spec, const char *key,
 	return 0;
 }
 
+/* A monitor_down selector: a monitor name in which * stands for any
+ * characters ("*", "shop-*"). */
+static int
+monitor_selector_ok(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return n > 0 && n <= 75 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-*") == n;
+}
+
 /*
  * An AlertRule document: {"kind":"AlertRule","metadata":{"name"},
- * "spec":{…}}.  Fills the defaults into spec (severity high, enabled
- * true, channels [], window 5m, aggregate avg, for 0s) so the stored
- * document says what the evaluator does.  Returns the spec as text,
+ * "spec":{…}}.  Fills the defaults into spec (severity high but for
+ * slo_burn rules, enabled true, channels [], for 0s, window 5m,
+ * aggregate avg) so the stored document says what the evaluator does.  Returns the spec as text,
  * or NULL after answering 400.
  */
 static const char *
@@ -1227,9 +1242,9 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 	static const char *const top[] = { "kind", "metadata", "spec",
 	    "status", NULL };
 	static const char *const common[] = { "type", "severity", "channels",
-	    "enabled", "description", NULL };
+	    "enabled", "description", "for", NULL };
 	static const char *const th[] = { "metric", "windowKey", "window",
-	    "aggregate", "op", "threshold", "for", NULL };
+	    "aggregate", "op", "threshold", NULL };
 	static const char *const aggs[] = { "avg", "sum", "max", "min",
 	    "count", NULL };
 	static const char *const ops[] = { ">", ">=", "<", "<=", NULL };
@@ -1302,10 +1317,12 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 	if (api_str_member(r, spec, "severity", "spec.severity",
 	    API_NULL_ABSENT, &s) == -1)
 		return NULL;
-	if (s == NULL)
+	/* slo_burn without one: critical for page alerts, medium for
+	 * ticket alerts (SPEC §10). */
+	if (s == NULL && strcmp(type, "slo_burn") != 0)
 		json_object_object_add(spec, "severity",
 		    json_object_new_string("high"));
-	else if (!one_of(s, severities)) {
+	else if (s != NULL && !one_of(s, severities)) {
 		api_invalid(r, "spec.severity: must be low, medium, high or "
 		    "critical");
 		return NULL;
@@ -1337,6 +1354,8 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 			}
 		}
 	}
+	if (dur_field(r, spec, "for", "0s") == -1)
+		return NULL;
 	if (strcmp(type, "threshold") == 0) {
 		if (api_str_member(r, spec, "metric", "spec.metric",
 		    API_NULL_ABSENT, &s) == -1)
@@ -1348,8 +1367,7 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 		if (api_str_member(r, spec, "windowKey", "spec.windowKey",
 		    API_NULL_ABSENT, &s) == -1)
 			return NULL;
-		if (dur_field(r, spec, "window", "5m") == -1 ||
-		    dur_field(r, spec, "for", "0s") == -1)
+		if (dur_field(r, spec, "window", "5m") == -1)
 			return NULL;
 		if (api_str_member(r, spec, "aggregate", "spec.aggregate",
 		    API_NULL_ABSENT, &s) == -1)
@@ -1394,9 +1412,10 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 		for (i = 0; i < n; i++) {
 			e = json_object_array_get_idx(v, i);
 			if ((s = api_json_str(e)) == NULL ||
-			    (strcmp(s, "*") != 0 && !validate_name(s))) {
+			    !monitor_selector_ok(s)) {
 				api_invalid(r, "spec.monitors[%zu]: must be a "
-				    "monitor name or \"*\"", i);
+				    "monitor name, a name with * wildcards "
+				    "(\"shop-*\") or \"*\"", i);
 				return NULL;
 			}
 		}

@@ -24,6 +24,7 @@
 
 #include <libpq-fe.h>
 
+#include "api/hub_demo.h"
 #include "api/slo.h"
 #include "db.h"
 #include "log.h"
@@ -39,9 +40,10 @@ struct demo_opts {
 	long		 days;
 	long		 seed;
 	const char	*at;		/* end of the data, RFC 3339; NULL now */
+	long		 incidents;	/* hub_demo.c */
 };
 
-enum opt_kind { OPT_STRING, OPT_LONG };
+enum opt_kind { OPT_STRING, OPT_LONG, OPT_FLAG };
 
 struct demo_opt {
 	const char	*flag;
@@ -63,6 +65,8 @@ static const struct demo_opt demo_opts[] = {
 	    "seed of the pseudo-random data (1)"),
 	OPT("--at", OPT_STRING, at, 0, 0,
 	    "RFC 3339 time the data ends at (default: now)"),
+	OPT("--incidents", OPT_FLAG, incidents, 0, 0,
+	    "incident hub history: rules, incidents, notifications"),
 };
 #define NOPTS	(sizeof(demo_opts) / sizeof(demo_opts[0]))
 
@@ -73,8 +77,9 @@ demo_usage(FILE *f)
 
 	fprintf(f, "usage: dashcgi [-c FILE] demo-data");
 	for (i = 0; i < NOPTS; i++)
-		fprintf(f, " [%s %s]", demo_opts[i].flag,
-		    demo_opts[i].kind == OPT_LONG ? "N" : "VALUE");
+		fprintf(f, " [%s%s]", demo_opts[i].flag,
+		    demo_opts[i].kind == OPT_FLAG ? "" :
+		    demo_opts[i].kind == OPT_LONG ? " N" : " VALUE");
 	fprintf(f, "\n");
 	for (i = 0; i < NOPTS; i++)
 		fprintf(f, "  %-10s %s\n", demo_opts[i].flag, demo_opts[i].help);
@@ -101,6 +106,10 @@ demo_parse(int argc, char **argv, struct demo_opts *o)
 			return -1;
 		}
 		d = &demo_opts[k];
+		if (d->kind == OPT_FLAG) {
+			*(long *)((char *)o + d->off) = 1;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "dashcgi: demo-data: %s needs a value\n",
 			    d->flag);
@@ -383,7 +392,7 @@ out:
 int
 slo_demo_main(const struct config *cfg, int argc, char **argv)
 {
-	struct demo_opts o = { cfg->slo.default_project, 124, 28, 1, NULL };
+	struct demo_opts o = { cfg->slo.default_project, 124, 28, 1, NULL, 0 };
 	PGconn		*db;
 	PGresult	*res = NULL, *er = NULL;
 	const char	*p[6];
@@ -451,6 +460,9 @@ slo_demo_main(const struct config *cfg, int argc, char **argv)
 	    PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5),
 	    PQgetvalue(res, 0, 6));
 	printf("demo-data: status: %s\n", PQgetvalue(res, 0, 7));
+	if (o.incidents && hub_demo(cfg, db, o.project, o.seed, o.days,
+	    end) == -1)
+		goto out;
 	rc = 0;
 out:
 	PQclear(res);
