@@ -6,6 +6,7 @@ DROP FUNCTION hub_evaluator_lock(bigint);
 DROP FUNCTION hub_rule_state(alert_rule, interval);
 DROP FUNCTION hub_severity_rank(text);
 DROP FUNCTION hub_monitor_selected(jsonb, text);
+DROP FUNCTION hub_channel_doc(hub_channel);
 
 -- Evaluate every enabled threshold rule, holding the evaluator's
 -- session advisory lock (taken here if this session does not hold it

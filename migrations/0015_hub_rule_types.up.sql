@@ -6,7 +6,8 @@
 -- (hub_rule_state); hub_evaluate() records it and opens, keeps,
 -- escalates or resolves the incident rule:<project>/<name>.
 -- hub_evaluate() now takes slo.resolution: the SLO windows end where
--- the SLO API's do (slo_now()).
+-- the SLO API's do (slo_now()).  Also hub_channel_doc(), the one
+-- document of a notification channel.
 
 DROP FUNCTION hub_evaluate(bigint);
 
@@ -205,3 +206,10 @@ BEGIN
 	RETURN 1;
 END;
 $$;
+
+-- A notification channel of the hub, as its list and its PUT answer.
+CREATE FUNCTION hub_channel_doc(c hub_channel) RETURNS jsonb
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN jsonb_build_object('name', c.name, 'type', c.type, 'url', c.url,
+	    'allIncidents', c.all_incidents, 'createdAt', rfc3339(c.created_at),
+	    'createdBy', c.created_by);
