@@ -1,10 +1,10 @@
 /*
  * evaluator.c -- the evaluator process kind (SPEC §7, §10): every
- * hub.interval it evaluates the alert rules (hub_evaluate() in
- * migration 0010, under the evaluator advisory lock, so one session
- * across all hosts evaluates and another takes over within an interval
- * when it dies), and all the time it delivers the notifications the
- * incident triggers enqueued.
+ * hub.interval it evaluates the alert rules of every type
+ * (hub_evaluate() in migration 0015, under the evaluator advisory
+ * lock, so one session across all hosts evaluates and another takes
+ * over within an interval when it dies), and all the time it delivers
+ * the notifications the incident triggers enqueued.
  *
  * Owns: the delivery loop.  Due notifications are claimed with a lease
  * (FOR UPDATE SKIP LOCKED, next_attempt_at pushed past the transfer's
@@ -92,14 +92,19 @@ sink(char *p, size_t sz, size_t n, void *u)
 
 /* One pass of hub_evaluate(); logs what it did. */
 static void
-evaluate(int *holding)
+evaluate(int *holding, const struct config *cfg)
 {
 	PGresult	*res;
+	const char	*p[1];
+	char		 resol[24];
 	long		 n;
 	double		 t0 = now_ms();
 	struct logline	 l;
 
-	res = db_run(&hub_stmts, EV_STMT_EVALUATE, 0, NULL);
+	snprintf(resol, sizeof(resol), "%lld",
+	    (long long)(cfg->slo.resolution / 1000));
+	p[0] = resol;
+	res = db_run(&hub_stmts, EV_STMT_EVALUATE, 1, p);
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_error("evaluator: evaluation failed: %s", res != NULL ?
 		    PQresultErrorMessage(res) : "no database");
@@ -267,7 +272,7 @@ evaluator_main(int slot, const struct config *cfg, int lfd)
 		db_tick();
 		if (db_ready() && db_module_ready(&hub_module)) {
 			if (now_ms() >= next_eval) {
-				evaluate(&holding);
+				evaluate(&holding, cfg);
 				next_eval += cfg->hub.interval;
 				/* A slow pass: the next one at once, once. */
 				if (next_eval < now_ms())

@@ -104,36 +104,23 @@ $t->spawn([$^X, "$ENV{DASHCGI_SRCDIR}/t/monitor-target.pl",
 	sleep 0.05 while !-s "$tdir/target.port" && time < $deadline;
 }
 my $tport = do { local (@ARGV) = ("$tdir/target.port"); my $l = <>; chomp $l; $l };
-# A real SLO fleet in project demo: 124 SLOs, ~1M points (SPEC section 8).
+# A real SLO fleet in project demo: 124 SLOs, ~1M points (SPEC section 8),
+# the monitors and the incident hub's history (sections 9 and 10).
 print "t/demo: generating the SLO fleet (dashcgi demo-data) ...\n";
 my ($drc, $dout, $derr) = $t->run_dashcgi({ timeout => 300 }, 'demo-data',
     '--project', 'demo', '--monitors', 12,
-    '--monitor-target', "http://127.0.0.1:$tport");
+    '--monitor-target', "http://127.0.0.1:$tport", '--incidents');
 die "t/demo.pl: demo-data failed ($drc): $derr\n" unless $drc == 0;
 print $dout;
 my $SLO = $t->psql("SELECT name FROM slo WHERE project = 'demo' " .
     "ORDER BY spec -> 'description', name LIMIT 1");
 
-# The incident hub: events with metrics, an alert rule on them, incidents
-# in several states (made through the API, as an integration would).
-print "t/demo: events, an alert rule and incidents ...
-";
-seed('events', 202, POST => '/api/v1/projects/demo/events', user => 'alice',
-    json => [ map { { topic => 'checkout.metrics', data => {
-    metric => 'latency_ms', value => 80 + 7 * ($_ % 13) } } } 1 .. 200 ]);
-seed('alert rule', 201, POST => '/api/v1/projects/demo/alert-rules',
-    user => 'alice', json => { kind => 'AlertRule',
-    metadata => { name => 'checkout-latency' }, spec => {
-    type => 'threshold', metric => 'latency_ms', window => '5m',
-    aggregate => 'avg', op => '>', threshold => 100, for => '0s',
-    severity => 'high' } });
-for my $i ([ 'Checkout 5xx above 2%', 'critical', 'co-5xx' ],
-    [ 'Search latency p95 above 800 ms', 'medium', 'search-p95' ],
-    [ 'Nightly export failed', 'low', 'export' ]) {
-	seed("incident $i->[2]", 201, POST => '/api/v1/projects/demo/incidents',
-	    user => 'alice', json => { title => $i->[0], severity => $i->[1],
-	    dedupKey => $i->[2], source => 'demo' });
-}
+# The incident hub: demo-data --incidents (above) made its history --
+# rules of every type, incidents with timelines and notifications, the
+# last hour's events; the evaluator runs them from here on (the
+# monitor_down rules catch "payments" going down).
+my $INC = $t->psql("SELECT id FROM incident WHERE project = 'demo' " .
+    "AND status = 'closed' ORDER BY first_seen DESC LIMIT 1");
 
 my @examples = (
 	[ 'liveness', "curl -i $url/live",
@@ -180,6 +167,9 @@ my @examples = (
 	[ 'open incidents',
 	    "curl -s -u bob:pw-bob $url/api/v1/projects/demo/incidents",
 	    GET => '/api/v1/projects/demo/incidents', 200, user => 'bob' ],
+	[ 'one incident with its timeline and notifications',
+	    "curl -s -u bob:pw-bob $url/api/v1/projects/demo/incidents/$INC",
+	    GET => "/api/v1/projects/demo/incidents/$INC", 200, user => 'bob' ],
 	[ 'dashcgi as a Prometheus datasource: remaining error budgets',
 	    "curl -s -u bob:pw-bob '$url/proxy/globaldatasources/dashcgi/api/v1/query?query=slo_error_budget_remaining'",
 	    GET => '/proxy/globaldatasources/dashcgi/api/v1/query?query=slo_error_budget_remaining',

@@ -50,8 +50,8 @@
 
 enum {
 	HB_EVENTS_INGEST, HB_EVENTS_LIST,
-	HB_INC_LIST, HB_INC_GET, HB_INC_TRIGGER, HB_INC_STATUS,
-	HB_PD_KEY, HB_PD_TRIGGER, HB_PD_TRANSITION,
+	HB_INC_LIST, HB_INC_GET, HB_TRIGGER, HB_INC_STATUS,
+	HB_PD_KEY, HB_PD_TRANSITION,
 	HB_AM_INGEST,
 	HB_RULE_LIST, HB_RULE_GET, HB_RULE_CREATE, HB_RULE_UPDATE,
 	HB_RULE_DELETE,
@@ -64,6 +64,22 @@ _Static_assert((int)HB_EV_EVALUATE == (int)EV_STMT_EVALUATE &&
     (int)HB_EV_CLAIM == (int)EV_STMT_CLAIM &&
     (int)HB_EV_RESULT == (int)EV_STMT_RESULT,
     "evaluator.h names the evaluator's statements of this table");
+
+/*
+ * Keyset paging, newest first, on (time, id): a row's cursor key is
+ * "microseconds/id"; AFTER(c) keeps the rows past the cursor text c
+ * (decoded), idtype the id's type.
+ */
+#define KEYSET_KEY(ts, id)						\
+	"(extract(epoch FROM " ts ") * 1000000)::bigint::text || '/' || " id
+#define KEYSET_AFTER(ts, id, c, idtype)					\
+	"(" ts ", " id ") < (timestamptz 'epoch' + split_part(" c ", '/', 1)" \
+	"::bigint * interval '1 microsecond', split_part(" c ", '/', 2)::" \
+	idtype ")"
+/* The documents of a project's rows, as one JSON array. */
+#define DOCS(doc, order, from)						\
+	"SELECT coalesce(jsonb_agg(" doc " ORDER BY " order "), '[]')::text" \
+	" FROM " from " WHERE project = $1::text"
 
 static const struct stmt_def defs[HB__COUNT] = {
 	/*
@@ -110,30 +126,26 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " SELECT jsonb_build_object('id', e.id, 'topic', e.topic,"
 	    " 'at', to_char(e.at AT TIME ZONE 'UTC',"
 	    " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'data', e.data)::text,"
-	    " (extract(epoch FROM e.at) * 1000000)::bigint::text || '/' || e.id"
+	    " " KEYSET_KEY("e.at", "e.id")
 	    " FROM raw_event e, cur WHERE e.project = $1::text"
 	    " AND ($2::text IS NULL OR e.topic = $2::text)"
 	    " AND ($3::text IS NULL OR e.level = lower($3::text))"
 	    " AND ($4::timestamptz IS NULL OR e.at >= $4::timestamptz)"
 	    " AND ($5::timestamptz IS NULL OR e.at < $5::timestamptz)"
-	    " AND ($6::text IS NULL OR (e.at, e.id) < (timestamptz 'epoch' +"
-	    " split_part(cur.k, '/', 1)::bigint * interval '1 microsecond',"
-	    " split_part(cur.k, '/', 2)::bigint))"
+	    " AND ($6::text IS NULL OR "
+	    KEYSET_AFTER("e.at", "e.id", "cur.k", "bigint") ")"
 	    " ORDER BY e.at DESC, e.id DESC LIMIT $7::int", 7 },
 
 	/* $1 project, $2 status, $3 severity, $4 since, $5 cursor, $6 limit. */
 	[HB_INC_LIST] = { "hub_incidents_list",
 	    "WITH cur AS (SELECT " CURSOR_DEC("$5::text") " AS k)"
-	    " SELECT incident_doc(i)::text,"
-	    " (extract(epoch FROM i.first_seen) * 1000000)::bigint::text"
-	    " || '/' || i.id"
+	    " SELECT incident_doc(i)::text, " KEYSET_KEY("i.first_seen", "i.id")
 	    " FROM incident i, cur WHERE i.project = $1::text"
 	    " AND ($2::text IS NULL OR i.status = $2::text)"
 	    " AND ($3::text IS NULL OR i.severity = $3::text)"
 	    " AND ($4::timestamptz IS NULL OR i.last_seen >= $4::timestamptz)"
-	    " AND ($5::text IS NULL OR (i.first_seen, i.id) < (timestamptz"
-	    " 'epoch' + split_part(cur.k, '/', 1)::bigint"
-	    " * interval '1 microsecond', split_part(cur.k, '/', 2)::uuid))"
+	    " AND ($5::text IS NULL OR "
+	    KEYSET_AFTER("i.first_seen", "i.id", "cur.k", "uuid") ")"
 	    " ORDER BY i.first_seen DESC, i.id DESC LIMIT $6::int", 6 },
 
 	[HB_INC_GET] = { "hub_incident_get",
@@ -142,13 +154,15 @@ static const struct stmt_def defs[HB__COUNT] = {
 
 	/*
 	 * $1 project, $2 dedup key (NULL: a new one), $3 title, $4
-	 * severity, $5 source, $6 metadata, $7 actor.  A new incident or
-	 * the open one counted again.
+	 * severity, $5 source, $6 metadata (PagerDuty: its payload), $7
+	 * actor.  A new incident or the open one counted again: its id,
+	 * whether new, version, document and dedup key.  The API and
+	 * PagerDuty ingest both trigger with it.
 	 */
-	[HB_INC_TRIGGER] = { "hub_incident_trigger",
-	    "SELECT t.id, t.created, t.version, t.doc::text"
-	    " FROM hub_trigger($1::text, $2::text, $3::text, $4::text, $5::text,"
-	    " $6::jsonb, $7::text) t", 7 },
+	[HB_TRIGGER] = { "hub_trigger",
+	    "SELECT t.id, t.created, t.version, t.doc::text,"
+	    " t.doc ->> 'dedupKey' FROM hub_trigger($1::text, $2::text,"
+	    " $3::text, $4::text, $5::text, $6::jsonb, $7::text) t", 7 },
 
 	/*
 	 * $1 project, $2 id, $3 new status, $4 the version If-Match named,
@@ -185,13 +199,6 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " OR k.last_used_at < now() - interval '1 minute'))"
 	    " SELECT project, id FROM k", 1 },
 
-	/* $1 project, $2 key, $3 summary, $4 severity, $5 source, $6
-	 * custom details, $7 actor. */
-	[HB_PD_TRIGGER] = { "hub_pd_trigger",
-	    "SELECT t.id, t.created, t.version, (t.doc ->> 'dedupKey')"
-	    " FROM hub_trigger($1::text, $2::text, $3::text, $4::text,"
-	    " $5::text, $6::jsonb, $7::text) t", 7 },
-
 	/* $1 project, $2 dedup key, $3 new status, $4 actor, $5 note. */
 	[HB_PD_TRANSITION] = { "hub_pd_transition",
 	    "SELECT hub_key_transition($1::text, $2::text, $3::text,"
@@ -225,8 +232,7 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " (SELECT coalesce(sum(k), 0) FROM r)", 3 },
 
 	[HB_RULE_LIST] = { "hub_rules_list",
-	    "SELECT coalesce(jsonb_agg(alert_rule_doc(r) ORDER BY r.name),"
-	    " '[]')::text FROM alert_rule r WHERE r.project = $1::text", 1 },
+	    DOCS("alert_rule_doc(r)", "r.name", "alert_rule r"), 1 },
 	[HB_RULE_GET] = { "hub_rule_get",
 	    "SELECT alert_rule_doc(r)::text, r.version FROM alert_rule r"
 	    " WHERE r.project = $1::text AND r.name = $2::text", 2 },
@@ -262,20 +268,22 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " 'key', $3::text, 'createdAt', rfc3339(created_at),"
 	    " 'createdBy', created_by)::text", 4 },
 	[HB_KEY_LIST] = { "hub_key_list",
-	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', k.id, 'name',"
-	    " k.name, 'createdAt', rfc3339(k.created_at), 'createdBy',"
-	    " k.created_by, 'lastUsedAt', rfc3339(k.last_used_at),"
-	    " 'revokedAt', rfc3339(k.revoked_at)) ORDER BY k.created_at, k.id),"
-	    " '[]')::text FROM integration_key k WHERE k.project = $1::text",
-	    1 },
+	    DOCS("jsonb_build_object('id', k.id, 'name', k.name, 'createdAt',"
+	    " rfc3339(k.created_at), 'createdBy', k.created_by, 'lastUsedAt',"
+	    " rfc3339(k.last_used_at), 'revokedAt', rfc3339(k.revoked_at))",
+	    "k.created_at, k.id", "integration_key k"), 1 },
 	[HB_KEY_REVOKE] = { "hub_key_revoke",
 	    "UPDATE integration_key SET revoked_at = coalesce(revoked_at, now())"
 	    " WHERE project = $1::text AND id = $2::uuid RETURNING id", 2 },
 
 	/* The evaluator's (src/evaluator.c). */
-	/* -1: another session holds the evaluator lock. */
+	/*
+	 * $1 slo.resolution (s): slo_burn rules see the windows the SLO
+	 * API shows.  -1: another session holds the evaluator lock.
+	 */
 	[HB_EV_EVALUATE] = { "hub_evaluate",
-	    "SELECT hub_evaluate(" EVALUATOR_LOCK_KEY "::bigint)", 0 },
+	    "SELECT hub_evaluate(" EVALUATOR_LOCK_KEY "::bigint,"
+	    " $1::int * interval '1 second')", 1 },
 	/*
 	 * Claim up to $1 due notifications for $2 ms (the lease: a
 	 * deliverer that dies before recording a result leaves them to be
@@ -309,11 +317,7 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " RETURNING status", 6 },
 
 	[HB_CH_LIST] = { "hub_channels_list",
-	    "SELECT coalesce(jsonb_agg(jsonb_build_object('name', c.name,"
-	    " 'type', c.type, 'url', c.url, 'allIncidents', c.all_incidents,"
-	    " 'createdAt', rfc3339(c.created_at), 'createdBy', c.created_by)"
-	    " ORDER BY c.name), '[]')::text FROM hub_channel c"
-	    " WHERE c.project = $1::text", 1 },
+	    DOCS("hub_channel_doc(c)", "c.name", "hub_channel c"), 1 },
 	/* Create or replace; created tells 201 from 200. */
 	[HB_CH_PUT] = { "hub_channel_put",
 	    "INSERT INTO hub_channel AS c (project, name, type, url,"
@@ -321,10 +325,7 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " $4::text, $5::boolean, $6::text)"
 	    " ON CONFLICT (project, name) DO UPDATE SET type = excluded.type,"
 	    " url = excluded.url, all_incidents = excluded.all_incidents"
-	    " RETURNING (c.xmax = 0), jsonb_build_object('name', c.name,"
-	    " 'type', c.type, 'url', c.url, 'allIncidents', c.all_incidents,"
-	    " 'createdAt', rfc3339(c.created_at),"
-	    " 'createdBy', c.created_by)::text", 6 },
+	    " RETURNING (c.xmax = 0), hub_channel_doc(c)::text", 6 },
 	[HB_CH_DELETE] = { "hub_channel_delete",
 	    "DELETE FROM hub_channel WHERE project = $1::text AND name = $2::text"
 	    " RETURNING name", 2 },
@@ -465,6 +466,23 @@ query_time(struct req *r, const char *key, const char **v)
 	return -1;
 }
 
+/* A query parameter from set, else 400 naming the set.  0 or -1. */
+static int
+query_enum(struct req *r, const char *key, const char *const *set,
+    const char **v)
+{
+	const char	*list = "";
+
+	*v = http_query(r, key);
+	if (*v == NULL || one_of(*v, set))
+		return 0;
+	for (; *set != NULL; set++)
+		list = arena_printf(r->arena, "%s%s%s", list,
+		    *list != '\0' ? ", " : "", *set);
+	http_error(r, 400, "bad_request", "%s: must be one of %s", key, list);
+	return -1;
+}
+
 /* Run one statement that returns one row; NULL after answering. */
 static PGresult *
 run1(struct req *r, size_t stmt, int n, const char *const *p)
@@ -478,6 +496,71 @@ run1(struct req *r, size_t stmt, int n, const char *const *p)
 	http_error(r, 500, "internal_error", "internal error");
 	PQclear(res);
 	return NULL;
+}
+
+/* 404 for the thing called what, named name, in the path's project. */
+static void
+not_found(struct req *r, const char *what, const char *name)
+{
+	http_error(r, 404, "not_found", "%s \"%.64s\" not found in project "
+	    "\"%s\"", what, name, api_param(r, "project"));
+}
+
+/* One row's document (column 0) with its version (column 1) as the
+ * ETag, or 404 for what; p is project and key. */
+static void
+send_versioned(struct req *r, size_t stmt, const char *const *p,
+    const char *what)
+{
+	PGresult	*res;
+
+	if ((res = api_run(r, &hub_stmts, stmt, 2, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		not_found(r, what, p[1]);
+	else {
+		http_header(r, "ETag", "\"%s\"", PQgetvalue(res, 0, 1));
+		api_send_col(r, 200, res, 0);
+	}
+	PQclear(res);
+}
+
+/* A project's documents, one JSON array (the DOCS statements). */
+static void
+send_docs(struct req *r, size_t stmt)
+{
+	const char	*p[1];
+	PGresult	*res;
+
+	p[0] = api_param(r, "project");
+	if ((res = run1(r, stmt, 1, p)) == NULL)
+		return;
+	api_send_col(r, 200, res, 0);
+	PQclear(res);
+}
+
+/*
+ * DELETE of the project's row named by the path parameter param: 204
+ * after the audit row (with the version the statement returns when
+ * versioned), or 404 for what.
+ */
+static void
+delete_one(struct req *r, size_t stmt, const char *param, int versioned,
+    const char *what)
+{
+	const char	*p[2];
+	PGresult	*res;
+
+	p[0] = api_param(r, "project");
+	p[1] = api_param(r, param);
+	if ((res = api_run(r, &hub_stmts, stmt, 2, p)) == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		not_found(r, what, p[1]);
+	else if (audit_change(r, p[0], p[1], versioned ?
+	    api_val_long(res, 0) : AUDIT_NO_VERSION, NULL) == 0)
+		http_send(r, 204, NULL, NULL, 0);
+	PQclear(res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -662,31 +745,14 @@ api_events_list(struct req *r)
 /* Incidents */
 
 static void
-incident_not_found(struct req *r, const char *id)
-{
-	http_error(r, 404, "not_found", "incident \"%.64s\" not found in "
-	    "project \"%s\"", id, api_param(r, "project"));
-}
-
-static void
 api_incidents_list(struct req *r)
 {
 	const char	*p[6];
 
 	p[0] = api_param(r, "project");
-	p[1] = http_query(r, "status");
-	p[2] = http_query(r, "severity");
-	if (p[1] != NULL && !one_of(p[1], statuses)) {
-		http_error(r, 400, "bad_request", "status: must be open, "
-		    "investigating, resolved or closed");
-		return;
-	}
-	if (p[2] != NULL && !one_of(p[2], severities)) {
-		http_error(r, 400, "bad_request", "severity: must be low, "
-		    "medium, high or critical");
-		return;
-	}
-	if (query_time(r, "since", &p[3]) == -1)
+	if (query_enum(r, "status", statuses, &p[1]) == -1 ||
+	    query_enum(r, "severity", severities, &p[2]) == -1 ||
+	    query_time(r, "since", &p[3]) == -1)
 		return;
 	p[4] = http_query(r, "cursor");
 	api_list(r, &hub_stmts, HB_INC_LIST, 6, p, NULL);
@@ -696,23 +762,13 @@ static void
 api_incident_get(struct req *r)
 {
 	const char	*p[2];
-	PGresult	*res;
 
 	p[0] = api_param(r, "project");
 	p[1] = api_param(r, "id");
-	if (!uuid_ok(p[1])) {
-		incident_not_found(r, p[1]);
-		return;
-	}
-	if ((res = api_run(r, &hub_stmts, HB_INC_GET, 2, p)) == NULL)
-		return;
-	if (PQntuples(res) == 0)
-		incident_not_found(r, p[1]);
-	else {
-		http_header(r, "ETag", "\"%s\"", PQgetvalue(res, 0, 1));
-		api_send_col(r, 200, res, 0);
-	}
-	PQclear(res);
+	if (!uuid_ok(p[1]))
+		not_found(r, "incident", p[1]);
+	else
+		send_versioned(r, HB_INC_GET, p, "incident");
 }
 
 /* A string member with a length limit; 1 set, 0 absent, -1 answered. */
@@ -799,7 +855,7 @@ api_incident_create(struct req *r)
 		    JSON_C_TO_STRING_PLAIN);
 	}
 	p[6] = r->actor;
-	if ((res = run1(r, HB_INC_TRIGGER, 7, p)) == NULL)
+	if ((res = run1(r, HB_TRIGGER, 7, p)) == NULL)
 		return;
 	trigger_answer(r, res, p[0]);
 	PQclear(res);
@@ -853,7 +909,7 @@ api_incident_status(struct req *r)
 	p[0] = api_param(r, "project");
 	p[1] = api_param(r, "id");
 	if (!uuid_ok(p[1])) {
-		incident_not_found(r, p[1]);
+		not_found(r, "incident", p[1]);
 		return;
 	}
 	if (!json_object_is_type(o, json_type_object)) {
@@ -880,7 +936,7 @@ api_incident_status(struct req *r)
 	if ((res = run1(r, HB_INC_STATUS, 6, p)) == NULL)
 		return;
 	if (!api_val_bool(res, 0)) {
-		incident_not_found(r, p[1]);
+		not_found(r, "incident", p[1]);
 		goto out;
 	}
 	if (strcmp(api_val(res, 2), ver) != 0) {
@@ -1043,9 +1099,9 @@ api_pd_enqueue(struct req *r)
 		    JSON_C_TO_STRING_PLAIN));
 		json_object_put(d);
 		p[6] = actor;
-		if ((res = run1(r, HB_PD_TRIGGER, 7, p)) == NULL)
+		if ((res = run1(r, HB_TRIGGER, 7, p)) == NULL)
 			goto out;
-		dedup = api_val(res, 3);
+		dedup = api_val(res, 4);
 		d = json_object_new_object();
 		json_object_object_add(d, "action", json_object_new_string(action));
 		json_object_object_add(d, "deduplicated",
@@ -1170,13 +1226,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* Alert rules */
 
-static void
-rule_not_found(struct req *r, const char *name)
-{
-	http_error(r, 404, "not_found", "alert rule \"%s\" not found in "
-	    "project \"%s\"", name, api_param(r, "project"));
-}
-
 /* A number member; 1 set, 0 absent, -1 answered. */
 static int
 num_field(struct req *r, struct json_object *o, const char *key)
@@ -1214,11 +1263,22 @@ dur_field(struct req *r, struct json_object *spec, const char *key,
 	return 0;
 }
 
+/* A monitor_down selector: a monitor name in which * stands for any
+ * characters ("*", "shop-*"). */
+static int
+monitor_selector_ok(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return n > 0 && n <= 75 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-*") == n;
+}
+
 /*
  * An AlertRule document: {"kind":"AlertRule","metadata":{"name"},
- * "spec":{…}}.  Fills the defaults into spec (severity high, enabled
- * true, channels [], window 5m, aggregate avg, for 0s) so the stored
- * document says what the evaluator does.  Returns the spec as text,
+ * "spec":{…}}.  Fills the defaults into spec (severity high but for
+ * slo_burn rules, enabled true, channels [], for 0s, window 5m,
+ * aggregate avg) so the stored document says what the evaluator does.  Returns the spec as text,
  * or NULL after answering 400.
  */
 static const char *
@@ -1227,9 +1287,9 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 	static const char *const top[] = { "kind", "metadata", "spec",
 	    "status", NULL };
 	static const char *const common[] = { "type", "severity", "channels",
-	    "enabled", "description", NULL };
+	    "enabled", "description", "for", NULL };
 	static const char *const th[] = { "metric", "windowKey", "window",
-	    "aggregate", "op", "threshold", "for", NULL };
+	    "aggregate", "op", "threshold", NULL };
 	static const char *const aggs[] = { "avg", "sum", "max", "min",
 	    "count", NULL };
 	static const char *const ops[] = { ">", ">=", "<", "<=", NULL };
@@ -1302,10 +1362,12 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 	if (api_str_member(r, spec, "severity", "spec.severity",
 	    API_NULL_ABSENT, &s) == -1)
 		return NULL;
-	if (s == NULL)
+	/* slo_burn without one: critical for page alerts, medium for
+	 * ticket alerts (SPEC §10). */
+	if (s == NULL && strcmp(type, "slo_burn") != 0)
 		json_object_object_add(spec, "severity",
 		    json_object_new_string("high"));
-	else if (!one_of(s, severities)) {
+	else if (s != NULL && !one_of(s, severities)) {
 		api_invalid(r, "spec.severity: must be low, medium, high or "
 		    "critical");
 		return NULL;
@@ -1337,6 +1399,8 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 			}
 		}
 	}
+	if (dur_field(r, spec, "for", "0s") == -1)
+		return NULL;
 	if (strcmp(type, "threshold") == 0) {
 		if (api_str_member(r, spec, "metric", "spec.metric",
 		    API_NULL_ABSENT, &s) == -1)
@@ -1348,8 +1412,7 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 		if (api_str_member(r, spec, "windowKey", "spec.windowKey",
 		    API_NULL_ABSENT, &s) == -1)
 			return NULL;
-		if (dur_field(r, spec, "window", "5m") == -1 ||
-		    dur_field(r, spec, "for", "0s") == -1)
+		if (dur_field(r, spec, "window", "5m") == -1)
 			return NULL;
 		if (api_str_member(r, spec, "aggregate", "spec.aggregate",
 		    API_NULL_ABSENT, &s) == -1)
@@ -1394,9 +1457,10 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 		for (i = 0; i < n; i++) {
 			e = json_object_array_get_idx(v, i);
 			if ((s = api_json_str(e)) == NULL ||
-			    (strcmp(s, "*") != 0 && !validate_name(s))) {
+			    !monitor_selector_ok(s)) {
 				api_invalid(r, "spec.monitors[%zu]: must be a "
-				    "monitor name or \"*\"", i);
+				    "monitor name, a name with * wildcards "
+				    "(\"shop-*\") or \"*\"", i);
 				return NULL;
 			}
 		}
@@ -1407,33 +1471,17 @@ rule_parse(struct req *r, const char *path_name, const char **name)
 static void
 api_rules_list(struct req *r)
 {
-	const char	*p[1];
-	PGresult	*res;
-
-	p[0] = api_param(r, "project");
-	if ((res = run1(r, HB_RULE_LIST, 1, p)) == NULL)
-		return;
-	api_send_col(r, 200, res, 0);
-	PQclear(res);
+	send_docs(r, HB_RULE_LIST);
 }
 
 static void
 api_rule_get(struct req *r)
 {
 	const char	*p[2];
-	PGresult	*res;
 
 	p[0] = api_param(r, "project");
 	p[1] = api_param(r, "name");
-	if ((res = api_run(r, &hub_stmts, HB_RULE_GET, 2, p)) == NULL)
-		return;
-	if (PQntuples(res) == 0)
-		rule_not_found(r, p[1]);
-	else {
-		http_header(r, "ETag", "\"%s\"", PQgetvalue(res, 0, 1));
-		api_send_col(r, 200, res, 0);
-	}
-	PQclear(res);
+	send_versioned(r, HB_RULE_GET, p, "alert rule");
 }
 
 static void
@@ -1483,7 +1531,7 @@ api_rule_update(struct req *r)
 	if ((res = run1(r, HB_RULE_UPDATE, 5, p)) == NULL)
 		return;
 	if (!api_val_bool(res, 0)) {
-		rule_not_found(r, name);
+		not_found(r, "alert rule", name);
 		goto out;
 	}
 	if (api_val_null(res, 2)) {
@@ -1502,18 +1550,7 @@ out:
 static void
 api_rule_delete(struct req *r)
 {
-	const char	*p[2];
-	PGresult	*res;
-
-	p[0] = api_param(r, "project");
-	p[1] = api_param(r, "name");
-	if ((res = api_run(r, &hub_stmts, HB_RULE_DELETE, 2, p)) == NULL)
-		return;
-	if (PQntuples(res) == 0)
-		rule_not_found(r, p[1]);
-	else if (audit_change(r, p[0], p[1], api_val_long(res, 0), NULL) == 0)
-		http_send(r, 204, NULL, NULL, 0);
-	PQclear(res);
+	delete_one(r, HB_RULE_DELETE, "name", 1, "alert rule");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1565,14 +1602,7 @@ key_new(char *buf)
 static void
 api_keys_list(struct req *r)
 {
-	const char	*p[1];
-	PGresult	*res;
-
-	p[0] = api_param(r, "project");
-	if ((res = run1(r, HB_KEY_LIST, 1, p)) == NULL)
-		return;
-	api_send_col(r, 200, res, 0);
-	PQclear(res);
+	send_docs(r, HB_KEY_LIST);
 }
 
 static void
@@ -1620,24 +1650,10 @@ api_key_create(struct req *r)
 static void
 api_key_revoke(struct req *r)
 {
-	const char	*p[2];
-	PGresult	*res;
-
-	p[0] = api_param(r, "project");
-	p[1] = api_param(r, "id");
-	if (!uuid_ok(p[1])) {
-		http_error(r, 404, "not_found", "integration key \"%.64s\" not "
-		    "found", p[1]);
-		return;
-	}
-	if ((res = api_run(r, &hub_stmts, HB_KEY_REVOKE, 2, p)) == NULL)
-		return;
-	if (PQntuples(res) == 0)
-		http_error(r, 404, "not_found", "integration key \"%s\" not "
-		    "found", p[1]);
-	else if (audit_change(r, p[0], p[1], AUDIT_NO_VERSION, NULL) == 0)
-		http_send(r, 204, NULL, NULL, 0);
-	PQclear(res);
+	if (!uuid_ok(api_param(r, "id")))
+		not_found(r, "integration key", api_param(r, "id"));
+	else
+		delete_one(r, HB_KEY_REVOKE, "id", 0, "integration key");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1646,14 +1662,7 @@ api_key_revoke(struct req *r)
 static void
 api_channels_list(struct req *r)
 {
-	const char	*p[1];
-	PGresult	*res;
-
-	p[0] = api_param(r, "project");
-	if ((res = run1(r, HB_CH_LIST, 1, p)) == NULL)
-		return;
-	api_send_col(r, 200, res, 0);
-	PQclear(res);
+	send_docs(r, HB_CH_LIST);
 }
 
 /* PUT …/hub-channels/{name} {"type","url","allIncidents"}: create or replace. */
@@ -1723,19 +1732,7 @@ api_channel_put(struct req *r)
 static void
 api_channel_delete(struct req *r)
 {
-	const char	*p[2];
-	PGresult	*res;
-
-	p[0] = api_param(r, "project");
-	p[1] = api_param(r, "name");
-	if ((res = api_run(r, &hub_stmts, HB_CH_DELETE, 2, p)) == NULL)
-		return;
-	if (PQntuples(res) == 0)
-		http_error(r, 404, "not_found", "channel \"%s\" not found in "
-		    "project \"%s\"", p[1], p[0]);
-	else if (audit_change(r, p[0], p[1], AUDIT_NO_VERSION, NULL) == 0)
-		http_send(r, 204, NULL, NULL, 0);
-	PQclear(res);
+	delete_one(r, HB_CH_DELETE, "name", 0, "channel");
 }
 
 /* ------------------------------------------------------------------ */

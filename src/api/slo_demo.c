@@ -25,6 +25,7 @@
 #include <libpq-fe.h>
 
 #include "api/monitors_demo.h"
+#include "api/hub_demo.h"
 #include "api/slo.h"
 #include "db.h"
 #include "log.h"
@@ -42,9 +43,10 @@ struct demo_opts {
 	const char	*at;		/* end of the data, RFC 3339; NULL now */
 	long		 monitors;	/* monitors_demo.c */
 	const char	*monitor_target;
+	long		 incidents;	/* hub_demo.c */
 };
 
-enum opt_kind { OPT_STRING, OPT_LONG };
+enum opt_kind { OPT_STRING, OPT_LONG, OPT_FLAG };
 
 struct demo_opt {
 	const char	*flag;
@@ -70,6 +72,8 @@ static const struct demo_opt demo_opts[] = {
 	    "uptime monitors with 90 days of history (0; 4 or more: every kind)"),
 	OPT("--monitor-target", OPT_STRING, monitor_target, 0, 0,
 	    "base URL of the monitors' target (t/monitor-target.pl)"),
+	OPT("--incidents", OPT_FLAG, incidents, 0, 0,
+	    "incident hub history: rules, incidents, notifications"),
 };
 #define NOPTS	(sizeof(demo_opts) / sizeof(demo_opts[0]))
 
@@ -80,8 +84,9 @@ demo_usage(FILE *f)
 
 	fprintf(f, "usage: dashcgi [-c FILE] demo-data");
 	for (i = 0; i < NOPTS; i++)
-		fprintf(f, " [%s %s]", demo_opts[i].flag,
-		    demo_opts[i].kind == OPT_LONG ? "N" : "VALUE");
+		fprintf(f, " [%s%s]", demo_opts[i].flag,
+		    demo_opts[i].kind == OPT_FLAG ? "" :
+		    demo_opts[i].kind == OPT_LONG ? " N" : " VALUE");
 	fprintf(f, "\n");
 	for (i = 0; i < NOPTS; i++)
 		fprintf(f, "  %-10s %s\n", demo_opts[i].flag, demo_opts[i].help);
@@ -108,6 +113,10 @@ demo_parse(int argc, char **argv, struct demo_opts *o)
 			return -1;
 		}
 		d = &demo_opts[k];
+		if (d->kind == OPT_FLAG) {
+			*(long *)((char *)o + d->off) = 1;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "dashcgi: demo-data: %s needs a value\n",
 			    d->flag);
@@ -391,7 +400,7 @@ int
 slo_demo_main(const struct config *cfg, int argc, char **argv)
 {
 	struct demo_opts o = { cfg->slo.default_project, 124, 28, 1, NULL,
-	    0, NULL };
+	    0, NULL, 0 };
 	PGconn		*db;
 	PGresult	*res = NULL, *er = NULL;
 	const char	*p[6];
@@ -462,6 +471,9 @@ slo_demo_main(const struct config *cfg, int argc, char **argv)
 	printf("demo-data: status: %s\n", PQgetvalue(res, 0, 7));
 	if (o.monitors > 0 && monitors_demo(cfg, db, o.project, o.monitors,
 	    o.seed, o.monitor_target, o.at) == -1)
+		goto out;
+	if (o.incidents && hub_demo(cfg, db, o.project, o.seed, o.days,
+	    end) == -1)
 		goto out;
 	rc = 0;
 out:

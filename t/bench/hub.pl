@@ -7,7 +7,9 @@
 #   - PagerDuty Events v2 single triggers (1,000 dedup keys: new
 #     incidents and counted ones mixed);
 #   - 50 concurrent triggers of one dedup key (one incident, count 50?);
-#   - 200 threshold rules evaluated in one hub_evaluate() pass.
+#   - 200 threshold rules evaluated in one hub_evaluate() pass;
+#   - 200 rules of the three types (threshold, slo_burn over a 65-SLO
+#     fleet, monitor_down over 100 monitors) in one pass.
 #
 # Run from a build tree (a release build: no sanitizers):
 #   cd _rel && perl -I../t/lib ../t/bench/hub.pl
@@ -113,12 +115,47 @@ SELECT 'p1', 'r' || i, jsonb_build_object('type', 'threshold', 'metric', 'latenc
     'severity', 'high', 'channels', '[]', 'enabled', true), 't', 't'
 FROM generate_series(1, 200) i;
 SQL
-my @passes;
-for (1 .. 3) {
-	my $out = $t->psql("\\timing on\nSELECT hub_evaluate(-4602630268110497039);");
-	push @passes, $1 if $out =~ /Time: ([\d.]+) ms/;
+# One evaluation pass, as the evaluator runs it (slo.resolution 5m); ms.
+sub passes {
+	my @ms;
+	for (1 .. 3) {
+		my $out = $t->psql("\\timing on\nSELECT hub_evaluate(-4602630268110497039, interval '5 minutes');");
+		push @ms, $1 if $out =~ /Time: ([\d.]+) ms/;
+	}
+	return @ms;
 }
+my @passes = passes();
 my $opened = $t->psql("SELECT count(*) FROM incident WHERE source = 'rule'");
+
+# 200 rules of the three types: 70 threshold (as above), 65 slo_burn
+# over an SLO fleet of 65 SLOs with 3 days of 5-minute points (dashcgi
+# demo-data), 65 monitor_down over 100 monitors (20 down) with names,
+# wildcards and "*".
+my ($drc, undef, $derr) = $t->run_dashcgi({ timeout => 300 }, 'demo-data', '--project', 'p1',
+    '--slos', 65, '--days', 3, '--seed', 1);
+die "demo-data: $derr" if $drc != 0;
+$t->psql(<<'SQL');
+DELETE FROM incident WHERE source = 'rule';
+DELETE FROM alert_rule WHERE project = 'p1' AND name::text ~ '^r[0-9]+$' AND substring(name FROM 2)::int > 70;
+INSERT INTO monitor (project, name, spec, every, created_by, updated_by, state, state_since)
+SELECT 'p1', (ARRAY['shop','api','db','edge'])[i % 4 + 1] || '-' || i, '{}', '1 minute', 't', 't',
+    CASE WHEN i % 5 = 0 THEN 'down' ELSE 'up' END, now() - interval '10 minutes'
+FROM generate_series(1, 100) i;
+INSERT INTO alert_rule (project, name, spec, created_by, updated_by)
+SELECT 'p1', 'b' || row_number() OVER (ORDER BY name), jsonb_build_object('type', 'slo_burn', 'slo', name,
+    'for', '0s', 'channels', '[]', 'enabled', true), 't', 't'
+FROM slo WHERE project = 'p1';
+INSERT INTO alert_rule (project, name, spec, created_by, updated_by)
+SELECT 'p1', 'm' || i, jsonb_build_object('type', 'monitor_down', 'monitors', CASE i % 3
+    WHEN 0 THEN jsonb_build_array((ARRAY['shop','api','db','edge'])[i % 4 + 1] || '-' || i)
+    WHEN 1 THEN jsonb_build_array((ARRAY['shop','api','db','edge'])[i % 4 + 1] || '-*')
+    ELSE '["*"]' END, 'for', '1m', 'severity', 'high', 'channels', '[]', 'enabled', true), 't', 't'
+FROM generate_series(1, 65) i;
+SQL
+my $mixed = $t->psql("SELECT string_agg(t || '=' || n, ' ' ORDER BY t) FROM (SELECT spec ->> 'type' AS t, "
+    . "count(*) AS n FROM alert_rule WHERE project = 'p1' GROUP BY 1) x");
+my @mixed = passes();
+my $mopened = $t->psql("SELECT count(*) FROM incident WHERE source = 'rule'");
 
 my $cpu = `nproc`; chomp $cpu;
 my $load = `cat /proc/loadavg`; chomp $load;
@@ -129,3 +166,5 @@ print "\nstored: $ev events; $inc\n";
 print "50 concurrent PagerDuty triggers of one key: $storm ($fails failed requests)\n";
 printf "200 threshold rules (100 firing): hub_evaluate() passes of %s ms; %s rule incidents opened\n",
     join(', ', @passes), $opened;
+printf "200 rules of every type (%s): hub_evaluate() passes of %s ms; %s rule incidents opened\n",
+    $mixed, join(', ', @mixed), $mopened;
