@@ -25,11 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <libpq-fe.h>
 
 #include "config.h"
@@ -131,6 +133,46 @@ evaluate(int *holding, const struct config *cfg)
 	log_end(&l);
 }
 
+/*
+ * The channel's stored headers (a JSON object of strings, checked when
+ * the channel was written: names are HTTP tokens, values have no line
+ * breaks) and, when it has a secret, the body's signature.  The headers
+ * this deliverer sets itself are not overridden.
+ */
+static void
+channel_headers(struct delivery *d, const char *headers, const char *sig)
+{
+	static const char *const own[] = { "Content-Type", "Idempotency-Key",
+	    "Expect", "X-Dashcgi-Signature", NULL };
+	struct json_object	*h;
+	char			 line[8192];
+	int			 k;
+
+	if (*headers != '\0' && (h = json_tokener_parse(headers)) != NULL) {
+		if (json_object_is_type(h, json_type_object)) {
+			json_object_object_foreach(h, name, v) {
+				for (k = 0; own[k] != NULL &&
+				    strcasecmp(own[k], name) != 0; k++)
+					;
+				if (own[k] != NULL ||
+				    !json_object_is_type(v, json_type_string))
+					continue;
+				if ((size_t)snprintf(line, sizeof(line),
+				    "%s: %s", name, json_object_get_string(v)) <
+				    sizeof(line))
+					d->hdrs = curl_slist_append(d->hdrs,
+					    line);
+			}
+		}
+		json_object_put(h);
+	}
+	if (*sig != '\0') {
+		snprintf(line, sizeof(line), "X-Dashcgi-Signature: sha256=%s",
+		    sig);
+		d->hdrs = curl_slist_append(d->hdrs, line);
+	}
+}
+
 /* Claim due rows and start their transfers. */
 static void
 claim(CURLM *multi, const struct config *cfg)
@@ -178,6 +220,7 @@ claim(CURLM *multi, const struct config *cfg)
 		    "Content-Type: application/json");
 		d->hdrs = curl_slist_append(d->hdrs, idk);
 		d->hdrs = curl_slist_append(d->hdrs, "Expect:");
+		channel_headers(d, PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
 		curl_easy_setopt(d->h, CURLOPT_URL, PQgetvalue(res, i, 1));
 		curl_easy_setopt(d->h, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(d->h, CURLOPT_POSTFIELDS, d->body);

@@ -296,7 +296,14 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " WHERE n.id IN (SELECT id FROM alert_notification"
 	    " WHERE status = 'pending' AND next_attempt_at <= now()"
 	    " ORDER BY next_attempt_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
-	    " RETURNING n.id, n.url, n.body, n.attempts", 2 },
+	    " RETURNING n.id, n.url, n.body, n.attempts,"
+	    /* the channel's stored headers and the body's signature */
+	    " (SELECT c.headers::text FROM hub_channel c"
+	    " WHERE c.project = n.project AND c.name = n.channel),"
+	    " (SELECT encode(hmac_sha256(convert_to(c.secret, 'UTF8'),"
+	    " convert_to(n.body, 'UTF8')), 'hex') FROM hub_channel c"
+	    " WHERE c.project = n.project AND c.name = n.channel"
+	    " AND c.secret <> '')", 2 },
 	/*
 	 * $1 id, $2 delivered, $3 error, $4 notify_max_attempts, $5 HTTP
 	 * status, $6 milliseconds.  Backoff: 10 s doubling to 5 min.

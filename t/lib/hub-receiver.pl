@@ -3,8 +3,8 @@
 # usage: hub-receiver.pl PORTFILE LOGFILE
 # Listens on 127.0.0.1 (a free port, written to PORTFILE), forks per
 # connection, and appends one JSON line per request to LOGFILE (path,
-# Idempotency-Key, body, arrival time, how many times this path was
-# seen).  What it answers depends on the path:
+# Idempotency-Key, body, every header by its lower-case name, arrival
+# time, how many times this path was seen).  What it answers depends on the path:
 #   /ok/...            200
 #   /fail-N/...        500 for the first N requests to the path, then 200
 #   /slow-S/...        sleeps S seconds, then 200
@@ -29,7 +29,7 @@ $SIG{TERM} = sub { exit 0 };
 
 # Log the request; returns how many requests this path has had (this one included).
 sub record {
-	my ($path, $key, $body) = @_;
+	my ($path, $key, $body, $headers) = @_;
 	open(my $fh, '+>>', $logfile) or die "$logfile: $!";
 	flock($fh, LOCK_EX);
 	seek($fh, 0, 0);
@@ -39,6 +39,7 @@ sub record {
 		$n++ if $j->{path} eq $path;
 	}
 	print $fh encode_json({ path => $path, key => $key, body => $body,
+	    headers => $headers,
 	    at => time, n => $n, pid => $$ }), "\n";
 	close $fh;
 	return $n;
@@ -62,7 +63,7 @@ while (1) {
 	}
 	my $body = '';
 	read($c, $body, $h{'content-length'}) if $h{'content-length'};
-	my $n = record($path, $h{'idempotency-key'}, $body);
+	my $n = record($path, $h{'idempotency-key'}, $body, \%h);
 	my $status = 200;
 	if ($path =~ m{^/fail-(\d+)/} && $n <= $1) {
 		$status = 500;

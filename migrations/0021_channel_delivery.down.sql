@@ -1,0 +1,1 @@
+DROP FUNCTION hmac_sha256(bytea, bytea);
