@@ -80,6 +80,17 @@ subtest 'the plain channel: no stored headers, no signature' => sub {
 	ok(!exists $s->{headers}{'x-team'}, 'no other channel\'s header');
 };
 
+subtest 'a change through the hub\'s route is seen by the monitors\' lock' => sub {
+	my $before = json_body($t->request(GET => "$P/channels/plain", user => 'carol'));
+	is($t->request(PUT => "$P/hub-channels/plain", user => 'carol',
+	    json => { type => 'webhook', url => "$U/ok/plain2" })->{status}, 200, 'replaced via /hub-channels');
+	my $r = $t->request(PUT => "$P/channels/plain", user => 'carol',
+	    headers => { 'If-Match' => qq{"$before->{metadata}{version}"} }, json => {
+	    kind => 'NotificationChannel', metadata => { name => 'plain' },
+	    spec => { type => 'webhook', url => "$U/ok/plain3" } });
+	is($r->{status}, 412, 'a PUT with the version read before that change: 412') or diag $r->{content};
+};
+
 subtest 'the secret stays write-only' => sub {
 	my $j = json_body($t->request(GET => "$P/channels/signed", user => 'carol'));
 	ok(!exists $j->{spec}{secret}, 'no secret in the document');

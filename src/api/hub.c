@@ -331,7 +331,10 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " all_incidents, created_by) VALUES ($1::text, $2::text, $3::text,"
 	    " $4::text, $5::boolean, $6::text)"
 	    " ON CONFLICT (project, name) DO UPDATE SET type = excluded.type,"
-	    " url = excluded.url, all_incidents = excluded.all_incidents"
+	    " url = excluded.url, all_incidents = excluded.all_incidents,"
+	    /* the version the monitors' route locks on (If-Match) */
+	    " version = c.version + 1, updated_at = now(),"
+	    " updated_by = excluded.created_by"
 	    " RETURNING (c.xmax = 0), hub_channel_doc(c)::text", 6 },
 	[HB_CH_DELETE] = { "hub_channel_delete",
 	    "DELETE FROM hub_channel WHERE project = $1::text AND name = $2::text"
