@@ -5,8 +5,10 @@
  * Owns: reading and validating the directory (NNNN_name.up.sql and
  * NNNN_name.down.sql), the schema_migrations table, the migrate
  * advisory lock (a session lock held until the connection closes, so
- * two migrators never interleave and each file is applied once), and
- * the plain output of status, verify and new on stdout.
+ * two migrators never interleave and each file is applied once), the
+ * login as the schema's owner (database.migrate_url) and, after every
+ * up, the service role's grants (dashcgi_grant_service() of migration
+ * 0019), and the plain output of status, verify and new on stdout.
  * Never: send SQL built from input -- the file bodies are the only text
  * not sent as a parameterised statement; apply a file outside its own
  * transaction; change the database from status, verify or new.
