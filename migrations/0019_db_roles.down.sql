@@ -3,7 +3,9 @@
 -- grantees of the owner's default privileges here), the partition
 -- functions get back 0005's bodies (CREATE OR REPLACE makes them
 -- SECURITY INVOKER again, without a search_path, callable by anyone).
--- Ownership does not change.
+-- Ownership does not change; the tables' and those functions' ACLs
+-- end as explicit defaults (owner only, EXECUTE for PUBLIC), which
+-- grant what the NULL ACLs before 0019 did.
 
 DO $$
 DECLARE
@@ -21,7 +23,6 @@ BEGIN
 		EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I REVOKE ALL ON SEQUENCES FROM %I', s, g.role);
 		EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I', s, g.role);
 		EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I', s, g.role);
-		EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA %I FROM %I', s, g.role);
 	END LOOP;
 END;
 $$;
@@ -159,6 +160,7 @@ DROP FUNCTION audit_guard_partitions();
 DO $$
 DECLARE
 	f	text;
+	g	record;
 BEGIN
 	FOREACH f IN ARRAY ARRAY[
 	    'slo_partitions_ensure(interval, integer)',
@@ -178,6 +180,15 @@ BEGIN
 	    'hub_event_partitions(integer)']
 	LOOP
 		IF to_regprocedure(f) IS NOT NULL THEN
+			FOR g IN
+				SELECT DISTINCT pg_get_userbyid(a.grantee) AS role
+				  FROM pg_proc p, aclexplode(p.proacl) a
+				 WHERE p.oid = to_regprocedure(f)
+				   AND a.grantee NOT IN (0, p.proowner)
+			LOOP
+				EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %I',
+				    to_regprocedure(f), g.role);
+			END LOOP;
 			EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC',
 			    to_regprocedure(f));
 		END IF;
