@@ -141,6 +141,8 @@ const struct config_key config_keys[] = {
 	    "named", NULL, RELOAD, PLAIN, 0, 0),
 	KEY("database.direct_url", CT_STRING, database.direct_url,
 	    "\"\"", NULL, RELOAD, SECRET, 0, 0),
+	KEY("database.migrate_url", CT_STRING, database.migrate_url,
+	    "\"\"", "DB_MIGRATE_URL", RELOAD, SECRET, 0, 0),
 	KEY("database.replicas", CT_STRLIST, database.replicas,
 	    "[]", NULL, RELOAD, PLAIN, 0, 0),
 	KEY("database.replica_max_lag", CT_DURATION,

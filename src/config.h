@@ -65,6 +65,7 @@ struct config {
 		enum db_pooler	 pooler;
 		enum db_prepared prepared_statements;
 		char	*direct_url;	/* sessions: migrate, maintenance */
+		char	*migrate_url;	/* migrate, as the schema's owner */
 		char	**replicas;	/* NULL-terminated conninfo/URLs */
 		size_t	 nreplicas;
 		int64_t	 replica_max_lag;

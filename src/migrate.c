@@ -5,8 +5,10 @@
  * Owns: reading and validating the directory (NNNN_name.up.sql and
  * NNNN_name.down.sql), the schema_migrations table, the migrate
  * advisory lock (a session lock held until the connection closes, so
- * two migrators never interleave and each file is applied once), and
- * the plain output of status, verify and new on stdout.
+ * two migrators never interleave and each file is applied once), the
+ * login as the schema's owner (database.migrate_url) and, after every
+ * up, the service role's grants (dashcgi_grant_service() of migration
+ * 0019), and the plain output of status, verify and new on stdout.
  * Never: send SQL built from input -- the file bodies are the only text
  * not sent as a parameterised statement; apply a file outside its own
  * transaction; change the database from status, verify or new.
@@ -83,6 +85,8 @@ static const char SQL_RECORD[] =
     " VALUES ($1::integer, $2::text, encode(sha256($3::bytea), 'hex'),"
     " clock_timestamp(),"
     " round((extract(epoch FROM clock_timestamp() - now()) * 1000)::numeric, 3))";
+static const char SQL_HAS_GRANT[] =
+    "SELECT to_regprocedure('dashcgi_grant_service(name)') IS NOT NULL";
 static const char SQL_FORGET[] =
     "DELETE FROM schema_migrations WHERE version = $1::integer";
 
@@ -498,6 +502,97 @@ notice(void *arg, const PGresult *res)
 	log_end(&l);
 }
 
+static int
+two_roles(const struct config *cfg)
+{
+	return cfg->database.migrate_url != NULL &&
+	    *cfg->database.migrate_url != '\0';
+}
+
+/*
+ * The service's login role: the user a libpq URI or conninfo names
+ * (NULL when it names none, or cannot be parsed), else database.user.
+ * Returns a malloc'ed string or NULL.
+ */
+static char *
+conninfo_user(const char *url, const char *dflt)
+{
+	PQconninfoOption	*opts, *o;
+	char			*err = NULL, *user = NULL;
+
+	if (url == NULL || *url == '\0')
+		return dflt != NULL && *dflt != '\0' ? strdup(dflt) : NULL;
+	if ((opts = PQconninfoParse(url, &err)) == NULL) {
+		PQfreemem(err);
+		return NULL;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "user") == 0 && o->val != NULL &&
+		    *o->val != '\0')
+			user = strdup(o->val);
+	PQconninfoFree(opts);
+	return user;
+}
+
+/*
+ * With two roles, give the service role(s) their privileges: the
+ * workers' login and, when it differs, that of database.direct_url
+ * (maintenance).  dashcgi_grant_service() (migration 0019) does the
+ * granting and refuses a service that is a superuser, a member of the
+ * owner or the schema's owner.  0 when done or not needed, -1 logged.
+ */
+static int
+grant_service(PGconn *db, const struct config *cfg)
+{
+	const struct { const char *url, *dflt, *key; } src[2] = {
+		{ cfg->database.url, cfg->database.user, "database.url" },
+		{ cfg->database.direct_url, NULL, "database.direct_url" },
+	};
+	char		*role[2] = { NULL, NULL };
+	const char	*p[1];
+	PGresult	*res;
+	int		 i, k, rc = -1;
+
+	if (!two_roles(cfg))
+		return 0;
+	/* Before 0019 (migrate up --to) there is nothing to grant. */
+	if ((res = run(db, "grant the service role", SQL_HAS_GRANT, 0, NULL,
+	    NULL, NULL, PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	k = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!k)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		role[i] = conninfo_user(src[i].url, src[i].dflt);
+		if (role[i] == NULL && src[i].url != NULL &&
+		    *src[i].url != '\0') {
+			log_error("%s names no user: name the service's role "
+			    "in it (user=...), so that migrate can grant it "
+			    "its privileges", src[i].key);
+			goto out;
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		if (role[i] == NULL || (i == 1 && role[0] != NULL &&
+		    strcmp(role[0], role[1]) == 0))
+			continue;
+		p[0] = role[i];
+		if ((res = run(db, "grant the service role",
+		    "SELECT dashcgi_grant_service($1::name)", 1, p, NULL, NULL,
+		    PGRES_TUPLES_OK)) == NULL)
+			goto out;
+		log_info("migrate up: service role %s: %s", role[i],
+		    PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	rc = 0;
+out:
+	free(role[0]);
+	free(role[1]);
+	return rc;
+}
+
 /*
  * Connect for a migrate command.  Migrations may legitimately run longer
  * than the service's statement_timeout; a file cut short would only be
@@ -510,8 +605,15 @@ session_open(const struct config *cfg, int lock)
 	PGconn		*db;
 	PGresult	*res = NULL;
 	const char	*key[1] = { MIGRATE_LOCK_KEY };
+	struct config	 owner;
 	int		 ok = 0;
 
+	/* As the schema's owner when it is not the service (README). */
+	if (two_roles(cfg)) {
+		owner = *cfg;
+		owner.database.direct_url = cfg->database.migrate_url;
+		cfg = &owner;
+	}
 	if ((db = db_open(cfg, "dashcgi-migrate")) == NULL)
 		return NULL;
 	PQsetNoticeReceiver(db, notice, NULL);
@@ -934,6 +1036,9 @@ cmd_up(const struct config *cfg, int argc, char **argv)
 	    "SELECT audit_ensure_partitions(1) WHERE to_regprocedure("
 	    "'audit_ensure_partitions(integer)') IS NOT NULL", 0, NULL,
 	    PGRES_TUPLES_OK) == -1)
+		goto out;
+	/* Every run, so what later migrations made is granted too. */
+	if (grant_service(db, cfg) == -1)
 		goto out;
 	rc = EXIT_OK;
 out:

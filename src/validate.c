@@ -2001,6 +2001,169 @@ check_numbers(struct vctx *v, struct json_object *o)
 /* ------------------------------------------------------------------ */
 
 /*
+ * The text of a document, for what its parsed form has lost: json-c
+ * turns a lone UTF-16 surrogate escape into U+FFFD and cuts a member
+ * name at \u0000, so only the text shows them.  PostgreSQL's jsonb
+ * refuses both (and \u0000 in a value): create refused what the parsed
+ * tree let validate pass.  The text is known to be valid JSON
+ * (http_parse_json() took it), so the walk only follows its structure.
+ */
+struct tctx {
+	struct vctx	 v;
+	const char	*p, *e;
+	char		 keys[MAX_DEPTH][MAX_QUOTED + 1];
+};
+
+static int	text_value(struct tctx *);
+
+static void
+text_ws(struct tctx *t)
+{
+	while (t->p < t->e && (*t->p == ' ' || *t->p == '\t' ||
+	    *t->p == '\n' || *t->p == '\r'))
+		t->p++;
+}
+
+static unsigned
+hex4(const char *s)
+{
+	unsigned	 v = 0;
+	int		 i;
+
+	for (i = 0; i < 4; i++)
+		v = v << 4 | (unsigned)(s[i] <= '9' ? s[i] - '0' :
+		    (s[i] | 0x20) - 'a' + 10);
+	return v;
+}
+
+/*
+ * Skip the string at t->p (its opening quote); -1 naming what is
+ * wrong in it.  A member name's fault is reported at its object.
+ */
+static int
+text_string(struct tctx *t, int key)
+{
+	const char	*what = key ? "member name" : "string";
+	unsigned	 cp, lo;
+
+	for (t->p++; t->p < t->e && *t->p != '"'; t->p++) {
+		if (*t->p != '\\')
+			continue;
+		if (++t->p >= t->e || *t->p != 'u' || t->e - t->p < 5)
+			continue;
+		cp = hex4(t->p + 1);
+		t->p += 4;
+		if (cp == 0)
+			return fail(&t->v, "a %s holds \\u0000, which "
+			    "PostgreSQL cannot store", what);
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			return fail(&t->v, "a %s holds a lone UTF-16 low "
+			    "surrogate \\u%04x", what, cp);
+		if (cp < 0xd800 || cp > 0xdbff)
+			continue;
+		lo = t->e - t->p >= 7 && t->p[1] == '\\' && t->p[2] == 'u' ?
+		    hex4(t->p + 3) : 0;
+		if (lo < 0xdc00 || lo > 0xdfff)
+			return fail(&t->v, "a %s holds a lone UTF-16 high "
+			    "surrogate \\u%04x", what, cp);
+		t->p += 6;
+	}
+	t->p++;
+	return 0;
+}
+
+/* The member name starting at s (its quote), cut, as a path segment. */
+static const char *
+text_key(struct tctx *t, const char *s)
+{
+	char	*k = t->keys[t->v.depth < MAX_DEPTH ? t->v.depth :
+		    MAX_DEPTH - 1];
+	size_t	 n = 0;
+
+	for (s++; s + n < t->e && s[n] != '"' && n < MAX_QUOTED; n++)
+		if (s[n] == '\\' && s + n + 1 < t->e)
+			n++;
+	n = n > MAX_QUOTED ? MAX_QUOTED : n;
+	memcpy(k, s, n);
+	k[text_utf8_trim(k, n)] = '\0';
+	return k;
+}
+
+static int
+text_container(struct tctx *t, char close)
+{
+	const char	*name;
+	size_t		 i;
+
+	t->p++;
+	text_ws(t);
+	for (i = 0; t->p < t->e && *t->p != close; i++) {
+		if (close == '}') {
+			name = t->p;
+			if (text_string(t, 1) == -1)
+				return -1;
+			text_ws(t);
+			t->p++;				/* ':' */
+			text_ws(t);
+			push(&t->v, text_key(t, name));
+		} else
+			push_idx(&t->v, i);
+		if (text_value(t) == -1)
+			return -1;
+		pop(&t->v, 1);
+		text_ws(t);
+		if (t->p < t->e && *t->p == ',') {
+			t->p++;
+			text_ws(t);
+		}
+	}
+	t->p++;
+	return 0;
+}
+
+static int
+text_value(struct tctx *t)
+{
+	if (t->p >= t->e)
+		return 0;
+	switch (*t->p) {
+	case '{':
+		return text_container(t, '}');
+	case '[':
+		return text_container(t, ']');
+	case '"':
+		return text_string(t, 0);
+	default:
+		while (t->p < t->e && strchr(",]} \t\r\n", *t->p) == NULL)
+			t->p++;
+		return 0;
+	}
+}
+
+int
+validate_json_text(const char *text, size_t len, char *err, size_t errlen)
+{
+	struct tctx	 t;
+	const char	*s = text, *e = text + len;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	/* Most documents have no \u escape at all. */
+	while ((s = memchr(s, '\\', (size_t)(e - s))) != NULL &&
+	    s + 1 < e && s[1] != 'u')
+		s += 2;
+	if (s == NULL || s + 1 >= e)
+		return 0;
+	memset(&t.v, 0, sizeof(t.v));
+	t.v.err = err;
+	t.v.errlen = errlen;
+	t.p = text;
+	t.e = e;
+	text_ws(&t);
+	return text_value(&t);
+}
+
+/*
  * kind: "Dashboard" in any letter case (Perses' GetKind lowers it),
  * written back as "Dashboard".
  */

@@ -56,4 +56,16 @@ int	validate_timezone(const char *);
 int	validate_dashboard(struct json_object *doc, char *err,
 	    size_t errlen);
 
+/*
+ * The text a document was parsed from (len bytes of valid JSON), for
+ * what json-c does not keep: 0, or -1 with "field.path: what" in err
+ * when a string or member name holds \u0000 or a lone UTF-16
+ * surrogate escape, which PostgreSQL's jsonb refuses (json-c would
+ * pass U+FFFD, or a member name cut short).  Every caller of
+ * validate_dashboard() that stores or judges a client's text calls
+ * this on the same text first.
+ */
+int	validate_json_text(const char *text, size_t len, char *err,
+	    size_t errlen);
+
 #endif

@@ -84,7 +84,8 @@ cmp_ok(scalar keys %env, '>=', 10, 'the table names environment variables ('
 # The binary agrees: each variable sets its key.  Empty values are
 # ignored by design, so an empty default gets a stand-in.
 my %standin = ('database.url' => 'postgresql:///dashcgi',
-    'database.password' => 'x');
+    'database.password' => 'x',
+    'database.migrate_url' => 'postgresql:///dashcgi?user=owner');
 for my $k (sort keys %env) {
 	(my $v = $standin{$k} // $default{$k}) =~ s/^"(.*)"$/$1/;
 	my ($r, $o, $e) = $t->run_dashcgi({ no_config => 1,

@@ -12,6 +12,7 @@ use Test::More;
 use JSON::PP ();
 use Time::HiRes qw(time);
 use DashTest;
+use DashTest::Fixtures qw(project_sql);
 
 # auth => 0: a request without a user reaches dashcgi, which answers
 # the 401 itself (nginx would answer its own HTML page otherwise).
@@ -289,6 +290,61 @@ refused(validate('[1,2]'), 'the document must be a JSON object',
 	refused($r, 'spec.timezone: "' . ("\x{20ac}" x 21) . '" is not a '
 	    . 'valid timezone (an IANA name such as "Europe/Paris", "UTC" or '
 	    . '"local")', 'a long non-ASCII value is quoted to whole characters');
+}
+
+# What PostgreSQL's jsonb cannot hold, validate refuses exactly as
+# create does (one validation for both, issue 16 item 15).  json-c
+# turns a lone surrogate into U+FFFD and cuts a member name at \u0000,
+# so before the fix validate answered 200 where create answered 400.
+# [text spliced into spec (raw JSON), the message, name].
+subtest 'validate refuses what create refuses' => sub {
+	$t->psql(project_sql('v41', alice => 'editor'));
+	my @bad = (
+	    [ '"description":"a\ud800b"', 'spec.description: a string '
+		. 'holds a lone UTF-16 high surrogate \ud800',
+		'a lone high surrogate' ],
+	    [ '"description":"\udc00"', 'spec.description: a string holds '
+		. 'a lone UTF-16 low surrogate \udc00', 'a lone low surrogate' ],
+	    [ '"description":"\ud83d\u0041"', 'spec.description: a string '
+		. 'holds a lone UTF-16 high surrogate \ud83d',
+		'a high surrogate before a non-surrogate' ],
+	    [ '"x":{"a\u0000b":1}', 'spec.x: a member name holds \u0000, '
+		. 'which PostgreSQL cannot store', '\u0000 in a member name' ],
+	    [ '"x":[1,{"k":"a\u0000"}]', 'spec.x[1].k: a string holds '
+		. '\u0000, which PostgreSQL cannot store', '\u0000 in a value' ],
+	    [ '"x":1e999999', 'spec.x: a number of more than 40 significant '
+		. 'digits or with an exponent beyond +-308', 'a huge exponent' ],
+	);
+	my $n = 0;
+	for my $c (@bad) {
+		my ($raw, $msg, $name) = @$c;
+		my $body = splice_spec($raw, 'bad' . $n++);
+		refused(validate($body), $msg, "validate: $name");
+		my $r = $t->request(POST => '/api/v1/projects/v41/dashboards',
+		    user => 'alice', body => $body);
+		refused($r, $msg, "create: $name");
+	}
+	# Escapes that only look alike pass both.
+	for my $c ([ '"description":"\ud83d\ude00 \\\\u0000 \\\\ud800"',
+	    'a surrogate pair, an escaped backslash before u0000 and ud800' ]) {
+		my $body = splice_spec($c->[0], 'good' . $n++);
+		accepted(validate($body), "validate: $c->[1]");
+		my $r = $t->request(POST => '/api/v1/projects/v41/dashboards',
+		    user => 'alice', body => $body);
+		is($r->{status}, 200, "create: $c->[1]") or diag $r->{content};
+	}
+};
+
+# A dashboard named $name whose spec starts with the raw JSON $raw.
+sub splice_spec {
+	my ($raw, $name) = @_;
+	my $d = base();
+	$d->{metadata}{name} = $name;
+	$d->{metadata}{project} = 'v41';
+	delete $d->{metadata}{version};
+	my $body = $JSON->encode($d);
+	$body =~ s/"spec":\{/"spec":{$raw,/ or die 'no spec in the body';
+	return $body;
 }
 
 subtest '401 without a user' => sub {

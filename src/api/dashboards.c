@@ -723,15 +723,16 @@ struct doc {
 };
 
 /*
- * Check a client's Dashboard for `project` (the path's): its project
- * is the path's or empty, it passes the Perses rules, it has a name
+ * Check a client's Dashboard for `project` (the path's), parsed from
+ * text: its project is the path's or empty, it passes the Perses rules
+ * (validate_json_text() and validate_dashboard()), it has a name
  * (equal to want_name when given).  0 with d filled, or -1 with the
  * answer's code and text in code/err.
  */
 static int
-doc_check(struct json_object *doc, const char *project,
-    const char *want_name, struct doc *d, const char **code, char *err,
-    size_t errlen)
+doc_check(struct json_object *doc, const char *text, size_t textlen,
+    const char *project, const char *want_name, struct doc *d,
+    const char **code, char *err, size_t errlen)
 {
 	struct json_object	*meta = NULL, *o;
 	const char		*s;
@@ -752,7 +753,8 @@ doc_check(struct json_object *doc, const char *project,
 		return -1;
 	}
 	*code = "validation_failed";
-	if (validate_dashboard(doc, err, errlen) == -1)
+	if (validate_json_text(text, textlen, err, errlen) == -1 ||
+	    validate_dashboard(doc, err, errlen) == -1)
 		return -1;
 	/* What the rules above promise; checked again, cheaply, for us. */
 	if (meta == NULL || !json_object_object_get_ex(meta, "name", &o) ||
@@ -881,8 +883,8 @@ api_dashboard_create(struct req *r)
 		    "\"active\" or \"draft\", got \"%.64s\"", state);
 		return;
 	}
-	if (doc_check(r->json, project, NULL, &d, &code, err,
-	    sizeof(err)) == -1) {
+	if (doc_check(r->json, r->body, r->body_len, project, NULL, &d,
+	    &code, err, sizeof(err)) == -1) {
 		http_error(r, 400, code, "%s", err);
 		return;
 	}
@@ -981,8 +983,8 @@ api_dashboard_update(struct req *r)
 	long		 cur;
 	int		 im, fail;
 
-	if (doc_check(r->json, project, name, &d, &code, err,
-	    sizeof(err)) == -1) {
+	if (doc_check(r->json, r->body, r->body_len, project, name, &d,
+	    &code, err, sizeof(err)) == -1) {
 		http_error(r, 400, code, "%s", err);
 		return;
 	}
@@ -1377,7 +1379,7 @@ api_project_import(struct req *r)
 			    "JSON: %s", lineno, err);
 			return;
 		}
-		if (doc_check(doc, project, NULL, &d, &code, verr,
+		if (doc_check(doc, s, len, project, NULL, &d, &code, verr,
 		    sizeof(verr)) == -1) {
 			http_error(r, 400, code, "line %zu: %s", lineno, verr);
 			json_object_put(doc);

@@ -22,7 +22,10 @@ api_validate_dashboard(struct req *r)
 	struct json_object	*meta, *ver;
 	char			 err[VALIDATE_ERR_MAX];
 
-	if (validate_dashboard(r->json, err, sizeof(err)) == -1) {
+	/* The same two checks, in the same order, as create and update. */
+	if (validate_json_text(r->body, r->body_len, err,
+	    sizeof(err)) == -1 ||
+	    validate_dashboard(r->json, err, sizeof(err)) == -1) {
 		http_error(r, 400, "validation_failed", "%s", err);
 		return;
 	}

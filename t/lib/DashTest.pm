@@ -34,7 +34,10 @@ package DashTest;
 #   once its socket is pointed at the test, e.g. a benchmark raising
 #   the share-link rate limit), www (a built web UI directory, e.g.
 #   web/dist: the snippet's `root` for the UI points there instead of
-#   the installed /usr/share/dashcgi/www).
+#   the installed /usr/share/dashcgi/www), roles (0; 1, or the
+#   environment's DASHCGI_TEST_ROLES=1: two database roles as installed,
+#   dashcgi_owner owning the schema and running migrate through
+#   database.migrate_url, dashcgi the service; db_user names the latter).
 #   The servers live until END or $t->cleanup.
 # HTTP:    request($method, $path, user, password, headers, body, json,
 #          content_type ('' = none), timeout, local_address, ipv6)
@@ -101,12 +104,13 @@ our @USERS = qw(alice bob carol dave admin);
 my @LIVE;			# every instance, for END and signals
 my $SEQ = 0;			# unique names for files of _run etc.
 my $HERE = dirname(abs_path(__FILE__));
+my ($OWNER, $SERVICE) = qw(dashcgi_owner dashcgi);	# roles => 1
 
 # Variables that would override the test config (SPEC §3): never let
 # the caller's environment leak into a dashcgi the harness starts.
 my @ENV_OVERRIDES = qw(DATABASE_URL DB_HOST DB_PORT DB_NAME DB_USER
     DB_PASSWORD DB_SSLMODE DB_CONNECT_TIMEOUT DB_QUERY_TIMEOUT
-    DB_CONN_MAX_LIFETIME DB_MAX_OPEN_CONNS DASHCGI_LISTEN);
+    DB_CONN_MAX_LIFETIME DB_MAX_OPEN_CONNS DB_MIGRATE_URL DASHCGI_LISTEN);
 
 # --------------------------------------------------------------------
 # construction and teardown
@@ -131,6 +135,7 @@ sub new {
 		nginx_http_filter => $o{nginx_http_filter},
 		durable		=> $o{durable} // 0,
 		www		=> $o{www},
+		roles		=> $o{roles} // $ENV{DASHCGI_TEST_ROLES} // 0,
 	}, $class;
 	$self->{pg} = 1 if $self->{migrate} || $self->{start};
 
@@ -323,6 +328,9 @@ sub bin		{ $_[0]{bin} }
 sub srcdir	{ $_[0]{srcdir} }
 sub pg_socket_dir { "$_[0]{tmp}/pg" }
 sub pg_port	{ $_[0]{pg_port} }
+# The role dashcgi logs in as: the superuser, or with roles => 1 the
+# service role that owns nothing.
+sub db_user	{ $_[0]{roles} ? $SERVICE : 'postgres' }
 sub url		{ my ($s, $p) = @_; "http://127.0.0.1:$s->{nginx_port}$p" }
 
 # Is the nginx master still running?  (Reaps it when it is gone.)
@@ -624,6 +632,12 @@ EOF
 	die "DashTest: cannot append to $pc: $!\n" unless $ok;
 	$self->pg_start;
 	$self->psql('CREATE DATABASE dashcgi', db => 'postgres');
+	# roles => 1: the installed shape (README, Security): dashcgi_owner
+	# owns the database and runs the migrations, the service logs in
+	# as dashcgi with what migrate grants it.
+	$self->psql("CREATE ROLE $OWNER LOGIN;\nCREATE ROLE $SERVICE LOGIN;\n" .
+	    "ALTER DATABASE dashcgi OWNER TO $OWNER", db => 'postgres')
+	    if $self->{roles};
 }
 
 sub pg_start {
@@ -675,7 +689,8 @@ sub _pg_destroy {
 	$self->{pg_running} = 0;
 }
 
-# psql($sql, db => 'dashcgi', timeout => 60) -> output; dies on error.
+# psql($sql, db => 'dashcgi', user => 'postgres', timeout => 60) -> output;
+# dies on error.
 sub psql {
 	my ($self, $sql, %o) = @_;
 	my ($ok, $out) = $self->psql_ok($sql, %o);
@@ -686,7 +701,8 @@ sub psql {
 sub _psql_cmd {
 	my ($self, %o) = @_;
 	return ["$self->{pgbin}/psql", '-XAtq', '-v', 'ON_ERROR_STOP=1',
-	    '-h', $self->pg_socket_dir, '-p', $self->{pg_port}, '-U', 'postgres',
+	    '-h', $self->pg_socket_dir, '-p', $self->{pg_port}, '-U',
+	    $o{user} // 'postgres',
 	    '-d', $o{db} // 'dashcgi', '-f', '-'];
 }
 
@@ -748,7 +764,7 @@ sub _via_pooler {
 	    port => $b->{port}, pooler => 'pgbouncer',
 	    prepared_statements => 'unnamed', direct_url => 'host=' .
 	    $self->pg_socket_dir . " port=$self->{pg_port} dbname=dashcgi " .
-	    'user=postgres' } }, $self->{overrides});
+	    'user=' . $self->db_user } }, $self->{overrides});
 	$self->write_config;
 }
 
@@ -764,7 +780,10 @@ sub _base_config {
 			    : "$self->{tmp}/no-postgresql",
 			port	=> $self->{pg_port} // 5432,
 			name	=> 'dashcgi',
-			user	=> 'postgres',
+			user	=> $self->db_user,
+			$self->{roles} && $self->{pg_port} ? (migrate_url =>
+			    'host=' . $self->pg_socket_dir . " port=$self->{pg_port}"
+			    . " dbname=dashcgi user=$OWNER") : (),
 		},
 		# No evaluator process unless a test asks for one: the
 		# children of the master are then the workers (worker_pids).

@@ -209,7 +209,7 @@ test_table(void)
 			    strcmp(k->env, config_keys[j].env) == 0))
 				unique = 0;
 	}
-	ok(config_nkeys == 53, "53 keys (got %zu)", config_nkeys);
+	ok(config_nkeys == 54, "54 keys (got %zu)", config_nkeys);
 	ok(sizes, "every key's target has the size of its type");
 	ok(defs, "every key has a name and a default");
 	ok(bounds, "integer bounds are sane");
@@ -660,6 +660,8 @@ test_env(void)
 		{ "DB_QUERY_TIMEOUT", "2m", "database.statement_timeout" },
 		{ "DB_CONN_MAX_LIFETIME", "300", "database.max_lifetime" },
 		{ "DB_MAX_OPEN_CONNS", "8", "workers" },
+		{ "DB_MIGRATE_URL", "dbname=x user=owner",
+		    "database.migrate_url" },
 		{ "DASHCGI_LISTEN", "127.0.0.1:9000", "listen" },
 	};
 	const struct config_origin	*o;
@@ -694,6 +696,8 @@ test_env(void)
 	    "DB_CONN_MAX_LIFETIME bare 300 is seconds");
 	is_int(C.workers, 8, "DB_MAX_OPEN_CONNS");
 	is_str(C.listen, "127.0.0.1:9000", "DASHCGI_LISTEN");
+	is_str(C.database.migrate_url, "dbname=x user=owner",
+	    "DB_MIGRATE_URL");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		o = origin(cases[i].key);
 		ok(o->src == SRC_ENV && o->env != NULL &&
