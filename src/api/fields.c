@@ -57,7 +57,8 @@ static const char *
 shown(struct json_object *v, char *buf, size_t len)
 {
 	const char	*s = json_object_to_json_string_ext(v,
-			    JSON_C_TO_STRING_PLAIN);
+			    JSON_C_TO_STRING_PLAIN |
+			    JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t		 n = strlen(s);
 
 	if (n < len) {
@@ -153,10 +154,12 @@ v_string(struct walk *w, const char *path, const struct api_field *f,
 
 		if (!validate_duration_ms(s, &ms))
 			return wrong(w, path, f, DURATION_WANTED, v);
-		if ((f->min != 0 || f->max != 0) &&
-		    (ms < f->min || ms > f->max))
-			return fail(w, path, "must be from %" PRId64 " to %"
-			    PRId64 " ms, got %.32s", f->min, f->max, s);
+		/* "0s" is no lifetime: as wrong as "soon". */
+		if (ms < f->min)
+			return wrong(w, path, f, DURATION_WANTED, v);
+		if (f->max > 0 && ms > f->max)
+			return fail(w, path, "at most %" PRId64 " ms, got "
+			    "%.32s", f->max, s);
 		put(dst, f, &ms, sizeof(ms));
 		return 0;
 	}
@@ -267,11 +270,13 @@ value(struct walk *w, const char *path, const struct api_field *f,
 	return fail(w, path, "unknown field type");
 }
 
-/* "<path>.<name>", or the name alone at the top. */
+/* "<path>.<name>", or the name alone at the top; a long name is cut
+ * to 64 bytes, never inside a character. */
 static void
 join(char *p, size_t len, const char *path, const char *name)
 {
-	snprintf(p, len, "%s%s%.64s", path, *path != '\0' ? "." : "", name);
+	snprintf(p, len, "%s%s%.*s", path, *path != '\0' ? "." : "",
+	    (int)text_utf8_trim(name, strnlen(name, 64)), name);
 }
 
 int
@@ -313,6 +318,9 @@ api_fields(struct json_object *o, const struct api_body *b, void *dst,
 		    (f->flags & API_NULL_ABSENT))) {
 			if (!(f->flags & API_REQUIRED))
 				continue;
+			/* The values say more than "required". */
+			if (f->type == API_ENUM && f->expect == NULL)
+				return wrong_enum(&w, p, f, NULL);
 			return f->expect != NULL ? fail(&w, p, "required, %s",
 			    f->expect) : fail(&w, p, "required");
 		}

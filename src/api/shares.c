@@ -368,187 +368,74 @@ duration_text(int64_t ms, char *buf, size_t len)
 
 /* What a create request asks for, validated. */
 struct share_in {
-	const char	*expires_at;	/* RFC 3339, or NULL: ttl_ms */
-	int64_t		 ttl_ms;
-	const char	*cidrs;		/* JSON array text */
-	int		 pin;
-	char		 max_uses[16];	/* "" = no limit */
-	const char	*note;
+	const char		*expires_at;	/* RFC 3339, or NULL: ttl_ms */
+	int64_t			 expires_in;	/* -1: not given */
+	struct json_object	*cidrs;		/* NULL: any network */
+	int			 pin;
+	int64_t			 max_uses;	/* 0: no limit */
+	const char		*note;
 };
 
-/* One member of the body, present and not null: 0, or -1 after 400. */
-typedef int (*field_fn)(struct req *, struct json_object *,
-    struct share_in *);
-
-/* A JSON value as text, for messages (callers cut it with %.Ns). */
-static const char *
-shown(struct json_object *v)
-{
-	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
-}
-
-static int
-f_expires_in(struct req *r, struct json_object *v, struct share_in *in)
-{
-	const char	*s = api_json_str(v);
-	char		 max[32];
-
-	if (s == NULL || !validate_duration_ms(s, &in->ttl_ms) ||
-	    in->ttl_ms <= 0) {
-		api_invalid(r, "expiresIn: expected a duration such as "
-		    "\"30m\", \"24h\" or \"7d\", got %.80s", shown(v));
-		return -1;
-	}
-	if (in->ttl_ms > r->cfg->shares.max_ttl) {
-		api_invalid(r, "expiresIn: \"%.32s\" is longer than "
-		    "shares.max_ttl (%s)", s,
-		    duration_text(r->cfg->shares.max_ttl, max, sizeof(max)));
-		return -1;
-	}
-	return 0;
-}
-
-/* Whether it lies in the future, and within max_ttl, is the SQL's. */
-static int
-f_expires_at(struct req *r, struct json_object *v, struct share_in *in)
-{
-	if ((in->expires_at = api_json_str(v)) == NULL ||
-	    !text_rfc3339(in->expires_at)) {
-		api_invalid(r, "expiresAt: expected an RFC 3339 time such as "
-		    "\"2030-01-02T15:04:05Z\", got %.80s", shown(v));
-		return -1;
-	}
-	return 0;
-}
-
-/* Only the shape: PostgreSQL's cidr type judges each network. */
-static int
-f_cidrs(struct req *r, struct json_object *v, struct share_in *in)
-{
-	size_t	 i, n;
-
-	if (!json_object_is_type(v, json_type_array)) {
-		api_invalid(r, "allowedCidrs: must be an array of networks "
-		    "such as [\"10.0.0.0/8\", \"2001:db8::/32\"]");
-		return -1;
-	}
-	if ((n = json_object_array_length(v)) > CIDRS_MAX) {
-		api_invalid(r, "allowedCidrs: at most %d networks, got %zu",
-		    CIDRS_MAX, n);
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		if (api_json_str(json_object_array_get_idx(v, i)) == NULL) {
-			api_invalid(r, "allowedCidrs[%zu]: must be a string "
-			    "such as \"10.0.0.0/8\"", i);
-			return -1;
-		}
-	in->cidrs = shown(v);
-	return 0;
-}
-
-static int
-f_pin(struct req *r, struct json_object *v, struct share_in *in)
-{
-	if (!json_object_is_type(v, json_type_boolean)) {
-		api_invalid(r, "pinVersion: must be true or false");
-		return -1;
-	}
-	in->pin = json_object_get_boolean(v);
-	return 0;
-}
-
-static int
-f_max_uses(struct req *r, struct json_object *v, struct share_in *in)
-{
-	int64_t		 n;
-
-	errno = 0;
-	n = json_object_get_int64(v);
-	if (!json_object_is_type(v, json_type_int) || errno != 0 || n < 1 ||
-	    n > INT_MAX) {
-		api_invalid(r, "maxUses: must be an integer from 1 to %d, or "
-		    "null for no limit, got %.32s", INT_MAX, shown(v));
-		return -1;
-	}
-	snprintf(in->max_uses, sizeof(in->max_uses), "%lld", (long long)n);
-	return 0;
-}
-
-static int
-f_note(struct req *r, struct json_object *v, struct share_in *in)
-{
-	size_t	 n;
-
-	if ((in->note = api_json_str(v)) == NULL) {
-		api_invalid(r, "note: must be a string (without NUL "
-		    "characters)");
-		return -1;
-	}
-	if ((n = text_utf8_chars(in->note, strlen(in->note))) > NOTE_MAX) {
-		api_invalid(r, "note: at most %d characters, got %zu",
-		    NOTE_MAX, n);
-		return -1;
-	}
-	return 0;
-}
-
-/* The members of POST …/shares, each optional (null = absent). */
-static const struct {
-	const char	*name;
-	field_fn	 parse;
-} create_fields[] = {
-	{ "expiresIn",		f_expires_in },
-	{ "expiresAt",		f_expires_at },
-	{ "allowedCidrs",	f_cidrs },
-	{ "pinVersion",		f_pin },
-	{ "maxUses",		f_max_uses },
-	{ "note",		f_note },
-};
+static const struct api_field cidr = { .type = API_STRING,
+	.expect = "must be a string such as \"10.0.0.0/8\"" };
 
 /*
- * The body of POST …/shares through the field table.  0 with in
- * filled (defaults for what is absent), or -1 after answering 400
- * naming the member.
+ * The members of POST …/shares, each optional (null = absent).  Only
+ * the shape of allowedCidrs: PostgreSQL's cidr type judges each
+ * network.  Whether expiresAt lies in the future, and within max_ttl,
+ * is the SQL's.
+ */
+static const struct api_field create_fields[] = {
+	{ .name = "expiresIn", .type = API_DURATION, .flags = API_NULL_ABSENT,
+	  .min = 1, .at = API_AT(struct share_in, expires_in) },
+	{ .name = "expiresAt", .type = API_TIME, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct share_in, expires_at) },
+	{ .name = "allowedCidrs", .type = API_ARRAY, .flags = API_NULL_ABSENT,
+	  .max = CIDRS_MAX, .elem = &cidr,
+	  .expect = "must be an array of networks such as "
+	  "[\"10.0.0.0/8\", \"2001:db8::/32\"]",
+	  .at = API_AT(struct share_in, cidrs) },
+	{ .name = "pinVersion", .type = API_BOOL, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct share_in, pin) },
+	{ .name = "maxUses", .type = API_INT, .flags = API_NULL_ABSENT,
+	  .min = 1, .max = INT_MAX,
+	  .expect = "must be an integer from 1 to 2147483647, or null for "
+	  "no limit", .at = API_AT(struct share_in, max_uses) },
+	{ .name = "note", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .max = NOTE_MAX, .at = API_AT(struct share_in, note) },
+};
+static const struct api_body create_body = { API_FIELDS(create_fields),
+	"a share link has expiresIn or expiresAt, allowedCidrs, pinVersion, "
+	"maxUses and note",
+	"the body must be a JSON object {\"expiresIn\" or \"expiresAt\", "
+	"\"allowedCidrs\", \"pinVersion\", \"maxUses\", \"note\"}" };
+
+/*
+ * The body of POST …/shares through the field table, then the rules of
+ * the configuration.  0 with in filled (defaults for what is absent),
+ * or -1 after answering 400 naming the member.
  */
 static int
 create_input(struct req *r, struct share_in *in)
 {
-	struct json_object	*o = r->json, *at, *ttl;
-	size_t			 k, nf = sizeof(create_fields) /
-				    sizeof(create_fields[0]);
+	char	 max[32];
 
 	memset(in, 0, sizeof(*in));
-	in->ttl_ms = r->cfg->shares.default_ttl;
-	in->cidrs = "[]";
+	in->expires_in = -1;
 	in->note = "";
-	if (!json_object_is_type(o, json_type_object)) {
-		api_invalid(r, "the body must be a JSON object "
-		    "{\"expiresIn\" or \"expiresAt\", \"allowedCidrs\", "
-		    "\"pinVersion\", \"maxUses\", \"note\"}");
+	if (api_body(r, &create_body, in) == -1)
 		return -1;
-	}
-	if (json_object_object_get_ex(o, "expiresIn", &ttl) &&
-	    !json_object_is_type(ttl, json_type_null) &&
-	    json_object_object_get_ex(o, "expiresAt", &at) &&
-	    !json_object_is_type(at, json_type_null)) {
+	if (in->expires_in != -1 && in->expires_at != NULL) {
 		api_invalid(r, "expiresIn, expiresAt: give one of them, not "
 		    "both");
 		return -1;
 	}
-	json_object_object_foreach(o, key, val) {
-		for (k = 0; k < nf; k++)
-			if (strcmp(key, create_fields[k].name) == 0)
-				break;
-		if (k == nf) {
-			api_invalid(r, "%.64s: unknown field (a share link has "
-			    "expiresIn or expiresAt, allowedCidrs, pinVersion, "
-			    "maxUses and note)", key);
-			return -1;
-		}
-		if (!json_object_is_type(val, json_type_null) &&
-		    create_fields[k].parse(r, val, in) == -1)
-			return -1;
+	if (in->expires_in > r->cfg->shares.max_ttl) {
+		api_invalid(r, "expiresIn: \"%.32s\" is longer than "
+		    "shares.max_ttl (%s)", json_object_get_string(
+		    json_object_object_get(r->json, "expiresIn")),
+		    duration_text(r->cfg->shares.max_ttl, max, sizeof(max)));
+		return -1;
 	}
 	return 0;
 }
@@ -590,6 +477,7 @@ api_share_create(struct req *r)
 	struct json_object	*details;
 	const char		*p[12], *id;
 	char			 token[TOKEN_LEN + 1], ttl[24], max[24], a[32];
+	char			 uses[24];
 	PGresult		*res = NULL;
 
 	memset(token, 0, sizeof(token));
@@ -600,16 +488,20 @@ api_share_create(struct req *r)
 		    "share token; nothing was created");
 		goto out;
 	}
-	snprintf(ttl, sizeof(ttl), "%lld", (long long)in.ttl_ms);
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)(in.expires_in != -1 ?
+	    in.expires_in : r->cfg->shares.default_ttl));
+	if (in.max_uses > 0)
+		snprintf(uses, sizeof(uses), "%lld", (long long)in.max_uses);
 	snprintf(max, sizeof(max), "%lld", (long long)r->cfg->shares.max_ttl);
 	p[0] = api_param(r, "project");
 	p[1] = api_param(r, "name");
 	p[2] = in.expires_at;
 	p[3] = in.expires_at == NULL ? ttl : NULL;
 	p[4] = token;
-	p[5] = in.cidrs;
+	p[5] = in.cidrs != NULL ? json_object_to_json_string_ext(in.cidrs,
+	    JSON_C_TO_STRING_PLAIN) : "[]";
 	p[6] = in.pin ? "t" : "f";
-	p[7] = in.max_uses[0] != '\0' ? in.max_uses : NULL;
+	p[7] = in.max_uses > 0 ? uses : NULL;
 	p[8] = in.note;
 	p[9] = r->actor;
 	p[10] = max;
