@@ -471,8 +471,11 @@ subtest 'unknown and malformed tokens: the same 404, audited as unknown' => sub 
 	my @cases = ([ 'unknown', $unknown ], [ 'malformed', 'abc' ],
 	    [ 'too long', $j->{token} . 'A' ], [ 'bad character', 'dsh_' . ('!' x 43) ],
 	    [ 'prefix only', 'dsh_' ]);
+	my $net = 200;
 	for my $c (@cases) {
-		my $r = shared($c->[1]);
+		# Each from its own network: the first miss of a network in a
+		# minute is the one audited (see the next subtest).
+		my $r = shared($c->[1], from => sprintf('127.0.%d.1', $net++));
 		is_refused($r, "$c->[0] token");
 		is($t->header($r, 'Content-Length'), length $NOT_FOUND,
 		    "$c->[0]: the same length");
@@ -486,6 +489,39 @@ subtest 'unknown and malformed tokens: the same 404, audited as unknown' => sub 
 		is(!!$a->{details}{malformed}, $c->[0] ne 'unknown',
 		    "$c->[0]: malformed flagged only when it is");
 	}
+};
+
+subtest 'misses of unknown tokens: counted per network and minute, audited once' => sub {
+	my $j = create_ok('d1', { allowedCidrs => [ '10.0.0.0/8' ] }, 'a link for 10/8');
+	my $n = 20;
+	my (@r, %minute);
+	for my $i (1 .. $n) {
+		# One network (127.0.150.0/24), an address each: nginx's
+		# per-address limit stays out of the way.
+		my $from = "127.0.150.$i";
+		$minute{ $t->psql(q{SELECT date_trunc('minute', now())}) } = 1;
+		push @r, shared($i % 2 ? 'dsh_' . ('Q' x 43) : 'abc', from => $from);
+		$minute{ $t->psql(q{SELECT date_trunc('minute', now())}) } = 1;
+	}
+	is(scalar(grep { $_->{status} == 404 } @r), $n, "$n misses: all 404");
+	is($t->psql(q{SELECT sum(misses) || '/' || sum(malformed) FROM share_miss
+	    WHERE network = '127.0.150.0/24'}), "$n/" . int($n / 2),
+	    'share_miss counted every miss and the malformed ones');
+	my $rows = $t->psql(q{SELECT count(*) FROM audit_log
+	    WHERE client_ip << '127.0.150.0/24'});
+	cmp_ok($rows, '>=', 1, 'the first miss of the network is audited');
+	cmp_ok($rows, '<=', scalar(keys %minute),
+	    "at most one audit row per minute the misses spanned ($rows)");
+	my $a = JSON::PP->new->decode($t->psql(q{SELECT details FROM audit_log
+	    WHERE client_ip << '127.0.150.0/24' ORDER BY id LIMIT 1}) || '{}');
+	is($a->{reason}, 'unknown', 'that row: reason unknown');
+	is($a->{network}, '127.0.150.0/24', 'that row: the network');
+	ok($a->{counted}, 'that row: the rest are counted');
+
+	# A real token keeps a row per refusal and its true reason.
+	my @cidr = map { shared($j->{token}, from => "127.0.150.$_") } 30 .. 32;
+	is(scalar(grep { (audit_of($_)->{details}{reason} // '') eq 'cidr' } @cidr),
+	    3, 'three refusals of a real token: three rows, reason cidr');
 };
 
 subtest 'REMOTE_ADDR forms: IPv4-mapped IPv6 is IPv4, a non-IP passes no CIDR' => sub {

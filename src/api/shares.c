@@ -8,7 +8,9 @@
  * a create request.  PostgreSQL hashes tokens (sha256), parses and
  * tests CIDRs (cidr, inet <<= cidr), decides expiry and use counts,
  * builds every document, and writes the audit row of every shared
- * read in the read's own statement (migrations/0004_share_links).
+ * read in the read's own statement (migrations/0004_share_links,
+ * 0014_audit_write: misses of unknown tokens are counted per client
+ * network and minute, the first of each audited).
  * Never: store, log or audit a token (it leaves this process once, in
  * the 201 body; the database gets it only as a statement parameter,
  * stores its sha256() and echoes it into that body); tell a share-link
@@ -130,20 +132,26 @@ static const struct stmt_def defs[SH__COUNT] = {
 	/*
 	 * GET /api/v1/shared/{token} in one round trip: $1 the token
 	 * (NULL when malformed), $2 the client address (NULL when not an
-	 * IP), $3 the request id, $4 malformed.  cur locks the link, so
-	 * its refusal reason is decided on the newest row and concurrent
-	 * uses of one link queue here; use takes a use with the max_uses
-	 * test in its own WHERE (of N concurrent readers of a link with k
-	 * uses left, exactly k succeed); aud writes exactly one audit row
-	 * whatever happened (out has exactly one row).  Returns ok and the
-	 * document: the pinned version, or the current one.
+	 * IP), $3 the server's request id, $4 malformed, $5 the client's
+	 * request id.  No lock: the refusal is decided on the statement's
+	 * snapshot.  use touches the link's row only when it must: a link
+	 * with maxUses takes a use with the max_uses test in its own WHERE
+	 * (of N concurrent readers of a link with k uses left, exactly k
+	 * succeed: a waiting UPDATE re-tests the newest row); a link
+	 * without takes the views since its last touch at most once a
+	 * minute (share_link_doc() adds those after it from the audit
+	 * log), so views of one link do not queue on its row.  miss
+	 * counts a token no link has per client network and minute; only
+	 * the first of each (network, minute) is audited.  Every other
+	 * attempt writes exactly one audit row, through audit_write(), with
+	 * its true reason.  Returns ok and the document: the pinned
+	 * version, or the current one.
 	 */
 	[SH_OPEN] = { "share_open",
 	    "WITH cur AS MATERIALIZED (SELECT s.id, s.pinned_version,"
-	    " d AS dr, share_refusal(s, d, $2::inet) AS refusal"
+	    " s.max_uses, d AS dr, share_refusal(s, d, $2::inet) AS refusal"
 	    " FROM share_token s JOIN dashboard d ON d.id = s.dashboard_id"
-	    " WHERE s.token_hash = sha256(convert_to($1::text, 'UTF8'))"
-	    " FOR UPDATE OF s),"
+	    " WHERE s.token_hash = sha256(convert_to($1::text, 'UTF8'))),"
 	    " doc AS (SELECT c.id, v.version, v.body FROM cur c"
 	    " CROSS JOIN LATERAL ("
 	    " SELECT (c.dr).version AS version,"
@@ -156,25 +164,41 @@ static const struct stmt_def defs[SH__COUNT] = {
 	    " AND h.version = c.pinned_version"
 	    " AND c.pinned_version <> (c.dr).version) v"
 	    " WHERE c.refusal IS NULL),"
-	    " use AS (UPDATE share_token s SET use_count = s.use_count + 1,"
+	    " use AS (UPDATE share_token s SET use_count = s.use_count + 1"
+	    " + CASE WHEN s.max_uses IS NULL AND s.last_used_at IS NOT NULL"
+	    " THEN (SELECT count(*) FROM audit_log a"
+	    " WHERE a.actor = 'share:' || s.id AND a.at > s.last_used_at"
+	    " AND a.action = 'share.view') ELSE 0 END,"
 	    " last_used_at = now() FROM doc"
 	    " WHERE s.id = doc.id AND s.revoked_at IS NULL"
 	    " AND s.expires_at > now()"
-	    " AND (s.max_uses IS NULL OR s.use_count < s.max_uses)"
+	    " AND CASE WHEN s.max_uses IS NULL THEN s.last_used_at IS NULL"
+	    " OR s.last_used_at <= now() - interval '1 minute'"
+	    " ELSE s.use_count < s.max_uses END"
 	    " RETURNING s.id),"
 	    " out AS (SELECT c.id, (c.dr).project AS project,"
 	    " (c.dr).name AS dashboard, c.pinned_version, doc.version,"
-	    " doc.body, u.id IS NOT NULL AS ok,"
-	    " CASE WHEN u.id IS NOT NULL THEN NULL"
+	    " doc.body, ok.ok,"
+	    " CASE WHEN ok.ok THEN NULL"
 	    " WHEN c.id IS NULL THEN 'unknown'"
 	    " WHEN c.refusal IS NOT NULL THEN c.refusal"
 	    " WHEN doc.id IS NULL THEN 'version_gone'"
 	    " ELSE 'exhausted' END AS reason"
 	    " FROM (VALUES (1)) AS one (o) LEFT JOIN cur c ON true"
-	    " LEFT JOIN doc ON doc.id = c.id LEFT JOIN use u ON u.id = c.id),"
-	    " aud AS (INSERT INTO audit_log (actor, action, project, resource,"
-	    " resource_version, result, client_ip, request_id, details)"
-	    " SELECT coalesce('share:' || o.id, 'anonymous'),"
+	    " LEFT JOIN doc ON doc.id = c.id LEFT JOIN use u ON u.id = c.id"
+	    " CROSS JOIN LATERAL (SELECT doc.id IS NOT NULL"
+	    " AND (c.max_uses IS NULL OR u.id IS NOT NULL) AS ok) ok),"
+	    " miss AS (INSERT INTO share_miss AS m (network, minute, malformed)"
+	    " SELECT share_network($2::inet), date_trunc('minute', now()),"
+	    " CASE WHEN $4::boolean THEN 1 ELSE 0 END FROM out o"
+	    " WHERE o.id IS NULL"
+	    " ON CONFLICT (network, minute) DO UPDATE"
+	    " SET misses = m.misses + 1,"
+	    " malformed = m.malformed + EXCLUDED.malformed"
+	    " RETURNING m.misses = 1 AS first)"
+	    " SELECT o.ok, CASE WHEN o.ok THEN o.body END AS doc,"
+	    " CASE WHEN o.id IS NOT NULL OR (SELECT first FROM miss)"
+	    " THEN audit_write(coalesce('share:' || o.id, 'anonymous'),"
 	    " CASE WHEN o.ok THEN 'share.view' ELSE 'share.denied' END,"
 	    " o.project, o.id::text, CASE WHEN o.ok THEN o.version END,"
 	    " CASE WHEN o.ok THEN 'success' ELSE 'denied' END,"
@@ -182,10 +206,13 @@ static const struct stmt_def defs[SH__COUNT] = {
 	    " jsonb_strip_nulls(jsonb_build_object('reason', o.reason,"
 	    " 'dashboard', o.dashboard,"
 	    " 'pinnedVersion', o.pinned_version,"
-	    " 'malformed', CASE WHEN $4::boolean THEN true END))"
-	    " FROM out o)"
-	    " SELECT o.ok, CASE WHEN o.ok THEN o.body END AS doc FROM out o",
-	    4 },
+	    " 'malformed', CASE WHEN $4::boolean THEN true END,"
+	    " 'network', CASE WHEN o.id IS NULL"
+	    " THEN share_network($2::inet)::text END,"
+	    " 'counted', CASE WHEN o.id IS NULL THEN true END)),"
+	    " $5::text) END AS audit_id"
+	    " FROM out o",
+	    5 },
 };
 static const struct stmt_set shares_stmts = { "shares", defs, SH__COUNT };
 
@@ -652,7 +679,7 @@ out:
 static void
 api_shared_get(struct req *r)
 {
-	const char	*p[4], *tok = api_param(r, "token");
+	const char	*p[5], *tok = api_param(r, "token");
 	char		 addr[INET6_ADDRSTRLEN];
 	int		 wellformed = token_wellformed(tok);
 	PGresult	*res;
@@ -663,9 +690,10 @@ api_shared_get(struct req *r)
 	http_header(r, "Referrer-Policy", "no-referrer");
 	p[0] = wellformed ? tok : NULL;
 	p[1] = client_addr(r, addr, sizeof(addr));
-	p[2] = r->request_id;
+	p[2] = r->own_id;
 	p[3] = wellformed ? "f" : "t";
-	if ((res = run(r, SH_OPEN, 4, p)) == NULL)
+	p[4] = r->client_id ? r->request_id : NULL;
+	if ((res = run(r, SH_OPEN, 5, p)) == NULL)
 		return;
 	if (col_bool(res, "ok"))
 		send_col(r, 200, res, "doc");
@@ -699,6 +727,13 @@ static const struct job jobs[] = {
 	{ "expired_tokens", "deleted",
 	  "SELECT cleanup_expired_tokens("
 	  "$1::bigint * interval '1 millisecond')", p_grace, NULL },
+	/* The miss counts go with the audit rows they stand for. */
+	{ "share_misses", "deleted",
+	  "WITH d AS (DELETE FROM share_miss"
+	  " WHERE minute < now() - $1::bigint * interval '1 millisecond'"
+	  " RETURNING 1) SELECT count(*) FROM d",
+	  audit_retention_param,
+	  "audit.retention is 0: share-link miss counts kept" },
 };
 
 const struct module shares_module = {
