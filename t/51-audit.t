@@ -802,7 +802,7 @@ subtest 'a database error in the change: no change, no row' => sub {
 	$t->psql(<<'SQL');
 CREATE FUNCTION t51_fail() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF NEW.request_id LIKE 'dberr-%' AND NEW.result = 'success' THEN
+	IF NEW.client_request_id LIKE 'dberr-%' AND NEW.result = 'success' THEN
 		RAISE EXCEPTION 'test: audit insert refused';
 	END IF;
 	RETURN NEW;

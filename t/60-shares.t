@@ -491,6 +491,44 @@ subtest 'unknown and malformed tokens: the same 404, audited as unknown' => sub 
 	}
 };
 
+subtest 'a view of a link without maxUses neither locks nor rewrites its row' => sub {
+	my $j = create_ok('d1', {}, 'an unlimited link');
+	is(shared($j->{token})->{status}, 200, 'the first view (takes the use)');
+	my $xmin = $t->psql("SELECT xmin FROM share_token WHERE id = '$j->{id}'");
+	# Another transaction holds the row's lock until it is told to go
+	# (a row in a table it polls), at most 60 s.
+	$t->psql('CREATE TABLE t60_release (x int)');
+	my $holder = $t->psql_bg("BEGIN;\n"
+	    . "SELECT 1 FROM share_token WHERE id = '$j->{id}' FOR UPDATE;\n"
+	    . "DO \$\$ BEGIN FOR i IN 1 .. 600 LOOP\n"
+	    . "  EXIT WHEN EXISTS (SELECT 1 FROM t60_release);\n"
+	    . "  PERFORM pg_sleep(0.1); END LOOP; END \$\$;\n"
+	    . "COMMIT;\n");
+	my $held = 0;
+	for (1 .. 100) {
+		$held = $t->psql("SELECT count(*) FROM pg_locks l JOIN pg_class c "
+		    . "ON c.oid = l.relation WHERE c.relname = 'share_token' "
+		    . "AND l.mode = 'RowShareLock' AND l.granted") and last;
+		select(undef, undef, undef, 0.1);
+	}
+	ok($held, 'another transaction holds the row lock');
+	my @r = map { $t->request(GET => "/api/v1/shared/$j->{token}",
+	    local_address => next_addr(), timeout => 5) } 1 .. 5;
+	my $still = $t->psql("SELECT count(*) FROM pg_stat_activity "
+	    . "WHERE query LIKE '%t60_release%' AND state = 'active' "
+	    . "AND pid <> pg_backend_pid()");
+	$t->psql('INSERT INTO t60_release VALUES (1)');
+	is($t->wait_pid($holder, 90), 0, 'the lock holder finished');
+	is(scalar(grep { $_->{status} == 200 } @r), 5,
+	    'five more views answered 200 ...');
+	is($still, 1, '... while the lock was still held: no view waited for it');
+	is($t->psql("SELECT xmin FROM share_token WHERE id = '$j->{id}'"), $xmin,
+	    'the row was not rewritten within the minute');
+	is(link_of('d1', $j->{id})->{useCount}, 6,
+	    'useCount still counts all six views');
+	$t->psql('DROP TABLE t60_release');
+};
+
 subtest 'misses of unknown tokens: counted per network and minute, audited once' => sub {
 	my $j = create_ok('d1', { allowedCidrs => [ '10.0.0.0/8' ] }, 'a link for 10/8');
 	my $n = 20;

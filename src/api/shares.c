@@ -144,8 +144,12 @@ static const struct stmt_def defs[SH__COUNT] = {
 	 * counts a token no link has per client network and minute; only
 	 * the first of each (network, minute) is audited.  Every other
 	 * attempt writes exactly one audit row, through audit_write(), with
-	 * its true reason.  Returns ok and the document: the pinned
-	 * version, or the current one.
+	 * its true reason.  A view of a link without maxUses and a miss
+	 * commit asynchronously (their rows reach the disk within
+	 * wal_writer_delay; a crash may lose that last moment's views and
+	 * miss counts, never a use of a limited link nor the refusal of a
+	 * real token): the flush was most of a view's cost.  Returns ok
+	 * and the document: the pinned version, or the current one.
 	 */
 	[SH_OPEN] = { "share_open",
 	    "WITH cur AS MATERIALIZED (SELECT s.id, s.pinned_version,"
@@ -210,7 +214,10 @@ static const struct stmt_def defs[SH__COUNT] = {
 	    " 'network', CASE WHEN o.id IS NULL"
 	    " THEN share_network($2::inet)::text END,"
 	    " 'counted', CASE WHEN o.id IS NULL THEN true END)),"
-	    " $5::text) END AS audit_id"
+	    " $5::text) END AS audit_id,"
+	    " set_config('synchronous_commit', CASE WHEN (o.ok"
+	    " AND (SELECT c.max_uses FROM cur c) IS NULL) OR o.id IS NULL"
+	    " THEN 'off' ELSE 'on' END, true) AS sync"
 	    " FROM out o",
 	    5 },
 };
