@@ -21,8 +21,13 @@ COMMENT ON COLUMN audit_log.client_request_id IS
 -- Every share-link view writes an audit row, so each index is paid on
 -- the hottest anonymous path.  The API never reads the log by action
 -- alone (its pages walk audit_log_at_idx or audit_log_project_idx and
--- filter), and a handful of distinct actions make a poor btree.
+-- filter), and a handful of distinct actions make a poor btree.  Nothing
+-- reads it by request id either: an operator who has a log line has
+-- its time too (WHERE at BETWEEN … AND request_id = …, on
+-- audit_log_at_idx).  Kept: (id, at), project, actor (the audit API's
+-- filters, and a link's recent views), at.
 DROP INDEX audit_log_action_idx;
+DROP INDEX audit_log_request_idx;
 
 -- ---------------------------------------------------------------------
 -- The one audit insert
