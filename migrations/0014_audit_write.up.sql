@@ -90,25 +90,17 @@ COMMENT ON TABLE share_miss IS
 -- most once a minute, and the views since then are the link's
 -- share.view audit rows after last_used_at (audit_log_actor_idx finds
 -- them).  A link with maxUses counts every use on its row, exactly.
-CREATE OR REPLACE FUNCTION share_link_doc(s share_token) RETURNS jsonb
+-- The list shows share_link_doc(s) || share_link_uses(s).
+CREATE FUNCTION share_link_uses(s share_token) RETURNS jsonb
 	LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-	SELECT jsonb_build_object(
-		'id', s.id,
-		'createdBy', s.created_by,
-		'createdAt', rfc3339(s.created_at),
-		'expiresAt', rfc3339(s.expires_at),
-		'allowedCidrs', to_jsonb(s.allowed_cidrs),
-		'pinnedVersion', s.pinned_version,
-		'maxUses', s.max_uses,
-		'useCount', s.use_count + p.n,
-		'lastUsedAt', rfc3339(greatest(s.last_used_at, p.last)),
-		'revokedAt', rfc3339(s.revoked_at),
-		'revokedBy', s.revoked_by,
-		'status', share_status(s),
-		'note', s.note)
+	SELECT jsonb_build_object('useCount', s.use_count + p.n,
+	    'lastUsedAt', rfc3339(greatest(s.last_used_at, p.last)))
 	FROM (SELECT count(*) AS n, max(a.at) AS last FROM audit_log a
 	      WHERE s.max_uses IS NULL AND s.last_used_at IS NOT NULL
 	        AND a.actor = 'share:' || s.id AND a.at > s.last_used_at
 	        AND a.action = 'share.view') p
 $$;
+
+COMMENT ON FUNCTION share_link_uses(share_token) IS
+	'useCount and lastUsedAt of a link: its row''s, plus (without maxUses) its share.view audit rows since the row was last touched';

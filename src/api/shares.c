@@ -100,7 +100,7 @@ static const struct stmt_def defs[SH__COUNT] = {
 	 */
 	[SH_LIST] = { "share_list",
 	    "SELECT l.doc, l.k FROM dashboard d LEFT JOIN LATERAL ("
-	    " SELECT share_link_doc(s)::text AS doc,"
+	    " SELECT (share_link_doc(s) || share_link_uses(s))::text AS doc,"
 	    " (extract(epoch FROM s.created_at) * 1000000)::bigint::text"
 	    " || '/' || s.id AS k FROM share_token s"
 	    " WHERE s.dashboard_id = d.id AND ($3::bigint IS NULL"
@@ -139,7 +139,7 @@ static const struct stmt_def defs[SH__COUNT] = {
 	 * (of N concurrent readers of a link with k uses left, exactly k
 	 * succeed: a waiting UPDATE re-tests the newest row); a link
 	 * without takes the views since its last touch at most once a
-	 * minute (share_link_doc() adds those after it from the audit
+	 * minute (share_link_uses() adds those after it from the audit
 	 * log), so views of one link do not queue on its row.  miss
 	 * counts a token no link has per client network and minute; only
 	 * the first of each (network, minute) is audited.  Every other
