@@ -34,18 +34,25 @@ DROP INDEX audit_log_request_idx;
 
 -- Every audit row goes through here: src/audit.c (changes, denials,
 -- events), the share-link read (src/api/shares.c) and the trash purge
--- (src/api/dashboards.c).  Returns the row's id.
+-- (src/api/dashboards.c).  Returns the row's id.  PL/pgSQL, not SQL: a
+-- SQL function that writes is planned again on every call, PL/pgSQL keeps
+-- the INSERT's plan for the session (it runs on every share-link view).
 CREATE FUNCTION audit_write(actor text, action text, project text,
     resource text, resource_version integer, result text, client_ip inet,
     request_id text, details jsonb, client_request_id text DEFAULT NULL)
 	RETURNS bigint
-	LANGUAGE sql VOLATILE
+	LANGUAGE plpgsql VOLATILE
 AS $$
+DECLARE
+	row_id	bigint;
+BEGIN
 	INSERT INTO audit_log (actor, action, project, resource,
 	    resource_version, result, client_ip, request_id, details,
 	    client_request_id)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'), $10)
-	RETURNING id
+	RETURNING id INTO row_id;
+	RETURN row_id;
+END;
 $$;
 
 COMMENT ON FUNCTION audit_write(text, text, text, text, integer, text, inet, text, jsonb, text) IS
