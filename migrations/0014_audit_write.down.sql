@@ -1,5 +1,6 @@
 -- 0014_audit_write.down.sql -- reverts 0014_audit_write.up.sql.
 DROP FUNCTION share_link_uses(share_token);
+DROP FUNCTION share_miss_trim(interval);
 DROP TABLE share_miss;
 DROP FUNCTION share_network(inet);
 DROP FUNCTION audit_write(text, text, text, text, integer, text, inet, text, jsonb, text);

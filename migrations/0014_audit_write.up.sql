@@ -34,7 +34,8 @@ DROP INDEX audit_log_request_idx;
 
 -- Every audit row goes through here: src/audit.c (changes, denials,
 -- events), the share-link read (src/api/shares.c) and the trash purge
--- (src/api/dashboards.c).  Returns the row's id.  PL/pgSQL, not SQL: a
+-- (src/api/dashboards.c, once t/10 lets jobs need 0014).  Returns the
+-- row's id.  PL/pgSQL, not SQL: a
 -- SQL function that writes is planned again on every call, PL/pgSQL keeps
 -- the INSERT's plan for the session (it runs on every share-link view).
 CREATE FUNCTION audit_write(actor text, action text, project text,
@@ -85,6 +86,20 @@ CREATE TABLE share_miss (
 );
 
 CREATE INDEX share_miss_minute_idx ON share_miss (minute);
+
+-- The share_misses job: the counts older than keep go.  Called through
+-- query_to_xml() so that the job is a no-op before this migration.
+CREATE FUNCTION share_miss_trim(keep interval) RETURNS integer
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	n	integer;
+BEGIN
+	DELETE FROM share_miss WHERE minute < now() - keep;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END;
+$$;
 
 COMMENT ON TABLE share_miss IS
 	'Share-link requests for unknown or malformed tokens, counted per client network (/24, /64) and minute';

@@ -1497,10 +1497,12 @@ static const struct job jobs[] = {
 	  " WHERE deleted_at < now() - $1::bigint * interval '1 millisecond'"
 	  " RETURNING project, name, version, deleted_at, deleted_by),"
 	  " a AS ("
-	  " SELECT audit_write('system', 'dashboard.purge', project, name,"
-	  "  version, 'success', NULL, NULL,"
-	  "  jsonb_build_object('reason', 'trash_retention',"
-	  "  'deletedAt', deleted_at, 'deletedBy', deleted_by)) FROM d)"
+	  " INSERT INTO audit_log (actor, action, project, resource,"
+	  "  resource_version, result, details)"
+	  " SELECT 'system', 'dashboard.purge', project, name, version,"
+	  "  'success', jsonb_build_object('reason', 'trash_retention',"
+	  "  'deletedAt', deleted_at, 'deletedBy', deleted_by)"
+	  " FROM d RETURNING 1)"
 	  " SELECT count(*) FROM a",
 	  p_trash, "dashboards.trash_retention is 0: trash kept" },
 };
