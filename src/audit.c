@@ -3,7 +3,8 @@
  * per denial or share-link attempt in its own statement.
  *
  * The row's client_ip is REMOTE_ADDR as nginx resolved it (realip);
- * request_id is the one on the response and the log line.
+ * request_id is the server's own id, client_request_id the
+ * X-Request-Id a client sent (kept beside it, never in its place).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -20,11 +21,11 @@
 enum { AU_INSERT, AU_PARTITIONS, AU__COUNT };
 
 static const struct stmt_def defs[AU__COUNT] = {
+	/* audit_write() (migrations/0014) is the one audit insert. */
 	[AU_INSERT] = { "audit_insert",
-	    "INSERT INTO audit_log (actor, action, project, resource, "
-	    "resource_version, result, client_ip, request_id, details) "
-	    "VALUES ($1::text, $2::text, $3::text, $4::text, $5::int, "
-	    "$6::text, $7::inet, $8::text, coalesce($9::jsonb, '{}'))", 9 },
+	    "SELECT audit_write($1::text, $2::text, $3::text, $4::text, "
+	    "$5::int, $6::text, $7::inet, $8::text, $9::jsonb, $10::text)",
+	    10 },
 	/* This month's partition, then the next month's (UTC). */
 	[AU_PARTITIONS] = { "audit_partitions_ahead",
 	    "SELECT CASE WHEN to_regclass(format('audit_log_%s', to_char("
@@ -54,8 +55,8 @@ audit_partitions_ahead(void)
 	return n;
 }
 
-static int
-p_audit(const struct config *cfg, char *buf, size_t len)
+int
+audit_retention_param(const struct config *cfg, char *buf, size_t len)
 {
 	if (cfg->audit.retention <= 0)
 		return 0;
@@ -74,7 +75,8 @@ const struct job audit_jobs[AUDIT_NJOBS] = {
 	{ "audit_retention", "dropped_partitions",
 	  "SELECT audit_drop_partitions_before("
 	  "now() - $1::bigint * interval '1 millisecond')",
-	  p_audit, "audit.retention is 0: audit log kept forever" },
+	  audit_retention_param,
+	  "audit.retention is 0: audit log kept forever" },
 };
 
 /* Only a literal address reaches the inet column ("unix:" does not). */
@@ -95,7 +97,7 @@ insert(struct req *r, const char *action, const char *project,
     const char *resource, long version, const char *result,
     struct json_object *details)
 {
-	const char	*p[9];
+	const char	*p[10];
 	char		 v[24];
 	PGresult	*res;
 
@@ -109,10 +111,11 @@ insert(struct req *r, const char *action, const char *project,
 	p[4] = version >= 0 ? v : NULL;
 	p[5] = result;
 	p[6] = client_ip(r);
-	p[7] = r->request_id;
+	p[7] = r->own_id;
 	p[8] = details ? json_object_to_json_string_ext(details,
 	    JSON_C_TO_STRING_PLAIN) : NULL;
-	res = db_run(&audit_stmts, AU_INSERT, 9, p);
+	p[9] = r->client_id ? r->request_id : NULL;
+	res = db_run(&audit_stmts, AU_INSERT, 10, p);
 	if (details != NULL)
 		json_object_put(details);
 	return res;
@@ -135,7 +138,7 @@ audit_change(struct req *r, const char *project, const char *resource,
 	}
 	res = insert(r, r->route->action, project, resource, version,
 	    "success", details);
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		st = db_http_status(res, &code, &msg);
 		log_error("audit row for %s not written: %s", r->route->action,
 		    res ? PQresultErrorMessage(res) : "no connection");
@@ -156,7 +159,7 @@ audit_event(struct req *r, const char *action, const char *project,
 	PGresult	*res;
 
 	res = insert(r, action, project, resource, version, result, details);
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		struct logline l;
 		log_begin(&l, LOG_ERROR, "audit row not written");
 		log_str(&l, "action", action);

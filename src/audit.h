@@ -41,6 +41,12 @@ void	audit_event(struct req *, const char *action, const char *project,
  * too; -1 unknown (database away). */
 int	audit_partitions_ahead(void);
 
+/*
+ * A job's $1 (job_param_fn): audit.retention in milliseconds, or skip
+ * when it is 0 (kept forever).  For what must go with the audit rows.
+ */
+int	audit_retention_param(const struct config *, char *buf, size_t len);
+
 #define AUDIT_NJOBS	2
 extern const struct job audit_jobs[];
 struct stmt_set;

@@ -179,11 +179,14 @@ http_req_init(struct req *r, FCGX_Request *f, struct arena *a,
 	r->cfg = cfg;
 	r->status = 0;
 
+	/* The audit log keeps own_id; a client's id only beside it. */
+	request_id_new(r->own_id);
 	id = FCGX_GetParam("HTTP_X_REQUEST_ID", f->envp);
-	if (id != NULL && request_id_ok(id))
+	if ((r->client_id = id != NULL && request_id_ok(id)))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", id);
 	else
-		request_id_new(r->request_id);
+		snprintf(r->request_id, sizeof(r->request_id), "%s",
+		    r->own_id);
 
 	r->method = param(r, "REQUEST_METHOD");
 	r->remote_user = param(r, "REMOTE_USER");

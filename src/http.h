@@ -45,7 +45,11 @@ struct req {
 	const char		*remote_user;	/* NULL when absent */
 	const char		*remote_addr;
 	const char		*content_type;
+	/* On the response and the log line: the client's plain
+	 * X-Request-Id, else own_id. */
 	char			 request_id[HTTP_REQUEST_ID_MAX + 1];
+	char			 own_id[33];	/* always the server's */
+	int			 client_id;	/* request_id is the client's */
 
 	const struct route	*route;
 	int			 route_id;	/* metrics row, 0 unmatched */

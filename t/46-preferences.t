@@ -182,6 +182,32 @@ subtest 'one audit row per successful PUT' => sub {
 	    'alice=alice,bob=bob,carol=carol', 'each row names its user');
 };
 
+subtest 'the zone list is read once per worker, not scanned per PUT' => sub {
+	# While log_statement is 'all' PostgreSQL logs every statement a
+	# worker executes: the PUTs themselves are the yardstick.
+	my $log = $t->pg_socket_dir . '/postgresql.log';
+	$t->psql(q{ALTER SYSTEM SET log_statement = 'all'});
+	$t->psql(q{SELECT pg_reload_conf()});
+	my $from = -s $log // 0;
+	my $n = 24;
+	my $ok = 0;
+	$ok += put(erin => { timezone => 'Europe/Paris' })->{status} == 200
+	    for 1 .. $n;
+	is($ok, $n, "$n PUTs answered 200");
+	$t->psql(q{ALTER SYSTEM RESET log_statement});
+	$t->psql(q{SELECT pg_reload_conf()});
+	open(my $fh, '<', $log) or die "$log: $!";
+	seek($fh, $from, 0);
+	my @lines = grep { /LOG:\s+execute / } <$fh>;
+	close $fh;
+	my $puts = grep { /execute preferences_put/ } @lines;
+	my $scans = grep { /pg_timezone_names/ } @lines;
+	my $workers = () = $t->worker_pids;
+	cmp_ok($puts, '>=', $n / 2, "the log saw the PUTs ($puts of $n)");
+	cmp_ok($scans, '<=', $workers, "pg_timezone_names read $scans times "
+	    . "for $puts PUTs: at most once per worker ($workers)");
+};
+
 is($t->stop_dashcgi, 0, 'SIGTERM: master exits 0');
 
 done_testing;

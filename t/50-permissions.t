@@ -347,7 +347,7 @@ subtest 'forged identity headers change nothing' => sub {
 	    body => '{"role":"admin"}');
 	is($r->{status}, 403, 'viewer + forged headers: admin route 403');
 	my $row = $t->psql("SELECT actor || ' ' || result FROM audit_log " .
-	    "WHERE request_id = 'forged-viewer'");
+	    "WHERE client_request_id = 'forged-viewer'");
 	is($row, 'bob denied', 'the denial is audited as bob, not admin');
 	is($t->psql("SELECT role FROM project_member WHERE project = 'p1' " .
 	    "AND user_name = 'bob'"), 'viewer', 'bob is still a viewer');

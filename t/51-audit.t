@@ -161,7 +161,8 @@ sub req {
 	return ($t->request($method, $path, %o), $rid);
 }
 
-# The audit rows of one request, oldest first.
+# The audit rows of one request, oldest first: rid the server's request
+# id, crid the client's X-Request-Id (either finds them).
 sub rows_of {
 	my ($rid) = @_;
 	(my $q = $rid) =~ s/'/''/g;
@@ -169,8 +170,9 @@ sub rows_of {
 SELECT coalesce(json_agg(json_build_object('id', id, 'actor', actor,
     'action', action, 'project', project, 'resource', resource,
     'version', resource_version, 'result', result, 'ip', host(client_ip),
-    'rid', request_id, 'details', details) ORDER BY id), '[]')
-  FROM audit_log WHERE request_id = '$q'
+    'rid', request_id, 'crid', client_request_id, 'details', details)
+    ORDER BY id), '[]')
+  FROM audit_log WHERE '$q' IN (request_id, client_request_id)
 SQL
 }
 
@@ -237,6 +239,29 @@ subtest 'the denial row: generated request id, REMOTE_ADDR only' => sub {
 	is($rows->[0]{ip}, '127.0.0.2',
 	    'client_ip is the connecting address, not X-Forwarded-For');
 	is($rows->[0]{actor}, 'bob', 'actor bob');
+};
+
+subtest "a client's X-Request-Id is kept beside the server's, not in its place" => sub {
+	my @rows;
+	for my $n (1, 2) {
+		my $r = $t->request(PUT => '/api/v1/projects/p1', user => 'bob',
+		    body => '{}', headers => { 'X-Request-Id' => 'chosen-by-client' });
+		is($r->{status}, 403, "request $n: a 403 (a denial row)");
+		is($t->header($r, 'X-Request-Id'), 'chosen-by-client',
+		    "request $n: the response echoes the client's id");
+	}
+	my $out = $t->psql(q{SELECT request_id || ' ' || client_request_id
+	    FROM audit_log WHERE client_request_id = 'chosen-by-client'
+	    ORDER BY id});
+	@rows = map { [ split / / ] } grep { length } split /\n/, $out;
+	is(scalar @rows, 2, 'two rows carry the client id as client_request_id');
+	like($_->[0], qr/^[0-9a-f]{32}$/, "request_id $_->[0]: the server's own")
+	    for @rows;
+	isnt($rows[0][0], $rows[1][0] // '', 'and one per request, though the '
+	    . 'client sent the same id twice');
+	is($t->psql(q{SELECT count(*) FROM audit_log
+	    WHERE request_id = 'chosen-by-client'}), 0,
+	    'no row has the client id as its request_id');
 };
 
 # ====================================================================
@@ -688,8 +713,10 @@ subtest 'every working change: exactly one success row' => sub {
 		my $actor = $key eq 'POST /v2/enqueue' ? "integration:$IKEY" : $user;
 		is($row->{actor}, $actor, "$key: actor $actor");
 		is($row->{ip}, '127.0.0.1', "$key: client_ip");
-		is($row->{rid}, $t->header($r, 'X-Request-Id'),
-		    "$key: the response's request id");
+		is($row->{crid}, $t->header($r, 'X-Request-Id'),
+		    "$key: the response's (the client's) request id beside");
+		like($row->{rid} // '', qr/^[0-9a-f]{32}$/,
+		    "$key: request_id the server's own");
 		if (my $w = $WHERE{$key}) {
 			is($row->{project}, $w->[0], "$key: project");
 			is($row->{resource}, $w->[1], "$key: resource");
@@ -771,7 +798,7 @@ subtest 'a database error in the change: no change, no row' => sub {
 	$t->psql(<<'SQL');
 CREATE FUNCTION t51_fail() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF NEW.request_id LIKE 'dberr-%' AND NEW.result = 'success' THEN
+	IF NEW.client_request_id LIKE 'dberr-%' AND NEW.result = 'success' THEN
 		RAISE EXCEPTION 'test: audit insert refused';
 	END IF;
 	RETURN NEW;

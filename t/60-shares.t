@@ -471,8 +471,11 @@ subtest 'unknown and malformed tokens: the same 404, audited as unknown' => sub 
 	my @cases = ([ 'unknown', $unknown ], [ 'malformed', 'abc' ],
 	    [ 'too long', $j->{token} . 'A' ], [ 'bad character', 'dsh_' . ('!' x 43) ],
 	    [ 'prefix only', 'dsh_' ]);
+	my $net = 200;
 	for my $c (@cases) {
-		my $r = shared($c->[1]);
+		# Each from its own network: the first miss of a network in a
+		# minute is the one audited (see the next subtest).
+		my $r = shared($c->[1], from => sprintf('127.0.%d.1', $net++));
 		is_refused($r, "$c->[0] token");
 		is($t->header($r, 'Content-Length'), length $NOT_FOUND,
 		    "$c->[0]: the same length");
@@ -486,6 +489,77 @@ subtest 'unknown and malformed tokens: the same 404, audited as unknown' => sub 
 		is(!!$a->{details}{malformed}, $c->[0] ne 'unknown',
 		    "$c->[0]: malformed flagged only when it is");
 	}
+};
+
+subtest 'a view of a link without maxUses neither locks nor rewrites its row' => sub {
+	my $j = create_ok('d1', {}, 'an unlimited link');
+	is(shared($j->{token})->{status}, 200, 'the first view (takes the use)');
+	my $xmin = $t->psql("SELECT xmin FROM share_token WHERE id = '$j->{id}'");
+	# Another transaction holds the row's lock until it is told to go
+	# (a row in a table it polls), at most 60 s.
+	$t->psql('CREATE TABLE t60_release (x int)');
+	my $holder = $t->psql_bg("BEGIN;\n"
+	    . "SELECT 1 FROM share_token WHERE id = '$j->{id}' FOR UPDATE;\n"
+	    . "DO \$\$ BEGIN FOR i IN 1 .. 600 LOOP\n"
+	    . "  EXIT WHEN EXISTS (SELECT 1 FROM t60_release);\n"
+	    . "  PERFORM pg_sleep(0.1); END LOOP; END \$\$;\n"
+	    . "COMMIT;\n");
+	my $held = 0;
+	for (1 .. 100) {
+		$held = $t->psql("SELECT count(*) FROM pg_locks l JOIN pg_class c "
+		    . "ON c.oid = l.relation WHERE c.relname = 'share_token' "
+		    . "AND l.mode = 'RowShareLock' AND l.granted") and last;
+		select(undef, undef, undef, 0.1);
+	}
+	ok($held, 'another transaction holds the row lock');
+	my @r = map { $t->request(GET => "/api/v1/shared/$j->{token}",
+	    local_address => next_addr(), timeout => 5) } 1 .. 5;
+	my $still = $t->psql("SELECT count(*) FROM pg_stat_activity "
+	    . "WHERE query LIKE '%t60_release%' AND state = 'active' "
+	    . "AND pid <> pg_backend_pid()");
+	$t->psql('INSERT INTO t60_release VALUES (1)');
+	is($t->wait_pid($holder, 90), 0, 'the lock holder finished');
+	is(scalar(grep { $_->{status} == 200 } @r), 5,
+	    'five more views answered 200 ...');
+	is($still, 1, '... while the lock was still held: no view waited for it');
+	is($t->psql("SELECT xmin FROM share_token WHERE id = '$j->{id}'"), $xmin,
+	    'the row was not rewritten within the minute');
+	is(link_of('d1', $j->{id})->{useCount}, 6,
+	    'useCount still counts all six views');
+	$t->psql('DROP TABLE t60_release');
+};
+
+subtest 'misses of unknown tokens: counted per network and minute, audited once' => sub {
+	my $j = create_ok('d1', { allowedCidrs => [ '10.0.0.0/8' ] }, 'a link for 10/8');
+	my $n = 20;
+	my (@r, %minute);
+	for my $i (1 .. $n) {
+		# One network (127.0.150.0/24), an address each: nginx's
+		# per-address limit stays out of the way.
+		my $from = "127.0.150.$i";
+		$minute{ $t->psql(q{SELECT date_trunc('minute', now())}) } = 1;
+		push @r, shared($i % 2 ? 'dsh_' . ('Q' x 43) : 'abc', from => $from);
+		$minute{ $t->psql(q{SELECT date_trunc('minute', now())}) } = 1;
+	}
+	is(scalar(grep { $_->{status} == 404 } @r), $n, "$n misses: all 404");
+	is($t->psql(q{SELECT sum(misses) || '/' || sum(malformed) FROM share_miss
+	    WHERE network = '127.0.150.0/24'}), "$n/" . int($n / 2),
+	    'share_miss counted every miss and the malformed ones');
+	my $rows = $t->psql(q{SELECT count(*) FROM audit_log
+	    WHERE client_ip << '127.0.150.0/24'});
+	cmp_ok($rows, '>=', 1, 'the first miss of the network is audited');
+	cmp_ok($rows, '<=', scalar(keys %minute),
+	    "at most one audit row per minute the misses spanned ($rows)");
+	my $a = JSON::PP->new->decode($t->psql(q{SELECT details FROM audit_log
+	    WHERE client_ip << '127.0.150.0/24' ORDER BY id LIMIT 1}) || '{}');
+	is($a->{reason}, 'unknown', 'that row: reason unknown');
+	is($a->{network}, '127.0.150.0/24', 'that row: the network');
+	ok($a->{counted}, 'that row: the rest are counted');
+
+	# A real token keeps a row per refusal and its true reason.
+	my @cidr = map { shared($j->{token}, from => "127.0.150.$_") } 30 .. 32;
+	is(scalar(grep { (audit_of($_)->{details}{reason} // '') eq 'cidr' } @cidr),
+	    3, 'three refusals of a real token: three rows, reason cidr');
 };
 
 subtest 'REMOTE_ADDR forms: IPv4-mapped IPv6 is IPv4, a non-IP passes no CIDR' => sub {

@@ -4,7 +4,8 @@
 # it (127.0.0.2 inside, 127.0.0.3 outside), a refused address gets
 # exactly the answer of an unknown token while the audit row says
 # "cidr", IPv6 networks are accepted and matched (nginx on [::1]), and
-# the snippet's limit_req answers 429 past 5r/s with a burst of 10.
+# the snippet's limit_req answers 429 past 5r/s with a burst of 10 per
+# address and 20r/s with a burst of 100 per /24 (/64).
 use strict;
 use warnings;
 use Test::More;
@@ -131,7 +132,11 @@ SKIP: {
 
 subtest 'limit_req: past 5r/s with a burst of 10, nginx answers 429' => sub {
 	my $from = '127.0.0.9';
-	my $mark = $t->psql("SELECT count(*) FROM audit_log WHERE client_ip = '$from'");
+	# Misses of an unknown token are counted per network and minute
+	# (share_miss), not audited one by one.
+	my $MISSES = "SELECT coalesce(sum(misses), 0) FROM share_miss "
+	    . "WHERE network = '127.0.0.0/24'";
+	my $mark = $t->psql($MISSES);
 	my (%n, $passed);
 	my $t0 = Time::HiRes::time();
 	for (1 .. 40) {
@@ -148,8 +153,8 @@ subtest 'limit_req: past 5r/s with a burst of 10, nginx answers 429' => sub {
 	cmp_ok($passed, '<=', 11 + int($took * 5) + 1,
 	    'no more than burst + rate passed');
 	is(($n{404} // 0) + ($n{429} // 0), 40, 'nothing but 404 and 429');
-	is($t->psql("SELECT count(*) FROM audit_log WHERE client_ip = '$from'") - $mark,
-	    $passed, 'dashcgi saw (and audited) only those nginx let through');
+	is($t->psql($MISSES) - $mark, $passed,
+	    'dashcgi saw (and counted) only those nginx let through');
 	is(shared($UNKNOWN, '127.0.0.10')->{status}, 404,
 	    'another address is not limited');
 };
@@ -164,6 +169,67 @@ subtest 'no token in nginx\'s logs' => sub {
 	ok(length $access, 'the access log has lines');
 	unlike($access, qr/dsh_/, 'the access log holds no token');
 	unlike($error, qr/dsh_/, 'the error log holds no token');
+};
+
+subtest 'limit_req per network: the addresses of one /24 share 20r/s, burst 100' => sub {
+	my (%n, $i);
+	my $t0 = Time::HiRes::time();
+	# 40 addresses of 127.0.30.0/24, 10 requests each: no address
+	# passes its own limit (burst 10), the network passes its own.
+	for my $round (1 .. 10) {
+		for my $host (1 .. 40) {
+			my $r = $t->request(GET => "/api/v1/shared/$UNKNOWN",
+			    local_address => "127.0.30.$host", timeout => 5);
+			$n{ $r->{status} }++;
+		}
+	}
+	my $took = Time::HiRes::time() - $t0;
+	my $passed = $n{404} // 0;
+	is(($n{404} // 0) + ($n{429} // 0), 400, 'nothing but 404 and 429')
+	    or diag explain \%n;
+	cmp_ok($passed, '<=', 101 + int($took * 20) + 1, sprintf('of 400 requests '
+	    . 'in %.2fs from 40 addresses, no more than burst + rate passed '
+	    . '(%d)', $took, $passed));
+	is(shared($UNKNOWN, '127.0.31.1')->{status}, 404,
+	    'another network is not limited');
+};
+
+subtest "the snippet's network key: /24 and /64 whatever the address's form" => sub {
+	use Socket qw(AF_INET6 inet_pton inet_ntop);
+	my $conf = do {
+		local $/;
+		open(my $fh, '<', $t->srcdir . '/nginx/dashcgi-http.conf') or die $!;
+		<$fh>;
+	};
+	my ($map) = $conf =~ /^map \$remote_addr \$dashcgi_shared_net \{\n(.*?)^\}/ms;
+	ok($map, 'the map is in dashcgi-http.conf') or return;
+	my @rules = map { [ /^\s*"~(.*)"\s+(\S+);/ ] } grep { /^\s*"~/ } split /\n/, $map;
+	cmp_ok(scalar @rules, '>=', 10, scalar(@rules) . ' rules');
+	my $key = sub {	# as nginx's map computes it (first match wins)
+		my ($a) = @_;
+		for my $r (@rules) {
+			my @c = $a =~ /$r->[0]/ or next;
+			(my $v = $r->[1]) =~ s/\$(\d)/$c[$1 - 1]/g;
+			return $v;
+		}
+		return $a;
+	};
+	is($key->('10.1.2.3'), '10.1.2', 'IPv4: the /24');
+	is($key->('::ffff:10.1.2.3'), '10.1.2', 'IPv4-mapped: the same /24');
+	srand(61);
+	my ($bad, $n) = (0, 0);
+	for (1 .. 3000) {
+		# Groups zero half the time: every place "::" can fall.
+		my @g = map { rand() < 0.5 ? 0 : int(rand(65536)) } 1 .. 8;
+		my $text = inet_ntop(AF_INET6, pack('n8', @g));
+		next if $text =~ /\./;	# IPv4-mapped and -compatible forms
+		$n++;
+		my $want = join(':', map { sprintf('%x', $_) } @g[0 .. 3]);
+		my $got = $key->($text);
+		next if $got eq $want;
+		diag("$text: key $got, want $want") if $bad++ < 5;
+	}
+	is($bad, 0, "$n IPv6 addresses: the key is their /64");
 };
 
 is($t->stop_dashcgi, 0, 'SIGTERM: master exits 0');

@@ -145,6 +145,17 @@ api_str_member(struct req *r, struct json_object *o, const char *key,
 }
 
 int
+api_body(struct req *r, const struct api_body *b, void *dst)
+{
+	char	 err[512];
+
+	if (api_fields(r->json, b, dst, "", err, sizeof(err)) == 0)
+		return 0;
+	http_error(r, 400, "validation_failed", "%s", err);
+	return -1;
+}
+
+int
 api_only_members(struct req *r, struct json_object *o, const char *prefix,
     const char *const *keys, const char *what)
 {

@@ -23,6 +23,7 @@
 #define DASHCGI_API_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 #include <libpq-fe.h>
@@ -102,6 +103,96 @@ int		 api_str_member(struct req *, struct json_object *o,
 int		 api_only_members(struct req *, struct json_object *o,
 		    const char *prefix, const char *const *keys,
 		    const char *what);
+
+/*
+ * The field table of a body (kcgi's validator tables are the model): a
+ * const row per member -- its name, its type, whether it is required,
+ * its bounds, its enum values, where it goes -- and one call,
+ * api_body(), that reads r->json against the table and answers 400
+ * validation_failed naming the member ("role: must be \"viewer\",
+ * \"editor\" or \"admin\", got \"owner\"").  Handlers then see only
+ * typed, checked values and keep just the rules that need the
+ * database or the configuration.
+ *
+ * What lands at .at (offsetof + 1 via API_AT; 0: checked, not kept),
+ * borrowed from the body (valid while r->json lives):
+ *   API_STRING, API_ENUM, API_TIME	const char *
+ *   API_INT, API_DURATION		int64_t (milliseconds for a duration)
+ *   API_BOOL				int
+ *   API_OBJECT, API_ARRAY, API_ANY	struct json_object *
+ * A member that is absent (or null, with API_NULL_ABSENT) leaves its
+ * destination as the caller set it: set the defaults first.
+ *
+ * Bounds (min, max; both 0: none): characters of a string, the value of
+ * an integer or of a duration in milliseconds, the elements of an
+ * array.  API_STRING may also name a rule (check, and rule the text
+ * saying it); API_ENUM its NULL-terminated values; API_OBJECT the
+ * table of its members (body; NULL: any object); API_ARRAY the field
+ * each element must pass (elem).  API_ANY takes any value: a member the
+ * server owns and ignores (createdAt of a document sent back).
+ *
+ * Messages are "<path>: <what is wrong>"; expect, when set, replaces
+ * the wording of a wrong type or a broken rule ("must be a valid name:
+ * …") and is added to "<path>: required, <expect>".  Bounds keep their
+ * own wording ("at most 100 entries, got 101").
+ */
+enum api_type {
+	API_STRING, API_ENUM, API_INT, API_BOOL, API_DURATION, API_TIME,
+	API_OBJECT, API_ARRAY, API_ANY
+};
+
+#define API_REQUIRED	0x1	/* absent is refused */
+#define API_NULL_ABSENT	0x2	/* JSON null counts as absent */
+
+#define API_AT(type, member)	(offsetof(type, member) + 1)
+
+struct api_body;
+
+struct api_field {
+	const char		*name;
+	enum api_type		 type;
+	unsigned		 flags;
+	size_t			 at;
+	int64_t			 min, max;
+	const char *const	*values;		/* API_ENUM */
+	int			(*check)(const char *);	/* API_STRING */
+	const char		*rule;			/* what check wants */
+	const char		*expect;
+	const struct api_body	*body;			/* API_OBJECT */
+	const struct api_field	*elem;			/* API_ARRAY */
+};
+
+struct api_body {
+	const struct api_field	*fields;
+	size_t			 nfields;
+	/*
+	 * Said after "<member>: unknown field (…)": the members this body
+	 * has.  NULL: unknown members pass (a Perses document's, which
+	 * is not dashcgi's to close).
+	 */
+	const char		*members;
+	/* The whole 400 when the body is not an object (top level). */
+	const char		*shape;
+};
+
+#define API_FIELDS(a)	(a), (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Check object o against body b, filling dst (may be NULL: check
+ * only), path prefixing every member's name ("" at the top).  Members
+ * are checked in the table's order, after the unknown ones.  0, or -1
+ * with the message in err (len bytes, at least 1).  Pure: no request,
+ * no database; the fuzz target t/fuzz/fuzz_fields.c drives it.
+ */
+int		 api_fields(struct json_object *o, const struct api_body *b,
+		    void *dst, const char *path, char *err, size_t len);
+
+/* api_fields() on r->json: 0, or -1 after answering its 400. */
+int		 api_body(struct req *, const struct api_body *, void *dst);
+
+/* A name (validate_name()), as API_STRING's rule says it. */
+#define API_NAME_RULE	"a valid name: 1-75 characters of [a-zA-Z0-9_.-], no \"..\", " \
+	"not starting or ending with \".\""
 
 /* ?limit= as text: decimal digits, 1 to API_LIST_MAX.  0 with *n, or -1. */
 int		 api_limit_parse(const char *s, int *n);

@@ -207,76 +207,57 @@ struct project_in {
 	const char	*description;	/* NULL: absent */
 };
 
+static const char *const project_kind[] = { "Project", NULL };
+
+/* spec.display: dashcgi keeps name and description, nothing else. */
+static const struct api_field display_fields[] = {
+	{ .name = "name", .type = API_STRING,
+	  .at = API_AT(struct project_in, display_name) },
+	{ .name = "description", .type = API_STRING,
+	  .at = API_AT(struct project_in, description) },
+};
+static const struct api_body display_body = { API_FIELDS(display_fields),
+	"a project's display has name and description", NULL };
+
+static const struct api_field spec_fields[] = {
+	{ .name = "display", .type = API_OBJECT, .flags = API_NULL_ABSENT,
+	  .body = &display_body },
+};
+static const struct api_body spec_body = { API_FIELDS(spec_fields), NULL,
+	NULL };
+
+static const struct api_field metadata_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_REQUIRED,
+	  .check = validate_name, .rule = API_NAME_RULE,
+	  .at = API_AT(struct project_in, name) },
+};
+static const struct api_body metadata_body = { API_FIELDS(metadata_fields),
+	NULL, NULL };
+
 /*
- * Check the body against the Perses Project shape.  Server-owned
- * metadata (createdAt, updatedAt) is ignored so a document fetched
- * from us can be sent back as is.  spec.display holds only name and
- * description: anything else is refused rather than silently dropped.
- * Returns 0, or -1 after answering 400.  Strings are borrowed from
- * r->json.
+ * The Perses Project shape.  A Perses document, so members dashcgi does
+ * not keep pass (server-owned metadata such as createdAt, so a document
+ * fetched from us can be sent back as is), except in spec.display,
+ * where anything but name and description is refused rather than
+ * silently dropped.
  */
+static const struct api_field project_fields[] = {
+	{ .name = "kind", .type = API_ENUM, .flags = API_REQUIRED,
+	  .values = project_kind },
+	{ .name = "metadata", .type = API_OBJECT, .flags = API_REQUIRED,
+	  .body = &metadata_body },
+	{ .name = "spec", .type = API_OBJECT, .flags = API_NULL_ABSENT,
+	  .body = &spec_body },
+};
+static const struct api_body project_body = { API_FIELDS(project_fields),
+	NULL, "the body must be a Perses Project document (a JSON object)" };
+
+/* r->json as a project: 0, or -1 after answering 400. */
 static int
 project_parse(struct req *r, struct project_in *in)
 {
-	static const char *const dkeys[] = { "name", "description", NULL };
-	struct json_object	*doc = r->json, *md, *spec, *disp;
-	const char		*kind;
-	int			 rc;
-
 	memset(in, 0, sizeof(*in));
-	if (!json_object_is_type(doc, json_type_object)) {
-		api_invalid(r, "the body must be a Perses Project document "
-		    "(a JSON object)");
-		return -1;
-	}
-	if ((rc = api_str_member(r, doc, "kind", "kind", API_NULL_REFUSED,
-	    &kind)) == -1)
-		return -1;
-	if (rc == 0 || strcmp(kind, "Project") != 0) {
-		api_invalid(r, "kind: must be \"Project\"%s%s%s",
-		    kind ? ", got \"" : "", kind ? kind : "", kind ? "\"" : "");
-		return -1;
-	}
-	if (!json_object_object_get_ex(doc, "metadata", &md) ||
-	    !json_object_is_type(md, json_type_object)) {
-		api_invalid(r, "metadata: required, an object");
-		return -1;
-	}
-	if ((rc = api_str_member(r, md, "name", "metadata.name",
-	    API_NULL_REFUSED, &in->name)) == -1)
-		return -1;
-	if (rc == 0) {
-		api_invalid(r, "metadata.name: required");
-		return -1;
-	}
-	if (!validate_name(in->name)) {
-		api_invalid(r, "metadata.name: \"%s\" is not a valid name: "
-		    "1-75 characters of [a-zA-Z0-9_.-], no \"..\", not "
-		    "starting or ending with \".\"", in->name);
-		return -1;
-	}
-	if (!json_object_object_get_ex(doc, "spec", &spec) ||
-	    json_object_is_type(spec, json_type_null))
-		return 0;
-	if (!json_object_is_type(spec, json_type_object)) {
-		api_invalid(r, "spec: must be an object");
-		return -1;
-	}
-	if (!json_object_object_get_ex(spec, "display", &disp) ||
-	    json_object_is_type(disp, json_type_null))
-		return 0;
-	if (!json_object_is_type(disp, json_type_object)) {
-		api_invalid(r, "spec.display: must be an object");
-		return -1;
-	}
-	if (api_only_members(r, disp, "spec.display.", dkeys, "a project's "
-	    "display has name and description") == -1 ||
-	    api_str_member(r, disp, "name", "spec.display.name",
-	    API_NULL_REFUSED, &in->display_name) == -1 ||
-	    api_str_member(r, disp, "description", "spec.display.description",
-	    API_NULL_REFUSED, &in->description) == -1)
-		return -1;
-	return 0;
+	return api_body(r, &project_body, in);
 }
 
 /* C1 controls and Unicode white space (beyond ASCII). */
@@ -517,42 +498,41 @@ last_admin(struct req *r, const char *project, const char *user)
 	    "administrator", user, project);
 }
 
+static const char *const roles[] = { "viewer", "editor", "admin", NULL };
+
+/* PUT …/members/{user}: {"role"}, and "user" may echo the path. */
+struct member_in {
+	const char	*role;
+	const char	*user;
+};
+static const struct api_field member_fields[] = {
+	{ .name = "role", .type = API_ENUM, .flags = API_REQUIRED,
+	  .values = roles, .at = API_AT(struct member_in, role) },
+	{ .name = "user", .type = API_STRING,
+	  .at = API_AT(struct member_in, user) },
+};
+static const struct api_body member_body = { API_FIELDS(member_fields),
+	"a member has role and user", "the body must be a JSON object "
+	"{\"role\": …}" };
+
 static void
 api_member_put(struct req *r)
 {
-	static const char *const keys[] = { "role", "user", NULL };
-	struct json_object	*o = r->json, *v;
+	struct member_in	 in = { NULL, NULL };
 	const char		*p[5], *project = api_param(r, "project");
-	const char		*user, *role, *other;
+	const char		*user, *role;
 	PGresult		*res = NULL;
 
 	if (user_param(r, &user) == -1)
 		goto out;
-	if (!json_object_is_type(o, json_type_object)) {
-		api_invalid(r, "the body must be a JSON object "
-		    "{\"role\": …}");
+	if (api_body(r, &member_body, &in) == -1)
 		goto out;
-	}
-	if (api_only_members(r, o, "", keys, "a member has role and "
-	    "user") == -1)
-		goto out;
-	/* "user" may echo the path, as GET …/members shows it. */
-	if (api_str_member(r, o, "user", "user", API_NULL_REFUSED,
-	    &other) == -1)
-		goto out;
-	if (other != NULL && strcmp(other, user) != 0) {
+	if (in.user != NULL && strcmp(in.user, user) != 0) {
 		api_invalid(r, "user: \"%s\" differs from the user in the path "
-		    "(\"%s\")", other, user);
+		    "(\"%s\")", in.user, user);
 		goto out;
 	}
-	if (!json_object_object_get_ex(o, "role", &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    authz_role_parse(json_object_get_string(v)) == ROLE_NONE) {
-		api_invalid(r, "role: must be \"viewer\", \"editor\" or "
-		    "\"admin\"");
-		goto out;
-	}
-	role = json_object_get_string(v);
+	role = in.role;
 	if (members_lock(r, project) == -1)
 		goto out;
 	p[0] = project;

@@ -128,14 +128,6 @@ template_not_found(struct req *r, const char *id)
 	http_error(r, 404, "not_found", "template \"%s\" not found", id);
 }
 
-static void
-bad_name(struct req *r, const char *field, const char *v)
-{
-	api_invalid(r, "%s: \"%s\" is not a valid name: 1-75 characters of "
-	    "[a-zA-Z0-9_.-], no \"..\", not starting or ending with \".\"",
-	    field, v);
-}
-
 /*
  * Run a Perses spec through validate_dashboard() inside the Dashboard
  * document it would become.  The validator's paths start at "spec";
@@ -172,105 +164,85 @@ check_spec(struct req *r, const char *id, struct json_object *spec)
 
 /* A template as a client sends it; strings borrowed from r->json. */
 struct template_in {
-	const char	*id;
-	const char	*name;
-	const char	*description;
-	const char	*category;
-	const char	*dashboard;	/* the spec, serialised */
+	const char		*id;
+	const char		*name;
+	const char		*description;
+	const char		*category;
+	int			 is_system;
+	struct json_object	*spec;
+	const char		*dashboard;	/* the spec, serialised */
 };
 
 /*
  * The body of POST and PUT.  PUT replaces: what is left out takes its
  * default (description "", category "general").  The members GET
- * returns besides (version, isSystem, usageCount, createdAt) are the
- * server's and ignored, so a fetched template can be sent back; but
- * isSystem true is refused, not ignored: system templates only come
- * from the migrations.  path_id is the {id} of a PUT, NULL for POST.
- * Returns 0, or -1 after answering 400.
+ * returns besides (version, usageCount, createdAt) are the server's and
+ * ignored, so a fetched template can be sent back; isSystem true is
+ * refused, not ignored: system templates only come from the
+ * migrations.
+ */
+static const struct api_field template_fields[] = {
+	{ .name = "id", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .check = validate_name, .rule = API_NAME_RULE,
+	  .at = API_AT(struct template_in, id) },
+	{ .name = "name", .type = API_STRING,
+	  .flags = API_REQUIRED | API_NULL_ABSENT, .min = 1,
+	  .at = API_AT(struct template_in, name) },
+	{ .name = "description", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct template_in, description) },
+	{ .name = "category", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .check = validate_name, .rule = API_NAME_RULE,
+	  .at = API_AT(struct template_in, category) },
+	{ .name = "isSystem", .type = API_BOOL, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct template_in, is_system) },
+	{ .name = "dashboard", .type = API_OBJECT,
+	  .flags = API_REQUIRED | API_NULL_ABSENT,
+	  .expect = "must be an object (a Perses dashboard spec: display, "
+	  "duration, variables, panels, layouts)",
+	  .at = API_AT(struct template_in, spec) },
+	{ .name = "version", .type = API_ANY },
+	{ .name = "usageCount", .type = API_ANY },
+	{ .name = "createdAt", .type = API_ANY },
+};
+static const struct api_body template_body = { API_FIELDS(template_fields),
+	"a template has id, name, description, category and dashboard",
+	"the body must be a template: a JSON object with id, name, "
+	"description, category and dashboard" };
+
+/*
+ * r->json as a template.  path_id is the {id} of a PUT (a body's id
+ * may only repeat it), NULL for POST (the id is required).  Returns 0,
+ * or -1 after answering 400.
  */
 static int
 template_parse(struct req *r, const char *path_id, struct template_in *in)
 {
-	static const char *const keys[] = { "id", "name", "description",
-	    "category", "dashboard", "version", "isSystem", "usageCount",
-	    "createdAt", NULL };
-	struct json_object	*doc = r->json, *v;
-	int			 rc;
-
 	memset(in, 0, sizeof(*in));
-	if (!json_object_is_type(doc, json_type_object)) {
-		api_invalid(r, "the body must be a template: a JSON object "
-		    "with id, name, description, category and dashboard");
-		return -1;
-	}
-	if (api_only_members(r, doc, "", keys, "a template has id, name, "
-	    "description, category and dashboard") == -1)
-		return -1;
-
-	if ((rc = api_str_member(r, doc, "id", "id", API_NULL_ABSENT,
-	    &in->id)) == -1)
+	in->description = "";
+	in->category = CATEGORY_DEFAULT;
+	if (api_body(r, &template_body, in) == -1)
 		return -1;
 	if (path_id != NULL) {
-		if (rc == 1 && strcmp(in->id, path_id) != 0) {
+		if (in->id != NULL && strcmp(in->id, path_id) != 0) {
 			api_invalid(r, "id: \"%s\" differs from the template "
 			    "in the path (\"%s\"); a template cannot be "
 			    "renamed", in->id, path_id);
 			return -1;
 		}
 		in->id = path_id;
-	} else if (rc == 0) {
+	} else if (in->id == NULL) {
 		api_invalid(r, "id: required");
 		return -1;
-	} else if (!validate_name(in->id)) {
-		bad_name(r, "id", in->id);
-		return -1;
 	}
-
-	if ((rc = api_str_member(r, doc, "name", "name", API_NULL_ABSENT,
-	    &in->name)) == -1)
-		return -1;
-	if (rc == 0 || *in->name == '\0') {
-		api_invalid(r, "name: required, a non-empty string");
-		return -1;
-	}
-	if (api_str_member(r, doc, "description", "description",
-	    API_NULL_ABSENT, &in->description) == -1)
-		return -1;
-	if (in->description == NULL)
-		in->description = "";
-	if ((rc = api_str_member(r, doc, "category", "category",
-	    API_NULL_ABSENT, &in->category)) == -1)
-		return -1;
-	if (rc == 0)
-		in->category = CATEGORY_DEFAULT;
-	else if (!validate_name(in->category)) {
-		bad_name(r, "category", in->category);
-		return -1;
-	}
-	if (json_object_object_get_ex(doc, "isSystem", &v) &&
-	    json_object_is_type(v, json_type_boolean) &&
-	    json_object_get_boolean(v)) {
+	if (in->is_system) {
 		api_invalid(r, "isSystem: system templates ship with dashcgi's "
 		    "migrations and cannot be made through the API");
 		return -1;
 	}
-
-	if (!json_object_object_get_ex(doc, "dashboard", &v) ||
-	    json_object_is_type(v, json_type_null)) {
-		api_invalid(r, "dashboard: required, the Perses dashboard spec "
-		    "the template creates");
+	if (check_spec(r, in->id, in->spec) == -1)
 		return -1;
-	}
-	if (!json_object_is_type(v, json_type_object)) {
-		api_invalid(r, "dashboard: must be an object (a Perses "
-		    "dashboard spec: display, duration, variables, panels, "
-		    "layouts)");
-		return -1;
-	}
-	if (check_spec(r, in->id, v) == -1)
-		return -1;
-	/* Owned by v, which lives as long as r->json. */
-	in->dashboard = json_object_to_json_string_ext(v,
+	/* Owned by the spec, which lives as long as r->json. */
+	in->dashboard = json_object_to_json_string_ext(in->spec,
 	    JSON_C_TO_STRING_PLAIN);
 	return 0;
 }
@@ -443,61 +415,51 @@ out:
  * The new dashboard's spec is the template's; members of "display"
  * replace the template's display members (name, description).
  */
+static const struct api_field display_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_NULL_ABSENT },
+	{ .name = "description", .type = API_STRING, .flags = API_NULL_ABSENT },
+};
+static const struct api_body display_body = { API_FIELDS(display_fields),
+	"a display has name and description", NULL };
+
+struct from_template_in {
+	const char		*tpl;
+	const char		*name;
+	struct json_object	*display;
+};
+static const struct api_field from_template_fields[] = {
+	{ .name = "template", .type = API_STRING,
+	  .flags = API_REQUIRED | API_NULL_ABSENT, .min = 1,
+	  .expect = "must be the id of a template",
+	  .at = API_AT(struct from_template_in, tpl) },
+	{ .name = "name", .type = API_STRING,
+	  .flags = API_REQUIRED | API_NULL_ABSENT, .check = validate_name,
+	  .rule = API_NAME_RULE, .at = API_AT(struct from_template_in, name) },
+	{ .name = "display", .type = API_OBJECT, .flags = API_NULL_ABSENT,
+	  .body = &display_body,
+	  .at = API_AT(struct from_template_in, display) },
+};
+static const struct api_body from_template_body = {
+	API_FIELDS(from_template_fields),
+	"the body has template, name and display",
+	"the body must be a JSON object: {\"template\", \"name\", "
+	"\"display\"}" };
+
 static void
 api_dashboard_from_template(struct req *r)
 {
-	static const char *const keys[] = { "template", "name", "display",
-	    NULL };
-	static const char *const dkeys[] = { "name", "description", NULL };
-	struct json_object	*doc = r->json, *disp, *d;
-	const char		*p[5], *tpl, *name, *s;
+	struct from_template_in	 in = { NULL, NULL, NULL };
+	struct json_object	*d;
+	const char		*p[5], *tpl, *name;
 	PGresult		*res = NULL;
-	int			 rc, c;
+	int			 c;
 
-	if (!json_object_is_type(doc, json_type_object)) {
-		api_invalid(r, "the body must be a JSON object: {\"template\", "
-		    "\"name\", \"display\"}");
+	if (api_body(r, &from_template_body, &in) == -1)
 		goto out;
-	}
-	if (api_only_members(r, doc, "", keys, "the body has template, name "
-	    "and display") == -1)
-		goto out;
-	if ((rc = api_str_member(r, doc, "template", "template",
-	    API_NULL_ABSENT, &tpl)) == -1)
-		goto out;
-	if (rc == 0 || *tpl == '\0') {
-		api_invalid(r, "template: required, the id of a template");
-		goto out;
-	}
-	if ((rc = api_str_member(r, doc, "name", "name", API_NULL_ABSENT,
-	    &name)) == -1)
-		goto out;
-	if (rc == 0) {
-		api_invalid(r, "name: required, the new dashboard's name");
-		goto out;
-	}
-	if (!validate_name(name)) {
-		bad_name(r, "name", name);
-		goto out;
-	}
-	p[3] = NULL;
-	if (json_object_object_get_ex(doc, "display", &disp) &&
-	    !json_object_is_type(disp, json_type_null)) {
-		if (!json_object_is_type(disp, json_type_object)) {
-			api_invalid(r, "display: must be an object with name "
-			    "and description");
-			goto out;
-		}
-		if (api_only_members(r, disp, "display.", dkeys, "a display "
-		    "has name and description") == -1 ||
-		    api_str_member(r, disp, "name", "display.name",
-		    API_NULL_ABSENT, &s) == -1 ||
-		    api_str_member(r, disp, "description",
-		    "display.description", API_NULL_ABSENT, &s) == -1)
-			goto out;
-		p[3] = json_object_to_json_string_ext(disp,
-		    JSON_C_TO_STRING_PLAIN);
-	}
+	tpl = in.tpl;
+	name = in.name;
+	p[3] = in.display == NULL ? NULL : json_object_to_json_string_ext(
+	    in.display, JSON_C_TO_STRING_PLAIN);
 	p[0] = api_param(r, "project");
 	p[1] = tpl;
 	p[2] = name;

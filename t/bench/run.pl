@@ -449,7 +449,7 @@ sub _cpp {
 sub stmt_sql {
 	my ($t, $file, $enum) = @_;
 	my ($lits) = _cpp($t, $file) =~ /\[\Q$enum\E\]\s*=\s*\{\s*"[^"]*"\s*,\s*
-	    ((?:"(?:[^"\\]|\\.)*"\s*)+),\s*\d+\s*\}/x
+	    ((?:"(?:[^"\\]|\\.)*"\s*)+),\s*\d+\s*(?:,[^}]*)?\}/x
 	    or die "run.pl: no statement [$enum] in $file\n";
 	return _c_literals($lits);
 }
@@ -755,6 +755,8 @@ my $t = DashTest->new(workers => $WORKERS, auth => 1, watchdog => $budget, durab
 	$c =~ s/^(\s*limit_req_zone\s+)\S+(\s+zone=dashcgi_shared:)/$SHARED_UNLIMITED$1$key$2/m
 	    or die "run.pl: no limit_req_zone ... zone=dashcgi_shared in " .
 	    "nginx/dashcgi-http.conf\n";
+	# The per-network zone too (one client address here).
+	$c =~ s/^(\s*limit_req_zone\s+)\S+(\s+zone=dashcgi_shared_net:)/$1$key$2/m;
 	return $c;
     });
 die "run.pl: dashcgi is a sanitizer build (" . $t->bin . "); benchmark " .

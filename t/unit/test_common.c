@@ -9,6 +9,7 @@
 
 #include "api/common.h"
 #include "arena.h"
+#include "text.h"
 #include "tap.h"
 
 static void
@@ -115,6 +116,179 @@ test_val(void)
 	PQclear(res);
 }
 
+/* A body of every type, nested, as a module would declare it. */
+struct sample {
+	const char		*name;
+	const char		*role;
+	int64_t			 count;
+	int			 flag;
+	int64_t			 ttl;
+	const char		*at;
+	struct json_object	*tags;
+	const char		*inner;
+};
+
+static int
+no_x(const char *s)
+{
+	return strchr(s, 'x') == NULL;
+}
+
+static const char *const roles[] = { "viewer", "editor", "admin", NULL };
+static const struct api_field inner_fields[] = {
+	{ .name = "label", .type = API_STRING, .flags = API_REQUIRED,
+	  .at = API_AT(struct sample, inner) },
+};
+static const struct api_body inner_body = { API_FIELDS(inner_fields),
+	"an inner has label", NULL };
+static const struct api_field tag = { .type = API_STRING, .max = 3 };
+static const struct api_field sample_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_REQUIRED,
+	  .min = 1, .max = 5, .check = no_x, .rule = "free of x",
+	  .at = API_AT(struct sample, name) },
+	{ .name = "role", .type = API_ENUM, .values = roles,
+	  .at = API_AT(struct sample, role) },
+	{ .name = "count", .type = API_INT, .flags = API_NULL_ABSENT,
+	  .min = 1, .max = 10, .at = API_AT(struct sample, count) },
+	{ .name = "flag", .type = API_BOOL, .at = API_AT(struct sample, flag) },
+	{ .name = "ttl", .type = API_DURATION, .min = 1,
+	  .at = API_AT(struct sample, ttl) },
+	{ .name = "at", .type = API_TIME, .at = API_AT(struct sample, at) },
+	{ .name = "tags", .type = API_ARRAY, .max = 2, .elem = &tag,
+	  .at = API_AT(struct sample, tags) },
+	{ .name = "inner", .type = API_OBJECT, .body = &inner_body },
+	{ .name = "ignored", .type = API_ANY },
+};
+static const struct api_body sample_body = { API_FIELDS(sample_fields),
+	"a sample has name, role, …", "the body must be a sample" };
+
+/* 0 and the filled sample, or -1 and the message in err. */
+static int
+check(const char *json, struct sample *out, char *err, size_t len)
+{
+	static struct json_object	*o;
+	int				 rc;
+
+	/* The previous document goes; this one lives for the checks. */
+	json_object_put(o);
+	o = json_tokener_parse(json);
+	memset(out, 0, sizeof(*out));
+	out->count = -1;
+	rc = api_fields(o, &sample_body, out, "", err, len);
+	/* Strings point into o: keep it for the caller's checks. */
+	return rc;
+}
+
+static void
+test_fields(void)
+{
+	static const struct {
+		const char	*json, *msg;
+	} bad[] = {
+		{ "[1]", "the body must be a sample" },
+		{ "{}", "name: required" },
+		{ "{\"name\":\"a\",\"colour\":1}",
+		  "colour: unknown field (a sample has name, role, …)" },
+		{ "{\"name\":7}", "name: must be a non-empty string" },
+		{ "{\"name\":\"\"}", "name: must be a non-empty string" },
+		{ "{\"name\":\"abcdef\"}", "name: at most 5 characters, got 6" },
+		{ "{\"name\":\"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\"}",
+		  "name: at most 5 characters, got 6" },
+		{ "{\"name\":\"axb\"}", "name: \"axb\" is not free of x" },
+		{ "{\"name\":\"a\\u0000b\"}",
+		  "name: must not contain NUL characters" },
+		{ "{\"name\":\"a\",\"role\":\"owner\"}",
+		  "role: must be \"viewer\", \"editor\" or \"admin\", "
+		  "got \"owner\"" },
+		{ "{\"name\":\"a\",\"role\":null}",
+		  "role: must be \"viewer\", \"editor\" or \"admin\"" },
+		{ "{\"name\":\"a\",\"count\":0}",
+		  "count: must be an integer from 1 to 10, got 0" },
+		{ "{\"name\":\"a\",\"count\":1.5}",
+		  "count: must be an integer from 1 to 10, got 1.5" },
+		{ "{\"name\":\"a\",\"count\":11}",
+		  "count: must be an integer from 1 to 10, got 11" },
+		{ "{\"name\":\"a\",\"count\":-9223372036854775809}",
+		  "count: must be an integer from 1 to 10, got "
+		  "-9223372036854775808" },
+		{ "{\"name\":\"a\",\"flag\":\"yes\"}",
+		  "flag: must be true or false" },
+		{ "{\"name\":\"a\",\"ttl\":\"0s\"}",
+		  "ttl: expected a duration such as \"30m\", \"24h\" or \"7d\", "
+		  "got \"0s\"" },
+		{ "{\"name\":\"a\",\"ttl\":60}",
+		  "ttl: expected a duration such as \"30m\", \"24h\" or \"7d\", "
+		  "got 60" },
+		{ "{\"name\":\"a\",\"at\":\"2030-02-30T00:00:00Z\"}",
+		  "at: expected an RFC 3339 time such as "
+		  "\"2030-01-02T15:04:05Z\", got \"2030-02-30T00:00:00Z\"" },
+		{ "{\"name\":\"a\",\"tags\":\"x\"}", "tags: must be an array" },
+		{ "{\"name\":\"a\",\"tags\":[\"a\",\"b\",\"c\"]}",
+		  "tags: at most 2 entries, got 3" },
+		{ "{\"name\":\"a\",\"tags\":[\"a\",5]}",
+		  "tags[1]: must be a string" },
+		{ "{\"name\":\"a\",\"tags\":[\"abcd\"]}",
+		  "tags[0]: at most 3 characters, got 4" },
+		{ "{\"name\":\"a\",\"inner\":[]}", "inner: must be an object" },
+		{ "{\"name\":\"a\",\"inner\":{}}", "inner.label: required" },
+		{ "{\"name\":\"a\",\"inner\":{\"label\":\"l\",\"x\":1}}",
+		  "inner.x: unknown field (an inner has label)" },
+	};
+	struct sample		 s;
+	struct json_object	*o;
+	char			 err[512], big[200];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ok(check(bad[i].json, &s, err, sizeof(err)) == -1,
+		    "refused: %s", bad[i].json);
+		is_str(err, bad[i].msg, "... names the member and the rule");
+	}
+
+	ok(check("{\"name\":\"abc\",\"role\":\"admin\",\"count\":10,"
+	    "\"flag\":true,\"ttl\":\"1h30m\",\"at\":\"2030-01-02T15:04:05Z\","
+	    "\"tags\":[\"a\",\"bc\"],\"inner\":{\"label\":\"in\"},"
+	    "\"ignored\":{\"any\":[1]}}", &s, err, sizeof(err)) == 0,
+	    "a full sample passes (%s)", err);
+	is_str(s.name, "abc", "name lands at its offset");
+	is_str(s.role, "admin", "role");
+	ok(s.count == 10, "count 10");
+	ok(s.flag == 1, "flag true");
+	ok(s.ttl == 5400000, "ttl 1h30m is 5400000 ms");
+	is_str(s.at, "2030-01-02T15:04:05Z", "at");
+	ok(json_object_array_length(s.tags) == 2, "tags: the array");
+	is_str(s.inner, "in", "a nested member lands in the same struct");
+
+	ok(check("{\"name\":\"a\",\"count\":null}", &s, err, sizeof(err)) == 0,
+	    "null counts as absent where the row says so");
+	ok(s.count == -1 && s.role == NULL && s.tags == NULL,
+	    "absent members leave the caller's defaults");
+
+	/* A message never overruns the buffer, however long the value. */
+	ok(check("{\"name\":\"a\",\"role\":\"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", &s, big, 40) == -1,
+	    "a long refused value");
+	ok(strlen(big) == 39, "the message is cut to the buffer");
+	ok(check("{\"name\":\"a\",\"role\":\"\u00e9\u00e9\u00e9\u00e9\u00e9"
+	    "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+	    "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+	    "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+	    "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\"}", &s, err,
+	    sizeof(err)) == -1, "a long non-ASCII refused value");
+	ok(strstr(err, "...") != NULL && strchr(err, '\xc3') != NULL &&
+	    text_utf8_trim(err, strlen(err)) == strlen(err),
+	    "shown cut short on a character boundary: %s", err);
+	ok(check("{\"name\":\"a\"}", &s, err, sizeof(err)) == 0 &&
+	    api_fields(NULL, &sample_body, NULL, "", err, sizeof(err)) == -1,
+	    "no body at all is not an object");
+	o = json_tokener_parse("{\"name\":\"a\"}");
+	ok(api_fields(o, &sample_body, NULL, "", err, sizeof(err)) == 0,
+	    "dst NULL: check only");
+	json_object_put(o);
+	check("null", &s, err, sizeof(err));
+}
+
 int
 main(void)
 {
@@ -122,5 +296,6 @@ main(void)
 	test_b64url();
 	test_json_str();
 	test_val();
+	test_fields();
 	return done_testing();
 }
