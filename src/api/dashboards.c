@@ -5,8 +5,10 @@
  *
  * Owns: the dashboards statement table (defs[]) and the mapping of
  * each handler's one result row to an answer.  PostgreSQL builds every
- * document (dashboard_doc(), dashboard_version_doc(), jsonb_agg); C
- * validates input, picks the statement, and streams the text it gets.
+ * document (dashboard_doc(), dashboard_version_doc()), once, when it
+ * is written: the rows keep the text (migrations/0020) and reads
+ * stream it; C validates input, picks the statement, and streams the
+ * text it gets.
  * Every write is one statement: a data-modifying CTE that locks the
  * row, checks the version in its WHERE clause (If-Match: the current
  * version; a body metadata.version: no version after it by another
