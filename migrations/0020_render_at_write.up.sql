@@ -113,3 +113,63 @@ COMMENT ON FUNCTION dashboard_trim_history(bigint, integer, bigint) IS
 -- more per write, search stays on the index.
 ALTER INDEX dashboard_display_name_trgm_idx SET (fastupdate = off);
 SELECT gin_clean_pending_list('dashboard_display_name_trgm_idx');
+
+-- A dashboard GET (DS_GET in src/api/dashboards.c): the project, the
+-- caller's role, the current version and the stored document -- the
+-- current one, or version want -- NULL when the caller holds it
+-- (If-None-Match versions held, or any_held for "*").  The dashboard
+-- is read only when the caller may read the project (sees_all, or a
+-- role): a refusal costs the same whether it exists or not.
+--
+-- In PL/pgSQL so that its plans are cached in the server session
+-- whatever the client does: behind PgBouncer in transaction mode
+-- dashcgi cannot keep named prepared statements and sends unnamed
+-- ones, planned on every call; planning this join cost more than
+-- running it.  "SELECT * FROM dashboard_get(...)" is cheap to plan.
+CREATE FUNCTION dashboard_get(p text, n text, who text, want integer,
+    held integer[], any_held boolean, sees_all boolean)
+	RETURNS TABLE (project_exists boolean, member_role text,
+	    cur integer, ver integer, doc text)
+	LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	IF want IS NULL THEN
+		RETURN QUERY
+		SELECT EXISTS (SELECT 1 FROM project j WHERE j.name = p),
+		    a.r, d.version, d.version,
+		    CASE WHEN any_held OR d.version = ANY (held) THEN NULL
+		    ELSE d.doc END
+		FROM (SELECT (SELECT m.role FROM project_member m
+		    WHERE m.project = p AND m.user_name = who) AS r) a
+		LEFT JOIN dashboard d ON (sees_all OR a.r IS NOT NULL)
+		    AND d.project = p AND d.name = n AND d.deleted_at IS NULL;
+	ELSE
+		RETURN QUERY
+		SELECT EXISTS (SELECT 1 FROM project j WHERE j.name = p),
+		    a.r, x.cur, x.ver, x.doc
+		FROM (SELECT (SELECT m.role FROM project_member m
+		    WHERE m.project = p AND m.user_name = who) AS r) a
+		LEFT JOIN LATERAL (
+		    SELECT d.version AS cur, s.ver, s.doc FROM dashboard d
+		    LEFT JOIN LATERAL (
+			SELECT d.version AS ver, CASE WHEN any_held
+			    OR d.version = ANY (held) THEN NULL
+			    ELSE d.doc END AS doc
+			WHERE want = d.version
+			UNION ALL
+			SELECT v.version, CASE WHEN any_held
+			    OR v.version = ANY (held) THEN NULL
+			    ELSE v.doc END
+			FROM dashboard_version v WHERE v.dashboard_id = d.id
+			AND v.version = want AND v.version <> d.version
+		    ) s ON true
+		    WHERE (sees_all OR a.r IS NOT NULL)
+		    AND d.project = p AND d.name = n
+		    AND d.deleted_at IS NULL) x ON true;
+	END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION dashboard_get(text, text, text, integer, integer[],
+    boolean, boolean) IS
+	'A dashboard GET: project exists, the caller''s role, current version, the version served and its stored document';

@@ -147,28 +147,13 @@ static const struct stmt_def defs[DS__COUNT] = {
 	 * versions, $6 "*"): then NULL, a 304.  The dashboard is looked
 	 * at only when the caller may read the project ($7, or a role):
 	 * a refusal costs the same whether it exists or not, and however
-	 * big it is (issue 16, item 4).
+	 * big it is (issue 16, item 4).  dashboard_get() (migrations/0020)
+	 * is PL/pgSQL so that its plans stay cached behind a pooler too.
 	 */
 	[DS_GET] = { "dash_get",
-	    "SELECT EXISTS (SELECT 1 FROM project WHERE name = $1::text),"
-	    " a.role, x.cur, x.ver, x.doc"
-	    " FROM (SELECT (SELECT role FROM project_member"
-	    " WHERE project = $1::text AND user_name = $3::text) AS role) a"
-	    " LEFT JOIN LATERAL ("
-	    " SELECT d.version AS cur, s.ver, s.doc FROM dashboard d"
-	    " LEFT JOIN LATERAL ("
-	    " SELECT d.version AS ver, CASE WHEN $6::boolean"
-	    " OR d.version = ANY ($5::int[]) THEN NULL ELSE d.doc END AS doc"
-	    " WHERE $4::int IS NULL OR $4::int = d.version"
-	    " UNION ALL"
-	    " SELECT v.version, CASE WHEN $6::boolean"
-	    " OR v.version = ANY ($5::int[]) THEN NULL ELSE v.doc END"
-	    " FROM dashboard_version v WHERE v.dashboard_id = d.id"
-	    " AND v.version = $4::int AND v.version <> d.version"
-	    " ) s ON true"
-	    " WHERE ($7::boolean OR a.role IS NOT NULL)"
-	    " AND d.project = $1::text AND d.name = $2::text"
-	    " AND d.deleted_at IS NULL) x ON true", 7, STMT_READONLY },
+	    "SELECT * FROM dashboard_get($1::text, $2::text, $3::text,"
+	    " $4::int, $5::int[], $6::boolean, $7::boolean)", 7,
+	    STMT_READONLY },
 
 	/*
 	 * Lists, for api_list(): a row per item and its key.  $1-$5 as
