@@ -133,7 +133,7 @@
 	"CASE WHEN $5::boolean THEN " d ".list_doc ELSE " d ".doc END"
 
 enum {
-	DS_GET, DS_LIST, DS_SEARCH, DS_LIST_ALL, DS_SEARCH_ALL, DS_CREATE,
+	DS_GET, DS_GET_CUR, DS_LIST, DS_SEARCH, DS_LIST_ALL, DS_SEARCH_ALL, DS_CREATE,
 	DS_UPDATE, DS_DELETE, DS_VERSIONS, DS_RESTORE, DS_STATE_GET,
 	DS_STATE_PUT, DS_TRASH, DS_UNTRASH, DS_EXPORT, DS_IMPORT, DS__COUNT
 };
@@ -153,6 +153,22 @@ static const struct stmt_def defs[DS__COUNT] = {
 	[DS_GET] = { "dash_get",
 	    "SELECT * FROM dashboard_get($1::text, $2::text, $3::text,"
 	    " $4::int, $5::int[], $6::boolean, $7::boolean)", 7,
+	    STMT_READONLY },
+	/*
+	 * The same for the current version ($4 NULL) as a named prepared
+	 * statement, where one is kept: the plain join, without the
+	 * function call and its result store around it.
+	 */
+	[DS_GET_CUR] = { "dash_get_cur",
+	    "SELECT EXISTS (SELECT 1 FROM project j WHERE j.name = $1::text),"
+	    " a.r, x.version, x.version, x.doc"
+	    " FROM (SELECT (SELECT m.role FROM project_member m"
+	    " WHERE m.project = $1::text AND m.user_name = $3::text) AS r) a"
+	    " LEFT JOIN LATERAL (SELECT d.version, CASE WHEN $6::boolean"
+	    " OR d.version = ANY ($5::int[]) THEN NULL ELSE d.doc END AS doc"
+	    " FROM dashboard d WHERE ($7::boolean OR a.r IS NOT NULL)"
+	    " AND $4::int IS NULL AND d.project = $1::text"
+	    " AND d.name = $2::text AND d.deleted_at IS NULL) x ON true", 7,
 	    STMT_READONLY },
 
 	/*
@@ -905,7 +921,9 @@ get_doc(struct req *r, const char *version, int inline_role)
 	p[5] = star ? "t" : "f";
 	p[6] = !inline_role || r->admin ||
 	    r->cfg->auth.mode == AUTH_ANONYMOUS ? "t" : "f";
-	if ((res = api_run(r, &dashboards_stmts, DS_GET, 7, p)) == NULL)
+	if ((res = api_run(r, &dashboards_stmts, version == NULL &&
+	    r->cfg->database.prepared_statements != PREPARED_UNNAMED ?
+	    DS_GET_CUR : DS_GET, 7, p)) == NULL)
 		return;
 	if (inline_role && authz_decide(r, project, api_val_bool(res, 0),
 	    api_val(res, 1)) == -1)
