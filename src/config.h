@@ -83,6 +83,7 @@ struct config {
 		bool	 require_version;
 		long	 history_limit;
 		int64_t	 trash_retention;
+		int64_t	 max_document_bytes;	/* a stored document */
 	} dashboards;
 
 	struct {

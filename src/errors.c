@@ -27,6 +27,8 @@ const struct error_code error_codes[] = {
 	{ "version_mismatch", 412, "If-Match names another version "
 	    "(currentVersion)" },
 	{ "payload_too_large", 413, "the body is over max_body" },
+	{ "document_too_large", 413, "the document a write would store is "
+	    "over dashboards.max_document_bytes" },
 	{ "unsupported_media_type", 415, "the Content-Type is not the one "
 	    "the route takes" },
 	{ "version_required", 428, "a write without If-Match or "

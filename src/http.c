@@ -143,6 +143,21 @@ request_id_ok(const char *s)
 	return n > 0 && n <= HTTP_REQUEST_ID_MAX;
 }
 
+/*
+ * Random bytes for request ids, drawn from the kernel 256 at a time
+ * (one getrandom(2) per 16 requests, not one per request).  Per
+ * process: http_fork_reset() empties it in each new worker, so no two
+ * workers ever hand out the same ids.
+ */
+static unsigned char	 idpool[256];
+static size_t		 idpool_used = sizeof(idpool);
+
+void
+http_fork_reset(void)
+{
+	idpool_used = sizeof(idpool);
+}
+
 static void
 request_id_new(char *buf)
 {
@@ -150,8 +165,13 @@ request_id_new(char *buf)
 	unsigned char		 raw[16];
 	size_t			 i;
 
-	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
-		memset(raw, 0, sizeof(raw));
+	if (idpool_used + sizeof(raw) > sizeof(idpool)) {
+		if (getrandom(idpool, sizeof(idpool), 0) != sizeof(idpool))
+			memset(idpool, 0, sizeof(idpool));
+		idpool_used = 0;
+	}
+	memcpy(raw, idpool + idpool_used, sizeof(raw));
+	idpool_used += sizeof(raw);
 	for (i = 0; i < sizeof(raw); i++) {
 		buf[2 * i] = hex[raw[i] >> 4];
 		buf[2 * i + 1] = hex[raw[i] & 0xf];

@@ -84,6 +84,8 @@ struct req {
 	const char		*error_code;	/* for the log line */
 };
 
+/* In a new process (a worker after fork): forget the parent's state. */
+void	 http_fork_reset(void);
 /* Fill a req from libfcgi's params.  0, or an HTTP status to answer. */
 int	 http_req_init(struct req *, FCGX_Request *, struct arena *,
 	    const struct config *);

@@ -243,6 +243,14 @@ change(struct req *r)
 	http_release(r);
 }
 
+/*
+ * One request, answered and finished: FCGX_Finish_r writes what is
+ * left of the answer and the end-of-request record together, so nginx
+ * has the whole answer before the log line is written (one write fewer
+ * than flushing first).  Everything logged was copied into the arena
+ * by http_req_init(): nothing here reads libfcgi's params after
+ * FCGX_Finish_r.
+ */
 static void
 handle(FCGX_Request *f, const struct config *cfg, struct arena *a)
 {
@@ -258,7 +266,7 @@ handle(FCGX_Request *f, const struct config *cfg, struct arena *a)
 	else
 		dispatch(&r);
 	/* Count the time to hand the answer to nginx too. */
-	FCGX_FFlush(f->out);
+	FCGX_Finish_r(f);
 	dt = now_s() - t0;
 	metrics_request(r.route_id, metrics_method(r.method), r.status, dt);
 
@@ -331,6 +339,7 @@ worker_main(int slotno, const struct config *cfg, int lfd)
 	if (getppid() == 1)
 		exit(0);
 
+	http_fork_reset();
 	FCGX_Init();
 	FCGX_InitRequest(&req, lfd, FCGI_FAIL_ACCEPT_ON_INTR);
 	db_init(cfg);
@@ -374,7 +383,6 @@ worker_main(int slotno, const struct config *cfg, int lfd)
 		if (slot != NULL)
 			slot->busy = 1;
 		handle(&req, cfg, &arena);
-		FCGX_Finish_r(&req);
 		if (db_in_transaction()) {
 			log_error("a transaction outlived its request; "
 			    "rolling back");

@@ -66,9 +66,9 @@ ok(caught_up(), 'the replica caught up');
 sleep 2.2;	# alice's read-your-writes window is over
 
 subtest 'reads run on the replica' => sub {
-	my $before = on_replica('dash_get');
+	my $before = on_replica('dash_get_cur');
 	is(title('bob'), 'v0', 'bob reads d1') for 1 .. 4;
-	cmp_ok(on_replica('dash_get') - $before, '>=', 4, 'dash_get ran on the replica');
+	cmp_ok(on_replica('dash_get_cur') - $before, '>=', 4, 'dash_get_cur (a GET) ran on the replica');
 	my $n = rpsql("SELECT count(*) FROM pg_stat_activity WHERE "
 	    . "application_name LIKE 'dashcgi worker % replica'");
 	cmp_ok($n, '>=', 1, "workers hold replica connections ($n)");
@@ -105,15 +105,15 @@ subtest 'a replica beyond replica_max_lag is skipped' => sub {
 	$t->psql("UPDATE dashboard SET spec = jsonb_set(spec, '{display,name}', "
 	    . "'\"v2\"') WHERE name = 'd1'");
 	sleep 2.5;	# lag > 1s, and each worker's once-a-second check ran
-	my $before = on_replica('dash_get');
+	my $before = on_replica('dash_get_cur');
 	is(title('bob'), 'v2', 'a read sees the primary') for 1 .. 4;
-	is(on_replica('dash_get'), $before, 'none ran on the lagging replica');
+	is(on_replica('dash_get_cur'), $before, 'none ran on the lagging replica');
 	ok($t->wait_log(qr/replica 1 lags \d+ ms/, 5, $m), 'the lag is logged');
 	rpsql('SELECT pg_wal_replay_resume()');
 	ok(caught_up(), 'replay resumed');
 	sleep 1.2;
 	is(title('bob'), 'v2', 'bob reads') for 1 .. 4;
-	cmp_ok(on_replica('dash_get'), '>', $before, 'the replica serves again');
+	cmp_ok(on_replica('dash_get_cur'), '>', $before, 'the replica serves again');
 };
 
 # --- the replica stops mid-run ---------------------------------------

@@ -2,18 +2,24 @@
 # Dashboards in the Perses wire format: the round trip (create, get,
 # list, update, delete) with the exact document shape; who may do what;
 # the list filters (?name= ?tag= ?q= ?state= ?metadata_only=) and keyset
-# paging through Link headers, in one project and across projects; and
-# that every write runs the Perses validation rules.
+# paging through Link headers, in one project and across projects;
+# that every write runs the Perses validation rules; that documents are
+# rendered when written (every path) and capped in size; and that a
+# refusal costs the same whether the dashboard exists or not.
 use strict;
 use warnings;
 use Test::More;
+use Time::HiRes ();
 use Time::Local qw(timegm);
 use MIME::Base64 qw(encode_base64url);
 use POSIX ();
 use DashTest;
 use DashTest::Fixtures;
 
-my $t = DashTest->new(workers => 2, config => { auth => { admins => ['admin'] } });
+# Documents up to 64 KiB as stored (dashboards.max_document_bytes).
+my $MAX_DOC = 64 * 1024;
+my $t = DashTest->new(workers => 2, config => { auth => { admins => ['admin'] },
+    dashboards => { max_document_bytes => '64KiB' } });
 
 # Projects and roles straight in the database (projects.c has its own
 # tests).  carol has no role anywhere; admin is a global administrator.
@@ -458,6 +464,138 @@ subtest 'GET /api/v1/dashboards: every project the caller can read' => sub {
 	    400, 'bad_request', 'a one-project cursor across projects');
 	is_error(req(GET => '/api/v1/dashboards?limit=2000'), 400, 'bad_request',
 	    'limit 2000');
+};
+
+# Every write path leaves the row's stored documents equal to what
+# PostgreSQL renders from the row (migrations/0020): what GET serves.
+sub renders_match {
+	my ($what) = @_;
+	is($t->psql("SELECT count(*) FROM dashboard d WHERE doc <> dashboard_doc(d)::text "
+	    . "OR list_doc <> dashboard_list_doc(d)::text"), 0,
+	    "$what: every dashboard's stored document is its rendering");
+	is($t->psql("SELECT count(*) FROM dashboard_version v JOIN dashboard d "
+	    . "ON d.id = v.dashboard_id WHERE v.doc <> dashboard_version_doc(d, v)::text"),
+	    0, "$what: every past version's stored document is its rendering");
+}
+
+subtest 'documents are rendered when written, by every write path' => sub {
+	my $D = "$P/demo/dashboards";
+	my $r = req(POST => $D, json => dash('rw', tags => ['a']));
+	is($r->{status}, 200, 'create') or diag $r->{content};
+	is($r->{content}, $t->psql("SELECT dashboard_doc(d)::text FROM dashboard d "
+	    . "WHERE project = 'demo' AND name = 'rw' AND deleted_at IS NULL"),
+	    'the create answers the rendered document, byte for byte');
+	$r = req(PUT => "$D/rw", json => dash('rw', panels => 2),
+	    headers => { 'If-Match' => '"0"' });
+	is($r->{status}, 200, 'update') or diag $r->{content};
+	$r = req(PUT => "$D/rw/state", json => { state => 'archived' },
+	    headers => { 'If-Match' => '"1"' });
+	is($r->{status}, 200, 'state change') or diag $r->{content};
+	$r = req(POST => "$D/rw/versions/0/restore", headers => { 'If-Match' => '"2"' });
+	is($r->{status}, 200, 'restore') or diag $r->{content};
+	is($t->json($r)->{metadata}{version}, 3, 'version 3');
+	$r = req(GET => "$D/rw?version=1");
+	is($r->{status}, 200, 'a past version');
+	is($r->{content}, $t->psql("SELECT dashboard_version_doc(d, v)::text FROM "
+	    . "dashboard d JOIN dashboard_version v ON v.dashboard_id = d.id WHERE "
+	    . "d.project = 'demo' AND d.name = 'rw' AND v.version = 1"),
+	    'a past version is served as rendered, byte for byte');
+	is(req(DELETE => "$D/rw")->{status}, 204, 'to the trash');
+	is(req(POST => "$P/demo/trash/rw/restore")->{status}, 200, 'back from the trash');
+	$r = req(POST => "$P/demo/import", content_type => 'application/x-ndjson',
+	    body => JSON::PP->new->canonical->encode(dash('rw', panels => 3)) . "\n"
+	    . JSON::PP->new->canonical->encode(dash('rw-new')) . "\n");
+	is($r->{status}, 200, 'import: one update, one create') or diag $r->{content};
+	# A statement outside the API, as a migration or an operator runs.
+	$t->psql("UPDATE dashboard SET spec = jsonb_set(spec, '{duration}', '\"6h\"'), "
+	    . "updated_at = now() WHERE project = 'demo' AND name = 'rw-new'");
+	is($t->json(req(GET => "$D/rw-new"))->{spec}{duration}, '6h',
+	    'a change made in SQL is what GET serves');
+	renders_match('after create, update, state, restore, trash, import, SQL');
+};
+
+subtest 'a stored document is at most dashboards.max_document_bytes' => sub {
+	my $D = "$P/demo/dashboards";
+	# ~90 KB as stored, well under max_body (4 MiB).
+	my $big = dash('big', panels => 250);
+	my $j = is_error(req(POST => $D, json => $big), 413, 'document_too_large',
+	    'create over the limit');
+	like($j->{message}, qr/max_document_bytes \($MAX_DOC bytes\)/,
+	    'the message names the limit and its value');
+	is($t->psql("SELECT count(*) FROM dashboard WHERE name = 'big'"), 0,
+	    'nothing stored');
+	is($t->psql("SELECT count(*) FROM audit_log WHERE resource = 'big'"), 0,
+	    'no audit row for a change that did not happen');
+
+	my $r = req(POST => $D, json => dash('big', panels => 100));
+	is($r->{status}, 200, 'the same dashboard with 100 panels fits')
+	    or diag $r->{content};
+	ok(length($r->{content}) < $MAX_DOC, 'its document is under the limit');
+	is_error(req(PUT => "$D/big", json => $big, headers => { 'If-Match' => '"0"' }),
+	    413, 'document_too_large', 'an update over the limit');
+	is($t->json(req(GET => "$D/big"))->{metadata}{version}, 0,
+	    'the update did not happen');
+	$j = is_error(req(POST => "$P/demo/import", content_type => 'application/x-ndjson',
+	    body => JSON::PP->new->canonical->encode(dash('imp-ok')) . "\n"
+	    . JSON::PP->new->canonical->encode({ %$big, metadata => { name => 'imp-big' } })
+	    . "\n"), 413, 'document_too_large', 'an import with one line over the limit');
+	like($j->{message}, qr/"imp-big"/, 'the message names the dashboard');
+	is($t->psql("SELECT count(*) FROM dashboard WHERE name LIKE 'imp-%'"), 0,
+	    'all or nothing: nothing imported');
+	is_error(req(POST => "$P/demo/import?dry_run=true",
+	    content_type => 'application/x-ndjson',
+	    body => JSON::PP->new->canonical->encode({ %$big, metadata => { name => 'imp-big' } })
+	    . "\n"), 413, 'document_too_large', 'a dry run says so too');
+};
+
+# Issue 16, item 4: a caller without a role gets the same 404 for a
+# dashboard that exists as for one that does not; the time must not
+# tell them apart either.  Yardstick: the refusal of a missing
+# dashboard, measured beside it in the same rounds, alternating order.
+subtest 'a refusal costs the same whether the dashboard exists, however big' => sub {
+	# ~6 MB, stored straight in SQL (over the API's limit: documents
+	# stored before a limit was lowered stay readable).
+	$t->psql(<<'SQL', timeout => 120);
+INSERT INTO dashboard (project, name, spec, created_by, updated_by)
+SELECT 'demo', 'huge', jsonb_build_object('display', jsonb_build_object('name', 'Huge'),
+    'panels', jsonb_object_agg('p' || i, jsonb_build_object('kind', 'Panel',
+    'spec', jsonb_build_object('display', jsonb_build_object('name', repeat('x', 250) || i),
+    'plugin', jsonb_build_object('kind', 'TimeSeriesChart', 'spec', '{}'::jsonb))))),
+    't', 't'
+FROM generate_series(1, 20000) i;
+SQL
+	my $D = "$P/demo/dashboards";
+	my %t = (huge => [], missing => [], read => []);
+	my %status;
+	my $time = sub {
+		my ($k, $path, $user) = @_;
+		my $t0 = Time::HiRes::time();
+		my $r = $t->request(GET => $path, user => $user, timeout => 30);
+		push @{ $t{$k} }, Time::HiRes::time() - $t0;
+		$status{$k}{$r->{status}}++;
+		return $r;
+	};
+	my ($a, $b) = map { $time->($_, "$D/" . ($_ eq 'huge' ? 'huge' : 'nosuch'),
+	    'carol') } qw(huge missing);
+	is($a->{content} =~ s/"requestId":"[^"]*"//r, $b->{content} =~ s/"requestId":"[^"]*"//r,
+	    'the same 404 body for both');
+	%t = (huge => [], missing => [], read => []);
+	for my $round (1 .. 20) {
+		my @k = $round % 2 ? qw(huge missing) : qw(missing huge);
+		$time->($_, "$D/" . ($_ eq 'huge' ? 'huge' : 'nosuch'), 'carol') for @k;
+		$time->('read', "$D/huge", 'alice');
+	}
+	my $med = sub { my @s = sort { $a <=> $b } @{ $_[0] }; $s[int(@s / 2)] };
+	my ($h, $m, $rd) = map { $med->($t{$_}) } qw(huge missing read);
+	is_deeply($status{huge}, { 404 => 21 }, 'every refusal of the big one: 404');
+	is_deeply($status{missing}, { 404 => 21 }, 'every refusal of a missing one: 404');
+	is_deeply($status{read}, { 200 => 20 }, 'its reader gets it every time');
+	# The test can tell: reading the big dashboard costs far more.
+	ok($rd > 3 * $m, sprintf('reading it costs more than a refusal '
+	    . '(median %.1f ms vs %.1f ms)', 1000 * $rd, 1000 * $m));
+	ok($h < 1.5 * $m + 0.002, sprintf('refusing it costs what refusing a missing '
+	    . 'one does (median %.1f ms vs %.1f ms)', 1000 * $h, 1000 * $m));
+	$t->psql("DELETE FROM dashboard WHERE name = 'huge'");
 };
 
 is($t->stop_dashcgi, 0, 'SIGTERM: master exits 0');

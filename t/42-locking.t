@@ -20,7 +20,8 @@ my $t = DashTest->new(workers => 8);
 $t->psql(<<'SQL');
 INSERT INTO project (name, created_by, updated_by) VALUES ('demo', 't', 't');
 INSERT INTO project_member (project, user_name, role, created_by, updated_by) VALUES
-    ('demo', 'alice', 'editor', 't', 't'), ('demo', 'bob', 'editor', 't', 't');
+    ('demo', 'alice', 'editor', 't', 't'), ('demo', 'bob', 'editor', 't', 't'),
+    ('demo', 'dave', 'admin', 't', 't');
 -- The concurrent writers, one user each (REMOTE_USER through nginx).
 INSERT INTO project_member (project, user_name, role, created_by, updated_by)
 SELECT 'demo', 'w' || i, 'editor', 't', 't' FROM generate_series(1, 20) i;
@@ -95,8 +96,12 @@ subtest '412: If-Match names a version that is not current' => sub {
 	is(version_of('im'), 1, 'nothing written');
 	is(history_rows('im'), 1, 'no history row for the refused write');
 
-	$r = req(PUT => "$D/im", json => dash('im'), headers => { 'If-Match' => 'W/"1"' });
-	is($r->{status}, 200, 'a weak tag W/"1" is accepted') or diag $r->{content};
+	$j = is_error(req(PUT => "$D/im", json => dash('im'), headers => { 'If-Match' => 'W/"1"' }),
+	    412, 'version_mismatch', 'a weak tag W/"1" never matches If-Match, even the current version');
+	is($j->{currentVersion}, 1, 'currentVersion 1');
+	like($j->{message}, qr/weak/, 'the message says why');
+	$r = req(PUT => "$D/im", json => dash('im'), headers => { 'If-Match' => '"1"' });
+	is($r->{status}, 200, 'the strong tag "1" matches') or diag $r->{content};
 	is($t->header($r, 'ETag'), '"2"', 'ETag "2"');
 	$r = req(PUT => "$D/im", json => dash('im', version => 0),
 	    headers => { 'If-Match' => '"2"' });
@@ -109,6 +114,12 @@ subtest '412: If-Match names a version that is not current' => sub {
 		    headers => { 'If-Match' => $bad }), 400, 'bad_request',
 		    "If-Match: $bad");
 		like($j->{message}, qr/If-Match/, 'the message names If-Match');
+	}
+	for my $never ('"2147483648"', '"99999999999999999999"', '4294967297') {
+		$j = is_error(req(PUT => "$D/im", json => dash('im'),
+		    headers => { 'If-Match' => $never }), 412, 'version_mismatch',
+		    "If-Match: $never, beyond the integer range, names no version: 412");
+		is($j->{currentVersion}, 3, 'with currentVersion');
 	}
 	is(version_of('im'), 3, 'four writes, three successful');
 	is($t->psql("SELECT count(*) FROM audit_log WHERE action = 'dashboard.update' "
@@ -210,6 +221,51 @@ subtest 'DELETE honours If-Match, and does not require it' => sub {
 	    'DELETE with the current If-Match: 204');
 	create('del2');
 	is(req(DELETE => "$D/del2")->{status}, 204, 'DELETE without If-Match: 204');
+};
+
+# RFC 9110 13.1.1: If-Match uses the strong comparison, so a weak tag
+# never matches, whatever version it names; If-None-Match the weak one.
+subtest 'a weak tag never matches If-Match, on every versioned write' => sub {
+	create('weak');
+	my %weak = ('If-Match' => 'W/"0"');
+	for my $w (['PUT', "$D/weak", dash('weak')],
+	    ['PUT', "$D/weak/state", { state => 'archived' }],
+	    ['POST', "$D/weak/versions/0/restore", undef],
+	    ['DELETE', "$D/weak", undef]) {
+		my ($m, $path, $json) = @$w;
+		my $j = is_error(req($m => $path, ($json ? (json => $json) : ()),
+		    headers => \%weak), 412, 'version_mismatch',
+		    "$m $path with If-Match: W/\"0\" at version 0");
+		is($j->{currentVersion}, 0, 'currentVersion 0');
+	}
+	is(version_of('weak'), 0, 'nothing written');
+	my $r = req(GET => "$D/weak", headers => { 'If-None-Match' => 'W/"0"' });
+	is($r->{status}, 304, 'If-None-Match: W/"0" matches (weak comparison)');
+
+	my $PDS = '/api/v1/projects/demo/datasources';
+	my $ds = { kind => 'Datasource', metadata => { name => 'prom',
+	    project => 'demo' }, spec => { default => JSON::PP::false,
+	    plugin => { kind => 'PrometheusDatasource', spec => { directUrl =>
+	    'http://prom:9090' } } } };
+	$r = req(POST => $PDS, json => $ds, user => 'dave');
+	is($r->{status}, 200, 'a project datasource at version 0')
+	    or diag $r->{content};
+	my $j = is_error(req(PUT => "$PDS/prom", json => $ds, user => 'dave',
+	    headers => \%weak), 412, 'version_mismatch',
+	    'datasource PUT with If-Match: W/"0" at version 0');
+	like($j->{message}, qr/weak/, 'the message says why');
+	is_error(req(DELETE => "$PDS/prom", user => 'dave',
+	    headers => { 'If-Match' => '"2147483648"' }), 412, 'version_mismatch',
+	    'datasource DELETE with a version beyond the integer range: 412');
+	is_error(req(PUT => "$PDS/prom", json => $ds, user => 'dave',
+	    headers => { 'If-Match' => 'soon' }), 400, 'bad_request',
+	    'If-Match that is no version tag at all: 400');
+	$r = req(PUT => "$PDS/prom", json => $ds, user => 'dave',
+	    headers => { 'If-Match' => '"0"' });
+	is($r->{status}, 200, 'the strong "0" matches') or diag $r->{content};
+	$r = req(GET => "$PDS/prom", user => 'dave',
+	    headers => { 'If-None-Match' => 'W/"1"' });
+	is($r->{status}, 304, 'datasource If-None-Match: W/"1" matches');
 };
 
 subtest 'X-Change-Message: at most 1000 characters' => sub {

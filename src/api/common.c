@@ -413,3 +413,69 @@ api_link_next(struct req *r, const char *key)
 	http_header(r, "Link", "<%s?%scursor=%s>; rel=\"next\"", r->path, out,
 	    api_b64url_encode(r->arena, key, strlen(key)));
 }
+
+int
+api_parse_version(const char *s, size_t len, long *out)
+{
+	long	 v = 0;
+	size_t	 i;
+
+	if (len == 0 || len > 10)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > 2147483647L)		/* INT_MAX: a PostgreSQL integer */
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+api_parse_etag(const char *s, size_t len, long *v)
+{
+	size_t	 i;
+	int	 weak = 0;
+
+	while (len > 0 && (*s == ' ' || *s == '\t'))
+		s++, len--;
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len >= 2 && s[0] == 'W' && s[1] == '/')
+		s += 2, len -= 2, weak = 1;
+	if (len >= 2 && s[0] == '"' && s[len - 1] == '"')
+		s++, len -= 2;
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	if (len == 0)
+		return -1;
+	if (api_parse_version(s, len, v) == -1)
+		return 2;
+	return weak;
+}
+
+int
+api_if_match(struct req *r, char *buf, size_t len)
+{
+	const char	*h = FCGX_GetParam("HTTP_IF_MATCH", r->fcgi->envp);
+	long		 v;
+	int		 rc;
+
+	if (h == NULL)
+		return 0;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	if (*h == '*' && h[1 + strspn(h + 1, " \t")] == '\0')
+		return 0;
+	if ((rc = api_parse_etag(h, strlen(h), &v)) == -1) {
+		http_error(r, 400, "bad_request", "If-Match: expected one "
+		    "version such as \"3\", got \"%.64s\"", h);
+		return -1;
+	}
+	/* Weak tags never match If-Match (RFC 9110 13.1.1). */
+	snprintf(buf, len, "%ld", rc == 0 ? v : -1L);
+	return 1;
+}

@@ -235,4 +235,28 @@ char		*api_b64url_decode(struct arena *, const char *s);
  */
 void		 api_link_next(struct req *, const char *key);
 
+/*
+ * Versions and entity tags, as every versioned resource uses them
+ * (dashboards, datasources, variables).  ETags are "N", N a version.
+ */
+
+/* A version: decimal digits, 0 to INT_MAX.  0 with *out, or -1. */
+int		 api_parse_version(const char *s, size_t len, long *out);
+
+/*
+ * One entity tag: "N", W/"N" or a bare N, blanks around it aside.
+ * 0 with *v: strong.  1 with *v: weak (matches If-None-Match, never
+ * If-Match: RFC 9110 13.1.1).  2: digits beyond INT_MAX, no version of
+ * ours.  -1: not a version tag at all.
+ */
+int		 api_parse_etag(const char *s, size_t len, long *v);
+
+/*
+ * If-Match.  0 when absent or "*" (any current version); 1 with the
+ * version in buf; 1 with "-1" in buf when the tag can never match
+ * (weak, or beyond the integer range): the write then fails its
+ * version check, 412; -1 after answering 400 (not a version tag).
+ */
+int		 api_if_match(struct req *, char *buf, size_t len);
+
 #endif

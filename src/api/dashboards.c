@@ -5,8 +5,10 @@
  *
  * Owns: the dashboards statement table (defs[]) and the mapping of
  * each handler's one result row to an answer.  PostgreSQL builds every
- * document (dashboard_doc(), dashboard_version_doc(), jsonb_agg); C
- * validates input, picks the statement, and streams the text it gets.
+ * document (dashboard_doc(), dashboard_version_doc()), once, when it
+ * is written: the rows keep the text (migrations/0020) and reads
+ * stream it; C validates input, picks the statement, and streams the
+ * text it gets.
  * Every write is one statement: a data-modifying CTE that locks the
  * row, checks the version in its WHERE clause (If-Match: the current
  * version; a body metadata.version: no version after it by another
@@ -64,20 +66,24 @@
 /* The version cur held goes to history, only if upd changed it. */
 #define HIST								\
 	"hist AS (INSERT INTO dashboard_version (dashboard_id, version,"\
-	" spec, tags, state, updated_at, updated_by, message, restored_from)" \
-	" SELECT c.id, c.version, c.spec, c.tags, c.state, c.updated_at," \
-	" c.updated_by, c.message, c.restored_from"			\
+	" spec, tags, state, updated_at, updated_by, message, restored_from,"\
+	" doc) SELECT c.id, c.version, c.spec, c.tags, c.state,"	\
+	" c.updated_at, c.updated_by, c.message, c.restored_from, c.doc" \
 	" FROM cur c JOIN upd u ON u.id = c.id)"
 
 /*
  * Keep the newest `limit` superseded versions (0 = all).  Versions
  * grow by one per change, so those older than new - limit go; the row
- * hist inserts (new - 1) is never among them.
+ * hist inserts (new - 1) is never among them.  The DELETE is planned
+ * for its values on every call (migrations/0020: a generic plan made
+ * while history was tiny scanned all of it ever after), so it runs in
+ * dashboard_trim_history(); a query must read `trimmed` (TRIMMED) for
+ * it to run.
  */
 #define TRIM(limit)							\
-	"trimmed AS (DELETE FROM dashboard_version v USING upd u"	\
-	" WHERE " limit "::bigint > 0 AND v.dashboard_id = u.id"	\
-	" AND v.version < u.version - " limit "::bigint)"
+	"trimmed AS (SELECT dashboard_trim_history(u.id, u.version,"	\
+	" " limit "::bigint) AS n FROM upd u)"
+#define TRIMMED	" CROSS JOIN (SELECT count(*) FROM trimmed) tr"
 
 /*
  * stale: one row (v, vby, vat): the newest version after `base` that
@@ -120,15 +126,14 @@
 /*
  * A list item: the document, or with $5 (metadata_only) kind, metadata
  * and an empty spec, as Perses sends them (the Perses UI reads
- * spec.display of every item and fails on a missing spec).
+ * spec.display of every item and fails on a missing spec).  Both are
+ * rendered when the row is written (migrations/0020).
  */
 #define LIST_ITEM(d)							\
-	"(CASE WHEN $5::boolean THEN jsonb_build_object('kind',"	\
-	" 'Dashboard', 'metadata', dashboard_metadata(" d "), 'spec',"	\
-	" '{}'::jsonb) ELSE dashboard_doc(" d ") END)::text"
+	"CASE WHEN $5::boolean THEN " d ".list_doc ELSE " d ".doc END"
 
 enum {
-	DS_GET, DS_LIST, DS_SEARCH, DS_LIST_ALL, DS_SEARCH_ALL, DS_CREATE,
+	DS_GET, DS_GET_CUR, DS_LIST, DS_SEARCH, DS_LIST_ALL, DS_SEARCH_ALL, DS_CREATE,
 	DS_UPDATE, DS_DELETE, DS_VERSIONS, DS_RESTORE, DS_STATE_GET,
 	DS_STATE_PUT, DS_TRASH, DS_UNTRASH, DS_EXPORT, DS_IMPORT, DS__COUNT
 };
@@ -137,30 +142,34 @@ static const struct stmt_def defs[DS__COUNT] = {
 	/*
 	 * The hot path, one statement: does the project exist, the
 	 * caller's role ($3), the current version, and the document --
-	 * current, or version $4 -- unless its version is one the client
-	 * holds ($5 If-None-Match versions, $6 "*"): then NULL, a 304.
+	 * current, or version $4, as stored when it was written --
+	 * unless its version is one the client holds ($5 If-None-Match
+	 * versions, $6 "*"): then NULL, a 304.  The dashboard is looked
+	 * at only when the caller may read the project ($7, or a role):
+	 * a refusal costs the same whether it exists or not, and however
+	 * big it is (issue 16, item 4).  dashboard_get() (migrations/0020)
+	 * is PL/pgSQL so that its plans stay cached behind a pooler too.
 	 */
 	[DS_GET] = { "dash_get",
-	    "SELECT EXISTS (SELECT 1 FROM project WHERE name = $1::text),"
-	    " (SELECT role FROM project_member"
-	    " WHERE project = $1::text AND user_name = $3::text),"
-	    " x.cur, x.ver, x.doc"
-	    " FROM (VALUES (1)) AS one (o) LEFT JOIN LATERAL ("
-	    " SELECT d.version AS cur, s.ver, s.doc FROM dashboard d"
-	    " LEFT JOIN LATERAL ("
-	    " SELECT d.version AS ver, CASE WHEN $6::boolean"
-	    " OR d.version = ANY ($5::int[]) THEN NULL"
-	    " ELSE dashboard_doc(d)::text END AS doc"
-	    " WHERE $4::int IS NULL OR $4::int = d.version"
-	    " UNION ALL"
-	    " SELECT v.version, CASE WHEN $6::boolean"
-	    " OR v.version = ANY ($5::int[]) THEN NULL"
-	    " ELSE dashboard_version_doc(d, v)::text END"
-	    " FROM dashboard_version v WHERE v.dashboard_id = d.id"
-	    " AND v.version = $4::int AND v.version <> d.version"
-	    " ) s ON true"
-	    " WHERE d.project = $1::text AND d.name = $2::text"
-	    " AND d.deleted_at IS NULL) x ON true", 6, STMT_READONLY },
+	    "SELECT * FROM dashboard_get($1::text, $2::text, $3::text,"
+	    " $4::int, $5::int[], $6::boolean, $7::boolean)", 7,
+	    STMT_READONLY },
+	/*
+	 * The same for the current version ($4 NULL) as a named prepared
+	 * statement, where one is kept: the plain join, without the
+	 * function call and its result store around it.
+	 */
+	[DS_GET_CUR] = { "dash_get_cur",
+	    "SELECT EXISTS (SELECT 1 FROM project j WHERE j.name = $1::text),"
+	    " a.r, x.version, x.version, x.doc"
+	    " FROM (SELECT (SELECT m.role FROM project_member m"
+	    " WHERE m.project = $1::text AND m.user_name = $3::text) AS r) a"
+	    " LEFT JOIN LATERAL (SELECT d.version, CASE WHEN $6::boolean"
+	    " OR d.version = ANY ($5::int[]) THEN NULL ELSE d.doc END AS doc"
+	    " FROM dashboard d WHERE ($7::boolean OR a.r IS NOT NULL)"
+	    " AND $4::int IS NULL AND d.project = $1::text"
+	    " AND d.name = $2::text AND d.deleted_at IS NULL) x ON true", 7,
+	    STMT_READONLY },
 
 	/*
 	 * Lists, for api_list(): a row per item and its key.  $1-$5 as
@@ -174,8 +183,8 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " AND ($6::text IS NULL OR d.name > $6::text)"
 	    " ORDER BY d.name LIMIT $7::int", 7, STMT_READONLY },
 	[DS_SEARCH] = { "dash_search",
-	    "SELECT " LIST_ITEM("m.dr") ", m.sim::text || '/' || m.k"
-	    " FROM (SELECT d AS dr, d.name AS k,"
+	    "SELECT " LIST_ITEM("m") ", m.sim::text || '/' || m.k"
+	    " FROM (SELECT d.doc, d.list_doc, d.name AS k,"
 	    " similarity(d.display_name, $6::text) AS sim FROM dashboard d"
 	    " WHERE d.project = $1::text" LIST_WHERE SEARCH_MATCH("$6::text")
 	    ") m WHERE $7::real IS NULL OR m.sim < $7::real"
@@ -188,9 +197,9 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " OR (d.project, d.name) > ($8::text, $9::text))"
 	    " ORDER BY d.project, d.name LIMIT $10::int", 10, STMT_READONLY },
 	[DS_SEARCH_ALL] = { "dash_search_all",
-	    "SELECT " LIST_ITEM("m.dr") ","
+	    "SELECT " LIST_ITEM("m") ","
 	    " m.sim::text || '/' || m.pr || '/' || m.k"
-	    " FROM (SELECT d AS dr, d.project AS pr, d.name AS k,"
+	    " FROM (SELECT d.doc, d.list_doc, d.project AS pr, d.name AS k,"
 	    " similarity(d.display_name, $8::text) AS sim FROM dashboard d"
 	    " WHERE true" LIST_VISIBLE LIST_WHERE SEARCH_MATCH("$8::text")
 	    ") m WHERE $9::real IS NULL OR m.sim < $9::real"
@@ -205,7 +214,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " " TAGS_OF("$3::jsonb") ", $4::text, $4::text, $5::text,"
 	    " $6::text)"
 	    " ON CONFLICT (project, name) WHERE deleted_at IS NULL DO NOTHING"
-	    " RETURNING version, dashboard_doc(dashboard)::text", 6 },
+	    " RETURNING version, doc", 6 },
 
 	/*
 	 * The lock, the version check and the write, in one statement.
@@ -227,10 +236,11 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " restored_from = NULL FROM cur, stale"
 	    " WHERE d.id = cur.id AND ($3::int IS NULL OR cur.version = $3::int)"
 	    " AND stale.v IS NULL"
-	    " RETURNING d.id, d.version, dashboard_doc(d)::text AS doc),"
+	    " RETURNING d.id, d.version, d.doc),"
 	    " " HIST ", " TRIM("$7")
 	    " SELECT c.version, u.version, u.doc, s.v, s.vby, rfc3339(s.vat)"
-	    " FROM cur c CROSS JOIN stale s LEFT JOIN upd u ON u.id = c.id", 8 },
+	    " FROM cur c CROSS JOIN stale s LEFT JOIN upd u ON u.id = c.id"
+	    TRIMMED, 8 },
 
 	/* To the trash: version and history unchanged. */
 	[DS_DELETE] = { "dash_delete",
@@ -276,10 +286,10 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " updated_by = $5::text, message = $6::text,"
 	    " restored_from = $4::int FROM cur, src s"
 	    " WHERE d.id = cur.id AND ($3::int IS NULL OR cur.version = $3::int)"
-	    " RETURNING d.id, d.version, dashboard_doc(d)::text AS doc),"
+	    " RETURNING d.id, d.version, d.doc),"
 	    " " HIST ", " TRIM("$7")
 	    " SELECT c.version, EXISTS (SELECT 1 FROM src), u.version, u.doc"
-	    " FROM cur c LEFT JOIN upd u ON u.id = c.id", 7 },
+	    " FROM cur c LEFT JOIN upd u ON u.id = c.id" TRIMMED, 7 },
 
 	[DS_STATE_GET] = { "dash_state_get",
 	    "SELECT version, jsonb_build_object('state', state, 'version',"
@@ -299,7 +309,7 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " " HIST ", " TRIM("$8")
 	    " SELECT c.version, c.state, u.version,"
 	    " jsonb_build_object('state', u.state, 'version', u.version)::text"
-	    " FROM cur c LEFT JOIN upd u ON u.id = c.id", 8 },
+	    " FROM cur c LEFT JOIN upd u ON u.id = c.id" TRIMMED, 8 },
 
 	/*
 	 * Newest first; the key is (deleted_at in microseconds, id); $4
@@ -327,13 +337,13 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " AND d.name = $2::text AND d.deleted_at IS NULL),"
 	    " r AS (UPDATE dashboard d SET deleted_at = NULL, deleted_by = NULL"
 	    " FROM t WHERE d.id = t.id AND NOT EXISTS (SELECT 1 FROM live)"
-	    " RETURNING d.version, dashboard_doc(d)::text AS doc)"
+	    " RETURNING d.version, d.doc)"
 	    " SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM live),"
 	    " r.version, r.doc FROM (VALUES (1)) AS one (o)"
 	    " LEFT JOIN r ON true", 2 },
 
 	[DS_EXPORT] = { "dash_export",
-	    "SELECT dashboard_doc(d)::text FROM dashboard d"
+	    "SELECT d.doc FROM dashboard d"
 	    " WHERE d.project = $1::text AND d.deleted_at IS NULL"
 	    " ORDER BY d.name", 1, STMT_READONLY },
 
@@ -363,7 +373,8 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " version = d.version + 1, updated_at = now(),"
 	    " updated_by = $3::text, message = $6::text, restored_from = NULL"
 	    " FROM plan p WHERE NOT $4::boolean AND p.action = 'update'"
-	    " AND d.id = p.id RETURNING d.id, d.version),"
+	    " AND d.id = p.id RETURNING d.id, d.version,"
+	    " octet_length(d.doc) AS len),"
 	    " " HIST ", " TRIM("$5") ","
 	    " ins AS (INSERT INTO dashboard (project, name, spec, tags,"
 	    " created_by, updated_by, message)"
@@ -371,15 +382,22 @@ static const struct stmt_def defs[DS__COUNT] = {
 	    " $6::text FROM plan p WHERE NOT $4::boolean"
 	    " AND p.action = 'create'"
 	    " ON CONFLICT (project, name) WHERE deleted_at IS NULL DO NOTHING"
-	    " RETURNING 1)"
+	    " RETURNING name, octet_length(doc) AS len),"
+	    " big AS (SELECT w.name, w.len FROM (SELECT p.name, u.len"
+	    " FROM upd u JOIN plan p ON p.id = u.id UNION ALL"
+	    " SELECT i.name, i.len FROM ins i UNION ALL"
+	    " SELECT p.name, octet_length(p.spec::text) FROM plan p"
+	    " WHERE $4::boolean AND p.action <> 'unchanged') w"
+	    " ORDER BY w.len DESC, w.name LIMIT 1)"
 	    " SELECT n.created, n.updated, n.unchanged,"
 	    " (SELECT count(*) FROM ins), (SELECT count(*) FROM upd),"
 	    " jsonb_build_object('created', n.created, 'updated', n.updated,"
-	    " 'unchanged', n.unchanged)::text"
+	    " 'unchanged', n.unchanged)::text,"
+	    " (SELECT name FROM big), (SELECT len FROM big)"
 	    " FROM (SELECT count(*) FILTER (WHERE action = 'create') AS created,"
 	    " count(*) FILTER (WHERE action = 'update') AS updated,"
 	    " count(*) FILTER (WHERE action = 'unchanged') AS unchanged"
-	    " FROM plan) n", 6 },
+	    " FROM plan) n" TRIMMED, 6 },
 };
 static const struct stmt_set dashboards_stmts = { "dashboards", defs, DS__COUNT };
 
@@ -391,70 +409,6 @@ static const char *
 header(const struct req *r, const char *param)
 {
 	return FCGX_GetParam(param, r->fcgi->envp);
-}
-
-/* A version: decimal digits, 0 to INT_MAX.  0, or -1. */
-static int
-parse_version(const char *s, size_t len, long *out)
-{
-	long	 v = 0;
-	size_t	 i;
-
-	if (len == 0 || len > 10)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v > INT_MAX)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/*
- * One entity tag: "N", W/"N" or a bare N.  0 with *v, -1 if it is not
- * a version of ours.
- */
-static int
-parse_etag(const char *s, size_t len, long *v)
-{
-	while (len > 0 && (*s == ' ' || *s == '\t'))
-		s++, len--;
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	if (len >= 2 && s[0] == 'W' && s[1] == '/')
-		s += 2, len -= 2;
-	if (len >= 2 && s[0] == '"' && s[len - 1] == '"')
-		s++, len -= 2;
-	return parse_version(s, len, v);
-}
-
-/*
- * If-Match: one version, or "*" (any current version).  Returns 1
- * with the version in buf, 0 when absent or "*", -1 after answering
- * 400.
- */
-static int
-if_match(struct req *r, char *buf, size_t len)
-{
-	const char	*h = header(r, "HTTP_IF_MATCH");
-	long		 v;
-
-	if (h == NULL)
-		return 0;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	if (strcmp(h, "*") == 0)
-		return 0;
-	if (parse_etag(h, strlen(h), &v) == -1) {
-		http_error(r, 400, "bad_request", "If-Match: expected one "
-		    "dashboard version such as \"3\", got \"%.64s\"", h);
-		return -1;
-	}
-	snprintf(buf, len, "%ld", v);
-	return 1;
 }
 
 /*
@@ -469,6 +423,7 @@ if_none_match(struct req *r, int *star)
 	char		*out;
 	size_t		 o = 0, n = 0, len;
 	long		 v;
+	int		 rc;
 
 	*star = 0;
 	if (h == NULL)
@@ -484,7 +439,7 @@ if_none_match(struct req *r, int *star)
 			len--;
 		if (len == 1 && *s == '*')
 			*star = 1;
-		else if (parse_etag(s, len, &v) == 0)
+		else if ((rc = api_parse_etag(s, len, &v)) == 0 || rc == 1)
 			o += (size_t)snprintf(out + o, 13, "%s%ld", n++ ?
 			    "," : "", v);
 	}
@@ -807,9 +762,15 @@ version_error(struct req *r, int status, const char *name, long want,
 	char			 msg[256];
 
 	json_object_object_add(x, "currentVersion", json_object_new_int64(cur));
-	snprintf(msg, sizeof(msg), "dashboard \"%s\" is at version %ld, not "
-	    "%ld: it was changed since you loaded it; reload and apply your "
-	    "change again", name, cur, want);
+	if (want < 0)
+		snprintf(msg, sizeof(msg), "dashboard \"%s\" is at version "
+		    "%ld; If-Match names no version it can be (a weak tag "
+		    "W/\"N\" never matches If-Match): send the ETag of your "
+		    "GET", name, cur);
+	else
+		snprintf(msg, sizeof(msg), "dashboard \"%s\" is at version "
+		    "%ld, not %ld: it was changed since you loaded it; reload "
+		    "and apply your change again", name, cur, want);
 	http_error_obj(r, status, "version_mismatch", msg, x);
 }
 
@@ -849,14 +810,37 @@ not_found(struct req *r, const char *project, const char *name)
 }
 
 /*
- * The end of every change that leaves a new document: its one audit
- * row, then the document PostgreSQL built (column doc) with its
- * version (column ver) as the ETag.  det is consumed.
+ * A document of len bytes that a write would store: 0, or -1 after
+ * answering 413 when it is over dashboards.max_document_bytes (the
+ * answer is an error, so dispatch rolls the write back).
+ */
+static int
+doc_size_ok(struct req *r, const char *name, long long len)
+{
+	long long	 max = (long long)r->cfg->dashboards.max_document_bytes;
+
+	if (len <= max)
+		return 0;
+	http_error(r, 413, "document_too_large", "dashboard \"%s\" would "
+	    "be a document of %lld bytes as stored, over "
+	    "dashboards.max_document_bytes (%lld bytes)", name, len, max);
+	return -1;
+}
+
+/*
+ * The end of every change that leaves a new document: its size
+ * checked, its one audit row, then the document PostgreSQL rendered
+ * (column doc) with its version (column ver) as the ETag.  det is
+ * consumed.
  */
 static void
 answer_change(struct req *r, const char *project, const char *name,
     const PGresult *res, int ver, int doc, struct json_object *det)
 {
+	if (doc_size_ok(r, name, PQgetlength(res, 0, doc)) == -1) {
+		json_object_put(det);
+		return;
+	}
 	if (audit_change(r, project, name, api_val_long(res, ver), det) == -1)
 		return;
 	http_header(r, "ETag", "\"%ld\"", api_val_long(res, ver));
@@ -911,19 +895,21 @@ out:
 
 /*
  * A document by DS_GET: the current one, or version `version`.  With
- * inline_role the row's project and role facts decide access here.
+ * inline_role the row's project and role facts decide access here (the
+ * statement reads the dashboard only when they allow it); without it
+ * router.c decided before.
  */
 static void
 get_doc(struct req *r, const char *version, int inline_role)
 {
 	const char	*project = api_param(r, "project");
 	const char	*name = api_param(r, "name");
-	const char	*p[6];
+	const char	*p[7];
 	PGresult	*res;
 	long		 v;
 	int		 star;
 
-	if (version != NULL && parse_version(version, strlen(version),
+	if (version != NULL && api_parse_version(version, strlen(version),
 	    &v) == -1) {
 		http_error(r, 400, "bad_request", "version: expected a "
 		    "non-negative integer, got \"%.32s\"", version);
@@ -935,7 +921,11 @@ get_doc(struct req *r, const char *version, int inline_role)
 	p[3] = version;
 	p[4] = if_none_match(r, &star);
 	p[5] = star ? "t" : "f";
-	if ((res = api_run(r, &dashboards_stmts, DS_GET, 6, p)) == NULL)
+	p[6] = !inline_role || r->admin ||
+	    r->cfg->auth.mode == AUTH_ANONYMOUS ? "t" : "f";
+	if ((res = api_run(r, &dashboards_stmts, version == NULL &&
+	    r->cfg->database.prepared_statements != PREPARED_UNNAMED ?
+	    DS_GET_CUR : DS_GET, 7, p)) == NULL)
 		return;
 	if (inline_role && authz_decide(r, project, api_val_bool(res, 0),
 	    api_val(res, 1)) == -1)
@@ -988,7 +978,7 @@ api_dashboard_update(struct req *r)
 		http_error(r, 400, code, "%s", err);
 		return;
 	}
-	if ((im = if_match(r, want, sizeof(want))) == -1 ||
+	if ((im = api_if_match(r, want, sizeof(want))) == -1 ||
 	    change_message(r, &msg) == -1)
 		return;
 	/*
@@ -1055,7 +1045,7 @@ api_dashboard_delete(struct req *r)
 	PGresult	*res;
 	int		 im;
 
-	if ((im = if_match(r, want, sizeof(want))) == -1)
+	if ((im = api_if_match(r, want, sizeof(want))) == -1)
 		return;
 	p[0] = project;
 	p[1] = name;
@@ -1099,7 +1089,7 @@ api_dashboard_versions(struct req *r)
 
 	if (list_cursor(r, &cur, 1) == -1)
 		return;
-	if (cur != NULL && parse_version(cur, strlen(cur), &v) == -1) {
+	if (cur != NULL && api_parse_version(cur, strlen(cur), &v) == -1) {
 		http_error(r, 400, "bad_request", "cursor: not a cursor of "
 		    "this list (use the Link header of the previous page)");
 		return;
@@ -1122,12 +1112,12 @@ api_dashboard_version_restore(struct req *r)
 	long		 v;
 	int		 im;
 
-	if (parse_version(from, strlen(from), &v) == -1) {
+	if (api_parse_version(from, strlen(from), &v) == -1) {
 		http_error(r, 400, "bad_request", "version: expected a "
 		    "non-negative integer, got \"%.32s\"", from);
 		return;
 	}
-	if ((im = if_match(r, want, sizeof(want))) == -1 ||
+	if ((im = api_if_match(r, want, sizeof(want))) == -1 ||
 	    change_message(r, &msg) == -1)
 		return;
 	p[0] = project;
@@ -1219,7 +1209,7 @@ api_dashboard_state_put(struct req *r)
 		    "\"active\" or \"archived\"");
 		return;
 	}
-	if ((im = if_match(r, want, sizeof(want))) == -1 ||
+	if ((im = api_if_match(r, want, sizeof(want))) == -1 ||
 	    change_message(r, &msg) == -1)
 		return;
 	p[0] = project;
@@ -1432,6 +1422,9 @@ api_project_import(struct req *r)
 		    "imported, try again");
 		goto out;
 	}
+	if (!api_val_null(res, 7) && doc_size_ok(r, api_val(res, 6),
+	    strtoll(api_val(res, 7), NULL, 10)) == -1)
+		goto out;
 	det = json_object_new_object();
 	json_object_object_add(det, "created",
 	    json_object_new_int64(api_val_long(res, 0)));

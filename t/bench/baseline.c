@@ -5,13 +5,14 @@
  * usage: baseline SOCKET_PATH WORKERS [CONNINFO]
  *
  * Without CONNINFO every request gets {"alive":true}.  With it, each
- * worker connects after fork and prepares dashcgi's GET statement (the
- * SQL text of DS_GET in src/api/dashboards.c, copied verbatim; run.pl
- * refuses to run when the two differ), and a request for
+ * worker connects after fork and prepares the least statement that
+ * serves a stored document: the caller's role and the dashboard's
+ * stored text (dashboard.doc, the bytes dashcgi serves, rendered when
+ * written: migrations/0020), one index lookup each, nothing rendered
+ * (run.pl refuses a statement that renders).  A request for
  * .../projects/{p}/dashboards/{name} runs it for p, name and
- * REMOTE_USER: 200 with the document, 404 when the project, the
- * caller's role or the dashboard is missing.  Other paths still get
- * {"alive":true}.
+ * REMOTE_USER: 200 with the document, 404 when the caller's role or
+ * the dashboard is missing.  Other paths still get {"alive":true}.
  *
  * No routing table, logging, metrics, validation or configuration:
  * whatever dashcgi costs beyond this is the price of its features.
@@ -29,28 +30,13 @@
 #include <fcgiapp.h>
 #include <libpq-fe.h>
 
-/* DS_GET of src/api/dashboards.c, character for character. */
+/* Stored bytes: the role, the version and the text, nothing rendered. */
 static const char get_sql[] =
-	    "SELECT EXISTS (SELECT 1 FROM project WHERE name = $1::text),"
-	    " (SELECT role FROM project_member"
+	    "SELECT (SELECT role FROM project_member"
 	    " WHERE project = $1::text AND user_name = $3::text),"
-	    " x.cur, x.ver, x.doc"
-	    " FROM (VALUES (1)) AS one (o) LEFT JOIN LATERAL ("
-	    " SELECT d.version AS cur, s.ver, s.doc FROM dashboard d"
-	    " LEFT JOIN LATERAL ("
-	    " SELECT d.version AS ver, CASE WHEN $6::boolean"
-	    " OR d.version = ANY ($5::int[]) THEN NULL"
-	    " ELSE dashboard_doc(d)::text END AS doc"
-	    " WHERE $4::int IS NULL OR $4::int = d.version"
-	    " UNION ALL"
-	    " SELECT v.version, CASE WHEN $6::boolean"
-	    " OR v.version = ANY ($5::int[]) THEN NULL"
-	    " ELSE dashboard_version_doc(d, v)::text END"
-	    " FROM dashboard_version v WHERE v.dashboard_id = d.id"
-	    " AND v.version = $4::int AND v.version <> d.version"
-	    " ) s ON true"
+	    " d.version, d.doc FROM dashboard d"
 	    " WHERE d.project = $1::text AND d.name = $2::text"
-	    " AND d.deleted_at IS NULL) x ON true";
+	    " AND d.deleted_at IS NULL";
 
 static const char alive[] = "{\"alive\":true}";
 static char	 alive_head[128];	/* built once: the bare baseline */
@@ -143,27 +129,23 @@ get_dashboard(FCGX_Request *req, PGconn *db, char *project, char *name)
 	    "\"not_found\",\"message\":\"not found\"}";
 	static const char	 unav[] = "{\"status\":503,\"error\":"
 	    "\"database_unavailable\",\"message\":\"database error\"}";
-	const char		*p[6];
+	const char		*p[3];
 	PGresult		*res;
 
 	p[0] = project;
 	p[1] = name;
 	p[2] = FCGX_GetParam("REMOTE_USER", req->envp);
-	p[3] = NULL;		/* the current version */
-	p[4] = NULL;		/* no If-None-Match */
-	p[5] = "f";
-	res = PQexecPrepared(db, "dash_get", 6, p, NULL, NULL, 0);
+	res = PQexecPrepared(db, "dash_get", 3, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		answer(req, "503 Service Unavailable", NULL, unav,
 		    sizeof(unav) - 1);
 		if (PQstatus(db) != CONNECTION_OK)
 			PQreset(db);
-	} else if (PQgetvalue(res, 0, 0)[0] != 't' || PQgetisnull(res, 0, 1) ||
-	    PQgetisnull(res, 0, 4))
+	} else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
 		answer(req, "404 Not Found", NULL, nf, sizeof(nf) - 1);
 	else
-		answer(req, "200 OK", PQgetvalue(res, 0, 3),
-		    PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4));
+		answer(req, "200 OK", PQgetvalue(res, 0, 1),
+		    PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
 	PQclear(res);
 }
 
@@ -181,7 +163,7 @@ serve(int sock, const char *conninfo)
 			fprintf(stderr, "baseline: %s", PQerrorMessage(db));
 			exit(1);
 		}
-		res = PQprepare(db, "dash_get", get_sql, 6, NULL);
+		res = PQprepare(db, "dash_get", get_sql, 3, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			fprintf(stderr, "baseline: prepare: %s",
 			    PQresultErrorMessage(res));

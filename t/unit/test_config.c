@@ -262,6 +262,8 @@ check_defaults(const struct config *c, const char *what)
 	    "%s: dashboards.history_limit", what);
 	is_int(c->dashboards.trash_retention, 30LL * 86400 * 1000,
 	    "%s: dashboards.trash_retention", what);
+	is_int(c->dashboards.max_document_bytes, 8LL * 1024 * 1024,
+	    "%s: dashboards.max_document_bytes", what);
 	is_int(c->shares.default_ttl, 24LL * 3600 * 1000,
 	    "%s: shares.default_ttl", what);
 	is_int(c->shares.max_ttl, 30LL * 86400 * 1000, "%s: shares.max_ttl",
