@@ -317,39 +317,50 @@ subtest "lists are complete without ?limit=: $N dashboards" => sub {
 # Once the 200 is out, a failure can only cut the answer short: the
 # array stays unclosed, so no client takes it for a complete list.
 subtest 'a failure in mid-stream: the list is cut short, never passed off as whole' => sub {
-	my $fn = $t->psql(q{SELECT pg_get_functiondef('dashboard_metadata(dashboard)'::regprocedure)});
+	# Dashboards are rendered when written (0020), so their lists run no
+	# function per row to break; the projects list renders each row with
+	# project_doc(), which is made to fail at the 900th of 1000 projects.
+	$t->psql(q{INSERT INTO project (name, created_by, updated_by)
+	    SELECT format('m%s', to_char(g, 'FM0000')), 't', 't' FROM generate_series(1, 1000) g});
+	my $before = $t->psql(q{SELECT count(*) FROM project WHERE name < 'm0900'});
+	my $fn = $t->psql(q{SELECT pg_get_functiondef('project_doc(project)'::regprocedure)});
+	(my $orig = $fn) =~ s/\.project_doc\(/.project_doc_orig(/ or return fail('renamed');
+	$t->psql($orig);
 	$t->psql(<<'SQL');
-CREATE OR REPLACE FUNCTION dashboard_metadata(d dashboard) RETURNS jsonb
+CREATE OR REPLACE FUNCTION project_doc(p project) RETURNS jsonb
 	LANGUAGE plpgsql STABLE AS $$
 BEGIN
-	IF d.project = 'big' AND d.name = 'd0900' THEN
-		RAISE EXCEPTION 'test: the 900th row fails';
+	IF p.name = 'm0900' THEN
+		RAISE EXCEPTION 'test: the 900th project fails';
 	END IF;
-	RETURN jsonb_build_object('name', d.name, 'project', d.project,
-	    'version', d.version, 'createdAt', rfc3339(d.created_at),
-	    'updatedAt', rfc3339(d.updated_at), 'tags', to_jsonb(d.tags));
+	RETURN project_doc_orig(p);
 END $$;
 SQL
 	my $mark = length $t->log;
-	my $r = req(GET => "$P/big/dashboards?metadata_only=true", timeout => 60);
+	my $r = req(GET => '/api/v1/projects', user => 'admin', timeout => 60);
 	is($r->{status}, 200, 'the 200 went out with the first row');
 	my $body = $r->{content} // '';
 	like($body, qr/^\[\{/, 'the rows before the failure');
 	unlike($body, qr/\]\s*$/, 'no closing bracket');
 	ok(!defined eval { JSON::PP->new->decode($body) }, 'not valid JSON');
-	ok(scalar $t->log_lines(qr/level=error.*failed after 899 rows, the answer is cut short/,
-	    $mark), 'logged: which statement, after how many rows');
-	is(req(GET => "$P/big/dashboards?metadata_only=true&name=d09")->{status}, 500,
+	ok(scalar $t->log_lines(qr/level=error.*failed after $before rows, the answer is cut short/,
+	    $mark), "logged: which statement, after how many rows ($before)");
+	$t->psql(q{CREATE OR REPLACE FUNCTION project_doc(p project) RETURNS jsonb
+	    LANGUAGE plpgsql STABLE AS $$ BEGIN RAISE EXCEPTION 'test: the 900th project fails'; END $$});
+	is(req(GET => '/api/v1/projects', user => 'admin')->{status}, 500,
 	    'failing before the first row: a plain error answer');
 	is(req(GET => "$P/big/dashboards?limit=5&metadata_only=true")->{status}, 200,
 	    'the worker serves on');
 	$t->psql($fn);
+	$t->psql(q{DROP FUNCTION project_doc_orig(project); DELETE FROM project WHERE name LIKE 'm%'});
 	is(scalar @{ $t->json(req(GET => "$P/big/dashboards?metadata_only=true")) // [] },
-	    $N, 'the function restored: complete again');
+	    $N, 'the dashboards: complete');
+	ok(scalar @{ $t->json(req(GET => '/api/v1/projects', user => 'admin')) // [] } > 0,
+	    'the function restored: the projects list is whole again');
 };
 
 is($t->stop_dashcgi, 0, 'SIGTERM: master exits 0');
-unlike(join("\n", grep { !/the answer is cut short|test: the 900th row fails/ }
+unlike(join("\n", grep { !/the answer is cut short|test: the 900th project fails/ }
     split /\n/, $t->log), qr/level=error|runtime error|Sanitizer/,
     'no other errors, no sanitizer reports in the log');
 
