@@ -91,7 +91,7 @@ make_path($shots);
 my $port = $t->nginx_port;
 my $cmd = "cd '$src/web' && BASE=http://127.0.0.1:$port SHOTS='$shots' " .
     "CHROMIUM='$chromium' PROJECT=demo TEMPLATE=model-serving SLO='$slos[0]' " .
-    "timeout 900 '$node' test/e2e.mjs 2>&1";
+    "timeout 1500 '$node' test/e2e.mjs 2>&1";
 open(my $fh, '-|', $cmd) or die "e2e: $!";
 my $n = 0;
 while (my $line = <$fh>) {

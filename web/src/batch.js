@@ -10,6 +10,7 @@
 // datasource, range and step that start within a few milliseconds of
 // each other are sent as one `name{label=~"v1|v2|…"}` and each caller
 // gets the series of its own value, the answer it would have had.
+// Share links' pages too (their data path is rate-limited per client).
 // Anything else passes through untouched; a combined query that fails
 // is retried one by one, so every panel still gets its own answer or
 // its own error.
@@ -72,6 +73,15 @@ async function flush(key, orig) {
 	}
 }
 
+// localStorage dashcgi.batch = off: every panel on its own (to compare).
+function off() {
+	try {
+		return window.localStorage.getItem('dashcgi.batch') === 'off';
+	} catch {
+		return false;
+	}
+}
+
 export function installQueryBatching() {
 	if (window.__dashcgiBatching)
 		return;
@@ -79,7 +89,7 @@ export function installQueryBatching() {
 	const orig = window.fetch.bind(window);
 	window.fetch = (input, init) => {
 		const url = typeof input === 'string' ? input : null;
-		if (!url || !init || init.method !== 'POST' || !/^(\/api\/v1\/shared\/[^/]+)?\/proxy\/.*\/api\/v1\/query_range$/.test(url))
+		if (!url || !init || init.method !== 'POST' || off() || !/^(\/api\/v1\/shared\/[^/]+)?\/proxy\/.*\/api\/v1\/query_range$/.test(url))
 			return orig(input, init);
 		let params;
 		try {
