@@ -31,7 +31,8 @@ plan skip_all => 'puppeteer-core is not installed (run `make web`)'
 my $node = (grep { -x } map { "$_/node" } split /:/, $ENV{PATH})[0]
     or plan skip_all => 'node is not installed';
 
-my $t = DashTest->new(workers => 4, www => $www,
+# The walk takes minutes, far more on a machine shared with builds.
+my $t = DashTest->new(workers => 4, www => $www, watchdog => 2400,
     config => { auth => { admins => ['admin'] },
     monitors => { allow_private => 'false' } });
 
