@@ -9,6 +9,7 @@
 #      packaging/debian; needs the Build-Depends installed.
 # rpm: rpmbuild -ba --nodeps on packaging/rpm/dashcgi.spec (the build
 #      dependencies are Fedora names, unknown to this Debian machine).
+# Both build the web UI too (npm ci: network or a filled npm cache).
 # The packages, and a build log per kind, end up in OUTDIR.
 set -eu
 
@@ -41,6 +42,10 @@ run() {
 }
 
 : >"$log"
+# The web UI's build runs npm ci: from the builder's own npm cache
+# (debhelper points HOME elsewhere), downloading only what it lacks.
+npm_config_cache=${npm_config_cache:-${HOME:-/root}/.npm}
+export npm_config_cache
 case $kind in
 deb)
 	for t in dpkg-buildpackage dh; do

@@ -13,8 +13,9 @@
 # file of ours.
 #
 # Run by `make package-check` (DASHCGI_PACKAGES = the packages' dir).
-# It installs and purges the package dashcgi: it refuses to run where
-# dashcgi is already installed.
+# It installs and purges the packages dashcgi and dashcgi-web (the web
+# UI, architecture-independent, served by the snippet at /): it refuses
+# to run where dashcgi is already installed.
 use strict;
 use warnings;
 use Test::More;
@@ -36,6 +37,8 @@ my $dir = $ENV{DASHCGI_PACKAGES}
 my ($deb) = grep { !/-dbgsym_/ } glob("$dir/dashcgi_*.deb");
 my ($changes) = glob("$dir/dashcgi_*.changes");
 die "no dashcgi_*.deb in $dir: run make deb first\n" unless $deb;
+my ($webdeb) = glob("$dir/dashcgi-web_*_all.deb");
+die "no dashcgi-web_*_all.deb in $dir: run make deb first\n" unless $webdeb;
 for my $tool (qw(lintian apt-get dpkg-query systemd-analyze setpriv runuser
     hardening-check)) {
 	die "$tool not found (apt-get install lintian devscripts systemd "
@@ -118,9 +121,10 @@ my $before = snapshot();
 {
 	(my $cwd = $deb) =~ s{/[^/]+$}{};
 	(my $file = $deb) =~ s{^.*/}{};
-	my ($rc, $out, $err) = run(['apt-get', 'install', '-y', "./$file"],
-	    cwd => $cwd, env => \%APT_ENV, timeout => 300);
-	is($rc, 0, "apt-get install ./$file") or diag "$out$err";
+	(my $webfile = $webdeb) =~ s{^.*/}{};
+	my ($rc, $out, $err) = run(['apt-get', 'install', '-y', "./$file",
+	    "./$webfile"], cwd => $cwd, env => \%APT_ENV, timeout => 300);
+	is($rc, 0, "apt-get install ./$file ./$webfile") or diag "$out$err";
 	like($out, qr/installed and enabled but not started/,
 	    'postinst tells the admin what to do next');
 }
@@ -151,6 +155,26 @@ subtest 'installed layout (SPEC §6)' => sub {
 	    '/usr/sbin/dashcgi']);
 	is($rc, 0, 'hardening-check: PIE, stack protector, fortify, relro, now')
 	    or diag $out;
+};
+
+subtest 'the web UI package (SPEC §12)' => sub {
+	my ($rc, $out) = run(['dpkg-deb', '-f', $webdeb, 'Architecture',
+	    'Depends']);
+	like($out, qr/^Architecture: all$/m, 'dashcgi-web is architecture-independent');
+	unlike($out, qr/\b(nodejs|npm)\b/, 'nodejs and npm are not run-time dependencies')
+	    or diag $out;
+	($rc, $out) = run(['dpkg-deb', '-f', $deb, 'Depends']);
+	unlike($out, qr/\b(nodejs|npm)\b/, '... of dashcgi either') or diag $out;
+	for my $f (qw(/usr/share/dashcgi/www/index.html
+	    /usr/share/dashcgi/www/plugins/index.json)) {
+		ok(-f $f, $f);
+	}
+	my @js = glob('/usr/share/dashcgi/www/static/js/index.*.js');
+	ok(@js == 1, 'the entry bundle: static/js/index.<hash>.js');
+	($rc, $out) = run(['dpkg-query', '-S', '/usr/share/dashcgi/www/index.html']);
+	like($out, qr/^dashcgi-web: /, 'it belongs to dashcgi-web');
+	($rc, $out) = run(['dpkg-query', '-L', 'dashcgi']);
+	unlike($out, qr{/www(/|$)}m, 'dashcgi itself carries no UI file');
 };
 
 subtest 'user, conffile, units enabled, nothing started' => sub {
@@ -440,6 +464,29 @@ subtest 'smoke test through nginx' => sub {
 	is($got->{metadata}{project}, 'smoke', '... in project smoke');
 };
 
+subtest 'the installed web UI through nginx' => sub {
+	my $r = req(GET => '/', user => 'alice');
+	is($r->{status}, 200, 'GET /: 200');
+	like($r->{headers}{'content-type'} // '', qr{^text/html}, '... text/html');
+	like($r->{content}, qr/<div id="root">/, '... the UI\'s index.html');
+	my $index = $r->{content};
+	$r = req(GET => '/projects/smoke/dashboards/smoke-dash', user => 'alice');
+	is($r->{status}, 200, 'a client-side route: 200');
+	is($r->{content}, $index, '... answers index.html');
+	my ($js) = $index =~ m{<script[^>]+src="(/static/js/index\.[0-9a-f]+\.js)"};
+	ok($js, "index.html loads its bundle (@{[ $js // 'none' ]})");
+	$r = req(GET => $js // '/static/js/none.js');
+	is($r->{status}, 200, 'the bundle is served (no login: a share link\'s page loads it)');
+	like($r->{headers}{'content-type'} // '', qr{^application/javascript},
+	    '... as application/javascript');
+	$r = req(GET => '/api/v1/plugins');
+	is($r->{status}, 200, '/api/v1/plugins: the installed plugin list');
+	ok((grep { $_->{metadata}{name} eq 'TimeSeriesChart' }
+	    @{ body($r) // [] }), '... with TimeSeriesChart');
+	$r = req(GET => '/projects/smoke');
+	is($r->{status}, 401, 'the UI needs a login');
+};
+
 subtest 'reload and stop, as the unit does them' => sub {
 	my $mark = -s $log;
 	# ExecReload=/bin/kill -HUP $MAINPID
@@ -485,11 +532,12 @@ subtest 'remove keeps the configuration, purge removes every file' => sub {
 	    env => \%APT_ENV, timeout => 300);
 	is($rc, 0, 'apt-get remove dashcgi') or diag "$out$err";
 	ok(!-e '/usr/sbin/dashcgi', 'the binary is gone');
+	ok(!-e '/usr/share/dashcgi/www', 'the UI went with it (dashcgi-web depends on it)');
 	ok(-f $conf, 'the configuration stays until purge');
 
-	($rc, $out, $err) = run(['apt-get', 'purge', '-y', 'dashcgi'],
-	    env => \%APT_ENV, timeout => 300);
-	is($rc, 0, 'apt-get purge dashcgi') or diag "$out$err";
+	($rc, $out, $err) = run(['apt-get', 'purge', '-y', 'dashcgi',
+	    'dashcgi-web'], env => \%APT_ENV, timeout => 300);
+	is($rc, 0, 'apt-get purge dashcgi dashcgi-web') or diag "$out$err";
 	ok(!-e '/etc/dashcgi', '/etc/dashcgi is gone');
 	ok(!-e '/run/dashcgi.sock', '/run/dashcgi.sock is gone');
 	ok(defined getpwnam('dashcgi'),

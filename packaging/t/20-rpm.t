@@ -6,7 +6,8 @@
 # presets, start nothing on install, stop on erase, restart on upgrade;
 # the requirements name the libraries, nginx's group and the scriptlets'
 # tools; %check ran the unit tests; the binary is hardened; its units
-# pass systemd-analyze verify and rate at most 1.5.
+# pass systemd-analyze verify and rate at most 1.5; the dashcgi-web
+# subpackage is noarch, holds the built UI and needs no node at run time.
 #
 # Run by `make package-check` (DASHCGI_PACKAGES = the packages' dir).
 # Needs rpm, rpmlint, cpio, systemd-analyze and hardening-check; not root.
@@ -18,7 +19,8 @@ use DashTest;
 my $dir = $ENV{DASHCGI_PACKAGES}
     // die "set DASHCGI_PACKAGES to the directory of the built packages "
     . "(make package-check does)\n";
-my ($rpm) = grep { !/\.src\.rpm$/ && !/-debug/ } glob("$dir/dashcgi-*.rpm");
+my ($rpm) = grep { !/\.src\.rpm$/ && !/-debug/ } glob("$dir/dashcgi-[0-9]*.rpm");
+my ($webrpm) = glob("$dir/dashcgi-web-[0-9]*.noarch.rpm");
 my ($srpm) = glob("$dir/dashcgi-*.src.rpm");
 die "no binary dashcgi-*.rpm in $dir: run make rpm first\n" unless $rpm;
 for my $tool (qw(rpm rpmlint rpm2cpio cpio systemd-analyze hardening-check)) {
@@ -46,7 +48,7 @@ sub q_rpm {
 {
 	my @lint = ('rpmlint');
 	push @lint, '-r', "$dir/dashcgi.rpmlintrc" if -f "$dir/dashcgi.rpmlintrc";
-	my ($rc, $out, $err) = run([@lint, $rpm, $srpm // ()]);
+	my ($rc, $out, $err) = run([@lint, $rpm, $webrpm // (), $srpm // ()]);
 	my ($errors) = $out =~ /(\d+) errors?, \d+ warnings?/;
 	is($errors, 0, 'rpmlint: 0 errors') or diag "$out$err";
 	diag "rpmlint:\n" . join("\n", grep { /: [EW]: | errors?, / }
@@ -237,6 +239,33 @@ subtest 'systemd-analyze: the rpm\'s units' => sub {
 		ok(defined $score && $score <= 1.5, "$s exposure $score <= 1.5")
 		    or diag "$out$err";
 	}
+};
+
+# --- the web UI subpackage (SPEC §12) -------------------------------------
+
+subtest 'dashcgi-web: the built UI, noarch, no node at run time' => sub {
+	ok($webrpm, 'dashcgi-web-*.noarch.rpm was built') or return;
+	my ($rc, $out, $err) = run(['rpm', '-qp', '--qf',
+	    '%{ARCH}\n[%{REQUIRENAME}\n]', $webrpm]);
+	is($rc, 0, 'rpm -qp') or diag $err;
+	my ($arch, @req) = split /\n/, $out;
+	is($arch, 'noarch', 'architecture-independent');
+	ok((grep { /^dashcgi = / } @req) || (grep { $_ eq 'dashcgi' } @req),
+	    'requires dashcgi') or diag "@req";
+	is_deeply([grep { /^(nodejs|npm)\b/ } @req], [],
+	    'nodejs and npm are build requirements only');
+	($rc, $out) = run(['rpm', '-qp', '--requires', $rpm]);
+	unlike($out, qr/^(nodejs|npm)\b/m, '... of dashcgi too');
+	($rc, $out, $err) = run(['rpm', '-qlp', $webrpm]);
+	my @files = split /\n/, $out;
+	ok((grep { $_ eq '/usr/share/dashcgi/www/index.html' } @files),
+	    '/usr/share/dashcgi/www/index.html');
+	ok((grep { $_ eq '/usr/share/dashcgi/www/plugins/index.json' } @files),
+	    '/usr/share/dashcgi/www/plugins/index.json');
+	is_deeply([grep { !m{^/usr/share/dashcgi/www(/|$)} && !m{^/usr/share/doc/} }
+	    @files], [], 'nothing outside /usr/share/dashcgi/www');
+	($rc, $out) = run(['rpm', '-qlp', $rpm]);
+	unlike($out, qr{/www(/|$)}m, 'dashcgi itself carries no UI file');
 };
 
 done_testing;

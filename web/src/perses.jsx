@@ -6,6 +6,10 @@ import React from 'react';
 import { useTheme } from '@mui/material';
 import { ChartsProvider, SnackbarProvider, generateChartsTheme } from '@perses-dev/components';
 import { PluginRegistry, remotePluginLoader } from '@perses-dev/plugin-system';
+import { installQueryBatching } from './batch';
+
+// A dashboard's panels share one range query per metric (batch.js).
+installQueryBatching();
 
 const pluginLoader = remotePluginLoader();
 const kinds = { Panel: 'TimeSeriesChart', TimeSeriesQuery: 'PrometheusTimeSeriesQuery' };

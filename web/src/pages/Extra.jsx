@@ -1,8 +1,8 @@
 // The seed systems' pages (SLOs, uptime, incidents) and the audit log.
 // Their modules land separately: until a route answers, a page says so
 // (an empty state), it never breaks.
-import React, { useState } from 'react';
-import { Link as RouterLink, useParams } from 'react-router-dom';
+import React, { useEffect, useRef, useState } from 'react';
+import { Link as RouterLink, useNavigate, useParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
 	Alert, Box, Button, Card, CardContent, Chip, Link, MenuItem, Table, TableBody, TableCell, TableHead,
@@ -10,6 +10,7 @@ import {
 } from '@mui/material';
 import { api, enc, optional, projPath } from '../api';
 import { ErrorBox, Loading, Page, can, useMe } from '../App';
+import { CheckNow, MonitorDialog } from './Forms';
 
 const NOT_YET = Symbol('not yet');
 const useOptional = (key, path, opts = {}) => useQuery(key, () => optional(path, NOT_YET), opts);
@@ -107,24 +108,70 @@ export function SloPage() {
 	);
 }
 
+const ms = (x) => (x == null ? '—' : `${Number(x).toFixed(0)} ms`);
+const barColour = (u) => (u == null ? '#ccc' : u >= 0.999 ? '#2e7d32' : u >= 0.99 ? '#ed6c02' : '#d32f2f');
+
+// 90 daily bars, oldest first; a day without checks is grey.
 function DailyBar({ daily }) {
 	return (
-		<Box sx={{ display: 'flex', gap: '1px', height: 18 }}>
+		<Box sx={{ display: 'flex', gap: '1px', height: 18 }} data-testid="daily-bar">
 			{(daily || []).map((d) => (
-				<Box key={d.date} title={`${d.date}: ${pct(d.uptime)}`} sx={{ width: 3, background: d.uptime == null ? '#ccc' : d.uptime >= 0.999 ? '#2e7d32' : d.uptime >= 0.99 ? '#ed6c02' : '#d32f2f' }} />
+				<Box key={d.date} title={`${d.date}: ${d.uptime == null ? 'no checks' : pct(d.uptime)}`}
+				    sx={{ width: 3, background: barColour(d.uptime) }} />
 			))}
 		</Box>
 	);
 }
 
+// Has the element been on screen?  (Once true, stays true.)
+function useSeen() {
+	const ref = useRef(null);
+	const [seen, setSeen] = useState(false);
+	useEffect(() => {
+		if (seen || !ref.current)
+			return undefined;
+		const io = new IntersectionObserver((es) => {
+			if (es.some((e) => e.isIntersecting))
+				setSeen(true);
+		});
+		io.observe(ref.current);
+		return () => io.disconnect();
+	}, [seen]);
+	return [ref, seen];
+}
+
+// A status row's bars: from the status answer when it carries the
+// monitor's daily series, else from the monitor's own …/uptime, asked
+// only once the row is on screen (a page of 1,000 monitors asks for
+// the rows in view, not 1,000 at once).
+function StatusBars({ project, m }) {
+	const [ref, seen] = useSeen();
+	const up = useQuery(['uptime', project, m.name],
+	    () => api(`${projPath(project)}/monitors/${enc(m.name)}/uptime`),
+	    { enabled: !m.daily && seen, staleTime: 60000 });
+	return <Box ref={ref} sx={{ minHeight: 18 }}><DailyBar daily={m.daily || up.data?.daily} /></Box>;
+}
+
 export function UptimePage() {
 	const { project } = useParams();
+	const me = useMe();
+	const nav = useNavigate();
+	const [creating, setCreating] = useState(false);
 	const status = useOptional(['status', project], `${projPath(project)}/status`);
 	if (status.isLoading)
 		return <Loading />;
 	const list = Array.isArray(status.data) ? status.data : status.data?.monitors || [];
+	const actions = (
+		<>
+			{can(me, project, 'editor') && status.data !== NOT_YET
+				&& <Button variant="contained" onClick={() => setCreating(true)} data-testid="new-monitor">New monitor</Button>}
+			<Back project={project} />
+		</>
+	);
 	return (
-		<Page title="Status" actions={<Back project={project} />}>
+		<Page title="Status" actions={actions}>
+			{creating && <MonitorDialog project={project} onClose={() => setCreating(false)}
+			    onSaved={(d) => nav(`/projects/${project}/monitors/${d.metadata.name}`)} />}
 			<ErrorBox error={status.error} />
 			{status.data === NOT_YET ? <NotYet what="Uptime monitors" /> : (
 				<Table size="small" data-testid="status-page">
@@ -138,8 +185,8 @@ export function UptimePage() {
 								<TableCell>{pct(m.uptime?.['24h'] ?? m['24h'])}</TableCell>
 								<TableCell>{pct(m.uptime?.['30d'] ?? m['30d'])}</TableCell>
 								<TableCell>{pct(m.uptime?.['90d'] ?? m['90d'])}</TableCell>
-								<TableCell>{m.p95 == null ? '—' : `${Number(m.p95).toFixed(3)} s`}</TableCell>
-								<TableCell><DailyBar daily={m.daily} /></TableCell>
+								<TableCell>{ms(m.p95)}</TableCell>
+								<TableCell><StatusBars project={project} m={m} /></TableCell>
 							</TableRow>
 						))}
 					</TableBody>
@@ -151,6 +198,9 @@ export function UptimePage() {
 
 export function MonitorPage() {
 	const { project, name } = useParams();
+	const me = useMe();
+	const qc = useQueryClient();
+	const [editing, setEditing] = useState(false);
 	const base = `${projPath(project)}/monitors/${enc(name)}`;
 	const mon = useOptional(['monitor', project, name], base);
 	const up = useOptional(['uptime', project, name], `${base}/uptime`);
@@ -160,20 +210,33 @@ export function MonitorPage() {
 	if (mon.data === NOT_YET)
 		return <Page title={name} actions={<Back project={project} />}><NotYet what="Uptime monitors" /></Page>;
 	const u = up.data && up.data !== NOT_YET ? up.data : {};
+	const editor = can(me, project, 'editor') && mon.data;
+	const refresh = () => ['monitor', 'uptime', 'results'].forEach((k) => qc.invalidateQueries([k, project, name]));
+	const actions = (
+		<>
+			{editor && <Button variant="outlined" onClick={() => setEditing(true)} data-testid="edit-monitor">Edit</Button>}
+			<Button component={RouterLink} to={`/projects/${project}/uptime`}>Status page</Button>
+			<Back project={project} />
+		</>
+	);
 	return (
-		<Page title={name} actions={<Back project={project} />}>
+		<Page title={name} actions={actions}>
 			<ErrorBox error={mon.error || up.error || res.error} />
-			<Box sx={{ display: 'flex', gap: 4, mb: 2 }}>
+			{editing && <MonitorDialog project={project} doc={mon.data} onClose={() => setEditing(false)}
+			    onSaved={(d) => { setEditing(false); qc.setQueryData(['monitor', project, name], d); refresh(); }} />}
+			<Box sx={{ display: 'flex', gap: 4, mb: 2, alignItems: 'center' }}>
 				<div>State <StatusChip s={mon.data?.status?.state} /></div>
 				{['24h', '7d', '30d', '90d'].map((w) => <div key={w}>{w} <b>{pct(u[w]?.uptime)}</b></div>)}
-				<div>p95 <b>{u['24h']?.latency?.p95 ?? '—'}</b></div>
+				<div>p95 <b>{ms(u['24h']?.latency?.p95)}</b></div>
+				<Typography variant="body2" color="text.secondary" data-testid="monitor-url">{mon.data?.spec?.method} {mon.data?.spec?.url}</Typography>
 			</Box>
+			{editor && <Box sx={{ mb: 2 }}><CheckNow project={project} name={name} onDone={refresh} /></Box>}
 			<DailyBar daily={u.daily} />
 			<Table size="small" sx={{ mt: 2 }}>
-				<TableHead><TableRow><TableCell>At</TableCell><TableCell>Up</TableCell><TableCell>Status</TableCell><TableCell>Latency</TableCell><TableCell>Error</TableCell></TableRow></TableHead>
+				<TableHead><TableRow><TableCell>At</TableCell><TableCell>Result</TableCell><TableCell>Status</TableCell><TableCell>Latency</TableCell><TableCell>Error</TableCell></TableRow></TableHead>
 				<TableBody>
 					{(Array.isArray(res.data) ? res.data : []).map((r, i) => (
-						<TableRow key={i}><TableCell>{r.at || r.checkedAt}</TableCell><TableCell>{String(r.up)}</TableCell><TableCell>{r.statusCode}</TableCell><TableCell>{r.latencyMs ?? r.latency}</TableCell><TableCell>{r.error}</TableCell></TableRow>
+						<TableRow key={i}><TableCell>{r.at}</TableCell><TableCell>{r.ok ? 'up' : 'down'}</TableCell><TableCell>{r.statusCode}</TableCell><TableCell>{ms(r.latencyMs)}</TableCell><TableCell>{r.error}</TableCell></TableRow>
 					))}
 				</TableBody>
 			</Table>

@@ -1,7 +1,7 @@
 // A project: its dashboards (search `q`, tag, state; favorites; create
 // blank or from a template), its trash, its members and roles.
 import React, { useState } from 'react';
-import { Link as RouterLink, useNavigate, useParams } from 'react-router-dom';
+import { Link as RouterLink, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
 	Box, Button, Chip, Dialog, DialogActions, DialogContent, DialogTitle, IconButton, Link, MenuItem,
@@ -9,6 +9,7 @@ import {
 } from '@mui/material';
 import { api, dashPath, enc, projPath } from '../api';
 import { ErrorBox, Loading, Page, can, useMe } from '../App';
+import { AlertRules, Channels } from './Forms';
 
 function useFavorites() {
 	const qc = useQueryClient();
@@ -211,7 +212,8 @@ function Members({ project }) {
 
 export function ProjectPage({ tab: initial }) {
 	const { project } = useParams();
-	const [tab, setTab] = useState(initial || 'dashboards');
+	const [params] = useSearchParams();
+	const [tab, setTab] = useState(params.get('tab') || initial || 'dashboards');
 	// The project and its list load side by side, not one after the other.
 	const proj = useQuery(['project', project], () => api(projPath(project)));
 	if (proj.error)
@@ -231,10 +233,14 @@ export function ProjectPage({ tab: initial }) {
 				<Tab value="dashboards" label="Dashboards" />
 				<Tab value="trash" label="Trash" data-testid="tab-trash" />
 				<Tab value="members" label="Members" data-testid="tab-members" />
+				<Tab value="rules" label="Alert rules" data-testid="tab-rules" />
+				<Tab value="channels" label="Channels" data-testid="tab-channels" />
 			</Tabs>
 			{tab === 'dashboards' && <Dashboards project={project} />}
 			{tab === 'trash' && <Trash project={project} />}
 			{tab === 'members' && <Members project={project} />}
+			{tab === 'rules' && <AlertRules project={project} />}
+			{tab === 'channels' && <Channels project={project} />}
 		</Page>
 	);
 }
