@@ -1238,7 +1238,7 @@ best_of(struct json_object *doc, int n)
 static void
 test_scale(void)
 {
-	struct json_object	*doc;
+	struct json_object	*doc, *small_doc;
 	double			 t[51], t0, small, large;
 	size_t			 len, i;
 	int			 good = 1;
@@ -1290,23 +1290,29 @@ test_scale(void)
 	 * with other builds (476 ms against 250), so the check is the ratio
 	 * of best-of-5 times measured in the same run.
 	 */
-	doc = big_dashboard(5000, 8);
-	small = best_of(doc, 5);
-	json_object_put(doc);
+	/*
+	 * Four times the panels: a linear check takes four times as long, a
+	 * quadratic one sixteen times.  The bound, 8, sits between them with
+	 * room for a busy host (a bound of 4 on twice the panels failed at
+	 * x4.4 with load 30).  The two sizes are timed in turn, best of 7
+	 * each, so load from outside falls on both alike.
+	 */
+	small_doc = big_dashboard(2500, 8);
 	doc = big_dashboard(10000, 8);
 	is_str(validate_dashboard(doc, err, sizeof(err)) == 0 ? NULL : err,
 	    NULL, "10000 panels (the limit) are accepted");
-	large = best_of(doc, 5);
-	printf("# 5000 panels: %.3f ms, 10000 panels: %.3f ms (x%.2f)\n",
+	small = large = 1e9;
+	for (i = 0; i < 7; i++) {
+		if ((t0 = best_of(small_doc, 1)) < small)
+			small = t0;
+		if ((t0 = best_of(doc, 1)) < large)
+			large = t0;
+	}
+	json_object_put(small_doc);
+	printf("# 2500 panels: %.3f ms, 10000 panels: %.3f ms (x%.2f)\n",
 	    small, large, large / small);
-	/*
-	 * Twice the panels: a linear check takes twice as long (measured
-	 * x2.0-2.1 in sanitizer and -O2 builds on an idle host), a
-	 * quadratic one four times.  A busy host pushed one run to x3.04,
-	 * past the bound of 3 used before.  Best of 5 each.
-	 */
-	ok(large < 4 * small, "10000 panels take %.1f ms, less than 4x the "
-	    "%.1f ms of 5000", large, small);
+	ok(large < 8 * small, "10000 panels take %.1f ms, less than 8x the "
+	    "%.1f ms of 2500 (linear: 4x, quadratic: 16x)", large, small);
 	json_pointer_set(&doc, "/spec/panels/one-more",
 	    parse("{\"kind\":\"Panel\"}"));
 	is_str(validate_dashboard(doc, err, sizeof(err)) == 0 ? NULL : err,
