@@ -150,6 +150,15 @@ SELECT pg_temp.dtemplate('slo-overview', 'SLO overview',
 -- ---------------------------------------------------------------------
 -- uptime: the public status page as a dashboard.
 
+-- The uptime over a window, mean of the monitors shown.
+CREATE FUNCTION pg_temp.duptime(win text, span text)
+	RETURNS jsonb LANGUAGE sql IMMUTABLE
+	RETURN pg_temp.dpanel('Uptime ' || win,
+	    'Successful checks over the last ' || span || ', mean of the monitors shown.',
+	    'StatChart', pg_temp.dstat('percent-decimal', '#c62828',
+		'[{"value": 0.99, "color": "#f9a825"}, {"value": 0.999, "color": "#2e7d32"}]'),
+	    pg_temp.dq(format('avg(monitor_uptime_ratio{monitor=~"$monitor",window="%s"})', win)));
+
 SELECT pg_temp.dtemplate('uptime', 'Uptime',
     'State of each uptime monitor, uptime over 24 hours, 30 and 90 days, and p95 check latency, from dashcgi''s own datasource.',
     '6h',
@@ -160,21 +169,9 @@ SELECT pg_temp.dtemplate('uptime', 'Uptime',
 	    'Monitors whose last check succeeded.',
 	    'StatChart', pg_temp.dstat('decimal', '#2e7d32', '[]'),
 	    pg_temp.dq('sum(monitor_up{monitor=~"$monitor"})')),
-	'uptime_24h', pg_temp.dpanel('Uptime 24h',
-	    'Successful checks over the last 24 hours, mean of the monitors shown.',
-	    'StatChart', pg_temp.dstat('percent-decimal', '#c62828',
-		'[{"value": 0.99, "color": "#f9a825"}, {"value": 0.999, "color": "#2e7d32"}]'),
-	    pg_temp.dq('avg(monitor_uptime_ratio{monitor=~"$monitor",window="24h"})')),
-	'uptime_30d', pg_temp.dpanel('Uptime 30d',
-	    'Successful checks over the last 30 days, mean of the monitors shown.',
-	    'StatChart', pg_temp.dstat('percent-decimal', '#c62828',
-		'[{"value": 0.99, "color": "#f9a825"}, {"value": 0.999, "color": "#2e7d32"}]'),
-	    pg_temp.dq('avg(monitor_uptime_ratio{monitor=~"$monitor",window="30d"})')),
-	'uptime_90d', pg_temp.dpanel('Uptime 90d',
-	    'Successful checks over the last 90 days, mean of the monitors shown.',
-	    'StatChart', pg_temp.dstat('percent-decimal', '#c62828',
-		'[{"value": 0.99, "color": "#f9a825"}, {"value": 0.999, "color": "#2e7d32"}]'),
-	    pg_temp.dq('avg(monitor_uptime_ratio{monitor=~"$monitor",window="90d"})')),
+	'uptime_24h', pg_temp.duptime('24h', '24 hours'),
+	'uptime_30d', pg_temp.duptime('30d', '30 days'),
+	'uptime_90d', pg_temp.duptime('90d', '90 days'),
 	'state', pg_temp.dpanel('State',
 	    'Each check: 1 up, 0 down.',
 	    'StatusHistoryChart', '{"legend": {"position": "bottom"}}',
@@ -238,6 +235,7 @@ SELECT pg_temp.dtemplate('incidents', 'Incidents',
 	pg_temp.ditem('table', 0, 12, 12, 8),
 	pg_temp.ditem('events', 12, 12, 12, 8)));
 
+DROP FUNCTION pg_temp.duptime(text, text);
 DROP FUNCTION pg_temp.dtemplate(text, text, text, text, jsonb, jsonb, jsonb[]);
 DROP FUNCTION pg_temp.dgrid(text, jsonb[]);
 DROP FUNCTION pg_temp.ditem(text, int, int, int, int);

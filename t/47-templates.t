@@ -716,40 +716,38 @@ subtest 'maintenance keeps usage_count equal to the template_usage rows' => sub 
 	is(sql_value($agree), 0, 'every count agrees');
 };
 
-subtest 'migration 0003 reverts and re-applies cleanly' => sub {
+# Migration $m down, $between, up again, in one transaction rolled back
+# (the running server never sees it): the answers, one a line, of a
+# snapshot of the system templates, $between, and the snapshot again.
+sub down_between_up {
+	my ($m, $between) = @_;
 	my $dir = $t->srcdir . '/migrations';
 	local $/;
-	open(my $up, '<', "$dir/0003_system_templates.up.sql") or die $!;
-	open(my $down, '<', "$dir/0003_system_templates.down.sql") or die $!;
+	open(my $up, '<', "$dir/$m.up.sql") or die $!;
+	open(my $down, '<', "$dir/$m.down.sql") or die $!;
 	my ($u, $d) = (<$up>, <$down>);
 	my $snap = "SELECT string_agg(id || ':' || md5(dashboard::text), ',' "
 	    . "ORDER BY id) FROM dashboard_template WHERE is_system;\n";
-	# One transaction, rolled back: the running server never sees it.
-	my $out = $t->psql("BEGIN;\n$snap$d\n"
-	    . "SELECT count(*) FROM dashboard_template WHERE is_system;\n"
+	my $out = $t->psql("BEGIN;\n$snap$d\n$between$u\n$snap ROLLBACK;\n");
+	return grep { length } split /\n/, $out;
+}
+
+subtest 'migration 0003 reverts and re-applies cleanly' => sub {
+	my @l = down_between_up('0003_system_templates',
+	    "SELECT count(*) FROM dashboard_template WHERE is_system;\n"
 	    . "SELECT count(*) FROM pg_proc WHERE proname IN "
-	    . "('template_summary', 'template_doc');\n"
-	    . "$u\n$snap ROLLBACK;\n");
-	my @l = split /\n/, $out;
-	is(scalar @l, 4, 'four answers') or diag $out;
+	    . "('template_summary', 'template_doc');\n");
+	is(scalar @l, 4, 'four answers') or diag explain \@l;
 	is($l[1], scalar @OWN, 'down: only the templates of 0017 are left');
 	is($l[2], 0, 'down: the document functions are gone');
 	is($l[3], $l[0], 'up again: the same seven templates');
 };
 
 subtest 'migration 0017 reverts and re-applies cleanly' => sub {
-	my $dir = $t->srcdir . '/migrations';
-	local $/;
-	open(my $up, '<', "$dir/0017_datasource_templates.up.sql") or die $!;
-	open(my $down, '<', "$dir/0017_datasource_templates.down.sql") or die $!;
-	my ($u, $d) = (<$up>, <$down>);
-	my $snap = "SELECT string_agg(id || ':' || md5(dashboard::text), ',' "
-	    . "ORDER BY id) FROM dashboard_template WHERE is_system;\n";
-	my $out = $t->psql("BEGIN;\n$snap$d\n"
-	    . "SELECT string_agg(id, ',' ORDER BY id) FROM dashboard_template"
-	    . " WHERE is_system;\n$u\n$snap ROLLBACK;\n");
-	my @l = grep { length } split /\n/, $out;
-	is(scalar @l, 3, 'three answers') or diag $out;
+	my @l = down_between_up('0017_datasource_templates',
+	    "SELECT string_agg(id, ',' ORDER BY id) FROM dashboard_template"
+	    . " WHERE is_system;\n");
+	is(scalar @l, 3, 'three answers') or diag explain \@l;
 	is($l[1], join(',', @EXPORTERS), 'down: the four of 0003 are left');
 	is($l[2], $l[0], 'up again: the same seven templates');
 };
