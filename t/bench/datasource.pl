@@ -44,7 +44,9 @@ my ($rc, $out, $err) = $t->run_dashcgi({ timeout => 600 }, 'demo-data',
 die "demo-data failed ($rc): $err\n" unless $rc == 0;
 $t->psql("INSERT INTO project_member (project, user_name, role, created_by,"
     . " updated_by) VALUES ('demo', 'bob', 'viewer', 't', 't')");
-my $end = int(time / 300) * 300;
+# On the hour: Prometheus sees an hourly budget sample only within its
+# 5-minute lookback, so the 1h steps must fall on the samples.
+my $end = int(time / 3600) * 3600;
 my $start = $end - 28 * 86400;
 my $slo = $t->psql("SELECT name FROM slo WHERE project = 'demo' ORDER BY name LIMIT 1");
 my $nslo = $t->psql("SELECT count(*) FROM slo WHERE project = 'demo'");
