@@ -14,6 +14,8 @@ const struct error_code error_codes[] = {
 	    "starts with the field's path" },
 	{ "unauthorized", 401, "no identity from the web server" },
 	{ "forbidden", 403, "the caller's role is too weak (audited)" },
+	{ "endpoint_not_allowed", 403, "a proxied datasource's "
+	    "allowedEndpoints do not name this method and path (audited)" },
 	{ "not_found", 404, "no such resource, or a project the caller has "
 	    "no role in" },
 	{ "method_not_allowed", 405, "the path exists with other methods "

@@ -11,7 +11,8 @@
 extern const struct module core_module, validate_module, projects_module,
 	preferences_module, dashboards_module, templates_module,
 	shares_module, auditlog_module, slo_module, monitors_module,
-	datasource_module, alerts_module, perses_module, hub_module;
+	datasource_module, alerts_module, perses_module, hub_module,
+	dsproxy_module;
 
 const struct module *const modules[] = {
 	&core_module,
@@ -28,5 +29,7 @@ const struct module *const modules[] = {
 	&alerts_module,
 	&perses_module,
 	&hub_module,
+	/* last: its {*rest} rows must not take the fixed ones above */
+	&dsproxy_module,
 };
 const size_t nmodules = sizeof(modules) / sizeof(modules[0]);

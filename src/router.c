@@ -94,6 +94,13 @@ router_match_pattern(const char *pat, char *path, const char **params, size_t *n
 			return 0;
 		p++, s++;
 		seglen = strcspn(s, "/");
+		/* A last {*name}: the rest of the path, one segment or more. */
+		if (p[0] == '{' && p[1] == '*') {
+			if (seglen == 0 || *n == max)
+				return 0;
+			params[(*n)++] = s;
+			return 1;
+		}
 		if (*p == '{') {
 			if (seglen == 0 || *n == max)
 				return 0;
@@ -141,9 +148,12 @@ router_match(const char *method, char *buf, const char **params,
 		snprintf(allow + len, allowlen - len, ", HEAD");
 	return ROUTER_BAD_METHOD;
 hit:
-	/* Truncate segments in place only now that the row is chosen. */
+	/* Truncate segments in place only now that the row is chosen
+	 * (a {*rest} keeps its slashes). */
 	for (k = 0; k < *nparams; k++)
-		((char *)params[k])[strcspn(params[k], "/")] = '\0';
+		if (k + 1 < *nparams ||
+		    strstr(table[i]->pattern, "/{*") == NULL)
+			((char *)params[k])[strcspn(params[k], "/")] = '\0';
 	return (int)i;
 }
 

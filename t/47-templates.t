@@ -1,5 +1,8 @@
 #!/usr/bin/perl
-# Templates (SPEC §4): the four system templates from migration 0003,
+# Templates (SPEC §4, §11): the seven system templates -- four from
+# migration 0003 (Prometheus queries of the usual exporters), three from
+# 0017 that chart dashcgi's own data through its own datasource, every
+# query of which answers with data here --
 # the catalogue and its paging, administration by global admins with
 # system templates immutable (403, audited), a dashboard made from a
 # template that counts one use, and `dashcgi maintenance` agreeing with
@@ -9,14 +12,19 @@ use strict;
 use warnings;
 use Test::More;
 use JSON::PP ();
+use POSIX ();
 use DashTest;
 
 my $t = DashTest->new(config => { auth => { admins => ['admin'] } });
 my $JSON = JSON::PP->new->utf8->canonical;
 
-my @SYSTEM = qw(data-pipeline model-serving notebook-server training-job);
+# Sorted by category, then id: data, ml, reliability.
+my @EXPORTERS = qw(data-pipeline model-serving notebook-server training-job);
+my @OWN = qw(incidents slo-overview uptime);
+my @SYSTEM = (@EXPORTERS, @OWN);
 my %CATEGORY = ('data-pipeline' => 'data', 'model-serving' => 'ml',
-    'notebook-server' => 'ml', 'training-job' => 'ml');
+    'notebook-server' => 'ml', 'training-job' => 'ml',
+    map { $_ => 'reliability' } @OWN);
 my @SUMMARY = sort qw(id name description category version isSystem
     usageCount createdAt);
 
@@ -86,12 +94,12 @@ sub one_audit_row {
 
 sub sql_value { $t->psql($_[0]) }
 
-subtest 'the four system templates are listed, sorted by category then id' => sub {
+subtest 'the seven system templates are listed, sorted by category then id' => sub {
 	my $r = req(GET => '/api/v1/templates', 'alice');
 	is($r->{status}, 200, 'any user lists templates') or diag $r->{content};
 	my $list = body($r);
 	is_deeply([ map { $_->{id} } @$list ], \@SYSTEM,
-	    'data-pipeline, then the ml ones by id');
+	    'data-pipeline, the ml ones, then the reliability ones, by id');
 	for my $e (@$list) {
 		is_deeply([ sort keys %$e ], \@SUMMARY, "$e->{id}: the summary "
 		    . 'fields, no dashboard');
@@ -154,8 +162,8 @@ subtest 'paging: limit and the Link cursor walk the whole list' => sub {
 	    'ml, second page');
 	ok(!defined $t->header($r, 'Link'), 'the last page has no Link');
 
-	$r = req(GET => '/api/v1/templates?limit=4', 'alice');
-	is(scalar @{ body($r) }, 4, 'limit equal to the count: all of them');
+	$r = req(GET => '/api/v1/templates?limit=7', 'alice');
+	is(scalar @{ body($r) }, 7, 'limit equal to the count: all of them');
 	ok(!defined $t->header($r, 'Link'), '... and no Link');
 
 	for my $bad ('0', '1001', 'abc', '-1', '5x') {
@@ -187,7 +195,7 @@ subtest 'get returns the summary and the dashboard spec' => sub {
 	like($e->{message} // '', qr/no-such/, 'the message names it');
 };
 
-subtest 'system templates are real Perses dashboards with PromQL' => sub {
+subtest 'the templates of 0003 are real Perses dashboards with PromQL' => sub {
 	my %expect = (
 		'model-serving' => [qr/histogram_quantile\(0\.99, sum by \(le\)/,
 		    qr/DCGM_FI_DEV_GPU_UTIL/, qr/num_requests_waiting/,
@@ -203,7 +211,7 @@ subtest 'system templates are real Perses dashboards with PromQL' => sub {
 		    qr/kube_cronjob_status_last_successful_time/,
 		    qr/kafka_topic_partition_current_offset/],
 	);
-	for my $id (@SYSTEM) {
+	for my $id (@EXPORTERS) {
 		my $s = $SPEC{$id} or do { fail("$id: no spec"); next };
 		is($s->{duration}, '1h', "$id: duration 1h");
 		ok(length $s->{display}{name}, "$id: display name");
@@ -265,6 +273,116 @@ subtest 'each system template validates through POST /api/validate/dashboards' =
 		    project => 'ml' }, spec => $SPEC{$id} };
 		my $r = req(POST => '/api/validate/dashboards', 'alice', $doc);
 		is($r->{status}, 200, "$id: valid") or diag $r->{content};
+	}
+};
+
+# What each panel of the reliability templates asks, and of which
+# plugin: the contract of SPEC section 11, and the report's table.
+my %OWN_PANELS = (
+	'slo-overview' => {
+	    lowest_budget => [ 'StatChart', 'min(slo_error_budget_remaining{slo=~"$slo"})' ],
+	    slis => [ 'StatChart', 'count(slo_error_budget_remaining{slo=~"$slo"})' ],
+	    budgets => [ 'Table', 'slo_error_budget_remaining{slo=~"$slo"}' ],
+	    burn_rate => [ 'TimeSeriesChart', 'max by (project, slo) (slo_burn_rate{slo=~"$slo"})' ],
+	    sli_ratio => [ 'TimeSeriesChart', 'min by (project, slo) (slo_sli_ratio{slo=~"$slo"})' ],
+	    events => [ 'TimeSeriesChart', 'sum(sli_good{slo=~"$slo"})',
+		'sum(sli_bad{slo=~"$slo"})' ] },
+	uptime => {
+	    up => [ 'StatChart', 'sum(monitor_up{monitor=~"$monitor"})' ],
+	    uptime_24h => [ 'StatChart', 'avg(monitor_uptime_ratio{monitor=~"$monitor",window="24h"})' ],
+	    uptime_30d => [ 'StatChart', 'avg(monitor_uptime_ratio{monitor=~"$monitor",window="30d"})' ],
+	    uptime_90d => [ 'StatChart', 'avg(monitor_uptime_ratio{monitor=~"$monitor",window="90d"})' ],
+	    state => [ 'StatusHistoryChart', 'monitor_up{monitor=~"$monitor"}' ],
+	    uptime => [ 'Table', 'monitor_uptime_ratio{monitor=~"$monitor"}' ],
+	    latency_p95 => [ 'TimeSeriesChart', 'max by (project, monitor) (monitor_latency_seconds{monitor=~"$monitor",quantile="0.95"})' ] },
+	incidents => {
+	    open => [ 'StatChart', 'sum(incidents_open)' ],
+	    critical => [ 'StatChart', 'sum(incidents_open{severity="critical"})' ],
+	    by_severity => [ 'TimeSeriesChart', 'sum by (severity) (incidents_open)' ],
+	    table => [ 'Table', 'sum by (project, severity) (incidents_open)' ],
+	    events => [ 'TimeSeriesChart', 'sum by (metric) (hub_metric{aggregate="count"})' ] },
+);
+my %OWN_VARS = ('slo-overview' => [ 'slo', 'slo', 'slo_sli_ratio' ],
+    uptime => [ 'monitor', 'monitor', 'monitor_up' ], incidents => undef);
+
+subtest 'the reliability templates: standard plugins, the dashcgi datasource' => sub {
+	for my $id (@OWN) {
+		my $s = $SPEC{$id} or do { fail("$id: no spec"); next };
+		my %panels = map { $_ => [ $s->{panels}{$_}{spec}{plugin}{kind},
+		    map { $_->{spec}{plugin}{spec}{query} }
+		    @{ $s->{panels}{$_}{spec}{queries} } ] } keys %{ $s->{panels} };
+		is_deeply(\%panels, $OWN_PANELS{$id}, "$id: panels, plugins, queries");
+		for my $k (sort keys %{ $s->{panels} }) {
+			for my $q (@{ $s->{panels}{$k}{spec}{queries} }) {
+				is_deeply($q->{spec}{plugin}{spec}{datasource},
+				    { kind => 'PrometheusDatasource', name => 'dashcgi' },
+				    "$id/$k: the built-in dashcgi datasource");
+			}
+		}
+		my @v = map { [ $_->{spec}{name}, $_->{spec}{plugin}{spec}{labelName},
+		    @{ $_->{spec}{plugin}{spec}{matchers} } ] } @{ $s->{variables} };
+		is_deeply(\@v, $OWN_VARS{$id} ? [ $OWN_VARS{$id} ] : [],
+		    "$id: variables from the labels of dashcgi's series");
+	}
+};
+
+subtest 'every query of the reliability templates has data (query_range)' => sub {
+	# Data of each module, made as the modules make it: an SLO fleet
+	# (demo-data), checks recorded by monitor_record (what the checker
+	# calls), incidents and events through the API.
+	my ($rc, $out, $err) = $t->run_dashcgi({ timeout => 300 }, 'demo-data',
+	    '--project', 'ml', '--slos', '4', '--days', '2');
+	is($rc, 0, 'demo-data: 4 SLOs over 2 days') or diag $err;
+	$t->psql(<<'SQL');
+INSERT INTO monitor (project, name, spec, every, paused, created_by, updated_by)
+    VALUES ('ml', 'home', '{"url":"http://127.0.0.1:9/"}', '1 minute', true, 't', 't'),
+           ('ml', 'api', '{"url":"http://127.0.0.1:9/"}', '1 minute', true, 't', 't');
+SELECT count(monitor_record(m.id, now() - k * interval '1 minute', NULL,
+    'test', k % 7 <> 0, 200, 40 + k, NULL, NULL, NULL, NULL,
+    CASE WHEN k % 7 = 0 THEN 'status' END, NULL, NULL))
+  FROM monitor m, generate_series(1, 30) k WHERE m.project = 'ml';
+SQL
+	for my $i ([ 'Checkout 5xx above 2%', 'critical', 'co-5xx' ],
+	    [ 'Nightly export failed', 'low', 'export' ]) {
+		my $r = req(POST => '/api/v1/projects/ml/incidents', 'alice',
+		    { title => $i->[0], severity => $i->[1], dedupKey => $i->[2],
+		    source => 'test' });
+		is($r->{status}, 201, "incident $i->[2]") or diag $r->{content};
+	}
+	# Five minutes ago: a metric window is stamped at its end.
+	my $at = POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime(time - 300));
+	my $r = req(POST => '/api/v1/projects/ml/events', 'alice',
+	    [ map { { topic => 'checkout.metrics', at => $at, data => {
+	    metric => 'latency_ms', value => 80 + $_ } } } 1 .. 20 ]);
+	is($r->{status}, 202, 'events') or diag $r->{content};
+
+	my $end = time;
+	for my $id (@OWN) {
+		for my $k (sort keys %{ $OWN_PANELS{$id} }) {
+			my ($kind, @q) = @{ $OWN_PANELS{$id}{$k} };
+			for my $q (@q) {
+				# "All" of a variable is its customAllValue.
+				(my $e = $q) =~ s/\$(slo|monitor)\b/.*/g;
+				$e =~ s/([^A-Za-z0-9\-_.~])/sprintf('%%%02X', ord $1)/ge;
+				my $r = req(GET => '/proxy/projects/ml/datasources/'
+				    . 'dashcgi/api/v1/query_range?query=' . $e
+				    . '&start=' . ($end - 3600) . "&end=$end&step=60",
+				    'bob');
+				is($r->{status}, 200, "$id/$k $q: 200")
+				    or diag $r->{content};
+				my $res = body($r)->{data}{result} // [];
+				ok(@$res && @{ $res->[0]{values} // [] },
+				    "$id/$k $q: data") or diag $r->{content};
+			}
+		}
+	}
+	# What the variables offer: the values of their label.
+	for my $v (values %OWN_VARS) {
+		next unless $v;
+		my $r = req(GET => "/proxy/projects/ml/datasources/dashcgi/api/v1/"
+		    . "label/$v->[1]/values?match[]=$v->[2]", 'bob');
+		ok(@{ body($r)->{data} // [] }, "variable $v->[0]: values")
+		    or diag $r->{content};
 	}
 };
 
@@ -598,25 +716,40 @@ subtest 'maintenance keeps usage_count equal to the template_usage rows' => sub 
 	is(sql_value($agree), 0, 'every count agrees');
 };
 
-subtest 'migration 0003 reverts and re-applies cleanly' => sub {
+# Migration $m down, $between, up again, in one transaction rolled back
+# (the running server never sees it): the answers, one a line, of a
+# snapshot of the system templates, $between, and the snapshot again.
+sub down_between_up {
+	my ($m, $between) = @_;
 	my $dir = $t->srcdir . '/migrations';
 	local $/;
-	open(my $up, '<', "$dir/0003_system_templates.up.sql") or die $!;
-	open(my $down, '<', "$dir/0003_system_templates.down.sql") or die $!;
+	open(my $up, '<', "$dir/$m.up.sql") or die $!;
+	open(my $down, '<', "$dir/$m.down.sql") or die $!;
 	my ($u, $d) = (<$up>, <$down>);
 	my $snap = "SELECT string_agg(id || ':' || md5(dashboard::text), ',' "
 	    . "ORDER BY id) FROM dashboard_template WHERE is_system;\n";
-	# One transaction, rolled back: the running server never sees it.
-	my $out = $t->psql("BEGIN;\n$snap$d\n"
-	    . "SELECT count(*) FROM dashboard_template WHERE is_system;\n"
+	my $out = $t->psql("BEGIN;\n$snap$d\n$between$u\n$snap ROLLBACK;\n");
+	return grep { length } split /\n/, $out;
+}
+
+subtest 'migration 0003 reverts and re-applies cleanly' => sub {
+	my @l = down_between_up('0003_system_templates',
+	    "SELECT count(*) FROM dashboard_template WHERE is_system;\n"
 	    . "SELECT count(*) FROM pg_proc WHERE proname IN "
-	    . "('template_summary', 'template_doc');\n"
-	    . "$u\n$snap ROLLBACK;\n");
-	my @l = split /\n/, $out;
-	is(scalar @l, 4, 'four answers') or diag $out;
-	is($l[1], 0, 'down: no system templates left');
+	    . "('template_summary', 'template_doc');\n");
+	is(scalar @l, 4, 'four answers') or diag explain \@l;
+	is($l[1], scalar @OWN, 'down: only the templates of 0017 are left');
 	is($l[2], 0, 'down: the document functions are gone');
-	is($l[3], $l[0], 'up again: the same four templates');
+	is($l[3], $l[0], 'up again: the same seven templates');
+};
+
+subtest 'migration 0017 reverts and re-applies cleanly' => sub {
+	my @l = down_between_up('0017_datasource_templates',
+	    "SELECT string_agg(id, ',' ORDER BY id) FROM dashboard_template"
+	    . " WHERE is_system;\n");
+	is(scalar @l, 3, 'three answers') or diag explain \@l;
+	is($l[1], join(',', @EXPORTERS), 'down: the four of 0003 are left');
+	is($l[2], $l[0], 'up again: the same seven templates');
 };
 
 done_testing();

@@ -35,7 +35,7 @@ my %RANK = (viewer => 1, editor => 2, admin => 3);
 # Path parameters, filled with fixture names.
 my %PARAM = (project => 'p1', name => 'd1', user => 'bob', id => 't1',
     version => '0', token => 'dsh_' . ('A' x 43), label => 'project',
-    sliId => 'sli-1');
+    sliId => 'sli-1', ds => 'prom');
 
 # An SLO document (section 8) for the SLO routes.
 sub slo_doc {
@@ -223,6 +223,7 @@ subtest 'every route has a rule here' => sub {
 sub path_of {
 	my ($rt) = @_;
 	(my $p = $rt->{pattern}) =~ s/\{(\w+)\}/$PARAM{$1} \/\/ 'x'/ge;
+	$p =~ s{\{\*\w+\}}{api/v1/query};	# the rest of a path
 	$p =~ s{/trash/d1/}{/trash/old/};	# the trash holds "old"
 	return $p;
 }

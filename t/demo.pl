@@ -87,6 +87,15 @@ seed('dashboard from template', 200,
     POST => '/api/v1/projects/demo/dashboards/from-template', user => 'alice',
     body => '{"template":"model-serving","name":"serving",'
     . '"display":{"name":"Model serving (demo)"}}');
+# dashcgi's own data on Perses dashboards (SPEC section 11), filled below.
+for (['slo-overview', 'slos', 'SLO overview (demo)'],
+    ['uptime', 'uptime', 'Uptime (demo)'],
+    ['incidents', 'incidents', 'Incidents (demo)']) {
+	seed("dashboard from template $_->[0]", 200,
+	    POST => '/api/v1/projects/demo/dashboards/from-template',
+	    user => 'alice', json => { template => $_->[0], name => $_->[1],
+	    display => { name => $_->[2] } });
+}
 my $share = $t->json(seed('share link', 201,
     POST => '/api/v1/projects/demo/dashboards/serving/shares', user => 'alice',
     body => '{"expiresIn":"24h","note":"demo"}'));

@@ -9,7 +9,8 @@
  * takes them), the 11,000-point cap, Prometheus's envelope and errors.
  * The query is parsed here (promql.c) and evaluated in PostgreSQL over
  * the series families modules register (ds_metric, migrations/0011),
- * one JSON row per result series, written as they come.
+ * one JSON row per result series, streamed as PostgreSQL sends them
+ * (single-row mode: memory does not grow with the answer).
  * Never: name a module's tables, or evaluate anything in C.
  */
 #include "autoconf.h"
@@ -24,6 +25,7 @@
 #include "api/common.h"
 #include "db.h"
 #include "http.h"
+#include "log.h"
 #include "module.h"
 #include "promql.h"
 
@@ -252,21 +254,70 @@ who(struct req *r, const char **p)
 	p[2] = api_param(r, "project");
 }
 
-/* Rows of column 0 as the members of a JSON array inside the envelope. */
+/*
+ * Run statement stmt and answer its rows, column 0 each, as the
+ * members of a JSON array inside Prometheus's success envelope: head,
+ * the rows comma-separated, tail.  Rows come one at a time (libpq's
+ * single-row mode), so a worker's memory does not grow with the answer
+ * (a query_range of many series is many rows).  The first result
+ * decides the status; a failure after the 200 is out can only be
+ * logged, and the envelope is left unclosed so that no client takes a
+ * cut answer for a whole one.
+ */
 static void
-send_rows(struct req *r, PGresult *res, const char *head, const char *tail)
+answer(struct req *r, int stmt, int n, const char **p, const char *head,
+    const char *tail)
 {
-	int	 i, n = PQntuples(res);
+	PGresult	*res;
+	size_t		 rows = 0;
+	int		 k, ended = 0;
 
-	http_begin(r, 200, "application/json");
-	FCGX_PutS(head, r->fcgi->out);
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			FCGX_PutChar(',', r->fcgi->out);
-		FCGX_PutStr(PQgetvalue(res, i, 0), PQgetlength(res, i, 0),
-		    r->fcgi->out);
+	if (db_stream(&ds_stmts, (size_t)stmt, n, p) == -1) {
+		prom_db_error(r, NULL);
+		return;
 	}
-	FCGX_PutS(tail, r->fcgi->out);
+	while ((res = db_stream_next()) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+		case PGRES_TUPLES_OK:
+			for (k = 0; k < PQntuples(res); k++) {
+				if (rows++ == 0) {
+					http_begin(r, 200, "application/json");
+					FCGX_PutS(head, r->fcgi->out);
+				} else
+					FCGX_PutChar(',', r->fcgi->out);
+				FCGX_PutStr(PQgetvalue(res, k, 0),
+				    PQgetlength(res, k, 0), r->fcgi->out);
+			}
+			if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+				ended = 1;
+				if (rows == 0) {
+					http_begin(r, 200, "application/json");
+					FCGX_PutS(head, r->fcgi->out);
+				}
+				FCGX_PutS(tail, r->fcgi->out);
+			}
+			break;
+		default:
+			ended = 1;
+			if (rows == 0)
+				prom_db_error(r, res);
+			else
+				log_error("%s failed after %zu rows, the answer "
+				    "is cut short: %s", defs[stmt].name, rows,
+				    PQresultErrorMessage(res));
+			break;
+		}
+		PQclear(res);
+	}
+	if (ended)
+		return;
+	/* No end came: the connection went away between results. */
+	if (rows == 0)
+		prom_db_error(r, NULL);
+	else
+		log_error("%s: the connection ended after %zu rows, the answer "
+		    "is cut short", defs[stmt].name, rows);
 }
 
 static void
@@ -276,7 +327,6 @@ evaluate(struct req *r, int instant)
 	const char	*p[8], *s;
 	char		 err[PQ_ERR_MAX], b[3][32];
 	double		 start, end, step = 1;
-	PGresult	*res;
 
 	if (read_params(r) == -1)
 		return;
@@ -344,18 +394,11 @@ evaluate(struct req *r, int instant)
 	p[5] = b[1];
 	p[6] = b[2];
 	p[7] = instant ? "true" : "false";
-	res = db_run(&ds_stmts, DSQ_EVAL, 8, p);
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		prom_db_error(r, res);
-		PQclear(res);
-		return;
-	}
-	send_rows(r, res, instant ?
+	answer(r, DSQ_EVAL, 8, p, instant ?
 	    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
 	    "\"result\":[" :
 	    "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\","
 	    "\"result\":[", "]}}");
-	PQclear(res);
 }
 
 static void
@@ -412,26 +455,6 @@ selectors(struct req *r, int required)
 		json_object_array_add(a, query_json(&q));
 	}
 	return json_text(r, a);
-}
-
-/*
- * Run statement stmt and answer its rows inside Prometheus's success
- * envelope: head, the rows comma-separated, tail.
- */
-static void
-answer(struct req *r, int stmt, int n, const char **p, const char *head,
-    const char *tail)
-{
-	PGresult	*res;
-
-	res = db_run(&ds_stmts, (size_t)stmt, n, p);
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		prom_db_error(r, res);
-		PQclear(res);
-		return;
-	}
-	send_rows(r, res, head, tail);
-	PQclear(res);
 }
 
 #define DATA_HEAD	"{\"status\":\"success\",\"data\":"

@@ -2,6 +2,7 @@
  * test_router.c -- the route table: matching, parameters, 404 and
  * 405 with an Allow list, and that the table itself is well formed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,30 @@ main(void)
 		    "an empty segment does not fill a parameter");
 		ok(router_match_pattern(pat, path, p, &n, 1) == 0,
 		    "more parameters than room is no match");
+	}
+
+	{
+		char	 path[] = "/proxy/globaldatasources/prom/api/v1/query";
+		char	 bare[] = "/proxy/globaldatasources/prom";
+		char	 slash[] = "/proxy/globaldatasources/prom/";
+		const char *pat = "/proxy/globaldatasources/{ds}/{*rest}";
+
+		ok(router_match_pattern(pat, path, p, &n, 8) == 1 && n == 2 &&
+		    strcmp(p[1], "api/v1/query") == 0,
+		    "a last {*rest} takes the rest of the path, slashes and all");
+		ok(router_match_pattern(pat, bare, p, &n, 8) == 0,
+		    "{*rest} needs at least one segment");
+		ok(router_match_pattern(pat, slash, p, &n, 8) == 0,
+		    "{*rest} does not take an empty segment");
+		id = m("GET", "/proxy/globaldatasources/dashcgi/api/v1/query",
+		    p, &n, allow);
+		ok(id >= 0 && strstr(router_route((size_t)id)->pattern,
+		    "{*") == NULL, "a fixed row comes before a {*rest} row");
+		id = m("GET", "/proxy/globaldatasources/prom/api/v1/query",
+		    p, &n, allow);
+		ok(id >= 0 && n == 2 && strcmp(p[0], "prom") == 0 &&
+		    strcmp(p[1], "api/v1/query") == 0,
+		    "the chosen {*rest} row keeps its slashes, the others are cut");
 	}
 
 	/* Every row is well formed and unique. */
