@@ -46,6 +46,7 @@ struct config {
 	long		 max_requests;
 	int64_t		 shutdown_timeout;
 	int64_t		 max_body;
+	int64_t		 max_page_bytes;	/* a list page's items */
 	int64_t		 read_timeout;	/* on the FastCGI socket, ms */
 	enum log_level	 log_level;
 	enum log_format	 log_format;

@@ -16,10 +16,12 @@ use POSIX ();
 use DashTest;
 use DashTest::Fixtures;
 
-# Documents up to 64 KiB as stored (dashboards.max_document_bytes).
+# Documents up to 64 KiB as stored (dashboards.max_document_bytes), and
+# pages of lists up to 64 KiB (max_page_bytes).
 my $MAX_DOC = 64 * 1024;
+my $MAX_PAGE = 64 * 1024;
 my $t = DashTest->new(workers => 2, config => { auth => { admins => ['admin'] },
-    dashboards => { max_document_bytes => '64KiB' } });
+    dashboards => { max_document_bytes => '64KiB' }, max_page_bytes => '64KiB' });
 
 # Projects and roles straight in the database (projects.c has its own
 # tests).  carol has no role anywhere; admin is a global administrator.
@@ -430,6 +432,66 @@ subtest 'list: ?limit= and keyset paging, every row exactly once' => sub {
 	}
 	is_error(req(GET => "$P/many/dashboards?q=m&cursor=" . encode_base64url('m001')),
 	    400, 'bad_request', 'a plain cursor on a search');
+};
+
+# Issue 16, item 1: a page stops before the item that would take it past
+# max_page_bytes, and its Link goes on after the last item it holds; the
+# first item always goes, even one over the budget.
+subtest 'list: a page is at most max_page_bytes, its Link continues it' => sub {
+	$t->psql("INSERT INTO project (name, created_by, updated_by) VALUES ('pages', 't', 't');"
+	    . " INSERT INTO project_member (project, user_name, role, created_by, updated_by)"
+	    . " VALUES ('pages', 'dave', 'viewer', 't', 't')");
+	for my $i (1 .. 9) {
+		my $r = req(POST => "$P/pages/dashboards",
+		    json => dash(sprintf('pg%02d', $i), panels => 40), user => 'admin');
+		is($r->{status}, 200, "pg$i created") or diag $r->{content};
+	}
+	my $one = length(req(GET => "$P/pages/dashboards/pg01", user => 'dave')->{content});
+	ok($one > $MAX_PAGE / 4 && $one < $MAX_PAGE / 3,
+	    "a document is between 1/4 and 1/3 of the budget ($one bytes)");
+	my ($rows, $link) = list("$P/pages/dashboards?limit=9", user => 'dave');
+	is(scalar(@$rows), 3, 'limit 9: the page stops at 3 items, before the budget');
+	my $len = length(req(GET => "$P/pages/dashboards?limit=9", user => 'dave')->{content});
+	ok($len <= $MAX_PAGE && $len > 3 * $one, "its body is within max_page_bytes ($len bytes)");
+	like($link // '', qr{^</api/v1/projects/pages/dashboards\?limit=9&cursor=[A-Za-z0-9_-]+>; rel="next"$},
+	    'and its Link says another page follows');
+	my $sizes;
+	($rows, $sizes) = all_pages("$P/pages/dashboards?limit=9", user => 'dave');
+	is_deeply(names($rows), [ map { sprintf('pg%02d', $_) } 1 .. 9 ],
+	    'the pages hold every dashboard once, in order');
+	is_deeply($sizes, [3, 3, 3], 'three pages of 3');
+	($rows, $sizes) = all_pages("$P/pages/dashboards?limit=2", user => 'dave');
+	is_deeply($sizes, [2, 2, 2, 2, 1], 'under the budget ?limit= cuts as before');
+	($rows, $link) = list("$P/pages/dashboards?limit=9&metadata_only=true", user => 'dave');
+	is(scalar @$rows, 9, 'metadata only: all 9 fit one page');
+	ok(!defined $link, 'and no Link');
+	($rows, $sizes) = all_pages("/api/v1/dashboards?project=pages&limit=9", user => 'dave');
+	is_deeply($sizes, [3, 3, 3], 'across projects: three pages of 3');
+	($rows, $sizes) = all_pages("$P/pages/dashboards?q=Dashboard&limit=9", user => 'dave');
+	is_deeply($sizes, [3, 3, 3], 'a search: three pages of 3');
+	is(scalar(keys %{{ map { $_ => 1 } @{ names($rows) } }}), 9, 'each once');
+	($rows, $link) = list("$P/pages/dashboards", user => 'dave');
+	is(scalar @$rows, 9, 'without ?limit= the list is complete, not cut');
+	ok(!defined $link, 'and has no Link');
+
+	# Stored over the budget behind the API's back: it still goes, alone.
+	my $huge = dash('pg05', panels => 200);
+	my $spec = JSON::PP->new->canonical->encode($huge->{spec});
+	$spec =~ s/'/''/g;
+	$t->psql("UPDATE dashboard SET spec = '$spec'::jsonb, version = version + 1"
+	    . " WHERE project = 'pages' AND name = 'pg05'");
+	ok(length(req(GET => "$P/pages/dashboards/pg05", user => 'dave')->{content}) > $MAX_PAGE,
+	    'pg05 is now over the budget by itself');
+	($rows, $sizes) = all_pages("$P/pages/dashboards?limit=9", user => 'dave');
+	is_deeply(names($rows), [ map { sprintf('pg%02d', $_) } 1 .. 9 ],
+	    'every dashboard once, in order');
+	my ($at) = grep { names($rows)->[$_] eq 'pg05' } 0 .. $#$rows;
+	my ($sum, $alone) = (0, 0);
+	for (@$sizes) {
+		$alone = 1 if $_ == 1 && $sum == $at;
+		$sum += $_;
+	}
+	ok($alone, "the big one is a page by itself: @$sizes");
 };
 
 subtest 'GET /api/v1/dashboards: every project the caller can read' => sub {

@@ -13,8 +13,10 @@ use JSON::PP ();
 use DashTest;
 
 # auth => 0: a request without a user reaches dashcgi, which decides.
-my $t = DashTest->new(auth => 0,
-    config => { auth => { admins => ['admin', 'root2'] } });
+# Pages of lists up to 16 KiB (max_page_bytes).
+my $MAX_PAGE = 16 * 1024;
+my $t = DashTest->new(auth => 0, config => { max_page_bytes => '16KiB',
+    auth => { admins => ['admin', 'root2'] } });
 my $JSON = JSON::PP->new->utf8->canonical;
 
 # p1: bob viewer, carol editor, dave admin; p2: bob viewer; p3: nobody.
@@ -758,6 +760,58 @@ subtest 'paging: complete without ?limit=, Link with it' => sub {
 	is_error(req(GET => '/api/v1/globalvariables?cursor=%25%25', 'bob'),
 	    400, 'bad_request', 'a cursor this list never made');
 	req(DELETE => "/api/v1/globaldatasources/$_", 'admin') for qw(a1 a2 a3);
+};
+
+# Issue 16, item 1: a page of a Perses resource list stops before the
+# item that would take it past max_page_bytes; its Link goes on after
+# the last item it holds; the first item always goes.
+subtest 'paging: a page is at most max_page_bytes' => sub {
+	my $big = 'x' x 6000;
+	for my $n (map { "big$_" } 1 .. 5) {
+		my $r = req(POST => '/api/v1/globalvariables', 'admin', gvar($n,
+		    { kind => 'TextVariable', spec => { value => $big } }));
+		is($r->{status}, 200, "$n created") or diag $r->{content};
+		$r = req(POST => '/api/v1/projects/p2/variables', 'admin', gvar($n,
+		    { kind => 'TextVariable', spec => { value => $big } },
+		    kind => 'Variable'));
+		is($r->{status}, 200, "p2/$n created") or diag $r->{content};
+	}
+	for my $c (['/api/v1/globalvariables?limit=5', 'a scope'],
+	    ['/api/v1/variables?project=p2&name=big&limit=5', 'across projects']) {
+		my ($path, $what) = @$c;
+		my (@seen, @sizes);
+		for my $i (1 .. 6) {
+			my $r = req(GET => $path, 'bob');
+			is($r->{status}, 200, "$what: page $i") or last;
+			ok(length($r->{content}) <= $MAX_PAGE,
+			    "$what: page $i within max_page_bytes ("
+			    . length($r->{content}) . ' bytes)');
+			my $items = body($r) // [];
+			push @seen, @{ names($items) };
+			push @sizes, scalar @$items;
+			my $link = $t->header($r, 'Link') // last;
+			($path) = $link =~ /^<([^>]+)>; rel="next"$/ or last;
+		}
+		is_deeply(\@sizes, [2, 2, 1], "$what: pages of 2 (three would pass 16 KiB)");
+		is_deeply(\@seen, [ map { "big$_" } 1 .. 5 ], "$what: every item once, in order");
+	}
+	is(scalar @{ body(req(GET => '/api/v1/globalvariables', 'bob')) // [] }, 5,
+	    'without ?limit= the list is complete, not cut');
+	my $huge = 'y' x 20000;
+	$t->psql("UPDATE variable SET spec = jsonb_set(spec, '{spec,value}', to_jsonb('$huge'::text))"
+	    . " WHERE project IS NULL AND name = 'big2'");
+	my ($path, @sizes) = ('/api/v1/globalvariables?limit=5');
+	for my $i (1 .. 6) {
+		my $r = req(GET => $path, 'bob');
+		push @sizes, scalar @{ body($r) // [] };
+		my $link = $t->header($r, 'Link') // last;
+		($path) = $link =~ /^<([^>]+)>; rel="next"$/ or last;
+	}
+	is_deeply(\@sizes, [1, 1, 2, 1], 'an item over the budget is a page by itself');
+	for my $n (map { "big$_" } 1 .. 5) {
+		req(DELETE => "/api/v1/globalvariables/$n", 'admin');
+		req(DELETE => "/api/v1/projects/p2/variables/$n", 'admin');
+	}
 };
 
 subtest 'POST /api/validate/{kind}: the same rules, nothing stored' => sub {

@@ -289,15 +289,100 @@ list_stream(struct req *r, const struct stmt_set *set, size_t i,
 		    "is cut short", set->defs[i].name, rows);
 }
 
+/* A page's item, copied out of its single-row result. */
+struct page_item {
+	char	*text;
+	size_t	 len;
+	char	*key;
+};
+
+/*
+ * A page: at most `limit` items and at most max_page_bytes of them
+ * (the first always goes; `bytes` is the page's size with the next
+ * item's comma), read a row at a time so that the worker
+ * holds no more than the page whatever the documents' size; the rows
+ * the statement returns after the cut are read and dropped.  The page
+ * is answered once complete, its Link first: when a row beyond it came
+ * (the extra row, or an item over the budget), Link continues after
+ * the last item it holds.
+ */
+static void
+list_page(struct req *r, const struct stmt_set *set, size_t i,
+    int nparams, const char **p, int limit, void (*gone)(struct req *))
+{
+	struct page_item	*it;
+	PGresult		*res;
+	size_t			 budget, bytes = 1, rows = 0, n = 0, k;
+	int			 more = 0, failed = 0, ended = 0;
+
+	budget = (size_t)r->cfg->max_page_bytes;
+	it = arena_alloc(r->arena, sizeof(*it) * ((size_t)limit + 1));
+	if (db_stream(set, i, nparams, p) == -1) {
+		answer_failed(r, &set->defs[i], NULL);
+		return;
+	}
+	while ((res = db_stream_next()) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+			rows++;
+			if (more || failed || PQgetisnull(res, 0, 0))
+				break;	/* past the page, or not an item */
+			if (n == (size_t)limit || (n > 0 && bytes +
+			    (size_t)PQgetlength(res, 0, 0) + 1 > budget)) {
+				more = 1;
+				break;
+			}
+			it[n].len = (size_t)PQgetlength(res, 0, 0);
+			it[n].text = arena_strndup(r->arena,
+			    PQgetvalue(res, 0, 0), it[n].len);
+			it[n].key = arena_strdup(r->arena,
+			    PQgetvalue(res, 0, 1));
+			bytes += it[n++].len + 1;
+			break;
+		case PGRES_TUPLES_OK:
+			ended = 1;
+			break;
+		default:
+			ended = 1;
+			if (!failed && !bad_cursor(r, res)) {
+				answer_failed(r, &set->defs[i], res);
+				res = NULL;
+			}
+			failed = 1;
+			break;
+		}
+		PQclear(res);
+	}
+	if (failed)
+		return;
+	if (!ended) {
+		/* The connection went away between results. */
+		answer_failed(r, &set->defs[i], NULL);
+		return;
+	}
+	if (rows == 0 && gone != NULL) {
+		gone(r);
+		return;
+	}
+	if (more)
+		api_link_next(r, it[n - 1].key);
+	http_begin(r, 200, "application/json");
+	FCGX_PutChar('[', r->fcgi->out);
+	for (k = 0; k < n; k++) {
+		if (k > 0)
+			FCGX_PutChar(',', r->fcgi->out);
+		FCGX_PutStr(it[k].text, (int)it[k].len, r->fcgi->out);
+	}
+	FCGX_PutChar(']', r->fcgi->out);
+}
+
 void
 api_list(struct req *r, const struct stmt_set *set, size_t i, int nparams,
     const char **p, void (*gone)(struct req *))
 {
-	PGresult	*res;
 	const char	*s;
 	char		 rows[16];
-	size_t		 n = 0;
-	int		 limit, k, nt;
+	int		 limit;
 
 	if ((s = http_query(r, "limit")) == NULL) {
 		p[nparams - 1] = NULL;
@@ -309,33 +394,10 @@ api_list(struct req *r, const struct stmt_set *set, size_t i, int nparams,
 		    "from 1 to %d, got \"%.32s\"", API_LIST_MAX, s);
 		return;
 	}
-	/* A page is at most API_LIST_MAX + 1 rows: it may come whole. */
+	/* One row more than the page: it tells whether another follows. */
 	snprintf(rows, sizeof(rows), "%d", limit + 1);
 	p[nparams - 1] = rows;
-	res = db_run(set, i, nparams, p);
-	if (bad_cursor(r, res)) {
-		PQclear(res);
-		return;
-	}
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		answer_failed(r, &set->defs[i], res);
-		return;
-	}
-	if ((nt = PQntuples(res)) == 0 && gone != NULL) {
-		gone(r);
-		PQclear(res);
-		return;
-	}
-	if (nt > limit) {
-		api_link_next(r, PQgetvalue(res, limit - 1, 1));
-		nt = limit;
-	}
-	http_begin(r, 200, "application/json");
-	FCGX_PutChar('[', r->fcgi->out);
-	for (k = 0; k < nt; k++)
-		put_item(r, res, k, &n);
-	FCGX_PutChar(']', r->fcgi->out);
-	PQclear(res);
+	list_page(r, set, i, nparams, p, limit, gone);
 }
 
 static const char b64url[] =

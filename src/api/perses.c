@@ -94,47 +94,55 @@ api_config(struct req *r)
 
 /*
  * A page of rows numbered n: the array of the first `limit` ($L, NULL:
- * all) and the last row's key when more follow (C encodes it).
- * json_agg, not jsonb_agg: it appends each document's text as it is,
- * where jsonb_agg builds and re-sorts one big jsonb first (2.3x the
- * time, issue 16, item 21).
+ * all) that fit in max_page_bytes ($B: the first always goes; b is
+ * the page's size through row n, less one), and the last key it holds
+ * when more follow (C encodes it).  The documents are joined as text
+ * as they are: jsonb_agg would build and re-sort one big jsonb first
+ * (2.3x the time, issue 16, item 21).
  */
-#define PAGE_OUT(L)							\
-	" SELECT coalesce(json_agg(p.doc ORDER BY p.n) FILTER (WHERE " L \
-	"::int IS NULL OR p.n <= " L "::int), '[]')::text,"		\
-	" CASE WHEN count(*) > " L "::int THEN max(p.k)"		\
-	" FILTER (WHERE p.n = " L "::int) END FROM page p"
+#define PAGE_IN(L, B)							\
+	" (" L "::int IS NULL OR (q.n <= " L "::int"			\
+	" AND (q.n = 1 OR q.b + 1 <= " B "::bigint)))"
+#define PAGE_OUT(L, B)							\
+	", sized AS (SELECT p.k, p.t, p.n, sum(octet_length(p.t) + 1)"	\
+	" OVER (ORDER BY p.n) AS b FROM page p)"			\
+	" SELECT '[' || coalesce(string_agg(q.t, ',' ORDER BY q.n)"	\
+	" FILTER (WHERE" PAGE_IN(L, B) "), '') || ']',"			\
+	" CASE WHEN count(*) > count(*) FILTER (WHERE" PAGE_IN(L, B) ")" \
+	" THEN (array_agg(q.k ORDER BY q.n DESC)"			\
+	" FILTER (WHERE" PAGE_IN(L, B) "))[1] END FROM sized q"
 
 /*
  * One scope ($1 project, NULL: global): $2-$4 filters, $5 cursor (the
- * last name, decoded), $6 limit.
+ * last name, decoded), $6 limit, $7 max_page_bytes.
  */
 #define LIST_SCOPE(fn)							\
-	"WITH page AS (SELECT s.name COLLATE \"C\" AS k, s.doc,"	\
+	"WITH page AS (SELECT s.name COLLATE \"C\" AS k, s.doc::text AS t,"\
 	" row_number() OVER (ORDER BY s.name COLLATE \"C\") AS n"	\
 	" FROM " fn "($1::text, datasource_builtin_since($1::text)) s"	\
 	" WHERE" FILTERS " AND ($5::text IS NULL"			\
 	" OR s.name COLLATE \"C\" > $5::text COLLATE \"C\")"		\
-	" ORDER BY s.name COLLATE \"C\" LIMIT $6::int + 1)" PAGE_OUT("$6")
+	" ORDER BY s.name COLLATE \"C\" LIMIT $6::int + 1)"		\
+	PAGE_OUT("$6", "$7")
 
 /*
  * Every project the caller can read: $1 one project or NULL, $2-$4
  * filters, $5 caller, $6 sees all, $7 cursor ("project/name", decoded),
- * $8 limit.
+ * $8 limit, $9 max_page_bytes.
  */
 #define LIST_ALL(fn)							\
 	"WITH vis AS (SELECT p.name, p.created_at FROM project p"	\
 	" WHERE ($1::text IS NULL OR p.name = $1::text) AND ($6::boolean"\
 	" OR EXISTS (SELECT 1 FROM project_member m"			\
 	" WHERE m.project = p.name AND m.user_name = $5::text))),"	\
-	" page AS (SELECT v.name || '/' || s.name AS k, s.doc,"	\
+	" page AS (SELECT v.name || '/' || s.name AS k, s.doc::text AS t,"\
 	" row_number() OVER (ORDER BY v.name, s.name COLLATE \"C\") AS n"\
 	" FROM vis v CROSS JOIN LATERAL " fn "(v.name, v.created_at) s"	\
 	" WHERE" FILTERS " AND ($7::text IS NULL OR (v.name,"		\
 	" s.name COLLATE \"C\") > (split_part($7::text, '/', 1),"	\
 	" split_part($7::text, '/', 2) COLLATE \"C\"))"			\
 	" ORDER BY v.name, s.name COLLATE \"C\" LIMIT $8::int + 1)"	\
-	PAGE_OUT("$8")
+	PAGE_OUT("$8", "$9")
 
 /* One document of scope $1 named $2: the document and its version. */
 #define GET_ONE(fn)							\
@@ -243,9 +251,9 @@ static const struct stmt_def defs[PS__COUNT] = {
 	    " OR EXISTS (SELECT 1 FROM project_member m"
 	    " WHERE m.project = $1::text AND m.user_name = $3::text)))", 4 },
 
-	[PS_DS_LIST] = { "datasource_list", LIST_SCOPE("datasource_scope"), 6 },
+	[PS_DS_LIST] = { "datasource_list", LIST_SCOPE("datasource_scope"), 7 },
 	[PS_DS_LIST_ALL] = { "datasource_list_all",
-	    LIST_ALL("datasource_scope"), 8 },
+	    LIST_ALL("datasource_scope"), 9 },
 	[PS_DS_GET] = { "datasource_get", GET_ONE("datasource_scope"), 2 },
 	[PS_DS_CREATE] = { "datasource_create",
 	    CREATE("datasource", "datasource_doc", DS_OTHER_DEFAULT("$3")), 4 },
@@ -253,9 +261,9 @@ static const struct stmt_def defs[PS__COUNT] = {
 	    UPDATE("datasource", "datasource_doc", DS_OTHER_DEFAULT("$4")), 6 },
 	[PS_DS_DELETE] = { "datasource_delete", DELETE("datasource"), 3 },
 
-	[PS_VAR_LIST] = { "variable_list", LIST_SCOPE("variable_scope"), 6 },
+	[PS_VAR_LIST] = { "variable_list", LIST_SCOPE("variable_scope"), 7 },
 	[PS_VAR_LIST_ALL] = { "variable_list_all",
-	    LIST_ALL("variable_scope"), 8 },
+	    LIST_ALL("variable_scope"), 9 },
 	[PS_VAR_GET] = { "variable_get", GET_ONE("variable_scope"), 2 },
 	[PS_VAR_CREATE] = { "variable_create",
 	    CREATE("variable", "variable_doc", NO_OTHER), 4 },
@@ -613,19 +621,23 @@ immutable(struct req *r, const struct rkind *k, const char *project,
 /* Lists */
 
 /*
- * A list statement whose last two parameters are the cursor and the
- * limit.  Without ?limit= the list is complete (Perses clients never
- * page); with it, Link: rel="next" carries the cursor.
+ * A list statement whose last three parameters are the cursor, the
+ * limit and max_page_bytes.  Without ?limit= the list is complete
+ * (Perses clients never page); with it, Link: rel="next" carries the
+ * cursor after the page's last item (cut by the limit or the bytes).
  */
 static void
 run_list(struct req *r, size_t stmt, int n, const char **p)
 {
 	const char	*s;
-	char		 lim[16];
+	char		 lim[16], bytes[24];
 	int		 limit;
 	PGresult	*res;
 
-	p[n - 2] = p[n - 1] = NULL;
+	p[n - 3] = p[n - 2] = NULL;
+	snprintf(bytes, sizeof(bytes), "%lld",
+	    (long long)r->cfg->max_page_bytes);
+	p[n - 1] = bytes;
 	if ((s = http_query(r, "limit")) != NULL) {
 		if (api_limit_parse(s, &limit) == -1) {
 			http_error(r, 400, "bad_request", "limit: must be an "
@@ -634,11 +646,11 @@ run_list(struct req *r, size_t stmt, int n, const char **p)
 			return;
 		}
 		snprintf(lim, sizeof(lim), "%d", limit);
-		p[n - 1] = lim;
+		p[n - 2] = lim;
 	}
 	/* The cursor is the last key, base64url (api_link_next). */
 	if ((s = http_query(r, "cursor")) != NULL &&
-	    (p[n - 2] = api_b64url_decode(r->arena, s)) == NULL) {
+	    (p[n - 3] = api_b64url_decode(r->arena, s)) == NULL) {
 		http_error(r, 400, "bad_request", "cursor: not a cursor this "
 		    "list returned");
 		return;
@@ -680,19 +692,19 @@ list_filters(struct req *r, const struct rkind *k, const char **p)
 static void
 list_scope(struct req *r, const struct rkind *k)
 {
-	const char	*p[6];
+	const char	*p[7];
 
 	p[0] = api_param(r, "project");
 	if (list_filters(r, k, p + 1) == -1)
 		return;
-	run_list(r, k->list, 6, p);
+	run_list(r, k->list, 7, p);
 }
 
 /* GET /api/v1/datasources, /api/v1/variables: every readable project. */
 static void
 list_all(struct req *r, const struct rkind *k)
 {
-	const char	*p[8];
+	const char	*p[9];
 
 	p[0] = http_query(r, "project");
 	if (p[0] != NULL && *p[0] == '\0')
@@ -701,7 +713,7 @@ list_all(struct req *r, const struct rkind *k)
 		return;
 	p[4] = r->actor;
 	p[5] = r->admin || r->cfg->auth.mode == AUTH_ANONYMOUS ? "t" : "f";
-	run_list(r, k->list_all, 8, p);
+	run_list(r, k->list_all, 9, p);
 }
 
 /* ------------------------------------------------------------------ */

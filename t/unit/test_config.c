@@ -209,7 +209,7 @@ test_table(void)
 			    strcmp(k->env, config_keys[j].env) == 0))
 				unique = 0;
 	}
-	ok(config_nkeys == 55, "55 keys (got %zu)", config_nkeys);
+	ok(config_nkeys == 56, "56 keys (got %zu)", config_nkeys);
 	ok(sizes, "every key's target has the size of its type");
 	ok(defs, "every key has a name and a default");
 	ok(bounds, "integer bounds are sane");
@@ -232,6 +232,7 @@ check_defaults(const struct config *c, const char *what)
 	is_int(c->max_requests, 0, "%s: max_requests", what);
 	is_int(c->shutdown_timeout, 10000, "%s: shutdown_timeout", what);
 	is_int(c->max_body, 4 << 20, "%s: max_body", what);
+	is_int(c->max_page_bytes, 4 << 20, "%s: max_page_bytes", what);
 	is_int(c->log_level, LOG_INFO, "%s: log.level", what);
 	is_int(c->log_format, LOG_LOGFMT, "%s: log.format", what);
 	is_str(c->database.url, "", "%s: database.url", what);
