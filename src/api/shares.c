@@ -144,12 +144,13 @@ static const struct stmt_def defs[SH__COUNT] = {
 	 * counts a token no link has per client network and minute; only
 	 * the first of each (network, minute) is audited.  Every other
 	 * attempt writes exactly one audit row, through audit_write(), with
-	 * its true reason.  A view of a link without maxUses and a miss
-	 * commit asynchronously (their rows reach the disk within
-	 * wal_writer_delay; a crash may lose that last moment's views and
-	 * miss counts, never a use of a limited link nor the refusal of a
-	 * real token): the flush was most of a view's cost.  Returns ok
-	 * and the document: the pinned version, or the current one.
+	 * its true reason.  Only a miss commits asynchronously (a crash
+	 * may lose that last moment's miss counts); every view and
+	 * refusal of a real link is durable before it is answered, and
+	 * that flush is most of a view's cost (make bench: "GET
+	 * shared/{token} vs SQL" runs this statement alone, with one
+	 * pgbench client per worker).  Returns ok and the document: the
+	 * pinned version, or the current one.
 	 */
 	[SH_OPEN] = { "share_open",
 	    "WITH cur AS MATERIALIZED (SELECT s.id, s.pinned_version,"

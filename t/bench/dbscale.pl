@@ -14,10 +14,13 @@
 #
 # Environment: BENCH_DURATION (s per setup and count, 9), BENCH_ROUNDS
 # (3), BENCH_CONNECTIONS (8,32), BENCH_WORKERS (2), BENCH_DASHBOARDS
-# (2000); DASHCGI_BIN etc. as for the tests.
+# (2000), BENCH_PGB_INI (more pgbouncer.ini settings, "pkt_buf=16384");
+# DASHCGI_BIN etc. as for the tests.  After the table: the CPU time
+# PgBouncer's own process took per request, and its share of a core.
 use strict;
 use warnings;
 use MIME::Base64 qw(encode_base64);
+use POSIX ();
 use Time::HiRes qw(sleep time);
 use DashTest;
 use DashScale;
@@ -49,7 +52,9 @@ VACUUM ANALYZE;
 SQL
 my $size = $t->psql("SELECT round(avg(octet_length(dashboard_doc(d)::text))) "
     . "FROM dashboard d");
-my $B = DashScale::pgbouncer($t, pool_size => $WORKERS);
+# BENCH_PGB_INI: more pgbouncer.ini settings, "pkt_buf=16384,..." (to try).
+my %ini = map { split /=/, $_, 2 } grep { /=/ } split /,/, $ENV{BENCH_PGB_INI} // '';
+my $B = DashScale::pgbouncer($t, pool_size => $WORKERS, ini => \%ini);
 my $R = DashScale::replica($t);
 DashScale::caught_up($t, $R) or die "replica did not catch up\n";
 
@@ -78,6 +83,26 @@ end
 LUA
 close $fh;
 
+# CPU seconds (user + system) that processes have used so far.
+my $HZ = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+sub cpu_secs {
+	my $sum = 0;
+	for my $pid (@_) {
+		open(my $fh, '<', "/proc/$pid/stat") or next;
+		my $st = <$fh>;
+		close $fh;
+		# Fields after the command's closing parenthesis: utime, stime
+		# are the 12th and 13th.
+		my @f = split ' ', substr($st, rindex($st, ')') + 2);
+		$sum += ($f[11] + $f[12]) / $HZ;
+	}
+	return $sum;
+}
+my ($PGB_PID) = do {
+	open(my $fh, '<', "$B->{dir}/pgbouncer.pid") or die "no pgbouncer.pid: $!\n";
+	<$fh> =~ /(\d+)/;
+};
+
 sub run_wrk {
 	my ($conns, $secs) = @_;
 	my ($rc, $out, $err) = $t->run_cmd([$wrk, '-t2', "-c$conns", '-d',
@@ -89,7 +114,7 @@ sub run_wrk {
 	return $rps;
 }
 
-my %sum;
+my (%sum, %pgb_cpu, %pgb_req);
 for my $round (1 .. $ROUNDS) {
 	for my $s (@ORDER) {
 		$t->stop_dashcgi('TERM', 20) if $t->dashcgi_running;
@@ -97,7 +122,12 @@ for my $round (1 .. $ROUNDS) {
 		$t->start_dashcgi;
 		run_wrk(8, 1);	# warm-up: connections, plans, caches
 		for my $c (@CONNS) {
+			my $cpu0 = cpu_secs($PGB_PID);
 			my $rps = run_wrk($c, $DURATION / $ROUNDS);
+			if ($s eq 'pgbouncer') {
+				$pgb_cpu{$c} += cpu_secs($PGB_PID) - $cpu0;
+				$pgb_req{$c} += $rps * $DURATION / $ROUNDS;
+			}
 			$sum{$s}{$c} += $rps;
 			printf "  round %d %-9s c=%-3d %8.0f req/s\n", $round, $s, $c, $rps;
 		}
@@ -114,5 +144,13 @@ for my $s (@ORDER) {
 	printf "%-10s %s%s\n", $s,
 	    join('', map { sprintf '%12.0f', $sum{$s}{$_} / $ROUNDS } @CONNS),
 	    join('', map { sprintf '%14.2f', $sum{$s}{$_} / $sum{direct}{$_} } @CONNS);
+}
+# What PgBouncer's own process takes of the two cores it shares.
+for my $c (@CONNS) {
+	next unless $pgb_req{$c};
+	printf "PgBouncer process, c=%d: %.1f us CPU per request, %.0f%% of one "
+	    . "core while serving (of the machine's 2)\n", $c,
+	    1e6 * $pgb_cpu{$c} / $pgb_req{$c},
+	    100 * $pgb_cpu{$c} / ($ROUNDS * $DURATION / $ROUNDS);
 }
 $t->stop_dashcgi('TERM', 20);

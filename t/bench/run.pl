@@ -115,6 +115,7 @@ my $SHARED_UNLIMITED = "map \$remote_addr \$dashcgi_bench_nolimit { default \"\"
 #               {name => value} }: the yardstick is pgbench running the
 #               script with as many clients as wrk has connections;
 #               called before every pgbench invocation
+#   pgbench_clients  pgbench's clients instead of wrk's connection count
 #   versus      the name of another row: the yardstick is dashcgi
 #               answering that row's request
 #   target      the least req/s ratio to the yardstick the row must reach
@@ -145,6 +146,11 @@ my @ENDPOINTS = (
 	# Path and token come from share_setup.
 	{ name => 'GET shared/{token}', versus => 'GET dashboard',
 	    target => 0.9, setup => \&share_setup },
+	# Issue 16, item 19: the share view's own statement (a durable
+	# commit of its audit row) run by pgbench with as many clients as
+	# dashcgi has workers: what is left when dashcgi costs nothing.
+	{ name => 'GET shared/{token} vs SQL', pgbench => \&share_pgbench,
+	    pgbench_clients => $WORKERS, setup => \&share_setup },
 	{ name => 'PUT dashboard', method => 'PUT', path => "$P/dashboards/*",
 	    user => $USER, setup => \&bench_data, check => \&put_check,
 	    lua => \&put_lua, pgbench => \&put_pgbench, target => 0.5 },
@@ -300,6 +306,21 @@ sub share_setup {
 		return;
 	}
 	$row->{path} = "/api/v1/shared/$j->{token}";
+	$row->{token} = $j->{token};
+}
+
+# SH_OPEN as dashcgi runs it for a view of the row's link (autocommit,
+# no client request id): the token, 127.0.0.1, a request id, not
+# malformed.
+sub share_pgbench {
+	my ($t, $row, $conns) = @_;
+	my $sql = stmt_sql($t, 'src/api/shares.c', 'SH_OPEN');
+	# pgbench cannot bind a NULL: the client's request id is a literal.
+	$sql =~ s/\$5::text\b/NULL::text/g or die "run.pl: SH_OPEN has no \$5\n";
+	return { script => "\\set rid random(1, 1000000000)\n" .
+	    _pgbench_sql($sql, qw(token ip rid malformed)) . ";\n",
+	    vars => { token => $row->{token}, ip => '127.0.0.1',
+	    malformed => 'false' } };
 }
 
 # --- PUT: the current versions, the wrk script, the pgbench script
@@ -491,8 +512,9 @@ sub stmt_sql {
 # Statement $sql with $n replaced by pgbench variables :$vars->[n-1].
 sub _pgbench_sql {
 	my ($sql, @vars) = @_;
+	# A ':' that ends a string literal ('share:') is no variable.
 	die "run.pl: a statement for pgbench holds a ':' of its own: $sql\n"
-	    if $sql =~ /(?<!:):(?!:)/;
+	    if $sql =~ /(?<!:):(?![:'])/;
 	$sql =~ s/\$(\d+)/':' . ($vars[$1 - 1] \/\/ die "run.pl: no variable for \$$1\n")/ge;
 	return $sql;
 }
@@ -854,7 +876,7 @@ print "  baseline      $baseline, $WORKERS workers" . ($base_db ?
     ", one libpq connection each (stored bytes: role and stored text)" : '') . "\n"
     if $bt;
 print "  pgbench       $pgbench_version, -M prepared -j$THREADS, the same " .
-    "database, the statements of dashcgi's PUT\n" if $pgbench;
+    "database, the statements of dashcgi's PUT and share view\n" if $pgbench;
 print "  nginx         worker_processes " . ($nginx_workers // '?') .
     ", the shipped nginx/dashcgi.conf, no FastCGI keepalive; identical " .
     "for both backends\n                (but dashcgi's share-link " .
@@ -925,7 +947,9 @@ sub pgbench_once {
 	my $s = $row->{pgbench}->($srv, $row, $conns);
 	my $script = _write_script($srv, 'sql', $s->{script});
 	my $prefix = $srv->tmpdir . '/pgbench-log-' . ($run_n + 1);
-	my @cmd = ($pgbench, '-n', '-M', 'prepared', "-c$conns", "-j$THREADS",
+	my $clients = $row->{pgbench_clients} // $conns;
+	my @cmd = ($pgbench, '-n', '-M', 'prepared', "-c$clients",
+	    '-j' . ($THREADS < $clients ? $THREADS : $clients),
 	    '-h', $srv->pg_socket_dir, '-p', $srv->pg_port, '-U', 'postgres',
 	    '-f', $script,
 	    (map { ('-D', "$_=$s->{vars}{$_}") } sort keys %{ $s->{vars} }),
@@ -1195,7 +1219,8 @@ print "rps/base, p50/base: dashcgi divided by its yardstick at the same " .
     "  first window  a growth row's first window on the same " .
     "connections (its figures are the last window's)\n" .
     "  pgbench   dashcgi's PUT transaction straight to PostgreSQL, one " .
-    "client per connection\n" .
+    "client per connection;\n" .
+    "            the share view's statement, one client per dashcgi worker\n" .
     "            (req/s is its tps, latency per transaction)\n" .
     "  (row)     dashcgi answering that row's request\n";
 print "errors: non-2xx answers plus socket errors (connect, read, write, " .

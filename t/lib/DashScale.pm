@@ -70,6 +70,8 @@ sub pgbouncer {
 	_spew("$dir/userlist.txt", qq("postgres" ""\n));
 	my ($sock, $pgport) = ($t->pg_socket_dir, $t->pg_port);
 	my $pool = $o{pool_size} // 1;
+	# More [pgbouncer] settings: ini => { pkt_buf => 16384 }.
+	my $more = join('', map { "$_ = $o{ini}{$_}\n" } sort keys %{ $o{ini} || {} });
 	_spew("$dir/pgbouncer.ini", <<"EOF");
 [databases]
 dashcgi = host=$sock port=$pgport dbname=dashcgi user=postgres
@@ -86,6 +88,7 @@ max_client_conn = 200
 admin_users = postgres
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
+$more
 EOF
 	my @run = $> == 0 ? ('runuser', '-u', 'postgres', '--') : ();
 	my $pid = $t->spawn([@run, $PGB, "$dir/pgbouncer.ini"],
