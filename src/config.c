@@ -62,7 +62,7 @@ const struct config_key config_keys[] = {
 	KEY("max_body", CT_SIZE, max_body,
 	    "4MiB", NULL, RELOAD, PLAIN, 1, 0),
 	KEY("max_page_bytes", CT_SIZE, max_page_bytes,
-	    "4MiB", NULL, RELOAD, PLAIN, 1, 0),
+	    "8MiB", NULL, RELOAD, PLAIN, 1, 0),
 	KEY("read_timeout", CT_DURATION, read_timeout,
 	    "10s", NULL, RELOAD, PLAIN, 1, 0),
 	KEY("log.level", CT_LOGLEVEL, log_level,

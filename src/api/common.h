@@ -208,7 +208,7 @@ int		 api_limit_parse(const char *s, int *n);
  * Without ?limit= the rows are streamed as PostgreSQL sends them
  * (db_stream(): memory stays flat whatever their number).  With it the
  * page holds at most ?limit= items and at most max_page_bytes of them
- * (the first always goes), read a row at a time, and goes out with
+ * (the first always goes), and goes out with
  * Link: <path?{query less cursor}&cursor=C>; rel="next" when another
  * follows, C the base64url of the last key the page holds.
  *

@@ -232,7 +232,7 @@ check_defaults(const struct config *c, const char *what)
 	is_int(c->max_requests, 0, "%s: max_requests", what);
 	is_int(c->shutdown_timeout, 10000, "%s: shutdown_timeout", what);
 	is_int(c->max_body, 4 << 20, "%s: max_body", what);
-	is_int(c->max_page_bytes, 4 << 20, "%s: max_page_bytes", what);
+	is_int(c->max_page_bytes, 8 << 20, "%s: max_page_bytes", what);
 	is_int(c->log_level, LOG_INFO, "%s: log.level", what);
 	is_int(c->log_format, LOG_LOGFMT, "%s: log.format", what);
 	is_str(c->database.url, "", "%s: database.url", what);
