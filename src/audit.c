@@ -92,6 +92,15 @@ client_ip(const struct req *r)
 	return a;
 }
 
+void
+audit_request_ids(const struct req *r, const char **ip,
+    const char **request_id, const char **client_request_id)
+{
+	*ip = client_ip(r);
+	*request_id = r->own_id;
+	*client_request_id = r->client_id ? r->request_id : NULL;
+}
+
 static PGresult *
 insert(struct req *r, const char *action, const char *project,
     const char *resource, long version, const char *result,
@@ -110,11 +119,9 @@ insert(struct req *r, const char *action, const char *project,
 	p[3] = resource;
 	p[4] = version >= 0 ? v : NULL;
 	p[5] = result;
-	p[6] = client_ip(r);
-	p[7] = r->own_id;
+	audit_request_ids(r, &p[6], &p[7], &p[9]);
 	p[8] = details ? json_object_to_json_string_ext(details,
 	    JSON_C_TO_STRING_PLAIN) : NULL;
-	p[9] = r->client_id ? r->request_id : NULL;
 	res = db_run(&audit_stmts, AU_INSERT, 10, p);
 	if (details != NULL)
 		json_object_put(details);

@@ -28,6 +28,15 @@ int	audit_change(struct req *, const char *project, const char *resource,
 	    long version, struct json_object *details);
 
 /*
+ * For a change in one statement (R_ONE_STMT) whose SQL writes its own
+ * row through audit_write(): the request's client address (NULL when
+ * not an IP address), the server's request id and the client's (NULL
+ * when it sent none), as audit_change() passes them.
+ */
+void	audit_request_ids(const struct req *, const char **ip,
+	    const char **request_id, const char **client_request_id);
+
+/*
  * An event outside any change (denial, share-link attempt), in its own
  * statement.  result: "success", "denied" or "failure".  details is
  * consumed.  Failures are logged, never answered.

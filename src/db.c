@@ -1065,6 +1065,54 @@ db_commit(void)
 	return rc;
 }
 
+/*
+ * A change in one statement (see db.h): alone on the primary, outside
+ * a transaction block, so PostgreSQL runs it as a transaction of its
+ * own and commits it (synchronous_commit as configured: durable by
+ * default) before it answers.  Through a transaction pooler the
+ * statement_timeout must be SET LOCAL: BEGIN, the statement and COMMIT
+ * as any change.
+ */
+PGresult *
+db_run_alone(const struct stmt_set *set, size_t i, int nparams,
+    const char *const *params, int *outcome)
+{
+	PGresult	*res;
+	int		 g;
+
+	*outcome = DB_NOT_APPLIED;
+	if ((g = global_index(set, i)) < 0 || in_tx() || !db_ready() ||
+	    !primary.prepared[g])
+		return NULL;
+	if (cfg->database.pooler != POOLER_NONE) {
+		if (db_begin() == -1)
+			return NULL;
+		res = exec_on(&primary, g, &set->defs[i], nparams, params);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+		    PQresultStatus(res) != PGRES_COMMAND_OK) {
+			db_rollback();
+			return res;
+		}
+		if ((*outcome = db_commit()) != DB_COMMITTED)
+			db_rollback();
+		return res;
+	}
+	res = exec_on(&primary, g, &set->defs[i], nparams, params);
+	switch (PQresultStatus(res)) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		*outcome = DB_COMMITTED;
+		break;
+	default:
+		/* exec_on() dropped a connection that broke: the answer
+		 * was lost, whatever became of the statement. */
+		if (primary.pc == NULL)
+			*outcome = DB_OUTCOME_UNKNOWN;
+		break;
+	}
+	return res;
+}
+
 void
 db_rollback(void)
 {

@@ -102,6 +102,18 @@ void	 db_stream_end(void);
  * out committed is DB_COMMITTED).
  */
 enum { DB_COMMITTED = 0, DB_NOT_APPLIED = -1, DB_OUTCOME_UNKNOWN = -2 };
+/*
+ * A change in one statement: statement i runs alone, as a transaction
+ * of its own committed before it answers (one round trip where BEGIN,
+ * the statement and COMMIT take three); it must write everything the
+ * change writes, its audit row included.  *outcome as db_commit()'s:
+ * DB_COMMITTED with a successful result, DB_NOT_APPLIED when nothing
+ * was sent or PostgreSQL answered an error, DB_OUTCOME_UNKNOWN when
+ * the connection broke before the answer came back.  NULL (not
+ * applied) when the database is away or a transaction is open.
+ */
+PGresult *db_run_alone(const struct stmt_set *, size_t i, int nparams,
+	    const char *const *params, int *outcome);
 int	 db_begin(void);
 int	 db_commit(void);
 void	 db_rollback(void);

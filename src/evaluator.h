@@ -18,7 +18,7 @@ extern const struct stmt_set hub_stmts;
 
 /* The hub statements the evaluator runs (src/api/hub.c). */
 enum {
-	EV_STMT_EVALUATE = 17, EV_STMT_CLAIM, EV_STMT_RESULT
+	EV_STMT_EVALUATE = 16, EV_STMT_CLAIM, EV_STMT_RESULT
 };
 
 int	evaluator_count(const struct config *);

@@ -27,6 +27,10 @@ enum route_flags {
 	R_BODY	= 1 << 4,	/* takes a non-JSON body (NDJSON) */
 	R_SECRET_PATH = 1 << 5,	/* the path holds a credential: log the
 				   route pattern, never the path */
+	R_ONE_STMT = 1 << 6,	/* a change in one statement: no BEGIN
+				   or COMMIT around the handler, whose
+				   db_run_alone() statement commits and
+				   writes the audit row itself */
 };
 
 #define R_API	(R_AUTH | R_DB)	/* the usual API route */

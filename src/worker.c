@@ -97,6 +97,7 @@ now_s(void)
  * flags of the row are enforced here and nowhere else.
  */
 static void	change(struct req *);
+static void	change_alone(struct req *);
 
 static void
 dispatch(struct req *r)
@@ -175,7 +176,31 @@ dispatch(struct req *r)
 			    "no answer");
 		return;
 	}
-	change(r);
+	if (r->route->flags & R_ONE_STMT)
+		change_alone(r);
+	else
+		change(r);
+}
+
+/*
+ * A change in one statement (R_ONE_STMT): the handler's db_run_alone()
+ * commits it with its audit row in one round trip and only then
+ * answers; nothing here can roll it back, so a success without its
+ * audit row is the handler's bug, logged.
+ */
+static void
+change_alone(struct req *r)
+{
+	r->route->fn(r);
+	if (!r->headers_sent) {
+		http_error(r, 500, "internal_error", "the handler gave no "
+		    "answer");
+		return;
+	}
+	if (r->status < 400 && r->audited != 1)
+		log_error("route %s %s answered %d with %d audit rows",
+		    r->route->method, r->route->pattern, r->status,
+		    r->audited);
 }
 
 /*

@@ -101,6 +101,68 @@ subtest 'PagerDuty v2: trigger, dedup, acknowledge, resolve' => sub {
 	is($r->{status}, 202, 'resolving an unknown key is accepted (as PagerDuty does)');
 };
 
+# POST /v2/enqueue is one statement, its own transaction (R_ONE_STMT,
+# migrations/0025): the incident change, its timeline, its
+# notifications and its audit row commit together or not at all.
+subtest 'PagerDuty v2: one transaction, exact under concurrency' => sub {
+	$t->psql("INSERT INTO hub_channel (project, name, type, url, created_by, updated_by) "
+	    . "VALUES ('p1', 'pd-ops', 'webhook', 'http://127.0.0.1:9/pd', 't', 't')");
+	my $a0 = $t->psql("SELECT count(*) FROM audit_log WHERE action = 'incident.enqueue'");
+	my @pids;
+	for my $i (1 .. 50) {
+		push @pids, $t->bg(sub {
+			return pd(pd_trigger(dedup => 'pd-storm', summary => "storm $i"))->{status} == 202 ? 0 : 1;
+		});
+	}
+	my $fails = 0;
+	$fails += $t->wait_pid($_, 60) // 1 for @pids;
+	is($fails, 0, '50 concurrent triggers of one key: all 202');
+	is($t->psql("SELECT count(*) || '/' || max(count) FROM incident WHERE dedup_key = 'pd-storm'"),
+	    '1/50', 'one incident, count 50');
+	is($t->psql("SELECT count(*) FROM audit_log WHERE action = 'incident.enqueue'") - $a0, 50,
+	    'fifty audit rows');
+	is($t->psql("SELECT string_agg(t.to_status, ',') FROM incident_timeline t "
+	    . "JOIN incident i ON i.id = t.incident_id WHERE i.dedup_key = 'pd-storm'"),
+	    'open', 'one timeline entry: the repeats are counted, not transitions');
+	is($t->psql("SELECT string_agg(n.channel || ':' || n.event, ',') FROM alert_notification n "
+	    . "JOIN incident i ON i.id = n.incident_id WHERE i.dedup_key = 'pd-storm'"),
+	    'pd-ops:open', 'one notification, enqueued with the opening');
+	my $inc = $t->psql("SELECT id FROM incident WHERE dedup_key = 'pd-storm'");
+	is($t->psql("SELECT count(*) FILTER (WHERE resource = '$inc' AND result = 'success' "
+	    . "AND details ->> 'action' = 'trigger') || '/' || count(*) FILTER (WHERE details ->> "
+	    . "'deduplicated' = 'false') FROM audit_log WHERE action = 'incident.enqueue' AND resource = '$inc'"),
+	    '50/1', 'each row names the incident; one says it opened it');
+
+	# An audit row that cannot be written takes the change with it.
+	$t->psql(<<'SQL');
+CREATE FUNCTION pg_temp_t92_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.action = 'incident.enqueue' THEN
+		RAISE EXCEPTION 't92: no audit row';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER t92_refuse BEFORE INSERT ON audit_log
+	FOR EACH ROW EXECUTE FUNCTION pg_temp_t92_refuse();
+SQL
+	my $r = pd(pd_trigger(dedup => 'pd-storm'));
+	isnt($r->{status}, 202, 'the audit insert failed: not accepted') or diag $r->{content};
+	$r = pd(pd_trigger(dedup => 'pd-atomic'));
+	isnt($r->{status}, 202, 'a new incident neither');
+	$r = pd({ routing_key => $key, event_action => 'acknowledge', dedup_key => 'pd-storm' });
+	isnt($r->{status}, 202, 'nor a transition');
+	$t->psql("DROP TRIGGER t92_refuse ON audit_log; DROP FUNCTION pg_temp_t92_refuse()");
+	is($t->psql("SELECT status || '/' || count FROM incident WHERE dedup_key = 'pd-storm'"),
+	    'open/50', 'the count and the status are as they were');
+	is($t->psql("SELECT count(*) FROM incident WHERE dedup_key = 'pd-atomic'"), 0,
+	    'no incident opened without its audit row');
+	is($t->psql("SELECT count(*) FROM alert_notification n JOIN incident i ON i.id = n.incident_id "
+	    . "WHERE i.dedup_key IN ('pd-storm', 'pd-atomic')"), 1, 'no notification either');
+	is(pd(pd_trigger(dedup => 'pd-storm'))->{status}, 202, 'with the audit log back: 202');
+	is($t->psql("SELECT count FROM incident WHERE dedup_key = 'pd-storm'"), 51, 'counted');
+	$t->psql("DELETE FROM hub_channel WHERE name = 'pd-ops'");
+};
+
 subtest 'PagerDuty v2: refusals' => sub {
 	my @bad = (
 		[ { event_action => 'trigger' }, qr/routing_key: required/ ],

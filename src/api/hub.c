@@ -51,7 +51,7 @@
 enum {
 	HB_EVENTS_INGEST, HB_EVENTS_LIST,
 	HB_INC_LIST, HB_INC_GET, HB_TRIGGER, HB_INC_STATUS,
-	HB_PD_KEY, HB_PD_TRANSITION,
+	HB_PD_EVENT,
 	HB_AM_INGEST,
 	HB_RULE_LIST, HB_RULE_GET, HB_RULE_CREATE, HB_RULE_UPDATE,
 	HB_RULE_DELETE,
@@ -185,24 +185,17 @@ static const struct stmt_def defs[HB__COUNT] = {
 	    " FROM (VALUES (1)) one (o) LEFT JOIN cur c ON true"
 	    " LEFT JOIN upd u ON true", 6 },
 
-	/* The project and id of a live integration key ($1 the key). */
 	/*
-	 * last_used_at is written at most once a minute: every event of an
-	 * integration would otherwise queue on its one row.
+	 * One PagerDuty event, run alone as its own transaction with its
+	 * audit row (migrations/0025): $1 the routing key, $2 the action,
+	 * $3 the dedup key (NULL: a new one), $4 title, $5 severity, $6
+	 * source, $7 metadata, $8 the audit action, $9 client address,
+	 * $10 request id, $11 the client's.  project NULL: no live key.
 	 */
-	[HB_PD_KEY] = { "hub_pd_key",
-	    "WITH k AS (SELECT id, project, last_used_at FROM integration_key"
-	    " WHERE key_hash = sha256(convert_to($1::text, 'UTF8'))"
-	    " AND revoked_at IS NULL),"
-	    " u AS (UPDATE integration_key i SET last_used_at = now() FROM k"
-	    " WHERE i.id = k.id AND (k.last_used_at IS NULL"
-	    " OR k.last_used_at < now() - interval '1 minute'))"
-	    " SELECT project, id FROM k", 1 },
-
-	/* $1 project, $2 dedup key, $3 new status, $4 actor, $5 note. */
-	[HB_PD_TRANSITION] = { "hub_pd_transition",
-	    "SELECT hub_key_transition($1::text, $2::text, $3::text,"
-	    " $4::text, $5::text)", 5 },
+	[HB_PD_EVENT] = { "hub_pd_event",
+	    "SELECT e.project, e.actor, e.dedup_key FROM hub_pd_event($1::text,"
+	    " $2::text, $3::text, $4::text, $5::text, $6::text, $7::jsonb,"
+	    " $8::text, $9::inet, $10::text, $11::text) e", 11 },
 
 	/*
 	 * $1 project, $2 the alerts (validated in C), $3 actor.  Firing
@@ -981,6 +974,67 @@ out:
 /* ------------------------------------------------------------------ */
 /* PagerDuty Events API v2 */
 
+/*
+ * Statement stmt of a change in one statement (R_ONE_STMT): one row,
+ * committed with its audit row when it answers; else NULL after
+ * answering why (503 commit_outcome_unknown when the answer was lost
+ * and it may have been applied, as a lost COMMIT answer is).
+ */
+static PGresult *
+run_alone(struct req *r, size_t stmt, int n, const char *const *p)
+{
+	PGresult	*res;
+	const char	*code, *msg;
+	int		 outcome, st;
+
+	res = db_run_alone(&hub_stmts, stmt, n, p, &outcome);
+	if (outcome == DB_COMMITTED && PQntuples(res) == 1) {
+		db_wrote();
+		return res;
+	}
+	if (outcome == DB_OUTCOME_UNKNOWN)
+		http_error(r, 503, "commit_outcome_unknown", "the answer to "
+		    "the change was lost and it may have been applied; read "
+		    "the resource before retrying");
+	else if (outcome == DB_COMMITTED) {
+		log_error("%s: %d rows, expected 1", defs[stmt].name,
+		    PQntuples(res));
+		http_error(r, 500, "internal_error", "internal error");
+	} else {
+		st = db_http_status(res, &code, &msg);
+		if (st == 500)
+			log_error("%s failed: %s", defs[stmt].name, res != NULL ?
+			    PQresultErrorMessage(res) : "no result");
+		http_error(r, st, code, "%s", msg);
+	}
+	PQclear(res);
+	return NULL;
+}
+
+/*
+ * A trigger's metadata: its payload and the client, client_url and
+ * links PagerDuty carries beside it, as JSON text in the arena.
+ */
+static const char *
+pd_metadata(struct req *r, struct json_object *o, struct json_object *pl)
+{
+	static const char *const extra[] = { "client", "client_url",
+	    "links" };
+	struct json_object	*d, *v;
+	const char		*s;
+	size_t			 i;
+
+	d = json_object_new_object();
+	json_object_object_add(d, "payload", json_object_get(pl));
+	for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+		if (json_object_object_get_ex(o, extra[i], &v))
+			json_object_object_add(d, extra[i], json_object_get(v));
+	s = arena_strdup(r->arena, json_object_to_json_string_ext(d,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(d);
+	return s;
+}
+
 static void
 pd_error(struct req *r, const char *msg)
 {
@@ -1005,11 +1059,11 @@ api_pd_enqueue(struct req *r)
 	static const char *const our_sev[] = { "critical", "high", "medium",
 	    "low" };
 	struct json_object	*o = r->json, *pl = NULL, *v, *d;
-	const char		*key, *action, *dedup = NULL, *p[7], *project;
+	const char		*key, *action, *dedup = NULL, *p[11];
 	const char		*summary = NULL, *sev = NULL, *src = NULL;
-	char			*actor, *body;
+	char			*body;
 	size_t			 i;
-	PGresult		*res = NULL, *kr = NULL;
+	PGresult		*res;
 	int			 trig;
 
 	if (!json_object_is_type(o, json_type_object)) {
@@ -1081,74 +1135,35 @@ api_pd_enqueue(struct req *r)
 		return;
 	}
 	p[0] = key;
-	if ((kr = api_run(r, &hub_stmts, HB_PD_KEY, 1, p)) == NULL)
+	p[1] = action;
+	p[2] = dedup;
+	p[3] = summary;
+	p[4] = sev;
+	p[5] = src;
+	p[6] = trig ? pd_metadata(r, o, pl) : NULL;
+	p[7] = r->route->action;
+	audit_request_ids(r, &p[8], &p[9], &p[10]);
+	if ((res = run_alone(r, HB_PD_EVENT, 11, p)) == NULL)
 		return;
-	if (PQntuples(kr) != 1) {
+	if (api_val_null(res, 0)) {
+		/* Nothing was written: the key is not a live one. */
 		pd_error(r, "routing_key: not a valid integration key");
 		goto out;
 	}
-	project = api_val(kr, 0);
-	actor = arena_printf(r->arena, "integration:%s", api_val(kr, 1));
-	r->actor = actor;
-	if (trig) {
-		d = json_object_new_object();
-		json_object_object_add(d, "payload", json_object_get(pl));
-		for (i = 0; i < 3; i++) {
-			static const char *const extra[] = { "client",
-			    "client_url", "links" };
-			if (json_object_object_get_ex(o, extra[i], &v))
-				json_object_object_add(d, extra[i],
-				    json_object_get(v));
-		}
-		p[0] = project;
-		p[1] = dedup;
-		p[2] = summary;
-		p[3] = sev;
-		p[4] = src;
-		p[5] = arena_strdup(r->arena, json_object_to_json_string_ext(d,
-		    JSON_C_TO_STRING_PLAIN));
-		json_object_put(d);
-		p[6] = actor;
-		if ((res = run1(r, HB_TRIGGER, 7, p)) == NULL)
-			goto out;
-		dedup = api_val(res, 4);
-		d = json_object_new_object();
-		json_object_object_add(d, "action", json_object_new_string(action));
-		json_object_object_add(d, "deduplicated",
-		    json_object_new_boolean(!api_val_bool(res, 1)));
-		if (audit_change(r, project, api_val(res, 0),
-		    api_val_long(res, 2), d) == -1)
-			goto out;
-	} else {
-		p[0] = project;
-		p[1] = dedup;
-		p[2] = strcmp(action, "resolve") == 0 ? "resolved" :
-		    "investigating";
-		p[3] = actor;
-		p[4] = strcmp(action, "resolve") == 0 ? "resolved via the "
-		    "Events API" : "acknowledged via the Events API";
-		if ((res = run1(r, HB_PD_TRANSITION, 5, p)) == NULL)
-			goto out;
-		d = json_object_new_object();
-		json_object_object_add(d, "action", json_object_new_string(action));
-		json_object_object_add(d, "dedupKey", json_object_new_string(dedup));
-		json_object_object_add(d, "changed",
-		    json_object_new_int((int)api_val_long(res, 0)));
-		if (audit_change(r, project, dedup, AUDIT_NO_VERSION, d) == -1)
-			goto out;
-	}
+	r->actor = arena_strdup(r->arena, api_val(res, 1));
+	r->audited++;
 	d = json_object_new_object();
 	json_object_object_add(d, "status", json_object_new_string("success"));
 	json_object_object_add(d, "message",
 	    json_object_new_string("Event processed"));
-	json_object_object_add(d, "dedup_key", json_object_new_string(dedup));
+	json_object_object_add(d, "dedup_key",
+	    json_object_new_string(api_val(res, 2)));
 	body = arena_strdup(r->arena, json_object_to_json_string_ext(d,
 	    JSON_C_TO_STRING_PLAIN));
 	json_object_put(d);
 	http_send_json(r, 202, body, strlen(body));
 out:
 	PQclear(res);
-	PQclear(kr);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1761,7 +1776,7 @@ static const struct route routes[] = {
 	    ROLE_VIEWER, NULL },
 	{ "PUT", ROUTE_PROJECT "/incidents/{id}/status", api_incident_status,
 	    R_API | R_JSON, ROLE_EDITOR, "incident.status" },
-	{ "POST", "/v2/enqueue", api_pd_enqueue, R_DB | R_JSON,
+	{ "POST", "/v2/enqueue", api_pd_enqueue, R_DB | R_JSON | R_ONE_STMT,
 	    ROLE_NONE, "incident.enqueue" },
 	{ "POST", ROUTE_PROJECT "/alertmanager", api_alertmanager,
 	    R_API | R_JSON, ROLE_EDITOR, "incident.alertmanager" },

@@ -5,7 +5,13 @@
 #   - event ingest, NDJSON batches of 500 (events/s, latency per batch);
 #   - event ingest, one event per request;
 #   - PagerDuty Events v2 single triggers (1,000 dedup keys: new
-#     incidents and counted ones mixed);
+#     incidents and counted ones mixed), beside their yardstick: pgbench
+#     running the very statement dashcgi runs for one (hub_pd_event(),
+#     read from src/api/hub.c: the whole change, audit row included, in
+#     one round trip) on as many connections as dashcgi has workers --
+#     what the database alone does with the same work.  Twice: on the
+#     cluster as DashTest makes it (fsync and synchronous_commit off: the
+#     CPU cost), then durable (both on, as a production server runs);
 #   - 50 concurrent triggers of one dedup key (one incident, count 50?);
 #   - 200 threshold rules evaluated in one hub_evaluate() pass;
 #   - 200 rules of the three types (threshold, slo_burn over a 65-SLO
@@ -76,21 +82,78 @@ my $batch = join('', map { qq({"topic":"bench","data":{"metric":"latency_ms","va
 	    . 'wrk.body = ' . lq(qq({"topic":"one","data":{"metric":"one","value":1}}\n)) . "\n");
 	push @rows, sprintf('| events, one per request | %.0f events/s | %.1f ms | %.1f ms | %d |', $rps, $p50, $p99, $err);
 }
-{
-	my $lua = <<"LUA";
-counter = 0
+# PagerDuty triggers through nginx and dashcgi, then the yardstick:
+# pgbench -M prepared running dashcgi's own statement for the same
+# events (its $n as pgbench variables; $11, the client's request id,
+# is NULL as for wrk's requests, and pgbench cannot bind a NULL).
+my $pgbin = $ENV{DASHCGI_PGBIN} // '/usr/lib/postgresql/15/bin';
+my $pgbench = -x "$pgbin/pgbench" ? "$pgbin/pgbench" : die "hub.pl: $pgbin/pgbench not found\n";
+my ($pd_sql) = do {
+	open(my $fh, '<', $t->srcdir . '/src/api/hub.c') or die "hub.pl: hub.c: $!\n";
+	local $/;
+	my $c = <$fh>;
+	$c =~ /\[HB_PD_EVENT\]\s*=\s*\{\s*"hub_pd_event",\s*((?:"(?:[^"\\]|\\.)*"\s*)+),\s*11\s*\}/
+	    or die "hub.pl: no statement [HB_PD_EVENT] in src/api/hub.c\n";
+	(join('', $1 =~ /"((?:[^"\\]|\\.)*)"/g));
+};
+my %pd_var = (1 => ':rk', 2 => "'trigger'", 3 => "('k' || :k)", 4 => "'bench'",
+    5 => "'high'", 6 => "'bench'", 7 => ':meta', 8 => "'incident.enqueue'",
+    9 => "'127.0.0.1'", 10 => ':rid', 11 => 'NULL');
+(my $pd_bench = $pd_sql) =~ s/\$(\d+)\b/$pd_var{$1} \/\/ die "hub.pl: \$$1?\n"/ge;
+sub pgbench_pd {
+	my ($tag) = @_;
+	my $script = "$tmp/pd-$tag.sql";
+	open(my $fh, '>', $script) or die;
+	print $fh "\\set k random(1, 1000)\n\\set rid random(1, 1000000000)\n$pd_bench;\n";
+	close $fh;
+	my $prefix = "$tmp/pgbench-$tag";
+	my $out = `timeout @{[ $DUR + 60 ]} $pgbench -n -M prepared -c$WORKERS -j1 -T$DUR -l --log-prefix=$prefix -h @{[ $t->pg_socket_dir ]} -p @{[ $t->pg_port ]} -U postgres -f $script -D rk=$key -D 'meta={"payload":{"summary":"bench","source":"bench","severity":"error"}}' dashcgi 2>&1`;
+	my ($tps) = $out =~ /^tps = ([0-9.]+) \(without initial connection time\)/m
+	    or die "hub.pl: pgbench: $out";
+	my ($failed) = ($out =~ /^number of failed transactions: (\d+)/m, 0);
+	my @lat;
+	for my $f (glob("$prefix.*")) {
+		open(my $l, '<', $f) or die;
+		while (<$l>) {
+			my @x = split ' ';
+			push @lat, $x[2] / 1000 if @x >= 3 && $x[2] =~ /^\d+$/;
+		}
+		close $l;
+		unlink $f;
+	}
+	@lat = sort { $a <=> $b } @lat;
+	die "hub.pl: pgbench logged no transaction\n" unless @lat;
+	return ($tps, $lat[int($#lat * 0.5)], $lat[int($#lat * 0.99)], $failed);
+}
+my $pd_lua = <<"LUA";
 request = function()
-  counter = counter + 1
   local body = '{"routing_key":"$key","event_action":"trigger","dedup_key":"k' .. math.random(1, 1000) ..
     '","payload":{"summary":"bench","source":"bench","severity":"error"}}'
   return wrk.format("POST", "/v2/enqueue", { ["Content-Type"] = "application/json" }, body)
 end
 LUA
-	my ($rps, $p50, $p99, $err) = wrk('pd', $lua);
-	push @rows, sprintf('| PagerDuty v2 single triggers | %.0f events/s | %.1f ms | %.1f ms | %d |', $rps, $p50, $p99, $err);
+sub pd_rows {
+	my ($tag, $what) = @_;
+	my ($rps, $p50, $p99, $err) = wrk("pd-$tag", $pd_lua);
+	my ($ytps, $y50, $y99, $yerr) = pgbench_pd($tag);
+	push @rows, sprintf('| PagerDuty v2 single triggers, %s | %.0f events/s | %.1f ms | %.1f ms | %d |',
+	    $what, $rps, $p50, $p99, $err);
+	push @rows, sprintf('| yardstick: pgbench, the same statement, %d connections, %s | %.0f tx/s (dashcgi %.0f%%) | %.1f ms | %.1f ms | %d |',
+	    $WORKERS, $what, $ytps, 100 * $rps / $ytps, $y50, $y99, $yerr);
 }
+my $pd_load = `cat /proc/loadavg`;
+chomp $pd_load;
+pd_rows('fast', 'fsync off');
 my $ev = $t->psql("SELECT count(*) FROM raw_event");
 my $inc = $t->psql("SELECT count(*) || ' incidents, ' || sum(count) || ' triggers' FROM incident");
+
+# The same, durable: every commit waits for its WAL flush (group
+# commit across the workers' connections), as on a production server.
+$t->psql("ALTER SYSTEM SET fsync = on;\nALTER SYSTEM SET synchronous_commit = on;\n"
+    . "ALTER SYSTEM SET full_page_writes = on;\nSELECT pg_reload_conf();\nCHECKPOINT;");
+my $durable = $t->psql("SHOW fsync") . '/' . $t->psql("SHOW synchronous_commit");
+die "hub.pl: the cluster is not durable ($durable)\n" unless $durable eq 'on/on';
+pd_rows('durable', 'durable');
 
 # 50 concurrent triggers of one key.
 my @pids;
@@ -159,7 +222,9 @@ my $mopened = $t->psql("SELECT count(*) FROM incident WHERE source = 'rule'");
 
 my $cpu = `nproc`; chomp $cpu;
 my $load = `cat /proc/loadavg`; chomp $load;
-print "\nhub benchmark: $WORKERS workers, wrk -t$THREADS -c$CONNS -d${DUR}s, $cpu CPUs (shared), loadavg $load\n\n";
+print "\nhub benchmark: $WORKERS workers, wrk -t$THREADS -c$CONNS -d${DUR}s, $cpu CPUs (shared), loadavg $load\n";
+print "loadavg before the PagerDuty rows: $pd_load\n";
+print "yardstick: pgbench -M prepared -c$WORKERS running dashcgi's statement for one PagerDuty event:\n  $pd_sql\n\n";
 print "| row | throughput | p50 | p99 | errors |\n|---|---|---|---|---|\n";
 print "$_\n" for @rows;
 print "\nstored: $ev events; $inc\n";
