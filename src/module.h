@@ -22,7 +22,9 @@ struct stmt_set;
 /*
  * A maintenance job: one statement, run in its own transaction by
  * "dashcgi maintenance" and by the maintenance process kind.  It
- * returns one row with one count.
+ * returns one row with one count.  A job that needs a migration names
+ * it in requires: until the schema has it, the job is skipped with a
+ * log line (the jobs run on whatever schema the database has).
  */
 typedef int (*job_param_fn)(const struct config *, char *buf, size_t len);
 struct job {
@@ -31,6 +33,7 @@ struct job {
 	const char	*sql;
 	job_param_fn	 param;		/* fills $1; 0 = skip; NULL: no $1 */
 	const char	*skipped;	/* logged when param says skip */
+	int		 requires;	/* least migration version; 0: any */
 };
 
 /*

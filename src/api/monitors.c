@@ -1490,34 +1490,19 @@ retention_param(const struct config *cfg, char *buf, size_t len)
 	return 1;
 }
 
-/*
- * A job that runs only once its tables exist: "dashcgi maintenance"
- * also runs against a schema whose later migrations are pending (it
- * must not fail there), and a statement naming a missing function
- * fails when it is parsed, whatever a CASE around it says.  So the
- * work is a query string that PostgreSQL parses only when the table
- * is there (query_to_xml), its count read back from the XML.
- */
-#define JOB_IF(rel, q) \
-	"SELECT CASE WHEN to_regclass('" rel "') IS NULL THEN 0 ELSE" \
-	" (xpath('/row/n/text()', query_to_xml(" q ", false, true,"\
-	" '')))[1]::text::int END"
-
+/* Each job waits for migration 0009 (maintenance also runs against a
+ * schema whose later migrations are pending). */
 static const struct job jobs[] = {
 	{ "monitor_partitions", "created",
-	  JOB_IF("check_result",
-	  "'SELECT partition_ensure(''check_result'', 1, ''month'')"
-	  " + partition_ensure(''monitor_rollup_minute'', 2, ''day'') AS n'"),
-	  NULL, NULL },
+	  "SELECT partition_ensure('check_result', 1, 'month')"
+	  " + partition_ensure('monitor_rollup_minute', 2, 'day')",
+	  NULL, NULL, 9 },
 	{ "monitor_retention", "dropped_partitions",
-	  JOB_IF("check_result",
-	  "format('SELECT partition_drop_before(''check_result'', now() -"
-	  " %L::interval) AS n', $1::text)"),
-	  retention_param,
-	  "monitors.retention is 0: results are kept forever" },
+	  "SELECT partition_drop_before('check_result',"
+	  " now() - $1::interval)", retention_param,
+	  "monitors.retention is 0: results are kept forever", 9 },
 	{ "monitor_rollup_retention", "removed",
-	  JOB_IF("monitor_rollup_day",
-	  "'SELECT monitor_rollup_retention() AS n'"), NULL, NULL },
+	  "SELECT monitor_rollup_retention()", NULL, NULL, 9 },
 };
 
 static const struct proc_kind procs[] = {

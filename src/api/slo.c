@@ -1903,27 +1903,19 @@ p_rollup(const struct config *cfg, char *buf, size_t len)
 
 /*
  * Partitions: back to the raw retention (late points), two months
- * ahead; retention drops whole partitions, never rows.  Each job runs
- * its call only when migration 0008 is in (SLO_JOB): maintenance runs
- * every module's jobs, also against a schema that is behind, where a
- * call to a function that does not exist yet would fail at parse time;
- * query_to_xml() runs it as dynamic SQL from plain SQL.
+ * ahead; retention drops whole partitions, never rows.  Each job waits
+ * for migration 0008 (maintenance runs every module's jobs, also
+ * against a schema that is behind).
  */
-#define SLO_JOB(rel, call)						\
-	"SELECT CASE WHEN to_regclass('" rel "') IS NULL THEN 0 ELSE"	\
-	" (xpath('/row/n/text()', query_to_xml(format('SELECT " call	\
-	" AS n', $1::bigint), false, true, '')))[1]::text::int END"
-
 static const struct job jobs[] = {
-	{ "slo_partitions", "created", SLO_JOB("sli_point",
-	  "slo_partitions_ensure(%s * interval ''1 millisecond'', 2)"),
-	  p_raw, NULL },
-	{ "slo_raw_retention", "dropped_partitions", SLO_JOB("sli_point",
-	  "partition_drop_before(''sli_point'', now() - %s"
-	  " * interval ''1 millisecond'')"), p_raw, NULL },
-	{ "slo_rollup_retention", "dropped_partitions", SLO_JOB("sli_hourly",
-	  "partition_drop_before(''sli_hourly'', now() - %s"
-	  " * interval ''1 millisecond'')"), p_rollup, NULL },
+	{ "slo_partitions", "created", "SELECT slo_partitions_ensure("
+	  "$1::bigint * interval '1 millisecond', 2)", p_raw, NULL, 8 },
+	{ "slo_raw_retention", "dropped_partitions",
+	  "SELECT partition_drop_before('sli_point', now() - $1::bigint"
+	  " * interval '1 millisecond')", p_raw, NULL, 8 },
+	{ "slo_rollup_retention", "dropped_partitions",
+	  "SELECT partition_drop_before('sli_hourly', now() - $1::bigint"
+	  " * interval '1 millisecond')", p_rollup, NULL, 8 },
 };
 
 const struct module slo_module = {
