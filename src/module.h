@@ -1,12 +1,13 @@
 /*
  * module.h -- what a module brings to the daemon, after nginx's
  * ngx_module_t: its routes, its prepared statements, its maintenance
- * jobs and the process kinds it runs.
+ * jobs, the process kinds it runs and its part of demo-data.
  *
  * Owns: the descriptor types and the one list of modules (modules.c).
- * The router, the database layer, maintenance and the master walk
- * that list; none of them names a module.  Adding a subsystem is its
- * own source file(s), one line in modules.c and its migrations.
+ * The router, the database layer, maintenance, the master and
+ * demo-data walk that list; none of them names a module.  Adding a
+ * subsystem is its own source file(s), one line in modules.c and its
+ * migrations.
  * Never: hold state; a descriptor is const data.
  */
 #ifndef DASHCGI_MODULE_H
@@ -18,6 +19,7 @@
 #include "router.h"
 
 struct stmt_set;
+struct demo;
 
 /*
  * A maintenance job: one statement, run in its own transaction by
@@ -61,6 +63,8 @@ struct module {
 	size_t				 njobs;
 	const struct proc_kind		*procs;
 	size_t				 nprocs;
+	/* Its part of `dashcgi demo-data` (demo.h): flags and data. */
+	const struct demo		*demo;
 	unsigned			 flags;
 };
 

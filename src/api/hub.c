@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "api/common.h"
+#include "api/hub_demo.h"
 #include "audit.h"
 #include "db.h"
 #include "evaluator.h"
@@ -1826,4 +1827,5 @@ const struct module hub_module = {
 	.njobs = sizeof(jobs) / sizeof(jobs[0]),
 	.procs = procs,
 	.nprocs = sizeof(procs) / sizeof(procs[0]),
+	.demo = &hub_demo,
 };

@@ -34,6 +34,7 @@
 #include <curl/curl.h>
 
 #include "api/common.h"
+#include "api/monitors_demo.h"
 #include "audit.h"
 #include "checker.h"
 #include "config.h"
@@ -1517,4 +1518,5 @@ const struct module monitors_module = {
 	.njobs = sizeof(jobs) / sizeof(jobs[0]),
 	.procs = procs,
 	.nprocs = sizeof(procs) / sizeof(procs[0]),
+	.demo = &monitors_demo,
 };

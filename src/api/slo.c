@@ -1924,4 +1924,5 @@ const struct module slo_module = {
 	.stmts = stmt_sets,
 	.jobs = jobs,
 	.njobs = sizeof(jobs) / sizeof(jobs[0]),
+	.demo = &slo_demo,
 };
