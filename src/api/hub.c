@@ -818,53 +818,50 @@ trigger_answer(struct req *r, PGresult *res, const char *project)
 	api_send_col(r, created ? 201 : 200, res, 3);
 }
 
+struct incident_in {
+	const char		*title;
+	const char		*severity;
+	const char		*dedup;		/* NULL: absent */
+	const char		*source;	/* NULL: "api" */
+	struct json_object	*metadata;	/* NULL: absent */
+};
+
+static const struct api_field incident_fields[] = {
+	{ .name = "title", .type = API_STRING, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .min = 1, .max = TITLE_MAX,
+	  .at = API_AT(struct incident_in, title) },
+	{ .name = "severity", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = severities,
+	  .at = API_AT(struct incident_in, severity) },
+	{ .name = "dedupKey", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .min = 1, .max = DEDUP_MAX, .at = API_AT(struct incident_in, dedup) },
+	{ .name = "source", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .min = 1, .max = SOURCE_MAX,
+	  .at = API_AT(struct incident_in, source) },
+	{ .name = "metadata", .type = API_OBJECT, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct incident_in, metadata) },
+};
+static const struct api_body incident_body = { API_FIELDS(incident_fields),
+	"an incident has title, severity, dedupKey, source and metadata",
+	"the body must be an incident: {\"title\",\"severity\","
+	"\"dedupKey\",\"source\",\"metadata\"}" };
+
 static void
 api_incident_create(struct req *r)
 {
-	static const char *const keys[] = { "title", "severity", "dedupKey",
-	    "source", "metadata", NULL };
-	struct json_object	*o = r->json, *m;
+	struct incident_in	 in = { NULL, NULL, NULL, "api", NULL };
 	const char		*p[7];
 	PGresult		*res;
 
-	if (!json_object_is_type(o, json_type_object)) {
-		api_invalid(r, "the body must be an incident: {\"title\","
-		    "\"severity\",\"dedupKey\",\"source\",\"metadata\"}");
-		return;
-	}
-	if (api_only_members(r, o, "", keys, "an incident has title, "
-	    "severity, dedupKey, source and metadata") == -1)
+	if (api_body(r, &incident_body, &in) == -1)
 		return;
 	p[0] = api_param(r, "project");
-	if (str_field(r, o, "title", TITLE_MAX, &p[2]) == -1)
-		return;
-	if (p[2] == NULL) {
-		api_invalid(r, "title: required");
-		return;
-	}
-	if (api_str_member(r, o, "severity", "severity", API_NULL_ABSENT,
-	    &p[3]) == -1)
-		return;
-	if (p[3] == NULL || !one_of(p[3], severities)) {
-		api_invalid(r, "severity: required, one of low, medium, high, "
-		    "critical");
-		return;
-	}
-	if (str_field(r, o, "dedupKey", DEDUP_MAX, &p[1]) == -1 ||
-	    str_field(r, o, "source", SOURCE_MAX, &p[4]) == -1)
-		return;
-	if (p[4] == NULL)
-		p[4] = "api";
-	p[5] = NULL;
-	if (json_object_object_get_ex(o, "metadata", &m) &&
-	    !json_object_is_type(m, json_type_null)) {
-		if (!json_object_is_type(m, json_type_object)) {
-			api_invalid(r, "metadata: must be an object");
-			return;
-		}
-		p[5] = json_object_to_json_string_ext(m,
-		    JSON_C_TO_STRING_PLAIN);
-	}
+	p[1] = in.dedup;
+	p[2] = in.title;
+	p[3] = in.severity;
+	p[4] = in.source;
+	p[5] = in.metadata == NULL ? NULL : json_object_to_json_string_ext(
+	    in.metadata, JSON_C_TO_STRING_PLAIN);
 	p[6] = r->actor;
 	if ((res = run1(r, HB_TRIGGER, 7, p)) == NULL)
 		return;
@@ -908,11 +905,27 @@ if_match_version(struct req *r, char *buf, size_t len, int required)
 	return 1;
 }
 
+struct status_in {
+	const char	*status;
+	const char	*note;		/* NULL: absent */
+};
+
+static const struct api_field status_fields[] = {
+	{ .name = "status", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = statuses,
+	  .at = API_AT(struct status_in, status) },
+	{ .name = "note", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .min = 1, .max = TITLE_MAX, .at = API_AT(struct status_in, note) },
+};
+static const struct api_body status_body = { API_FIELDS(status_fields),
+	"a status change has status and note",
+	"the body must be {\"status\",\"note\"}" };
+
 static void
 api_incident_status(struct req *r)
 {
-	static const char *const keys[] = { "status", "note", NULL };
-	struct json_object	*o = r->json, *d;
+	struct status_in	 in = { NULL, NULL };
+	struct json_object	*d;
 	const char		*p[6], *cur;
 	char			 ver[24];
 	PGresult		*res;
@@ -923,23 +936,10 @@ api_incident_status(struct req *r)
 		not_found(r, "incident", p[1]);
 		return;
 	}
-	if (!json_object_is_type(o, json_type_object)) {
-		api_invalid(r, "the body must be {\"status\",\"note\"}");
+	if (api_body(r, &status_body, &in) == -1)
 		return;
-	}
-	if (api_only_members(r, o, "", keys, "a status change has status "
-	    "and note") == -1)
-		return;
-	if (api_str_member(r, o, "status", "status", API_NULL_ABSENT,
-	    &p[2]) == -1)
-		return;
-	if (p[2] == NULL || !one_of(p[2], statuses)) {
-		api_invalid(r, "status: required, one of open, investigating, "
-		    "resolved, closed");
-		return;
-	}
-	if (str_field(r, o, "note", TITLE_MAX, &p[5]) == -1)
-		return;
+	p[2] = in.status;
+	p[5] = in.note;
 	if (if_match_version(r, ver, sizeof(ver), 1) == -1)
 		return;
 	p[3] = ver;
