@@ -782,22 +782,6 @@ api_incident_get(struct req *r)
 		send_versioned(r, HB_INC_GET, p, "incident");
 }
 
-/* A string member with a length limit; 1 set, 0 absent, -1 answered. */
-static int
-str_field(struct req *r, struct json_object *o, const char *key,
-    size_t max, const char **s)
-{
-	int	 rc;
-
-	if ((rc = api_str_member(r, o, key, key, API_NULL_ABSENT, s)) != 1)
-		return rc;
-	if (**s == '\0' || strlen(*s) > max) {
-		api_invalid(r, "%s: must be 1 to %zu characters", key, max);
-		return -1;
-	}
-	return 1;
-}
-
 /* Answer a trigger: 201 new (Location), 200 the open one counted. */
 static void
 trigger_answer(struct req *r, PGresult *res, const char *project)
@@ -1616,29 +1600,31 @@ api_keys_list(struct req *r)
 	send_docs(r, HB_KEY_LIST);
 }
 
+struct key_in {
+	const char	*name;
+};
+
+static const struct api_field key_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .min = 1, .max = TITLE_MAX,
+	  .at = API_AT(struct key_in, name) },
+};
+static const struct api_body key_body = { API_FIELDS(key_fields),
+	"an integration key has a name", "the body must be {\"name\"}" };
+
 static void
 api_key_create(struct req *r)
 {
-	static const char *const keys[] = { "name", NULL };
-	struct json_object	*o = r->json, *d;
+	struct key_in		 in = { NULL };
+	struct json_object	*d;
 	const char		*p[4];
 	char			 key[KEY_LEN + 1];
 	PGresult		*res;
 
-	if (!json_object_is_type(o, json_type_object) ||
-	    api_only_members(r, o, "", keys, "an integration key has a "
-	    "name") == -1) {
-		if (!r->held.set && !r->headers_sent)
-			api_invalid(r, "the body must be {\"name\"}");
+	if (api_body(r, &key_body, &in) == -1)
 		return;
-	}
 	p[0] = api_param(r, "project");
-	if (str_field(r, o, "name", TITLE_MAX, &p[1]) == -1)
-		return;
-	if (p[1] == NULL) {
-		api_invalid(r, "name: required, what sends with this key");
-		return;
-	}
+	p[1] = in.name;
 	if (key_new(key) == -1) {
 		http_error(r, 500, "internal_error", "no randomness for a key");
 		return;
@@ -1677,14 +1663,36 @@ api_channels_list(struct req *r)
 }
 
 /* PUT …/hub-channels/{name} {"type","url","allIncidents"}: create or replace. */
+struct channel_in {
+	const char	*name;		/* NULL: the path's */
+	const char	*type;
+	const char	*url;
+	int		 all;
+};
+
+static const char *const channel_types[] = { "webhook", "slack", NULL };
+
+static const struct api_field channel_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct channel_in, name) },
+	{ .name = "type", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = channel_types,
+	  .at = API_AT(struct channel_in, type) },
+	{ .name = "url", .type = API_STRING, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .min = 1, .max = 2000,
+	  .at = API_AT(struct channel_in, url) },
+	{ .name = "allIncidents", .type = API_BOOL,
+	  .at = API_AT(struct channel_in, all) },
+};
+static const struct api_body channel_body = { API_FIELDS(channel_fields),
+	"a channel has type, url and allIncidents", "the body must be a "
+	"channel: {\"type\",\"url\",\"allIncidents\"}" };
+
 static void
 api_channel_put(struct req *r)
 {
-	static const char *const keys[] = { "name", "type", "url",
-	    "allIncidents", NULL };
-	static const char *const types[] = { "webhook", "slack", NULL };
-	struct json_object	*o = r->json, *v;
-	const char		*p[6], *s;
+	struct channel_in	 in = { NULL, NULL, NULL, 1 };
+	const char		*p[6];
 	PGresult		*res;
 	int			 created;
 
@@ -1695,42 +1703,21 @@ api_channel_put(struct req *r)
 		    "characters of [a-zA-Z0-9_.-]", p[1]);
 		return;
 	}
-	if (!json_object_is_type(o, json_type_object)) {
-		api_invalid(r, "the body must be a channel: {\"type\",\"url\","
-		    "\"allIncidents\"}");
+	if (api_body(r, &channel_body, &in) == -1)
 		return;
-	}
-	if (api_only_members(r, o, "", keys, "a channel has type, url and "
-	    "allIncidents") == -1)
-		return;
-	if (api_str_member(r, o, "name", "name", API_NULL_ABSENT, &s) == -1)
-		return;
-	if (s != NULL && strcmp(s, p[1]) != 0) {
+	if (in.name != NULL && strcmp(in.name, p[1]) != 0) {
 		api_invalid(r, "name: \"%s\" differs from the channel in the "
-		    "path", s);
+		    "path", in.name);
 		return;
 	}
-	if (api_str_member(r, o, "type", "type", API_NULL_ABSENT, &p[2]) == -1)
-		return;
-	if (p[2] == NULL || !one_of(p[2], types)) {
-		api_invalid(r, "type: required, webhook or slack");
-		return;
-	}
-	if (str_field(r, o, "url", 2000, &p[3]) == -1)
-		return;
-	if (p[3] == NULL || (strncmp(p[3], "http://", 7) != 0 &&
-	    strncmp(p[3], "https://", 8) != 0)) {
+	if (strncmp(in.url, "http://", 7) != 0 &&
+	    strncmp(in.url, "https://", 8) != 0) {
 		api_invalid(r, "url: required, an http:// or https:// URL");
 		return;
 	}
-	p[4] = "t";
-	if (json_object_object_get_ex(o, "allIncidents", &v)) {
-		if (!json_object_is_type(v, json_type_boolean)) {
-			api_invalid(r, "allIncidents: must be true or false");
-			return;
-		}
-		p[4] = json_object_get_boolean(v) ? "t" : "f";
-	}
+	p[2] = in.type;
+	p[3] = in.url;
+	p[4] = in.all ? "t" : "f";
 	p[5] = r->actor;
 	if ((res = run1(r, HB_CH_PUT, 6, p)) == NULL)
 		return;
