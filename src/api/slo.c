@@ -471,27 +471,10 @@ struct slo_in {
 	struct json_object	*spec_obj;
 	struct json_object	*target;	/* spec.target */
 	struct json_object	*indicators;	/* spec.indicators */
+	/* An OpenSLO document's parts (openslo_parse()). */
+	struct json_object	*os_md, *os_spec, *os_ann;
+	const char		*os_version;	/* dashcgi/version */
 };
-
-/* A non-empty string of at most NAME_TEXT_MAX bytes.  0 or -1 (400). */
-static int
-text_member(struct req *r, struct json_object *o, const char *key,
-    const char *path, int required)
-{
-	const char	*s;
-	int		 rc;
-
-	if ((rc = api_str_member(r, o, key, path, API_NULL_ABSENT, &s)) == -1)
-		return -1;
-	if (rc == 0 && !required)
-		return 0;
-	if (rc == 0 || *s == '\0' || strlen(s) > NAME_TEXT_MAX) {
-		api_invalid(r, "%s: required, a non-empty string of at most "
-		    "%d bytes", path, NAME_TEXT_MAX);
-		return -1;
-	}
-	return 0;
-}
 
 /*
  * The native document, one table per object.  What a table cannot say
@@ -972,6 +955,62 @@ os_objective(struct req *r, struct json_object *spec, struct json_object *out)
 	return 0;
 }
 
+/* An OpenSLO v1 SLO: what openslo_parse() reads of it, by table. */
+static const char *const os_api[] = { "openslo/v1", NULL };
+static const char *const os_budgeting[] = { "Occurrences", NULL };
+
+static const struct api_field os_ann_fields[] = {
+	{ .name = OS_EXPERIENCE, .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .min = 1, .max = NAME_TEXT_MAX },
+	{ .name = OS_OWNER, .type = API_STRING, .flags = API_NULL_ABSENT },
+	{ .name = OS_VERSION, .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct slo_in, os_version) },
+};
+static const struct api_body os_ann_body = { API_FIELDS(os_ann_fields),
+	NULL, NULL };
+
+static const struct api_field os_md_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct slo_in, name) },
+	{ .name = "displayName", .type = API_STRING,
+	  .flags = API_NULL_ABSENT },
+	{ .name = "annotations", .type = API_OBJECT, .flags = API_NULL_ABSENT,
+	  .body = &os_ann_body, .at = API_AT(struct slo_in, os_ann) },
+};
+static const struct api_body os_md_body = { API_FIELDS(os_md_fields), NULL,
+	NULL };
+
+static const struct api_field os_spec_fields[] = {
+	SLO_TEXT("service"),
+	{ .name = "description", .type = API_STRING,
+	  .flags = API_NULL_ABSENT },
+	{ .name = "budgetingMethod", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = os_budgeting,
+	  .expect = "must be \"Occurrences\" (dashcgi budgets events, not "
+	  "time slices)" },
+};
+static const struct api_body os_spec_body = { API_FIELDS(os_spec_fields),
+	NULL, NULL };
+
+static const struct api_field os_fields[] = {
+	{ .name = "apiVersion", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = os_api },
+	{ .name = "kind", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = slo_kind,
+	  .expect = "must be \"SLO\" (an SLI or a Service is not imported on "
+	  "its own)" },
+	{ .name = "metadata", .type = API_OBJECT, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .body = &os_md_body,
+	  .at = API_AT(struct slo_in, os_md) },
+	{ .name = "spec", .type = API_OBJECT, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .body = &os_spec_body,
+	  .at = API_AT(struct slo_in, os_spec) },
+};
+static const struct api_body os_body = { API_FIELDS(os_fields),
+	"an OpenSLO document has apiVersion, kind, metadata and spec",
+	"the body must be an OpenSLO v1 SLO: {\"apiVersion\":\"openslo/v1\","
+	"\"kind\":\"SLO\",\"metadata\":{…},\"spec\":{…}}" };
+
 /*
  * The body of POST and PUT with ?format=openslo: an OpenSLO v1 SLO
  * made into the native spec (in->spec, in the arena), which
@@ -983,64 +1022,20 @@ static int
 openslo_parse(struct req *r, const char *project, const char *path_name,
     struct slo_in *in)
 {
-	static const char *const keys[] = { "apiVersion", "kind",
-	    "metadata", "spec", NULL };
-	struct json_object	*doc = r->json, *md, *sp, *ann, *out, *d;
-	const char		*s, *win, *ver = NULL;
+	struct json_object	*md, *sp, *ann, *out, *d;
+	const char		*win, *ver;
 	char			*end;
-	int			 rc, ok = -1;
+	int			 ok = -1;
 
 	memset(in, 0, sizeof(*in));
 	in->version = -1;
-	if (!json_object_is_type(doc, json_type_object) ||
-	    api_only_members(r, doc, "", keys, "an OpenSLO document has "
-	    "apiVersion, kind, metadata and spec") == -1)
-		goto bad;
-	if ((rc = api_str_member(r, doc, "apiVersion", "apiVersion",
-	    API_NULL_ABSENT, &s)) == -1)
-		return -1;
-	if (rc == 0 || strcmp(s, "openslo/v1") != 0) {
-		api_invalid(r, "apiVersion: must be \"openslo/v1\"");
-		return -1;
-	}
-	if ((rc = api_str_member(r, doc, "kind", "kind", API_NULL_ABSENT,
-	    &s)) == -1)
-		return -1;
-	if (rc == 0 || strcmp(s, "SLO") != 0) {
-		api_invalid(r, "kind: must be \"SLO\" (an SLI or a Service is "
-		    "not imported on its own)");
-		return -1;
-	}
-	if (os_object(r, doc, "metadata", "metadata", 1, &md) == -1 ||
-	    os_object(r, doc, "spec", "spec", 1, &sp) == -1 ||
-	    os_object(r, md, "annotations", "metadata.annotations", 0,
-	    &ann) == -1 || api_str_member(r, md, "name", "metadata.name",
-	    API_NULL_ABSENT, &in->name) == -1 ||
+	if (api_body(r, &os_body, in) == -1 ||
 	    name_rule(r, path_name, in) == -1)
 		return -1;
-	if (api_str_member(r, md, "displayName", "metadata.displayName",
-	    API_NULL_ABSENT, &s) == -1 ||
-	    text_member(r, sp, "service", "spec.service", 1) == -1 ||
-	    api_str_member(r, sp, "description", "spec.description",
-	    API_NULL_ABSENT, &s) == -1)
-		return -1;
-	if ((rc = api_str_member(r, sp, "budgetingMethod",
-	    "spec.budgetingMethod", API_NULL_ABSENT, &s)) == -1)
-		return -1;
-	if (rc == 0 || strcmp(s, "Occurrences") != 0) {
-		api_invalid(r, "spec.budgetingMethod: must be \"Occurrences\" "
-		    "(dashcgi budgets events, not time slices), got \"%.32s\"",
-		    s != NULL ? s : "");
-		return -1;
-	}
-	if (ann != NULL && (text_member(r, ann, OS_EXPERIENCE,
-	    "metadata.annotations." OS_EXPERIENCE, 0) == -1 ||
-	    api_str_member(r, ann, OS_OWNER, "metadata.annotations." OS_OWNER,
-	    API_NULL_ABSENT, &s) == -1 ||
-	    (rc = api_str_member(r, ann, OS_VERSION, "metadata.annotations."
-	    OS_VERSION, API_NULL_ABSENT, &ver)) == -1))
-		return -1;
-	if (ann != NULL && rc == 1) {
+	md = in->os_md;
+	sp = in->os_spec;
+	ann = in->os_ann;
+	if ((ver = in->os_version) != NULL) {
 		in->version = isdigit((unsigned char)*ver) ?
 		    strtol(ver, &end, 10) : -1;
 		if (in->version < 0 || in->version > 0x7fffffffL ||
@@ -1082,12 +1077,6 @@ openslo_parse(struct req *r, const char *project, const char *path_name,
 	}
 	json_object_put(out);
 	return ok;
-bad:
-	if (!json_object_is_type(doc, json_type_object))
-		api_invalid(r, "the body must be an OpenSLO v1 SLO: "
-		    "{\"apiVersion\":\"openslo/v1\",\"kind\":\"SLO\","
-		    "\"metadata\":{…},\"spec\":{…}}");
-	return -1;
 }
 
 static void
