@@ -71,12 +71,12 @@ audit_retention_param(const struct config *cfg, char *buf, size_t len)
  */
 const struct job audit_jobs[AUDIT_NJOBS] = {
 	{ "audit_partitions", "created",
-	  "SELECT audit_ensure_partitions(2)", NULL, NULL },
+	  "SELECT audit_ensure_partitions(2)", NULL, NULL, 0 },
 	{ "audit_retention", "dropped_partitions",
 	  "SELECT audit_drop_partitions_before("
 	  "now() - $1::bigint * interval '1 millisecond')",
 	  audit_retention_param,
-	  "audit.retention is 0: audit log kept forever" },
+	  "audit.retention is 0: audit log kept forever", 0 },
 };
 
 /* Only a literal address reaches the inet column ("unix:" does not). */

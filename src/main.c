@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/slo.h"
 #include "config.h"
 #include "db.h"
+#include "demo.h"
 #include "log.h"
 #include "maintenance.h"
 #include "master.h"
@@ -122,7 +122,7 @@ main(int argc, char *argv[])
 	else if (strcmp(cmd, "check-sql") == 0)
 		rc = db_check_sql(cfg);
 	else if (strcmp(cmd, "demo-data") == 0)
-		rc = slo_demo_main(cfg, argc - i, argv + i);
+		rc = demo_main(cfg, argc - i, argv + i);
 	else
 		return master_main(cfg, path);	/* owns cfg */
 	config_free(cfg);

@@ -7,7 +7,8 @@
  * jobs, in the order of modules[] (the core module's partitions
  * first: later jobs write audit rows).  Each job is one statement, so
  * each runs in its own transaction; the SQL functions it calls live
- * in the migrations.
+ * in the migrations.  A job runs once the schema has the migration it
+ * requires, and is skipped with a log line before.
  * Never: run twice at once (pg_try_advisory_lock: the second run logs
  * and exits 0); let a failing job keep the others from running; remove
  * audit rows other than by dropping whole expired partitions.
@@ -75,9 +76,35 @@ log_failure(const char *job, PGconn *db, const PGresult *res)
 	log_end(&l);
 }
 
+/*
+ * The version of the schema: the last migration applied, 0 when none
+ * is (no schema_migrations yet), -1 after logging another failure.
+ */
+static int
+schema_version(PGconn *db)
+{
+	PGresult	*res;
+	const char	*st;
+	int		 v = -1;
+
+	res = PQexec(db, "SELECT coalesce(max(version), 0) FROM "
+	    "schema_migrations");
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+		v = atoi(PQgetvalue(res, 0, 0));
+	else if (res != NULL && (st = PQresultErrorField(res,
+	    PG_DIAG_SQLSTATE)) != NULL && strcmp(st, "42P01") == 0)
+		v = 0;		/* undefined_table: never migrated */
+	else
+		log_failure("schema_version", db, res);
+	if (res != NULL)
+		PQclear(res);
+	return v;
+}
+
 /* One job, one statement, one transaction.  0 done or skipped, -1 failed. */
 static int
-run_job(PGconn *db, const struct config *cfg, const struct job *j)
+run_job(PGconn *db, const struct config *cfg, int schema,
+    const struct job *j)
 {
 	struct logline	 l;
 	PGresult	*res = NULL;
@@ -86,6 +113,15 @@ run_job(PGconn *db, const struct config *cfg, const struct job *j)
 	double		 t0 = now_ms();
 	int		 n = 0, rc = -1;
 
+	if (j->requires > schema) {
+		log_begin(&l, LOG_INFO, "maintenance job skipped");
+		log_str(&l, "job", j->name);
+		log_str(&l, "reason", "waits for its migration");
+		log_int(&l, "requires", j->requires);
+		log_int(&l, "schema", schema);
+		log_end(&l);
+		return 0;
+	}
 	if (j->param != NULL) {
 		if (!j->param(cfg, pbuf, sizeof(pbuf))) {
 			log_begin(&l, LOG_INFO, "maintenance job skipped");
@@ -142,7 +178,7 @@ maintenance_run(const struct config *cfg)
 	PGresult	*res = NULL;
 	const char	*key[1] = { MAINT_LOCK_KEY };
 	size_t		 m, i, n = 0, failed = 0;
-	int		 rc = EXIT_RUNTIME;
+	int		 rc = EXIT_RUNTIME, schema;
 
 	/* The service's statement_timeout applies: jobs must stay short. */
 	if ((db = db_open(cfg, "dashcgi-maintenance")) == NULL)
@@ -171,9 +207,12 @@ maintenance_run(const struct config *cfg)
 		rc = EXIT_OK;
 		goto out;
 	}
+	if ((schema = schema_version(db)) == -1)
+		goto out;
 	for (m = 0; m < nmodules && !stop; m++)
 		for (i = 0; i < modules[m]->njobs && !stop; i++, n++)
-			if (run_job(db, cfg, &modules[m]->jobs[i]) == -1)
+			if (run_job(db, cfg, schema, &modules[m]->jobs[i]) ==
+			    -1)
 				failed++;
 	if (failed > 0) {
 		log_error("maintenance: %zu of %zu jobs failed", failed, n);

@@ -1,12 +1,13 @@
 /*
  * module.h -- what a module brings to the daemon, after nginx's
  * ngx_module_t: its routes, its prepared statements, its maintenance
- * jobs and the process kinds it runs.
+ * jobs, the process kinds it runs and its part of demo-data.
  *
  * Owns: the descriptor types and the one list of modules (modules.c).
- * The router, the database layer, maintenance and the master walk
- * that list; none of them names a module.  Adding a subsystem is its
- * own source file(s), one line in modules.c and its migrations.
+ * The router, the database layer, maintenance, the master and
+ * demo-data walk that list; none of them names a module.  Adding a
+ * subsystem is its own source file(s), one line in modules.c and its
+ * migrations.
  * Never: hold state; a descriptor is const data.
  */
 #ifndef DASHCGI_MODULE_H
@@ -18,11 +19,14 @@
 #include "router.h"
 
 struct stmt_set;
+struct demo;
 
 /*
  * A maintenance job: one statement, run in its own transaction by
  * "dashcgi maintenance" and by the maintenance process kind.  It
- * returns one row with one count.
+ * returns one row with one count.  A job that needs a migration names
+ * it in requires: until the schema has it, the job is skipped with a
+ * log line (the jobs run on whatever schema the database has).
  */
 typedef int (*job_param_fn)(const struct config *, char *buf, size_t len);
 struct job {
@@ -31,6 +35,7 @@ struct job {
 	const char	*sql;
 	job_param_fn	 param;		/* fills $1; 0 = skip; NULL: no $1 */
 	const char	*skipped;	/* logged when param says skip */
+	int		 requires;	/* least migration version; 0: any */
 };
 
 /*
@@ -58,6 +63,8 @@ struct module {
 	size_t				 njobs;
 	const struct proc_kind		*procs;
 	size_t				 nprocs;
+	/* Its part of `dashcgi demo-data` (demo.h): flags and data. */
+	const struct demo		*demo;
 	unsigned			 flags;
 };
 

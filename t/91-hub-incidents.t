@@ -64,10 +64,10 @@ subtest 'create: 201 new, then 200 the open one with count + 1' => sub {
 subtest 'create refusals name the field' => sub {
 	my @bad = (
 		[ {}, qr/^title: required/ ],
-		[ { title => 'x' }, qr/^severity: required/ ],
+		[ { title => 'x' }, qr/^severity: must be "low", "medium", "high" or "critical"$/ ],
 		[ { title => 'x', severity => 'urgent' }, qr/^severity/ ],
 		[ { title => 'x', severity => 'low', metadata => [] }, qr/^metadata: must be an object/ ],
-		[ { title => 'x', severity => 'low', dedupKey => '' }, qr/^dedupKey: must be 1 to/ ],
+		[ { title => 'x', severity => 'low', dedupKey => '' }, qr/^dedupKey: must be a non-empty string$/ ],
 		[ { title => 'x', severity => 'low', colour => 'red' }, qr/^colour: unknown field/ ],
 		[ [], qr/must be an incident/ ],
 	);

@@ -145,14 +145,21 @@ api_str_member(struct req *r, struct json_object *o, const char *key,
 }
 
 int
-api_body(struct req *r, const struct api_body *b, void *dst)
+api_object(struct req *r, struct json_object *o, const struct api_body *b,
+    void *dst, const char *path)
 {
 	char	 err[512];
 
-	if (api_fields(r->json, b, dst, "", err, sizeof(err)) == 0)
+	if (api_fields(o, b, dst, path, err, sizeof(err)) == 0)
 		return 0;
 	http_error(r, 400, "validation_failed", "%s", err);
 	return -1;
+}
+
+int
+api_body(struct req *r, const struct api_body *b, void *dst)
+{
+	return api_object(r, r->json, b, dst, "");
 }
 
 int

@@ -190,6 +190,11 @@ int		 api_fields(struct json_object *o, const struct api_body *b,
 /* api_fields() on r->json: 0, or -1 after answering its 400. */
 int		 api_body(struct req *, const struct api_body *, void *dst);
 
+/* api_fields() on o, a member at path of a body (or a document the
+ * handler made from one): 0, or -1 after answering its 400. */
+int		 api_object(struct req *, struct json_object *o,
+		    const struct api_body *, void *dst, const char *path);
+
 /* A name (validate_name()), as API_STRING's rule says it. */
 #define API_NAME_RULE	"a valid name: 1-75 characters of [a-zA-Z0-9_.-], no \"..\", " \
 	"not starting or ending with \".\""

@@ -1484,22 +1484,21 @@ p_trash(const struct config *cfg, char *buf, size_t len)
 	return 1;
 }
 
-/* Every purged dashboard leaves its audit row, in the same statement. */
+/*
+ * Every purged dashboard leaves its audit row, in the same statement,
+ * through audit_write() (migration 0014), the one audit insert.
+ */
 static const struct job jobs[] = {
 	{ "trash_purge", "purged",
 	  "WITH d AS ("
 	  " DELETE FROM dashboard"
 	  " WHERE deleted_at < now() - $1::bigint * interval '1 millisecond'"
-	  " RETURNING project, name, version, deleted_at, deleted_by),"
-	  " a AS ("
-	  " INSERT INTO audit_log (actor, action, project, resource,"
-	  "  resource_version, result, details)"
-	  " SELECT 'system', 'dashboard.purge', project, name, version,"
-	  "  'success', jsonb_build_object('reason', 'trash_retention',"
-	  "  'deletedAt', deleted_at, 'deletedBy', deleted_by)"
-	  " FROM d RETURNING 1)"
-	  " SELECT count(*) FROM a",
-	  p_trash, "dashboards.trash_retention is 0: trash kept" },
+	  " RETURNING project, name, version, deleted_at, deleted_by)"
+	  " SELECT count(audit_write('system', 'dashboard.purge', project,"
+	  "  name, version, 'success', NULL, NULL,"
+	  "  jsonb_build_object('reason', 'trash_retention',"
+	  "  'deletedAt', deleted_at, 'deletedBy', deleted_by))) FROM d",
+	  p_trash, "dashboards.trash_retention is 0: trash kept", 14 },
 };
 
 const struct module dashboards_module = {

@@ -24,12 +24,25 @@
 #include <libpq-fe.h>
 
 #include "api/hub_demo.h"
+#include "config.h"
 #include "db.h"
+#include "demo.h"
 #include "evaluator.h"
 #include "log.h"
 
 #define HD_BATCHES	3	/* of ten incidents; the last holds the open ones */
 #define HD_STEPS	5	/* ack, resolve, reopen, resolve again, close */
+
+struct hub_demo_opts {
+	long	 incidents;
+};
+
+static const struct hub_demo_opts hub_demo_defaults = { 0 };
+
+static const struct demo_flag hub_demo_flags[] = {
+	DEMO_FLAG(struct hub_demo_opts, "--incidents", DEMO_SET, incidents,
+	    0, 0, "incident hub history: rules, incidents, notifications"),
+};
 
 enum {
 	HD_CLEAR, HD_CHANNELS, HD_RULES, HD_PLAN_TABLE, HD_PLAN, HD_INSERT,
@@ -375,33 +388,6 @@ static const struct stmt_def hd_sql[HD__COUNT] = {
 	    " 'search.metrics'))", 1 },
 };
 
-/* Run one statement; 0, or -1 after logging.  *out, when not NULL,
- * gets the result (the caller clears it). */
-static int
-hd_exec(PGconn *db, const struct stmt_def *d, int n, const char *const *p,
-    PGresult **out)
-{
-	PGresult	*res;
-
-	res = PQexecParams(db, d->sql, n, NULL, p, NULL, NULL, 0);
-	switch (res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
-	case PGRES_COMMAND_OK:
-	case PGRES_TUPLES_OK:
-		break;
-	default:
-		log_error("demo-data --incidents: %s: %s", d->name,
-		    res != NULL ? PQresultErrorMessage(res) :
-		    PQerrorMessage(db));
-		PQclear(res);
-		return -1;
-	}
-	if (out != NULL)
-		*out = res;
-	else
-		PQclear(res);
-	return 0;
-}
-
 /* The hub's own event ingest statement (src/api/hub.c). */
 static const struct stmt_def *
 ingest_stmt(void)
@@ -429,78 +415,71 @@ hd_play(PGconn *db, const char *project, const char *seed,
 			snprintf(s, sizeof(s), "%d", step);
 			p[0] = step == 0 ? project : b;
 			p[1] = step == 0 ? b : s;
-			if (hd_exec(db, &hd_sql[step == 0 ? HD_INSERT : HD_STEP],
-			    2, p, NULL) == -1)
+			if (demo_exec(db, &hd_sql[step == 0 ? HD_INSERT :
+			    HD_STEP], p, NULL) == -1)
 				return -1;
 			p[0] = b;
 			p[1] = s;
 			p[2] = seed;
 			p[3] = maxatt;
-			if (hd_exec(db, &hd_sql[HD_FIX], 4, p, NULL) == -1)
+			if (demo_exec(db, &hd_sql[HD_FIX], p, NULL) == -1)
 				return -1;
 		}
 	}
 	return 0;
 }
 
-int
-hub_demo(const struct config *cfg, PGconn *db, const char *project,
-    long seed, long days, const char *end)
+static int
+hub_demo_run(const struct demo_run *run, const void *opts)
 {
+	const struct hub_demo_opts *o = opts;
+	const struct config	*cfg = run->cfg;
 	const struct stmt_def	*ingest = ingest_stmt();
+	PGconn			*db = run->db;
 	PGresult		*res = NULL, *ev = NULL;
-	const char		*p[4];
+	const char		*p[4], *project = run->project, *end = run->end;
 	char			 sd[24], dd[24], maxatt[16], resol[24];
 	int			 rc = -1;
 
-	snprintf(sd, sizeof(sd), "%ld", seed);
-	snprintf(dd, sizeof(dd), "%ld", days);
+	if (!o->incidents)
+		return 0;
+	snprintf(sd, sizeof(sd), "%ld", run->seed);
+	snprintf(dd, sizeof(dd), "%ld", run->days);
 	snprintf(maxatt, sizeof(maxatt), "%d", cfg->hub.notify_max_attempts);
 	snprintf(resol, sizeof(resol), "%lld",
 	    (long long)(cfg->slo.resolution / 1000));
-	res = PQexec(db, "BEGIN");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_error("demo-data --incidents: %s", PQerrorMessage(db));
+	if (demo_cmd(db, "BEGIN") == -1)
 		goto out;
-	}
-	PQclear(res);
-	res = NULL;
 	p[0] = project;
 	p[1] = end;
-	if (hd_exec(db, &hd_sql[HD_CLEAR], 1, p, NULL) == -1 ||
-	    hd_exec(db, &hd_sql[HD_CHANNELS], 2, p, NULL) == -1 ||
-	    hd_exec(db, &hd_sql[HD_RULES], 2, p, NULL) == -1 ||
-	    hd_exec(db, &hd_sql[HD_PLAN_TABLE], 0, NULL, NULL) == -1)
+	if (demo_exec(db, &hd_sql[HD_CLEAR], p, NULL) == -1 ||
+	    demo_exec(db, &hd_sql[HD_CHANNELS], p, NULL) == -1 ||
+	    demo_exec(db, &hd_sql[HD_RULES], p, NULL) == -1 ||
+	    demo_exec(db, &hd_sql[HD_PLAN_TABLE], NULL, NULL) == -1)
 		goto fail;
 	p[1] = sd;
 	p[2] = end;
 	p[3] = dd;
-	if (hd_exec(db, &hd_sql[HD_PLAN], 4, p, NULL) == -1 ||
+	if (demo_exec(db, &hd_sql[HD_PLAN], p, NULL) == -1 ||
 	    hd_play(db, project, sd, maxatt) == -1 ||
-	    hd_exec(db, &hd_sql[HD_FINISH], 0, NULL, NULL) == -1)
+	    demo_exec(db, &hd_sql[HD_FINISH], NULL, NULL) == -1)
 		goto fail;
 	p[0] = end;
 	p[1] = sd;
 	p[2] = resol;
-	if (hd_exec(db, &hd_sql[HD_EVENTS], 3, p, &ev) == -1)
+	if (demo_exec(db, &hd_sql[HD_EVENTS], p, &ev) == -1)
 		goto fail;
 	p[0] = project;
 	p[1] = PQgetvalue(ev, 0, 0);
 	if (ingest == NULL) {
-		log_error("demo-data --incidents: no hub_events_ingest statement");
+		log_error("demo-data: no hub_events_ingest statement");
 		goto fail;
 	}
-	if (hd_exec(db, ingest, 2, p, NULL) == -1)
+	if (demo_exec(db, ingest, p, NULL) == -1)
 		goto fail;
-	res = PQexec(db, "COMMIT");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_error("demo-data --incidents: COMMIT: %s",
-		    PQerrorMessage(db));
+	if (demo_cmd(db, "COMMIT") == -1)
 		goto out;
-	}
-	PQclear(res);
-	res = NULL;
-	if (hd_exec(db, &hd_sql[HD_SUMMARY], 1, p, &res) == -1)
+	if (demo_exec(db, &hd_sql[HD_SUMMARY], p, &res) == -1)
 		goto out;
 	printf("demo-data: incidents: %s rules (%s), %s incidents (%s), "
 	    "%s timeline entries, %s notifications (%s), %s events\n",
@@ -517,3 +496,8 @@ out:
 	PQclear(ev);
 	return rc;
 }
+
+const struct demo hub_demo = {
+	hub_demo_flags, sizeof(hub_demo_flags) / sizeof(hub_demo_flags[0]),
+	sizeof(struct hub_demo_opts), &hub_demo_defaults, NULL, hub_demo_run
+};

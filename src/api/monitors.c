@@ -34,6 +34,7 @@
 #include <curl/curl.h>
 
 #include "api/common.h"
+#include "api/monitors_demo.h"
 #include "audit.h"
 #include "checker.h"
 #include "config.h"
@@ -516,7 +517,37 @@ struct envelope {
 	const char		*name;
 	long			 version;	/* -1 absent */
 	struct json_object	*spec;
+	const char		*kind;		/* NULL absent */
+	const char		*project;	/* NULL absent */
+	int64_t			 md_version;
 };
+
+static const struct api_field envelope_md_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct envelope, name) },
+	{ .name = "project", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct envelope, project) },
+	{ .name = "version", .type = API_INT, .flags = API_NULL_ABSENT,
+	  .max = 0x7fffffff, .at = API_AT(struct envelope, md_version) },
+	{ .name = "createdAt", .type = API_ANY },
+	{ .name = "updatedAt", .type = API_ANY },
+};
+static const struct api_body envelope_md_body = {
+	API_FIELDS(envelope_md_fields),
+	"metadata has name, project and version", NULL };
+
+/* Server-owned members (status) pass, so a GET can be sent back. */
+static const struct api_field envelope_fields[] = {
+	{ .name = "kind", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct envelope, kind) },
+	{ .name = "metadata", .type = API_OBJECT, .flags = API_REQUIRED,
+	  .body = &envelope_md_body, .expect = "must be an object with name" },
+	{ .name = "spec", .type = API_OBJECT, .flags = API_REQUIRED,
+	  .at = API_AT(struct envelope, spec), .expect = "must be an object" },
+	{ .name = "status", .type = API_ANY },
+};
+static const struct api_body envelope_body = { API_FIELDS(envelope_fields),
+	"a document has kind, metadata and spec", NULL };
 
 /*
  * {"kind","metadata":{"name","project","version",…},"spec",…}: kind
@@ -529,79 +560,42 @@ static int
 envelope_parse(struct req *r, const char *kind, const char *path_name,
     struct envelope *e)
 {
-	static const char *const keys[] = { "kind", "metadata", "spec",
-	    "status", NULL };
-	static const char *const mkeys[] = { "name", "project", "version",
-	    "createdAt", "updatedAt", NULL };
-	struct json_object	*doc = r->json, *md, *v;
-	const char		*s, *project = api_param(r, "project");
-	int			 rc;
+	const char	*project = api_param(r, "project");
 
 	memset(e, 0, sizeof(*e));
-	e->version = -1;
-	if (!json_object_is_type(doc, json_type_object)) {
+	e->md_version = -1;
+	if (!json_object_is_type(r->json, json_type_object)) {
 		api_invalid(r, "the body must be a %s document: a JSON "
 		    "object with kind, metadata and spec", kind);
 		return -1;
 	}
-	if (api_only_members(r, doc, "", keys, "a document has kind, "
-	    "metadata and spec") == -1)
+	if (api_body(r, &envelope_body, e) == -1)
 		return -1;
-	if ((rc = api_str_member(r, doc, "kind", "kind", API_NULL_ABSENT,
-	    &s)) == -1)
-		return -1;
-	if (rc == 1 && strcasecmp(s, kind) != 0) {
-		api_invalid(r, "kind: expected \"%s\", got \"%.64s\"", kind, s);
+	e->version = (long)e->md_version;
+	if (e->kind != NULL && strcasecmp(e->kind, kind) != 0) {
+		api_invalid(r, "kind: expected \"%s\", got \"%.64s\"", kind,
+		    e->kind);
 		return -1;
 	}
-	if (!json_object_object_get_ex(doc, "metadata", &md) ||
-	    !json_object_is_type(md, json_type_object)) {
-		api_invalid(r, "metadata: required, an object with name");
-		return -1;
-	}
-	if (api_only_members(r, md, "metadata.", mkeys, "metadata has "
-	    "name, project and version") == -1)
-		return -1;
-	if ((rc = api_str_member(r, md, "name", "metadata.name",
-	    API_NULL_ABSENT, &e->name)) == -1)
-		return -1;
 	if (path_name != NULL) {
-		if (rc == 1 && strcmp(e->name, path_name) != 0) {
+		if (e->name != NULL && strcmp(e->name, path_name) != 0) {
 			api_invalid(r, "metadata.name: \"%s\" differs from "
 			    "the name in the path (\"%s\")", e->name,
 			    path_name);
 			return -1;
 		}
 		e->name = path_name;
-	} else if (rc == 0) {
+	} else if (e->name == NULL) {
 		api_invalid(r, "metadata.name: required");
 		return -1;
 	} else if (!validate_name(e->name)) {
 		bad_name(r, "metadata.name", e->name);
 		return -1;
 	}
-	if ((rc = api_str_member(r, md, "project", "metadata.project",
-	    API_NULL_ABSENT, &s)) == -1)
-		return -1;
-	if (rc == 1 && *s != '\0' && strcmp(s, project) != 0) {
+	if (e->project != NULL && *e->project != '\0' &&
+	    strcmp(e->project, project) != 0) {
 		api_invalid(r, "metadata.project: \"%s\" differs from the "
-		    "project in the path (\"%s\")", s, project);
-		return -1;
-	}
-	if (json_object_object_get_ex(md, "version", &v) &&
-	    !json_object_is_type(v, json_type_null)) {
-		if (!json_object_is_type(v, json_type_int) ||
-		    json_object_get_int64(v) < 0 ||
-		    json_object_get_int64(v) > 2147483647) {
-			api_invalid(r, "metadata.version: expected a "
-			    "non-negative integer");
-			return -1;
-		}
-		e->version = (long)json_object_get_int64(v);
-	}
-	if (!json_object_object_get_ex(doc, "spec", &e->spec) ||
-	    !json_object_is_type(e->spec, json_type_object)) {
-		api_invalid(r, "spec: required, an object");
+		    "project in the path (\"%s\")", e->project, project);
 		return -1;
 	}
 	return 0;
@@ -1490,34 +1484,19 @@ retention_param(const struct config *cfg, char *buf, size_t len)
 	return 1;
 }
 
-/*
- * A job that runs only once its tables exist: "dashcgi maintenance"
- * also runs against a schema whose later migrations are pending (it
- * must not fail there), and a statement naming a missing function
- * fails when it is parsed, whatever a CASE around it says.  So the
- * work is a query string that PostgreSQL parses only when the table
- * is there (query_to_xml), its count read back from the XML.
- */
-#define JOB_IF(rel, q) \
-	"SELECT CASE WHEN to_regclass('" rel "') IS NULL THEN 0 ELSE" \
-	" (xpath('/row/n/text()', query_to_xml(" q ", false, true,"\
-	" '')))[1]::text::int END"
-
+/* Each job waits for migration 0009 (maintenance also runs against a
+ * schema whose later migrations are pending). */
 static const struct job jobs[] = {
 	{ "monitor_partitions", "created",
-	  JOB_IF("check_result",
-	  "'SELECT partition_ensure(''check_result'', 1, ''month'')"
-	  " + partition_ensure(''monitor_rollup_minute'', 2, ''day'') AS n'"),
-	  NULL, NULL },
+	  "SELECT partition_ensure('check_result', 1, 'month')"
+	  " + partition_ensure('monitor_rollup_minute', 2, 'day')",
+	  NULL, NULL, 9 },
 	{ "monitor_retention", "dropped_partitions",
-	  JOB_IF("check_result",
-	  "format('SELECT partition_drop_before(''check_result'', now() -"
-	  " %L::interval) AS n', $1::text)"),
-	  retention_param,
-	  "monitors.retention is 0: results are kept forever" },
+	  "SELECT partition_drop_before('check_result',"
+	  " now() - $1::interval)", retention_param,
+	  "monitors.retention is 0: results are kept forever", 9 },
 	{ "monitor_rollup_retention", "removed",
-	  JOB_IF("monitor_rollup_day",
-	  "'SELECT monitor_rollup_retention() AS n'"), NULL, NULL },
+	  "SELECT monitor_rollup_retention()", NULL, NULL, 9 },
 };
 
 static const struct proc_kind procs[] = {
@@ -1532,4 +1511,5 @@ const struct module monitors_module = {
 	.njobs = sizeof(jobs) / sizeof(jobs[0]),
 	.procs = procs,
 	.nprocs = sizeof(procs) / sizeof(procs[0]),
+	.demo = &monitors_demo,
 };

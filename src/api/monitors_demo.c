@@ -31,9 +31,27 @@
 
 #include "api/monitors_demo.h"
 #include "config.h"
+#include "db.h"
+#include "demo.h"
 #include "log.h"
 
 #define DEMO_TARGET_MAX	512
+
+struct monitors_demo_opts {
+	long		 monitors;
+	const char	*target;
+};
+
+static const struct monitors_demo_opts monitors_demo_defaults = { 0, NULL };
+
+static const struct demo_flag monitors_demo_flags[] = {
+	DEMO_FLAG(struct monitors_demo_opts, "--monitors", DEMO_LONG,
+	    monitors, 0, 10000, "uptime monitors with 90 days of history "
+	    "(0; 4 or more: every kind)"),
+	DEMO_FLAG(struct monitors_demo_opts, "--monitor-target", DEMO_STRING,
+	    target, 0, 0, "base URL of the monitors' target "
+	    "(t/monitor-target.pl)"),
+};
 
 /*
  * $2 monitors, $3 seed: one row per monitor i with u[1..4] uniform in
@@ -61,10 +79,7 @@
 
 enum { MD_CLEAR, MD_CREATE, MD_REBASE, MD_SUMMARY, MD__COUNT };
 
-static const struct {
-	const char	*name, *sql;
-	int		 nparams;
-} md_sql[MD__COUNT] = {
+static const struct stmt_def md_sql[MD__COUNT] = {
 	/* $1 project: the monitors an earlier run made (results, roll-ups
 	 * and alerts go with them). */
 	[MD_CLEAR] = { "monitors_demo_clear",
@@ -191,38 +206,15 @@ static const char demo_hist_sql[] =
     " END LOOP;"
     "END $$";
 
-/* One statement (sql, or md_sql[i] when sql is NULL) on db: 0, or -1
- * after logging.  *out, when wanted, is the caller's to clear. */
+/* --monitors N and --monitor-target URL together, or neither: 0, or
+ * -1 after a message on stderr (exit 2). */
 static int
-md_exec(PGconn *db, int i, const char *sql, const char *const *p,
-    PGresult **out)
+monitors_demo_check(const void *opts)
 {
-	PGresult	*res;
-
-	res = PQexecParams(db, sql != NULL ? sql : md_sql[i].sql,
-	    sql != NULL ? 0 : md_sql[i].nparams, NULL, p, NULL, NULL, 0);
-	switch (res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
-	case PGRES_COMMAND_OK:
-	case PGRES_TUPLES_OK:
-		break;
-	default:
-		log_error("demo-data: %s: %s", sql != NULL ? "monitors" :
-		    md_sql[i].name, res != NULL ? PQresultErrorMessage(res) :
-		    PQerrorMessage(db));
-		PQclear(res);
-		return -1;
-	}
-	if (out != NULL)
-		*out = res;
-	else
-		PQclear(res);
-	return 0;
-}
-
-int
-monitors_demo_check(long n, const char *target)
-{
-	size_t	len;
+	const struct monitors_demo_opts *o = opts;
+	const char	*target = o->target;
+	long		 n = o->monitors;
+	size_t		 len;
 
 	if (n <= 0 && target == NULL)
 		return 0;
@@ -249,49 +241,53 @@ monitors_demo_check(long n, const char *target)
 	return 0;
 }
 
-int
-monitors_demo(const struct config *cfg, PGconn *db, const char *project,
-    long n, long seed, const char *target, const char *at)
+/* N monitors of the target in the project, 90 days of roll-ups ending
+ * at --at (now without it), in their own transaction; a summary line. */
+static int
+monitors_demo_run(const struct demo_run *run, const void *opts)
 {
+	const struct monitors_demo_opts *o = opts;
+	PGconn		*db = run->db;
 	PGresult	*res = NULL, *sum = NULL;
-	const char	*p[5];
+	const char	*p[5], *project = run->project, *at = run->at;
 	char		 ns[24], ss[24], base[DEMO_TARGET_MAX + 1], endbuf[64];
 	size_t		 len;
 	int		 rc = -1;
 
-	snprintf(ns, sizeof(ns), "%ld", n);
-	snprintf(ss, sizeof(ss), "%ld", seed);
-	snprintf(base, sizeof(base), "%s", target);
+	if (o->monitors <= 0)
+		return 0;
+	snprintf(ns, sizeof(ns), "%ld", o->monitors);
+	snprintf(ss, sizeof(ss), "%ld", run->seed);
+	snprintf(base, sizeof(base), "%s", o->target);
 	len = strlen(base);
 	while (len > 0 && base[len - 1] == '/')
 		base[--len] = '\0';
 	snprintf(endbuf, sizeof(endbuf), "%s", at != NULL ? at : "now");
-	if (!cfg->monitors.allow_private)
+	if (!run->cfg->monitors.allow_private)
 		fprintf(stderr, "dashcgi: demo-data: monitors.allow_private is "
 		    "false: checks of a loopback target fail with "
 		    "blocked_address\n");
-	if (md_exec(db, 0, "BEGIN", NULL, NULL) == -1 ||
-	    md_exec(db, 0, demo_hist_sql, NULL, NULL) == -1)
+	if (demo_cmd(db, "BEGIN") == -1 || demo_cmd(db, demo_hist_sql) == -1)
 		goto out;
 	p[0] = project;
 	p[1] = ns;
 	p[2] = ss;
 	p[3] = base;
 	p[4] = endbuf;
-	if (md_exec(db, MD_CLEAR, NULL, p, NULL) == -1 ||
-	    md_exec(db, MD_CREATE, NULL, p, &res) == -1 ||
-	    md_exec(db, MD_REBASE, NULL, p, NULL) == -1 ||
-	    md_exec(db, 0, "COMMIT", NULL, NULL) == -1 ||
-	    md_exec(db, 0, "ANALYZE monitor, monitor_rollup_hour, "
-	    "monitor_rollup_day", NULL, NULL) == -1 ||
-	    md_exec(db, MD_SUMMARY, NULL, p, &sum) == -1)
+	if (demo_exec(db, &md_sql[MD_CLEAR], p, NULL) == -1 ||
+	    demo_exec(db, &md_sql[MD_CREATE], p, &res) == -1 ||
+	    demo_exec(db, &md_sql[MD_REBASE], p, NULL) == -1 ||
+	    demo_cmd(db, "COMMIT") == -1 ||
+	    demo_cmd(db, "ANALYZE monitor, monitor_rollup_hour, "
+	    "monitor_rollup_day") == -1 ||
+	    demo_exec(db, &md_sql[MD_SUMMARY], p, &sum) == -1)
 		goto out;
 	printf("demo-data: project %s: %s monitors of %s (%s up, %s flapping, "
 	    "%s down, %s slow), %s day and %s hour roll-ups (seed %ld)\n",
 	    project, PQgetvalue(res, 0, 0), base, PQgetvalue(sum, 0, 0),
 	    PQgetvalue(sum, 0, 1), PQgetvalue(sum, 0, 2),
 	    PQgetvalue(sum, 0, 3), PQgetvalue(res, 0, 1),
-	    PQgetvalue(res, 0, 2), seed);
+	    PQgetvalue(res, 0, 2), run->seed);
 	rc = 0;
 out:
 	if (rc == -1)
@@ -300,3 +296,10 @@ out:
 	PQclear(res);
 	return rc;
 }
+
+const struct demo monitors_demo = {
+	monitors_demo_flags,
+	sizeof(monitors_demo_flags) / sizeof(monitors_demo_flags[0]),
+	sizeof(struct monitors_demo_opts), &monitors_demo_defaults,
+	monitors_demo_check, monitors_demo_run
+};

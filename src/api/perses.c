@@ -283,38 +283,57 @@ static const struct stmt_set perses_stmts = { "perses", defs, PS__COUNT };
  * Perses checks read access and that the dashboard exists, then counts;
  * so does this, without writing to the database.
  */
+/* A view report; Perses's own members pass (it is Perses's body). */
+struct view_in {
+	const char		*project;
+	const char		*dashboard;
+	const char		*name;		/* Perses's older spelling */
+	struct json_object	*render_time;
+	struct json_object	*render_secs;	/* renderTimeSecs */
+	int64_t			 errors;
+};
+
+static const struct api_field view_fields[] = {
+	{ .name = "project", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct view_in, project) },
+	{ .name = "dashboard", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct view_in, dashboard) },
+	{ .name = "name", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct view_in, name) },
+	{ .name = "render_time", .type = API_ANY, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct view_in, render_time) },
+	{ .name = "renderTimeSecs", .type = API_ANY, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct view_in, render_secs) },
+	{ .name = "render_errors", .type = API_INT, .flags = API_NULL_ABSENT,
+	  .max = INT64_MAX, .at = API_AT(struct view_in, errors),
+	  .expect = "must be a non-negative integer" },
+};
+static const struct api_body view_body = { API_FIELDS(view_fields), NULL,
+	"the body must be a JSON object: {\"project\", \"dashboard\", "
+	"\"render_time\", \"render_errors\"}" };
+
 static void
 api_view(struct req *r)
 {
-	struct json_object	*o = r->json, *v;
+	struct view_in		 in = { NULL, NULL, NULL, NULL, NULL, 0 };
+	struct json_object	*v;
 	const char		*project, *dash, *p[4];
 	PGresult		*res;
-	int64_t			 errs = 0;
-	int			 rc;
+	int64_t			 errs;
 
-	if (!json_object_is_type(o, json_type_object)) {
-		api_invalid(r, "the body must be a JSON object: {\"project\", "
-		    "\"dashboard\", \"render_time\", \"render_errors\"}");
+	if (api_body(r, &view_body, &in) == -1)
 		return;
-	}
-	if (api_str_member(r, o, "project", "project", API_NULL_ABSENT,
-	    &project) == -1)
-		return;
-	if (project == NULL || *project == '\0') {
+	if ((project = in.project) == NULL || *project == '\0') {
 		api_invalid(r, "project: cannot be empty");
 		return;
 	}
-	if ((rc = api_str_member(r, o, "dashboard", "dashboard",
-	    API_NULL_ABSENT, &dash)) == -1 || (rc == 0 && api_str_member(r, o,
-	    "name", "name", API_NULL_ABSENT, &dash) == -1))
-		return;
-	if (dash == NULL || *dash == '\0') {
+	if ((dash = in.dashboard != NULL ? in.dashboard : in.name) == NULL ||
+	    *dash == '\0') {
 		api_invalid(r, "dashboard: cannot be empty");
 		return;
 	}
-	if ((json_object_object_get_ex(o, "render_time", &v) ||
-	    json_object_object_get_ex(o, "renderTimeSecs", &v)) &&
-	    !json_object_is_type(v, json_type_null)) {
+	if ((v = in.render_time != NULL ? in.render_time : in.render_secs) !=
+	    NULL) {
 		if (!json_object_is_type(v, json_type_double) &&
 		    !json_object_is_type(v, json_type_int)) {
 			api_invalid(r, "render_time: must be a number of "
@@ -326,19 +345,7 @@ api_view(struct req *r)
 			return;
 		}
 	}
-	if (json_object_object_get_ex(o, "render_errors", &v) &&
-	    !json_object_is_type(v, json_type_null)) {
-		errno = 0;
-		errs = json_object_get_int64(v);
-		if (!json_object_is_type(v, json_type_int) || errno != 0) {
-			api_invalid(r, "render_errors: must be an integer");
-			return;
-		}
-		if (errs < 0) {
-			api_invalid(r, "render_errors: cannot be negative");
-			return;
-		}
-	}
+	errs = in.errors;
 	p[0] = project;
 	p[1] = dash;
 	p[2] = r->actor;
@@ -395,11 +402,37 @@ static const struct rkind variables = {
 
 /* A document as a client sent it; strings borrowed from r->json. */
 struct doc_in {
-	const char	*name;
-	long		 version;	/* metadata.version, -1 if absent */
-	const char	*spec;		/* the normal form, in the arena */
-	const char	*plugin;	/* spec.plugin.kind, or "" */
+	const char		*name;
+	long			 version;	/* metadata.version, -1 if absent */
+	const char		*spec;		/* the normal form, in the arena */
+	const char		*plugin;	/* spec.plugin.kind, or "" */
+	const char		*kind;		/* as sent; NULL absent */
+	const char		*project;	/* metadata.project; NULL absent */
+	int64_t			 md_version;
 };
+
+/* The envelope; a Perses document's other members pass. */
+static const struct api_field doc_md_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct doc_in, name) },
+	{ .name = "project", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct doc_in, project) },
+	{ .name = "version", .type = API_INT, .flags = API_NULL_ABSENT,
+	  .max = INT_MAX, .at = API_AT(struct doc_in, md_version),
+	  .expect = "expected a non-negative integer" },
+};
+static const struct api_body doc_md_body = { API_FIELDS(doc_md_fields),
+	NULL, NULL };
+
+static const struct api_field doc_fields[] = {
+	{ .name = "kind", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct doc_in, kind) },
+	{ .name = "metadata", .type = API_OBJECT, .flags = API_REQUIRED,
+	  .body = &doc_md_body,
+	  .expect = "an object with name (and project, in a project)" },
+};
+static const struct api_body doc_body = { API_FIELDS(doc_fields), NULL,
+	NULL };
 
 /*
  * Check a client's document: a global one, or one of project (NULL:
@@ -411,22 +444,21 @@ doc_parse(struct req *r, const struct rkind *k, int global,
     const char *project, const char *path_name, struct doc_in *in)
 {
 	const char		*want = global ? k->gkind : k->kind;
-	struct json_object	*doc = r->json, *md, *v, *spec, *norm = NULL;
+	struct json_object	*doc = r->json, *v, *spec, *norm = NULL;
 	char			 err[VALIDATE_ERR_MAX];
 	const char		*s;
-	int			 rc;
 
 	memset(in, 0, sizeof(*in));
-	in->version = -1;
+	in->md_version = -1;
 	if (!json_object_is_type(doc, json_type_object)) {
 		api_invalid(r, "the body must be a %s document: {\"kind\", "
 		    "\"metadata\", \"spec\"}", want);
 		return -1;
 	}
-	if ((rc = api_str_member(r, doc, "kind", "kind", API_NULL_ABSENT,
-	    &s)) == -1)
+	if (api_body(r, &doc_body, in) == -1)
 		return -1;
-	if (rc == 0 || *s == '\0') {
+	in->version = (long)in->md_version;
+	if ((s = in->kind) == NULL || *s == '\0') {
 		api_invalid(r, "kind: cannot be empty (\"%s\")", want);
 		return -1;
 	}
@@ -435,15 +467,6 @@ doc_parse(struct req *r, const struct rkind *k, int global,
 		    s, want);
 		return -1;
 	}
-	if ((md = member(doc, "metadata")) == NULL ||
-	    !json_object_is_type(md, json_type_object)) {
-		api_invalid(r, "metadata: required, an object with name%s",
-		    global ? "" : " and project");
-		return -1;
-	}
-	if (api_str_member(r, md, "name", "metadata.name", API_NULL_ABSENT,
-	    &in->name) == -1)
-		return -1;
 	if (in->name == NULL || *in->name == '\0') {
 		if (path_name == NULL) {
 			api_invalid(r, "metadata.name: cannot be empty");
@@ -462,28 +485,11 @@ doc_parse(struct req *r, const struct rkind *k, int global,
 		    "in the path, \"%s\"", in->name, k->noun, path_name);
 		return -1;
 	}
-	if (project != NULL) {
-		if (api_str_member(r, md, "project", "metadata.project",
-		    API_NULL_ABSENT, &s) == -1)
-			return -1;
-		if (s != NULL && *s != '\0' && strcmp(s, project) != 0) {
-			api_invalid(r, "metadata.project: \"%.80s\" differs "
-			    "from the project in the path, \"%s\"", s, project);
-			return -1;
-		}
-	}
-	if ((v = member(md, "version")) != NULL) {
-		int64_t	 n;
-
-		errno = 0;
-		n = json_object_get_int64(v);
-		if (!json_object_is_type(v, json_type_int) || errno != 0 ||
-		    n < 0 || n > INT_MAX) {
-			api_invalid(r, "metadata.version: expected a "
-			    "non-negative integer");
-			return -1;
-		}
-		in->version = (long)n;
+	if (project != NULL && (s = in->project) != NULL && *s != '\0' &&
+	    strcmp(s, project) != 0) {
+		api_invalid(r, "metadata.project: \"%.80s\" differs from the "
+		    "project in the path, \"%s\"", s, project);
+		return -1;
 	}
 	if (!k->builtins && validate_variable_name(in->name, err,
 	    sizeof(err)) == -1) {

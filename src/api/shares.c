@@ -735,17 +735,12 @@ p_grace(const struct config *cfg, char *buf, size_t len)
 static const struct job jobs[] = {
 	{ "expired_tokens", "deleted",
 	  "SELECT cleanup_expired_tokens("
-	  "$1::bigint * interval '1 millisecond')", p_grace, NULL },
+	  "$1::bigint * interval '1 millisecond')", p_grace, NULL, 0 },
 	/* The miss counts go with the audit rows they stand for. */
-	/* A no-op before migration 0014 (dashcgi maintenance may run on
-	 * a schema not yet migrated that far; t/10 does). */
 	{ "share_misses", "deleted",
-	  "SELECT CASE WHEN to_regclass('share_miss') IS NULL THEN 0 ELSE"
-	  " (xpath('/row/n/text()', query_to_xml(format('SELECT"
-	  " share_miss_trim(%s * interval ''1 millisecond'') AS n',"
-	  " $1::bigint), false, true, '')))[1]::text::int END",
+	  "SELECT share_miss_trim($1::bigint * interval '1 millisecond')",
 	  audit_retention_param,
-	  "audit.retention is 0: share-link miss counts kept" },
+	  "audit.retention is 0: share-link miss counts kept", 14 },
 };
 
 const struct module shares_module = {

@@ -463,177 +463,160 @@ step_param(struct req *r)
 
 /* An SLO document as checked; strings borrowed from r->json. */
 struct slo_in {
-	const char	*name;
-	const char	*spec;		/* serialised */
-	long		 version;	/* metadata.version, -1 absent */
+	const char		*name;
+	const char		*spec;		/* serialised */
+	long			 version;	/* metadata.version, -1 absent */
+	const char		*project;	/* metadata.project, NULL absent */
+	int64_t			 md_version;
+	struct json_object	*spec_obj;
+	struct json_object	*target;	/* spec.target */
+	struct json_object	*indicators;	/* spec.indicators */
+	/* An OpenSLO document's parts (openslo_parse()). */
+	struct json_object	*os_md, *os_spec, *os_ann;
+	const char		*os_version;	/* dashcgi/version */
 };
 
-/* A non-empty string of at most NAME_TEXT_MAX bytes.  0 or -1 (400). */
+/*
+ * The native document, one table per object.  What a table cannot say
+ * is in spec_rules() and name_rule(): the target is a number in (0, 1),
+ * an SLI is listed once, a PUT cannot rename.
+ */
+static const char *const slo_kind[] = { "SLO", NULL };
+static const char *const slo_windows[] = { "7d", "28d", "30d",
+	"calendar-month", "calendar-week", NULL };
+
+static const struct api_field display_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_NULL_ABSENT },
+	{ .name = "description", .type = API_STRING,
+	  .flags = API_NULL_ABSENT },
+};
+static const struct api_body display_body = { API_FIELDS(display_fields),
+	"a display has name and description", NULL };
+
+#define SLO_DISPLAY \
+	{ .name = "display", .type = API_OBJECT, .flags = API_NULL_ABSENT, \
+	  .body = &display_body, \
+	  .expect = "must be an object with name and description" }
+
+static const struct api_field indicator_fields[] = {
+	{ .name = "id", .type = API_STRING, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .check = sli_id_valid,
+	  .rule = "an SLI id (1-75 characters of [a-z0-9-])" },
+	SLO_DISPLAY,
+};
+static const struct api_body indicator_body = {
+	API_FIELDS(indicator_fields), "an indicator has id and display", NULL };
+static const struct api_field indicator = { .type = API_OBJECT,
+	.body = &indicator_body, .expect = "must be an object with id and "
+	"display" };
+
+#define SLO_TEXT(n) \
+	{ .name = (n), .type = API_STRING, .flags = API_REQUIRED | \
+	  API_NULL_ABSENT, .min = 1, .max = NAME_TEXT_MAX }
+
+static const struct api_field spec_fields[] = {
+	SLO_TEXT("experience"),
+	SLO_TEXT("journey"),
+	SLO_DISPLAY,
+	{ .name = "owner", .type = API_STRING, .flags = API_NULL_ABSENT },
+	{ .name = "description", .type = API_STRING,
+	  .flags = API_NULL_ABSENT },
+	{ .name = "target", .type = API_ANY, .flags = API_REQUIRED,
+	  .at = API_AT(struct slo_in, target),
+	  .expect = "a number in (0, 1) such as 0.999" },
+	{ .name = "window", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = slo_windows },
+	{ .name = "indicators", .type = API_ARRAY, .flags = API_REQUIRED,
+	  .min = 1, .max = SLI_MAX, .elem = &indicator,
+	  .at = API_AT(struct slo_in, indicators),
+	  .expect = "must be an array of 1 to 32 SLIs ({\"id\", "
+	  "\"display\"})" },
+};
+static const struct api_body spec_body = { API_FIELDS(spec_fields),
+	"an SLO spec has experience, journey, display, target, window, "
+	"owner, description and indicators", NULL };
+
+static const struct api_field metadata_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .check = validate_name, .rule = API_NAME_RULE,
+	  .at = API_AT(struct slo_in, name) },
+	{ .name = "project", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct slo_in, project) },
+	{ .name = "version", .type = API_INT, .flags = API_NULL_ABSENT,
+	  .max = 0x7fffffff, .at = API_AT(struct slo_in, md_version) },
+	{ .name = "createdAt", .type = API_ANY },
+	{ .name = "updatedAt", .type = API_ANY },
+};
+static const struct api_body metadata_body = { API_FIELDS(metadata_fields),
+	"SLO metadata has name, project and version", NULL };
+
+static const struct api_field slo_fields[] = {
+	{ .name = "kind", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = slo_kind },
+	{ .name = "metadata", .type = API_OBJECT, .flags = API_REQUIRED,
+	  .body = &metadata_body, .expect = "must be an object with name" },
+	{ .name = "spec", .type = API_OBJECT, .flags = API_REQUIRED,
+	  .body = &spec_body, .at = API_AT(struct slo_in, spec_obj),
+	  .expect = "must be an object with experience, journey, target, "
+	  "window and indicators" },
+};
+static const struct api_body slo_body = { API_FIELDS(slo_fields),
+	"an SLO has kind, metadata and spec", "the body must be an SLO "
+	"document: {\"kind\":\"SLO\",\"metadata\":{…},\"spec\":{…}}" };
+
+/* After spec_body: the target, and each SLI once.  0, or -1 (400). */
 static int
-text_member(struct req *r, struct json_object *o, const char *key,
-    const char *path, int required)
+spec_rules(struct req *r, const struct slo_in *in)
 {
-	const char	*s;
-	int		 rc;
-
-	if ((rc = api_str_member(r, o, key, path, API_NULL_ABSENT, &s)) == -1)
-		return -1;
-	if (rc == 0 && !required)
-		return 0;
-	if (rc == 0 || *s == '\0' || strlen(s) > NAME_TEXT_MAX) {
-		api_invalid(r, "%s: required, a non-empty string of at most "
-		    "%d bytes", path, NAME_TEXT_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-/* display: an object with string name and description.  0 or -1. */
-static int
-display_member(struct req *r, struct json_object *o, const char *path)
-{
-	static const char *const keys[] = { "name", "description", NULL };
-	struct json_object	*d;
-	const char		*s;
-	char			*p;
-
-	if (!json_object_object_get_ex(o, "display", &d) ||
-	    json_object_is_type(d, json_type_null))
-		return 0;
-	if (!json_object_is_type(d, json_type_object)) {
-		api_invalid(r, "%s.display: must be an object with name and "
-		    "description", path);
-		return -1;
-	}
-	p = arena_printf(r->arena, "%s.display.", path);
-	if (api_only_members(r, d, p, keys, "a display has name and "
-	    "description") == -1 ||
-	    api_str_member(r, d, "name", arena_printf(r->arena, "%sname", p),
-	    API_NULL_ABSENT, &s) == -1 ||
-	    api_str_member(r, d, "description", arena_printf(r->arena,
-	    "%sdescription", p), API_NULL_ABSENT, &s) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-indicators_check(struct req *r, struct json_object *spec)
-{
-	static const char *const keys[] = { "id", "display", NULL };
-	struct json_object	*a, *e;
-	const char		*id, *seen[SLI_MAX];
+	struct json_object	*v = in->target;
+	const char		*a, *b;
+	double			 t;
 	size_t			 i, j, n;
-	char			*path;
-	int			 rc;
 
-	if (!json_object_object_get_ex(spec, "indicators", &a) ||
-	    !json_object_is_type(a, json_type_array) ||
-	    (n = json_object_array_length(a)) == 0 || n > SLI_MAX) {
-		api_invalid(r, "spec.indicators: required, an array of 1 to %d "
-		    "SLIs ({\"id\",\"display\"})", SLI_MAX);
+	if (!(json_object_is_type(v, json_type_double) ||
+	    json_object_is_type(v, json_type_int)) ||
+	    !((t = json_object_get_double(v)) > 0 && t < 1)) {
+		api_invalid(r, "spec.target: must be a number in (0, 1) such "
+		    "as 0.999, got %s", json_object_to_json_string(v));
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
-		e = json_object_array_get_idx(a, i);
-		path = arena_printf(r->arena, "spec.indicators[%zu]", i);
-		if (!json_object_is_type(e, json_type_object)) {
-			api_invalid(r, "%s: must be an object with id and "
-			    "display", path);
-			return -1;
-		}
-		if (api_only_members(r, e, arena_printf(r->arena, "%s.", path),
-		    keys, "an indicator has id and display") == -1)
-			return -1;
-		if ((rc = api_str_member(r, e, "id", arena_printf(r->arena,
-		    "%s.id", path), API_NULL_ABSENT, &id)) == -1)
-			return -1;
-		if (rc == 0 || !sli_id_valid(id)) {
-			api_invalid(r, "%s.id: required, an SLI id of 1-75 "
-			    "characters of [a-z0-9-], got \"%.80s\"", path,
-			    id != NULL ? id : "");
-			return -1;
-		}
-		for (j = 0; j < i; j++)
-			if (strcmp(seen[j], id) == 0) {
-				api_invalid(r, "%s.id: \"%s\" is listed twice",
-				    path, id);
+	n = json_object_array_length(in->indicators);
+	for (i = 1; i < n; i++) {
+		a = json_object_get_string(json_object_object_get(
+		    json_object_array_get_idx(in->indicators, i), "id"));
+		for (j = 0; j < i; j++) {
+			b = json_object_get_string(json_object_object_get(
+			    json_object_array_get_idx(in->indicators, j),
+			    "id"));
+			if (strcmp(a, b) == 0) {
+				api_invalid(r, "spec.indicators[%zu].id: \"%s\" "
+				    "is listed twice", i, a);
 				return -1;
 			}
-		seen[i] = id;
-		if (display_member(r, e, path) == -1)
-			return -1;
+		}
 	}
 	return 0;
 }
 
+/* spec (native, or made from an OpenSLO document) into in.  0 or -1. */
 static int
-spec_check(struct req *r, struct json_object *spec)
+spec_check(struct req *r, struct json_object *spec, struct slo_in *in)
 {
-	static const char *const keys[] = { "experience", "journey",
-	    "display", "target", "window", "owner", "description",
-	    "indicators", NULL };
-	static const char *const windows[] = { "7d", "28d", "30d",
-	    "calendar-month", "calendar-week", NULL };
-	struct json_object	*v;
-	const char		*s;
-	double			 target;
-	size_t			 i;
-	int			 rc;
-
-	if (spec == NULL || !json_object_is_type(spec, json_type_object)) {
-		api_invalid(r, "spec: required, an object with experience, "
-		    "journey, target, window and indicators");
+	if (api_object(r, spec, &spec_body, in, "spec") == -1)
 		return -1;
-	}
-	if (api_only_members(r, spec, "spec.", keys, "an SLO spec has "
-	    "experience, journey, display, target, window, owner, "
-	    "description and indicators") == -1 ||
-	    text_member(r, spec, "experience", "spec.experience", 1) == -1 ||
-	    text_member(r, spec, "journey", "spec.journey", 1) == -1 ||
-	    display_member(r, spec, "spec") == -1 ||
-	    api_str_member(r, spec, "owner", "spec.owner", API_NULL_ABSENT,
-	    &s) == -1 ||
-	    api_str_member(r, spec, "description", "spec.description",
-	    API_NULL_ABSENT, &s) == -1)
-		return -1;
-	if (!json_object_object_get_ex(spec, "target", &v) ||
-	    !(json_object_is_type(v, json_type_double) ||
-	    json_object_is_type(v, json_type_int)) ||
-	    !((target = json_object_get_double(v)) > 0 && target < 1)) {
-		api_invalid(r, "spec.target: required, a number in (0, 1) such "
-		    "as 0.999, got %s", v != NULL ?
-		    json_object_to_json_string(v) : "nothing");
-		return -1;
-	}
-	if ((rc = api_str_member(r, spec, "window", "spec.window",
-	    API_NULL_ABSENT, &s)) == -1)
-		return -1;
-	for (i = 0; rc == 1 && windows[i] != NULL; i++)
-		if (strcmp(s, windows[i]) == 0)
-			break;
-	if (rc == 0 || windows[i] == NULL) {
-		api_invalid(r, "spec.window: required, one of 7d, 28d, 30d, "
-		    "calendar-month, calendar-week; got \"%.32s\"",
-		    s != NULL ? s : "");
-		return -1;
-	}
-	return indicators_check(r, spec);
+	return spec_rules(r, in);
 }
 
 /*
- * metadata.name into in->name: required on POST, on PUT the {name} of
- * the path (an SLO cannot be renamed).  0, or -1 after answering 400.
+ * metadata.name (in->name, NULL absent): required on POST, on PUT the
+ * {name} of the path (an SLO cannot be renamed).  0, or -1 after
+ * answering 400.
  */
 static int
-name_member(struct req *r, struct json_object *md, const char *path_name,
-    struct slo_in *in)
+name_rule(struct req *r, const char *path_name, struct slo_in *in)
 {
-	int	 rc;
-
-	if ((rc = api_str_member(r, md, "name", "metadata.name",
-	    API_NULL_ABSENT, &in->name)) == -1)
-		return -1;
-	if (path_name != NULL && rc == 1 && strcmp(in->name, path_name) != 0) {
+	if (path_name != NULL && in->name != NULL &&
+	    strcmp(in->name, path_name) != 0) {
 		api_invalid(r, "metadata.name: \"%.80s\" differs from the SLO "
 		    "in the path (\"%s\"); an SLO cannot be renamed", in->name,
 		    path_name);
@@ -641,9 +624,12 @@ name_member(struct req *r, struct json_object *md, const char *path_name,
 	}
 	if (path_name != NULL)
 		in->name = path_name;
-	else if (rc == 0 || !validate_name(in->name)) {
-		api_invalid(r, "metadata.name: required, 1-75 characters of "
-		    "[a-zA-Z0-9_.-], got \"%.80s\"", in->name ? in->name : "");
+	else if (in->name == NULL) {
+		api_invalid(r, "metadata.name: required, " API_NAME_RULE);
+		return -1;
+	} else if (!validate_name(in->name)) {
+		api_invalid(r, "metadata.name: \"%.80s\" is not " API_NAME_RULE,
+		    in->name);
 		return -1;
 	}
 	return 0;
@@ -658,62 +644,20 @@ static int
 slo_parse(struct req *r, const char *project, const char *path_name,
     struct slo_in *in)
 {
-	static const char *const keys[] = { "kind", "metadata", "spec", NULL };
-	static const char *const mkeys[] = { "name", "project", "version",
-	    "createdAt", "updatedAt", NULL };
-	struct json_object	*doc = r->json, *md = NULL, *spec = NULL, *v;
-	const char		*s;
-	int			 rc;
-
 	memset(in, 0, sizeof(*in));
-	in->version = -1;
-	if (!json_object_is_type(doc, json_type_object)) {
-		api_invalid(r, "the body must be an SLO document: "
-		    "{\"kind\":\"SLO\",\"metadata\":{…},\"spec\":{…}}");
+	in->md_version = -1;
+	if (api_body(r, &slo_body, in) == -1 ||
+	    name_rule(r, path_name, in) == -1)
 		return -1;
-	}
-	if (api_only_members(r, doc, "", keys, "an SLO has kind, metadata "
-	    "and spec") == -1)
-		return -1;
-	if ((rc = api_str_member(r, doc, "kind", "kind", API_NULL_ABSENT,
-	    &s)) == -1)
-		return -1;
-	if (rc == 0 || strcmp(s, "SLO") != 0) {
-		api_invalid(r, "kind: must be \"SLO\"");
-		return -1;
-	}
-	if (!json_object_object_get_ex(doc, "metadata", &md) ||
-	    !json_object_is_type(md, json_type_object)) {
-		api_invalid(r, "metadata: required, an object with name");
-		return -1;
-	}
-	if (api_only_members(r, md, "metadata.", mkeys, "SLO metadata has "
-	    "name, project and version") == -1)
-		return -1;
-	if (name_member(r, md, path_name, in) == -1)
-		return -1;
-	if ((rc = api_str_member(r, md, "project", "metadata.project",
-	    API_NULL_ABSENT, &s)) == -1)
-		return -1;
-	if (rc == 1 && strcmp(s, project) != 0) {
+	if (in->project != NULL && strcmp(in->project, project) != 0) {
 		api_invalid(r, "metadata.project: \"%.80s\" differs from the "
-		    "project in the path (\"%s\")", s, project);
+		    "project in the path (\"%s\")", in->project, project);
 		return -1;
 	}
-	if (json_object_object_get_ex(md, "version", &v) &&
-	    !json_object_is_type(v, json_type_null)) {
-		if (!json_object_is_type(v, json_type_int) ||
-		    (in->version = json_object_get_int64(v)) < 0 ||
-		    in->version > 0x7fffffffL) {
-			api_invalid(r, "metadata.version: must be a "
-			    "non-negative integer");
-			return -1;
-		}
-	}
-	json_object_object_get_ex(doc, "spec", &spec);
-	if (spec_check(r, spec) == -1)
+	if (spec_rules(r, in) == -1)
 		return -1;
-	in->spec = json_object_to_json_string_ext(spec,
+	in->version = (long)in->md_version;
+	in->spec = json_object_to_json_string_ext(in->spec_obj,
 	    JSON_C_TO_STRING_PLAIN);
 	return 0;
 }
@@ -1011,6 +955,62 @@ os_objective(struct req *r, struct json_object *spec, struct json_object *out)
 	return 0;
 }
 
+/* An OpenSLO v1 SLO: what openslo_parse() reads of it, by table. */
+static const char *const os_api[] = { "openslo/v1", NULL };
+static const char *const os_budgeting[] = { "Occurrences", NULL };
+
+static const struct api_field os_ann_fields[] = {
+	{ .name = OS_EXPERIENCE, .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .min = 1, .max = NAME_TEXT_MAX },
+	{ .name = OS_OWNER, .type = API_STRING, .flags = API_NULL_ABSENT },
+	{ .name = OS_VERSION, .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct slo_in, os_version) },
+};
+static const struct api_body os_ann_body = { API_FIELDS(os_ann_fields),
+	NULL, NULL };
+
+static const struct api_field os_md_fields[] = {
+	{ .name = "name", .type = API_STRING, .flags = API_NULL_ABSENT,
+	  .at = API_AT(struct slo_in, name) },
+	{ .name = "displayName", .type = API_STRING,
+	  .flags = API_NULL_ABSENT },
+	{ .name = "annotations", .type = API_OBJECT, .flags = API_NULL_ABSENT,
+	  .body = &os_ann_body, .at = API_AT(struct slo_in, os_ann) },
+};
+static const struct api_body os_md_body = { API_FIELDS(os_md_fields), NULL,
+	NULL };
+
+static const struct api_field os_spec_fields[] = {
+	SLO_TEXT("service"),
+	{ .name = "description", .type = API_STRING,
+	  .flags = API_NULL_ABSENT },
+	{ .name = "budgetingMethod", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = os_budgeting,
+	  .expect = "must be \"Occurrences\" (dashcgi budgets events, not "
+	  "time slices)" },
+};
+static const struct api_body os_spec_body = { API_FIELDS(os_spec_fields),
+	NULL, NULL };
+
+static const struct api_field os_fields[] = {
+	{ .name = "apiVersion", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = os_api },
+	{ .name = "kind", .type = API_ENUM, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .values = slo_kind,
+	  .expect = "must be \"SLO\" (an SLI or a Service is not imported on "
+	  "its own)" },
+	{ .name = "metadata", .type = API_OBJECT, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .body = &os_md_body,
+	  .at = API_AT(struct slo_in, os_md) },
+	{ .name = "spec", .type = API_OBJECT, .flags = API_REQUIRED |
+	  API_NULL_ABSENT, .body = &os_spec_body,
+	  .at = API_AT(struct slo_in, os_spec) },
+};
+static const struct api_body os_body = { API_FIELDS(os_fields),
+	"an OpenSLO document has apiVersion, kind, metadata and spec",
+	"the body must be an OpenSLO v1 SLO: {\"apiVersion\":\"openslo/v1\","
+	"\"kind\":\"SLO\",\"metadata\":{…},\"spec\":{…}}" };
+
 /*
  * The body of POST and PUT with ?format=openslo: an OpenSLO v1 SLO
  * made into the native spec (in->spec, in the arena), which
@@ -1022,62 +1022,20 @@ static int
 openslo_parse(struct req *r, const char *project, const char *path_name,
     struct slo_in *in)
 {
-	static const char *const keys[] = { "apiVersion", "kind",
-	    "metadata", "spec", NULL };
-	struct json_object	*doc = r->json, *md, *sp, *ann, *out, *d;
-	const char		*s, *win, *ver = NULL;
+	struct json_object	*md, *sp, *ann, *out, *d;
+	const char		*win, *ver;
 	char			*end;
-	int			 rc, ok = -1;
+	int			 ok = -1;
 
 	memset(in, 0, sizeof(*in));
 	in->version = -1;
-	if (!json_object_is_type(doc, json_type_object) ||
-	    api_only_members(r, doc, "", keys, "an OpenSLO document has "
-	    "apiVersion, kind, metadata and spec") == -1)
-		goto bad;
-	if ((rc = api_str_member(r, doc, "apiVersion", "apiVersion",
-	    API_NULL_ABSENT, &s)) == -1)
+	if (api_body(r, &os_body, in) == -1 ||
+	    name_rule(r, path_name, in) == -1)
 		return -1;
-	if (rc == 0 || strcmp(s, "openslo/v1") != 0) {
-		api_invalid(r, "apiVersion: must be \"openslo/v1\"");
-		return -1;
-	}
-	if ((rc = api_str_member(r, doc, "kind", "kind", API_NULL_ABSENT,
-	    &s)) == -1)
-		return -1;
-	if (rc == 0 || strcmp(s, "SLO") != 0) {
-		api_invalid(r, "kind: must be \"SLO\" (an SLI or a Service is "
-		    "not imported on its own)");
-		return -1;
-	}
-	if (os_object(r, doc, "metadata", "metadata", 1, &md) == -1 ||
-	    os_object(r, doc, "spec", "spec", 1, &sp) == -1 ||
-	    os_object(r, md, "annotations", "metadata.annotations", 0,
-	    &ann) == -1 || name_member(r, md, path_name, in) == -1)
-		return -1;
-	if (api_str_member(r, md, "displayName", "metadata.displayName",
-	    API_NULL_ABSENT, &s) == -1 ||
-	    text_member(r, sp, "service", "spec.service", 1) == -1 ||
-	    api_str_member(r, sp, "description", "spec.description",
-	    API_NULL_ABSENT, &s) == -1)
-		return -1;
-	if ((rc = api_str_member(r, sp, "budgetingMethod",
-	    "spec.budgetingMethod", API_NULL_ABSENT, &s)) == -1)
-		return -1;
-	if (rc == 0 || strcmp(s, "Occurrences") != 0) {
-		api_invalid(r, "spec.budgetingMethod: must be \"Occurrences\" "
-		    "(dashcgi budgets events, not time slices), got \"%.32s\"",
-		    s != NULL ? s : "");
-		return -1;
-	}
-	if (ann != NULL && (text_member(r, ann, OS_EXPERIENCE,
-	    "metadata.annotations." OS_EXPERIENCE, 0) == -1 ||
-	    api_str_member(r, ann, OS_OWNER, "metadata.annotations." OS_OWNER,
-	    API_NULL_ABSENT, &s) == -1 ||
-	    (rc = api_str_member(r, ann, OS_VERSION, "metadata.annotations."
-	    OS_VERSION, API_NULL_ABSENT, &ver)) == -1))
-		return -1;
-	if (ann != NULL && rc == 1) {
+	md = in->os_md;
+	sp = in->os_spec;
+	ann = in->os_ann;
+	if ((ver = in->os_version) != NULL) {
 		in->version = isdigit((unsigned char)*ver) ?
 		    strtol(ver, &end, 10) : -1;
 		if (in->version < 0 || in->version > 0x7fffffffL ||
@@ -1112,19 +1070,13 @@ openslo_parse(struct req *r, const char *project, const char *path_name,
 	    !json_object_is_type(d, json_type_null))
 		json_object_object_add(out, "description", json_object_get(d));
 	if (os_objective(r, sp, out) == 0 && os_indicator(r, sp, out) == 0 &&
-	    spec_check(r, out) == 0) {
+	    spec_check(r, out, in) == 0) {
 		in->spec = arena_strdup(r->arena,
 		    json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
 		ok = 0;
 	}
 	json_object_put(out);
 	return ok;
-bad:
-	if (!json_object_is_type(doc, json_type_object))
-		api_invalid(r, "the body must be an OpenSLO v1 SLO: "
-		    "{\"apiVersion\":\"openslo/v1\",\"kind\":\"SLO\","
-		    "\"metadata\":{…},\"spec\":{…}}");
-	return -1;
 }
 
 static void
@@ -1903,27 +1855,19 @@ p_rollup(const struct config *cfg, char *buf, size_t len)
 
 /*
  * Partitions: back to the raw retention (late points), two months
- * ahead; retention drops whole partitions, never rows.  Each job runs
- * its call only when migration 0008 is in (SLO_JOB): maintenance runs
- * every module's jobs, also against a schema that is behind, where a
- * call to a function that does not exist yet would fail at parse time;
- * query_to_xml() runs it as dynamic SQL from plain SQL.
+ * ahead; retention drops whole partitions, never rows.  Each job waits
+ * for migration 0008 (maintenance runs every module's jobs, also
+ * against a schema that is behind).
  */
-#define SLO_JOB(rel, call)						\
-	"SELECT CASE WHEN to_regclass('" rel "') IS NULL THEN 0 ELSE"	\
-	" (xpath('/row/n/text()', query_to_xml(format('SELECT " call	\
-	" AS n', $1::bigint), false, true, '')))[1]::text::int END"
-
 static const struct job jobs[] = {
-	{ "slo_partitions", "created", SLO_JOB("sli_point",
-	  "slo_partitions_ensure(%s * interval ''1 millisecond'', 2)"),
-	  p_raw, NULL },
-	{ "slo_raw_retention", "dropped_partitions", SLO_JOB("sli_point",
-	  "partition_drop_before(''sli_point'', now() - %s"
-	  " * interval ''1 millisecond'')"), p_raw, NULL },
-	{ "slo_rollup_retention", "dropped_partitions", SLO_JOB("sli_hourly",
-	  "partition_drop_before(''sli_hourly'', now() - %s"
-	  " * interval ''1 millisecond'')"), p_rollup, NULL },
+	{ "slo_partitions", "created", "SELECT slo_partitions_ensure("
+	  "$1::bigint * interval '1 millisecond', 2)", p_raw, NULL, 8 },
+	{ "slo_raw_retention", "dropped_partitions",
+	  "SELECT partition_drop_before('sli_point', now() - $1::bigint"
+	  " * interval '1 millisecond')", p_raw, NULL, 8 },
+	{ "slo_rollup_retention", "dropped_partitions",
+	  "SELECT partition_drop_before('sli_hourly', now() - $1::bigint"
+	  " * interval '1 millisecond')", p_rollup, NULL, 8 },
 };
 
 const struct module slo_module = {
@@ -1932,4 +1876,5 @@ const struct module slo_module = {
 	.stmts = stmt_sets,
 	.jobs = jobs,
 	.njobs = sizeof(jobs) / sizeof(jobs[0]),
+	.demo = &slo_demo,
 };

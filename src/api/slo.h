@@ -1,6 +1,6 @@
 /*
  * slo.h -- what the SLO module (src/api/slo.c, slo_demo.c) offers
- * outside its routes: the demo-data command.
+ * outside its routes: its part of the demo-data command.
  *
  * Owns: nothing but these declarations.
  * Never: declare a handler (they are static to slo.c).
@@ -8,12 +8,10 @@
 #ifndef DASHCGI_API_SLO_H
 #define DASHCGI_API_SLO_H
 
-#include "config.h"
+#include "demo.h"
 
-/*
- * dashcgi demo-data [--project P] [--slos N] [--days D] [--seed S]:
- * argv[0] is "demo-data".  Exit status: 0, 1 (runtime), 2 (usage).
- */
-int	slo_demo_main(const struct config *, int argc, char **argv);
+/* The SLO fleet of `dashcgi demo-data` (slo_demo.c), the module's
+ * demo hook: --slos N. */
+extern const struct demo	slo_demo;
 
 #endif

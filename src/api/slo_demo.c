@@ -1,9 +1,9 @@
 /*
- * slo_demo.c -- `dashcgi demo-data`: a realistic SLO fleet in one
- * project (SPEC §8), generated inside PostgreSQL.
+ * slo_demo.c -- the SLO module's part of `dashcgi demo-data` (src/demo.c,
+ * the module's demo hook): a realistic SLO fleet in one project (SPEC
+ * §8), generated inside PostgreSQL.
  *
- * Owns: the command's option table (one row per flag: the monitors and
- * hub modules add theirs here), the fleet's plan (DEMO_PLAN: which SLO
+ * Owns: its flag (--slos), the fleet's plan (DEMO_PLAN: which SLO
  * gets which experience, journey, target, traffic and budget band, all
  * from hashes of the seed) and the two connections that write the
  * points in parallel, one half of the SLIs each.
@@ -24,121 +24,23 @@
 
 #include <libpq-fe.h>
 
-#include "api/monitors_demo.h"
-#include "api/hub_demo.h"
 #include "api/slo.h"
 #include "db.h"
+#include "demo.h"
 #include "log.h"
 
 #define DEMO_WRITERS	2	/* connections writing points at once */
 
-/* ------------------------------------------------------------------ */
-/* Options: one table, so a module adds a flag by adding a row. */
-
-struct demo_opts {
-	const char	*project;
-	long		 slos;
-	long		 days;
-	long		 seed;
-	const char	*at;		/* end of the data, RFC 3339; NULL now */
-	long		 monitors;	/* monitors_demo.c */
-	const char	*monitor_target;
-	long		 incidents;	/* hub_demo.c */
+struct slo_demo_opts {
+	long	 slos;
 };
 
-enum opt_kind { OPT_STRING, OPT_LONG, OPT_FLAG };
+static const struct slo_demo_opts slo_demo_defaults = { 124 };
 
-struct demo_opt {
-	const char	*flag;
-	enum opt_kind	 kind;
-	size_t		 off;
-	long		 min, max;
-	const char	*help;
+static const struct demo_flag slo_demo_flags[] = {
+	DEMO_FLAG(struct slo_demo_opts, "--slos", DEMO_LONG, slos, 1, 10000,
+	    "number of SLOs (124)"),
 };
-
-#define OPT(f, k, m, lo, hi, h) \
-	{ (f), (k), offsetof(struct demo_opts, m), (lo), (hi), (h) }
-
-static const struct demo_opt demo_opts[] = {
-	OPT("--project", OPT_STRING, project, 0, 0,
-	    "project to fill (default: slo.default_project)"),
-	OPT("--slos", OPT_LONG, slos, 1, 10000, "number of SLOs (124)"),
-	OPT("--days", OPT_LONG, days, 1, 35, "days of 5-minute points (28)"),
-	OPT("--seed", OPT_LONG, seed, 0, 2147483647L,
-	    "seed of the pseudo-random data (1)"),
-	OPT("--at", OPT_STRING, at, 0, 0,
-	    "RFC 3339 time the data ends at (default: now)"),
-	OPT("--monitors", OPT_LONG, monitors, 0, 10000,
-	    "uptime monitors with 90 days of history (0; 4 or more: every kind)"),
-	OPT("--monitor-target", OPT_STRING, monitor_target, 0, 0,
-	    "base URL of the monitors' target (t/monitor-target.pl)"),
-	OPT("--incidents", OPT_FLAG, incidents, 0, 0,
-	    "incident hub history: rules, incidents, notifications"),
-};
-#define NOPTS	(sizeof(demo_opts) / sizeof(demo_opts[0]))
-
-static void
-demo_usage(FILE *f)
-{
-	size_t	 i;
-
-	fprintf(f, "usage: dashcgi [-c FILE] demo-data");
-	for (i = 0; i < NOPTS; i++)
-		fprintf(f, " [%s%s]", demo_opts[i].flag,
-		    demo_opts[i].kind == OPT_FLAG ? "" :
-		    demo_opts[i].kind == OPT_LONG ? " N" : " VALUE");
-	fprintf(f, "\n");
-	for (i = 0; i < NOPTS; i++)
-		fprintf(f, "  %-10s %s\n", demo_opts[i].flag, demo_opts[i].help);
-}
-
-/* argv[0] is the command.  0, or -1 after a message (exit 2). */
-static int
-demo_parse(int argc, char **argv, struct demo_opts *o)
-{
-	const struct demo_opt	*d;
-	char			*end;
-	long			 v;
-	int			 i;
-	size_t			 k;
-
-	for (i = 1; i < argc; i++) {
-		for (k = 0; k < NOPTS; k++)
-			if (strcmp(argv[i], demo_opts[k].flag) == 0)
-				break;
-		if (k == NOPTS) {
-			fprintf(stderr, "dashcgi: demo-data: unknown option "
-			    "\"%s\"\n", argv[i]);
-			demo_usage(stderr);
-			return -1;
-		}
-		d = &demo_opts[k];
-		if (d->kind == OPT_FLAG) {
-			*(long *)((char *)o + d->off) = 1;
-			continue;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "dashcgi: demo-data: %s needs a value\n",
-			    d->flag);
-			return -1;
-		}
-		i++;
-		if (d->kind == OPT_STRING) {
-			*(const char **)((char *)o + d->off) = argv[i];
-			continue;
-		}
-		v = strtol(argv[i], &end, 10);
-		if (*argv[i] == '\0' || *end != '\0' || v < d->min ||
-		    v > d->max) {
-			fprintf(stderr, "dashcgi: demo-data: %s: expected an "
-			    "integer %ld..%ld, got \"%s\"\n", d->flag, d->min,
-			    d->max, argv[i]);
-			return -1;
-		}
-		*(long *)((char *)o + d->off) = v;
-	}
-	return 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* The plan */
@@ -309,43 +211,6 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Run one statement on db; 0, or -1 after logging. */
-static int
-demo_exec(PGconn *db, int i, int n, const char *const *p, PGresult **out)
-{
-	PGresult	*res;
-
-	res = PQexecParams(db, demo_sql[i].sql, n, NULL, p, NULL, NULL, 0);
-	switch (res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
-	case PGRES_COMMAND_OK:
-	case PGRES_TUPLES_OK:
-		break;
-	default:
-		log_error("demo-data: %s: %s", demo_sql[i].name,
-		    res != NULL ? PQresultErrorMessage(res) :
-		    PQerrorMessage(db));
-		PQclear(res);
-		return -1;
-	}
-	if (out != NULL)
-		*out = res;
-	else
-		PQclear(res);
-	return 0;
-}
-
-static int
-demo_cmd(PGconn *db, const char *sql)
-{
-	PGresult	*res = PQexec(db, sql);
-	int		 ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-	if (!ok)
-		log_error("demo-data: %s: %s", sql, PQerrorMessage(db));
-	PQclear(res);
-	return ok ? 0 : -1;
-}
-
 /*
  * The points, DEMO_WRITERS connections at once (each its own
  * transaction: the SLOs are committed already, so a failure here
@@ -396,90 +261,69 @@ out:
 	return rc;
 }
 
-int
-slo_demo_main(const struct config *cfg, int argc, char **argv)
+static int
+slo_demo_run(const struct demo_run *run, const void *opts)
 {
-	struct demo_opts o = { cfg->slo.default_project, 124, 28, 1, NULL,
-	    0, NULL, 0 };
-	PGconn		*db;
-	PGresult	*res = NULL, *er = NULL;
+	const struct slo_demo_opts *o = opts;
+	PGconn		*db = run->db;
+	PGresult	*res = NULL;
 	const char	*p[6];
-	char		 n[24], seed[24], days[24], resol[24], *end = NULL;
+	char		 n[24], seed[24], days[24], resol[24];
 	double		 t0 = now_s(), t1;
-	int		 rc = 1;
+	int		 rc = -1;
 
-	if (demo_parse(argc, argv, &o) == -1 ||
-	    monitors_demo_check(o.monitors, o.monitor_target) == -1)
-		return 2;
-	if ((db = db_open(cfg, "dashcgi demo-data")) == NULL)
-		return 1;
-	snprintf(n, sizeof(n), "%ld", o.slos);
-	snprintf(seed, sizeof(seed), "%ld", o.seed);
-	snprintf(days, sizeof(days), "%ld", o.days);
+	snprintf(n, sizeof(n), "%ld", o->slos);
+	snprintf(seed, sizeof(seed), "%ld", run->seed);
+	snprintf(days, sizeof(days), "%ld", run->days);
 	snprintf(resol, sizeof(resol), "%lld",
-	    (long long)(cfg->slo.resolution / 1000));
-	/* The end of the data: the step after the one holding --at/now. */
-	p[0] = o.at;
-	p[1] = resol;
-	if (demo_cmd(db, "SET statement_timeout = 0") == -1 ||
-	    (er = PQexecParams(db, "SELECT to_timestamp(floor(extract(epoch"
-	    " FROM coalesce($1::timestamptz, now())) / $2::int) * $2::int"
-	    " + $2::int)::text", 2, NULL, p, NULL, NULL, 0)) == NULL ||
-	    PQresultStatus(er) != PGRES_TUPLES_OK) {
-		log_error("demo-data: --at: %s", PQerrorMessage(db));
+	    (long long)(run->cfg->slo.resolution / 1000));
+	if (demo_cmd(db, "BEGIN") == -1)
+		return -1;
+	p[0] = run->project;
+	if (demo_exec(db, &demo_sql[DM_PROJECT], p, NULL) == -1 ||
+	    demo_exec(db, &demo_sql[DM_CLEAR], p, NULL) == -1)
 		goto out;
-	}
-	end = strdup(PQgetvalue(er, 0, 0));
-	if (end == NULL || demo_cmd(db, "BEGIN") == -1)
-		goto out;
-	p[0] = o.project;
-	if (demo_exec(db, DM_PROJECT, 1, p, NULL) == -1 ||
-	    demo_exec(db, DM_CLEAR, 1, p, NULL) == -1)
-		goto out;
-	p[0] = end;
+	p[0] = run->end;
 	p[1] = days;
-	if (demo_exec(db, DM_PARTITIONS, 2, p, NULL) == -1)
+	if (demo_exec(db, &demo_sql[DM_PARTITIONS], p, NULL) == -1)
 		goto out;
 	p[0] = n;
 	p[1] = seed;
 	p[2] = days;
 	p[3] = resol;
-	p[4] = o.project;
-	if (demo_exec(db, DM_SLOS, 5, p, NULL) == -1 ||
+	p[4] = run->project;
+	if (demo_exec(db, &demo_sql[DM_SLOS], p, NULL) == -1 ||
 	    demo_cmd(db, "COMMIT") == -1)
 		goto out;
-	p[5] = end;
-	if (demo_points(cfg, p) == -1)
+	p[5] = run->end;
+	if (demo_points(run->cfg, p) == -1)
 		goto out;
 	/* Statistics for the new rows: plans made before autovacuum
 	 * gets to them would take a million points for none. */
 	if (demo_cmd(db, "ANALYZE slo, sli, sli_point, sli_hourly") == -1)
 		goto out;
 	t1 = now_s();
-	p[0] = o.project;
+	p[0] = run->project;
 	p[1] = resol;
-	if (demo_exec(db, DM_SUMMARY, 2, p, &res) == -1)
+	if (demo_exec(db, &demo_sql[DM_SUMMARY], p, &res) == -1)
 		goto out;
 	printf("demo-data: project %s: %s SLOs, %s points in %.1f s "
-	    "(seed %ld, %ld days to %s)\n", o.project, PQgetvalue(res, 0, 0),
-	    PQgetvalue(res, 0, 1), t1 - t0, o.seed, o.days, end);
+	    "(seed %ld, %ld days to %s)\n", run->project,
+	    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), t1 - t0, run->seed,
+	    run->days, run->end);
 	printf("demo-data: budget left: %s at 85-100 %%, %s at 70-85 %%, "
 	    "%s at 50-70 %%, %s at 10-50 %%, %s below 10 %%\n",
 	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
 	    PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5),
 	    PQgetvalue(res, 0, 6));
 	printf("demo-data: status: %s\n", PQgetvalue(res, 0, 7));
-	if (o.monitors > 0 && monitors_demo(cfg, db, o.project, o.monitors,
-	    o.seed, o.monitor_target, o.at) == -1)
-		goto out;
-	if (o.incidents && hub_demo(cfg, db, o.project, o.seed, o.days,
-	    end) == -1)
-		goto out;
 	rc = 0;
 out:
 	PQclear(res);
-	PQclear(er);
-	free(end);
-	PQfinish(db);
 	return rc;
 }
+
+const struct demo slo_demo = {
+	slo_demo_flags, sizeof(slo_demo_flags) / sizeof(slo_demo_flags[0]),
+	sizeof(struct slo_demo_opts), &slo_demo_defaults, NULL, slo_demo_run
+};

@@ -504,7 +504,7 @@ static const struct stmt_set *const stmt_sets[] = { &templates_stmts, NULL };
 
 static const struct job jobs[] = {
 	{ "template_usage", "updated",
-	  "SELECT update_template_usage_stats()", NULL, NULL },
+	  "SELECT update_template_usage_stats()", NULL, NULL, 0 },
 };
 
 const struct module templates_module = {
