@@ -80,6 +80,15 @@ BEGIN
 END;
 $$;
 
+-- CREATE OR REPLACE resets what 0019_db_roles set: it runs DDL for
+-- the service, as its owner, with this schema as its search_path.
+DO $$
+BEGIN
+	EXECUTE format('ALTER FUNCTION slo_partitions_ensure(interval, integer) '
+	    'SECURITY DEFINER SET search_path = %I, pg_temp', current_schema());
+END;
+$$;
+
 SELECT slo_partitions_ensure(interval '35 days', 2);
 
 -- How sli_counts() of 0008 splits [lo, hi), with days: [lo, h0) and
