@@ -64,6 +64,10 @@ subtest 'demo-data: the fleet, its time and CPU' => sub {
 	    "FROM sli_hourly h EXCEPT SELECT p.sli, date_trunc('hour', p.t, " .
 	    "'UTC'), sum(p.good), sum(p.bad) FROM sli_point p GROUP BY 1, 2) x"),
 	    0, 'the hourly roll-ups are the sums of the points');
+	is($t->psql("SELECT count(*) FROM (SELECT d.sli, d.t, d.good, d.bad " .
+	    "FROM sli_daily d EXCEPT SELECT h.sli, date_trunc('day', h.t, " .
+	    "'UTC'), sum(h.good), sum(h.bad) FROM sli_hourly h GROUP BY 1, 2) x"),
+	    0, 'the daily roll-ups are the sums of the hours');
 };
 
 subtest 'the budget bands, through /api/seed' => sub {
@@ -146,9 +150,11 @@ subtest 'the same --seed gives the same data' => sub {
 subtest 'the full 28-day /api/series is streamed' => sub {
 	my ($w) = $t->worker_pids;
 	ok($w, 'one worker') or return;
+	my $sli = $t->psql("SELECT id FROM sli WHERE project = 'fleet' " .
+	    "ORDER BY id LIMIT 1");
 	# Warm up (connection, prepared statements), then measure.
-	$t->request(GET => '/api/series/sli-checkout-availability-001?project=fleet',
-	    user => 'bob');
+	is($t->request(GET => "/api/series/$sli?project=fleet", user => 'bob')
+	    ->{status}, 200, "/api/series/$sli: 200");
 	my $base = rss_kib($w);
 	my $sampler = $t->bg(sub {
 		my $max = 0;
@@ -187,6 +193,39 @@ subtest 'the full 28-day /api/series is streamed' => sub {
 	cmp_ok($mib, '<', 32, 'the worker\'s memory grew by less than 32 MiB');
 	cmp_ok($mib, '<', length($r->{content}) / 1048576 / 4,
 	    'and by far less than the answer');
+
+	# C writes the points' JSON, a page of points a statement: the
+	# bytes are PostgreSQL's own to_json() of the same rows (8,065
+	# points: two pages), compared within one 5-minute step.
+	my $pg = sub {
+		my ($tab, $lo) = @_;
+		return $t->psql("SELECT '[' || string_agg('{\"t\":' || " .
+		    "rtrim(to_json(p.t AT TIME ZONE 'UTC')::text, '\"') || " .
+		    "'Z\",\"good\":' || p.good || ',\"bad\":' || p.bad || '}', " .
+		    "',' ORDER BY p.t) || ']' FROM $tab p JOIN sli i ON i.key = p.sli, " .
+		    "(SELECT slo_now(interval '300 s') AS e) w WHERE i.project = " .
+		    "'fleet' AND i.id = '$sli' AND p.t >= $lo AND p.t < w.e");
+	};
+	my ($same, $hsame);
+	for my $try (1 .. 3) {
+		my $s0 = $t->psql("SELECT slo_now(interval '300 s')");
+		my $want = $pg->('sli_point', "w.e - interval '300 s' - interval '28 days'");
+		my $hwant = $pg->('sli_hourly', "date_trunc('hour', w.e - " .
+		    "interval '300 s' - interval '28 days', 'UTC')");
+		my $one = $t->request(GET => "/api/series/$sli?project=fleet&days=28",
+		    user => 'bob', timeout => 60);
+		my $hour = $t->request(GET => "/api/series/$sli?project=fleet&days=28" .
+		    '&step=1h', user => 'bob', timeout => 60);
+		next if $t->psql("SELECT slo_now(interval '300 s')") ne $s0;
+		$same = $one->{status} == 200 && $want ne '' &&
+		    $one->{content} eq $want;
+		$hsame = $hour->{content} eq $hwant;
+		diag sprintf('%s: %d and %d bytes', $sli, length $one->{content},
+		    length $want) unless $same;
+		last;
+	}
+	ok($same, '/api/series/{sliId}: the bytes PostgreSQL renders');
+	ok($hsame, '?step=1h: the same of the hourly roll-ups');
 
 	$r = $t->request(GET => '/api/series?project=fleet&days=28&step=1h',
 	    user => 'bob', timeout => 60);
@@ -271,6 +310,10 @@ subtest 'figures on this machine' => sub {
 	    "FROM sli_hourly h EXCEPT SELECT p.sli, date_trunc('hour', p.t, " .
 	    "'UTC'), sum(p.good), sum(p.bad) FROM sli_point p GROUP BY 1, 2) x"),
 	    0, 'after the rewrites the roll-ups are still the sums');
+	is($t->psql("SELECT count(*) FROM (SELECT d.sli, d.t, d.good, d.bad " .
+	    "FROM sli_daily d EXCEPT SELECT h.sli, date_trunc('day', h.t, " .
+	    "'UTC'), sum(h.good), sum(h.bad) FROM sli_hourly h GROUP BY 1, 2) x"),
+	    0, 'and the daily ones the sums of the hours');
 };
 
 is($t->stop_dashcgi, 0, 'SIGTERM: master exits 0');

@@ -304,7 +304,12 @@ subtest 'points: upsert, NDJSON, all or nothing' => sub {
 	    "FROM sli_hourly h EXCEPT SELECT p.sli, date_trunc('hour', p.t, " .
 	    "'UTC'), sum(p.good), sum(p.bad) FROM sli_point p GROUP BY 1, 2) x"),
 	    0, 'and the hourly roll-ups are the sums of the points');
-	$t->psql("DELETE FROM sli_point; DELETE FROM sli_hourly");
+	is($t->psql("SELECT count(*) FROM (SELECT d.sli, d.t, d.good, d.bad " .
+	    "FROM sli_daily d EXCEPT SELECT h.sli, date_trunc('day', h.t, " .
+	    "'UTC'), sum(h.good), sum(h.bad) FROM sli_hourly h GROUP BY 1, 2) x"),
+	    0, 'and the daily ones the sums of the hours');
+	$t->psql("DELETE FROM sli_point; DELETE FROM sli_hourly; " .
+	    "DELETE FROM sli_daily");
 };
 
 # ---------------------------------------------------------------------
@@ -541,6 +546,35 @@ subtest 'the seed-compatible API' => sub {
 	}
 	is_deeply([ sort keys %{ $slo->{errorBudget} } ],
 	    [qw(allowed remaining spent)], 'errorBudget {allowed, spent, remaining}');
+	# /api/seed sums days, hours and points in one plan for the fleet
+	# (sli_range_counts()); its figures are slo_eval()'s, to the byte,
+	# for every window kind here (rolling, calendar month and week),
+	# SLOs of several SLIs and none with data.
+	my ($bad, $n);
+	for my $try (1 .. 3) {
+		my $s0 = $t->psql("SELECT slo_now(interval '300 s')");
+		my $seed = $t->request(GET => '/api/seed?project=shop', user => 'bob');
+		($bad, $n) = split /\|/, $t->psql(<<"SQL");
+WITH got AS (SELECT o ->> 'id' AS name,
+	jsonb_build_object('sli', o -> 'sli', 'status', o -> 'status',
+	    'errorBudget', o -> 'errorBudget', 'indicators', o -> 'indicators') AS f
+	FROM jsonb_path_query(\$seed\$$seed->{content}\$seed\$::jsonb,
+	    '\$.experiences[*].journeys[*].slos[*]') o),
+want AS (SELECT s.name, jsonb_build_object('sli', j -> 'sli', 'status',
+	j -> 'status', 'errorBudget', j -> 'errorBudget', 'indicators',
+	(SELECT jsonb_agg(jsonb_build_object('id', x -> 'id', 'name',
+	    coalesce(x -> 'display' ->> 'name', x ->> 'id'), 'sli', x -> 'sli',
+	    'status', x -> 'status', 'errorBudget', x -> 'errorBudget') ORDER BY o)
+	 FROM jsonb_array_elements(j -> 'indicators') WITH ORDINALITY y (x, o))) AS f
+	FROM slo s, slo_eval(s, slo_now(interval '300 s'), false) j
+	WHERE s.project = 'shop')
+SELECT count(*) FILTER (WHERE got.f IS DISTINCT FROM want.f), count(*)
+  FROM got FULL JOIN want USING (name)
+SQL
+		last if $t->psql("SELECT slo_now(interval '300 s')") eq $s0;
+	}
+	is($bad, 0, "every SLO's and SLI's figures are slo_eval()'s");
+	cmp_ok($n, '>=', 5, "over the project's SLOs ($n)");
 	$r = $t->request(GET => '/api/seed', user => 'bob');
 	is_deeply(body($r), { experiences => [] },
 	    'without ?project=: slo.default_project (empty)');

@@ -141,8 +141,9 @@ static const struct stmt_def demo_sql[DM__COUNT] = {
 	 * steps: traffic with a daily cycle and ±15 % noise; background
 	 * bad events follow the traffic, incident ones are a flat rate
 	 * that is sharp in a chart.  The hourly roll-ups are summed from
-	 * the rows this statement wrote, and stored in (sli, t) order so
-	 * that a window's hours share a few pages.
+	 * the rows this statement wrote, the daily ones from those, and
+	 * stored in (sli, t) order so that a window's rows share a few
+	 * pages.
 	 */
 	[DM_POINTS] = { "demo_points",
 	    "WITH " DEMO_PLAN ","
@@ -177,9 +178,12 @@ static const struct stmt_def demo_sql[DM__COUNT] = {
 	    " + (abs(hashint8extended(g.i * 100000 + s.o, $2::bigint + 1))"
 	    " % 1000000)::float8 / 1e6))::bigint AS bad) b"
 	    " RETURNING sli, t, good, bad) "
-	    "INSERT INTO sli_hourly (sli, t, good, bad)"
+	    ", hr AS (INSERT INTO sli_hourly (sli, t, good, bad)"
 	    " SELECT sli, date_trunc('hour', t, 'UTC'), sum(good), sum(bad)"
-	    " FROM pts GROUP BY 1, 2 ORDER BY 1, 2", 8 },
+	    " FROM pts GROUP BY 1, 2 ORDER BY 1, 2 RETURNING sli, t, good, bad) "
+	    "INSERT INTO sli_daily (sli, t, good, bad)"
+	    " SELECT sli, date_trunc('day', t, 'UTC'), sum(good), sum(bad)"
+	    " FROM hr GROUP BY 1, 2 ORDER BY 1, 2", 8 },
 	/* $1 project, $2 resolution (s): SLOs per status and per band. */
 	[DM_SUMMARY] = { "demo_summary",
 	    "WITH ev AS MATERIALIZED (SELECT slo_eval(s, slo_now($2::int"
@@ -300,7 +304,7 @@ slo_demo_run(const struct demo_run *run, const void *opts)
 		goto out;
 	/* Statistics for the new rows: plans made before autovacuum
 	 * gets to them would take a million points for none. */
-	if (demo_cmd(db, "ANALYZE slo, sli, sli_point, sli_hourly") == -1)
+	if (demo_cmd(db, "ANALYZE slo, sli, sli_point, sli_hourly, sli_daily") == -1)
 		goto out;
 	t1 = now_s();
 	p[0] = run->project;
