@@ -36,3 +36,17 @@ export function prefetchForLocation(loc = window.location) {
 		return null;
 	return { project: decodeURIComponent(m[1]), dashboard: decodeURIComponent(m[2]) };
 }
+
+// The query index.jsx prefetched: its page's first mount takes it as it
+// is (no second request for the document just fetched); later mounts
+// ask again as usual.
+let prefetchedKey = null;
+export function notePrefetchedQuery(key) {
+	prefetchedKey = JSON.stringify(key);
+}
+export function firstUseOfPrefetched(key) {
+	if (prefetchedKey === null || prefetchedKey !== JSON.stringify(key))
+		return false;
+	prefetchedKey = null;
+	return true;
+}

@@ -11,6 +11,7 @@
 // TARGET.
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import puppeteer from 'puppeteer-core';
 
 const BASE = process.env.BASE;
@@ -193,6 +194,18 @@ await step(alice, 'home lists projects, favorites and recent', async () => {
 	await alice.waitForSelector(`[data-testid="projects"] a[href="/projects/${PROJECT}"]`, T);
 	await alice.waitForSelector('[data-testid="favorites"]', T);
 	ok((await text(alice, '[data-testid="me"]')).includes('alice'), 'the app bar shows the signed-in user');
+	// The JavaScript this first page loaded, gzipped as nginx's
+	// gzip_static or a CDN would send it: the files in web/dist.
+	const urls = await alice.evaluate(() => performance.getEntriesByType('resource').map((r) => r.name).filter((u) => /\.js$/.test(new URL(u).pathname)));
+	let raw = 0;
+	let gz = 0;
+	for (const u of urls) {
+		const f = fs.readFileSync(path.join('dist', new URL(u).pathname));
+		raw += f.length;
+		gz += zlib.gzipSync(f, { level: 9 }).length;
+	}
+	note(`budget first-page-js ${(gz / 1048576).toFixed(2)} MB gzipped (${(raw / 1048576).toFixed(2)} MB raw, ${urls.length} files; budget 1.5 MB)`);
+	ok(urls.length > 0 && gz <= 1.5 * 1048576, `the first page's JavaScript is within 1.5 MB gzipped (${gz} bytes)`);
 });
 
 // Interactive: the list's rows are links and the search box takes
