@@ -6,8 +6,14 @@
 # each step leaves a screenshot under t/90-web-ui.shots in the build
 # tree.  Budgets measured here: the dashboard list interactive, a
 # 20-panel dashboard drawn over 28 days of SLO data (dashcgi demo-data's
-# fleet, as t/demo has it).  The stack keeps monitors.allow_private off:
-# the walk's monitor of a loopback address shows the checker's refusal.
+# fleet, as t/demo has it), the status page of 1,000 monitors (demo-data
+# --monitors 1000 in project "fleet").  The stack keeps
+# monitors.allow_private off: the walk's monitor of a loopback address
+# shows the checker's refusal.  A second stack ("live": its own
+# database, nginx and a checker process, allow_private on) checks a
+# monitor of t/monitor-target.pl every 2 s; the browser sees it up, the
+# walk asks this script to stop the target (a "# stop-target" line) and
+# the status page shows it down: the real checker, no mocks.
 #
 # Skipped (with the reason) only when chromium or the built UI is
 # absent: `make web` builds it, t/deps installs chromium; CI has both.
@@ -16,6 +22,7 @@ use warnings;
 use Test::More;
 use File::Path qw(make_path remove_tree);
 use Cwd qw(abs_path getcwd);
+use Time::HiRes qw(sleep time);
 use DashTest;
 
 my $src = $ENV{DASHCGI_SRCDIR} // abs_path(__FILE__ . '/../..');
@@ -72,6 +79,44 @@ my $r = $t->request(POST => '/api/v1/projects/demo/dashboards', user => 'alice',
 	    layouts => [ { kind => 'Grid', spec => { items => \@items } } ] } });
 is($r->{status}, 200, 'fixture: the 20-panel dashboard') or diag $r->{content};
 
+# The second stack: a checker allowed to reach loopback, its target,
+# and a monitor of it checked every 2 s that goes down at the first
+# failure.
+my $live = DashTest->new(workers => 2, www => $www,
+    config => { auth => { admins => ['admin'] },
+    monitors => { checkers => 1, allow_private => 'true', min_interval => '1s' } });
+$live->psql(<<'SQL');
+INSERT INTO project (name, created_by, updated_by) VALUES ('live', 't', 't');
+INSERT INTO project_member (project, user_name, role, created_by, updated_by)
+    VALUES ('live', 'alice', 'editor', 't', 't');
+SQL
+my $ldir = $live->tmpdir;
+my $tpid = $live->spawn([$^X, "$src/t/monitor-target.pl", "$ldir/target.port", $ldir]);
+my $tend = time + 10;
+sleep 0.05 while !-s "$ldir/target.port" && time < $tend;
+my $tport = do { local (@ARGV) = ("$ldir/target.port"); my $l = <>; chomp $l; $l };
+ok($tport, "fixture: the loopback target listens on $tport");
+my $TARGET = "http://127.0.0.1:$tport";
+$r = $live->request(POST => '/api/v1/projects/live/monitors', user => 'alice',
+    json => { kind => 'Monitor', metadata => { name => 'loopback' },
+	spec => { url => "$TARGET/?status=200", interval => '2s', timeout => '1s',
+	    failureThreshold => 1, successThreshold => 1 } });
+is($r->{status}, 200, 'fixture: a monitor of the loopback target') or diag $r->{content};
+
+# 1,000 monitors with 90 days of history for the status page's budget
+# (no checker runs on the first stack: their history is demo-data's).
+$t->psql(<<'SQL');
+INSERT INTO project (name, created_by, updated_by) VALUES ('fleet', 't', 't');
+INSERT INTO project_member (project, user_name, role, created_by, updated_by)
+    VALUES ('fleet', 'alice', 'viewer', 't', 't');
+SQL
+($drc, $dout, $derr) = $t->run_dashcgi({ timeout => 900 }, 'demo-data',
+    '--project', 'fleet', '--slos', '1', '--days', '1', '--monitors', '1000',
+    '--monitor-target', $TARGET);
+is($drc, 0, 'fixture: dashcgi demo-data --monitors 1000') or diag $derr;
+is($t->psql("SELECT count(*) FROM monitor WHERE project = 'fleet'"), 1000,
+    'fixture: 1,000 monitors in project fleet');
+
 # The plugin list and a plugin's manifest, as an upstream Perses UI reads them.
 $r = $t->request(GET => '/api/v1/plugins', user => 'alice');
 is($r->{status}, 200, '/api/v1/plugins answers');
@@ -90,8 +135,10 @@ my $shots = getcwd() . '/t/90-web-ui.shots';
 remove_tree($shots);
 make_path($shots);
 my $port = $t->nginx_port;
+my $lport = $live->nginx_port;
 my $cmd = "cd '$src/web' && BASE=http://127.0.0.1:$port SHOTS='$shots' " .
     "CHROMIUM='$chromium' PROJECT=demo TEMPLATE=model-serving SLO='$slos[0]' " .
+    "LIVE=http://127.0.0.1:$lport TARGET='$TARGET' FLEET=fleet " .
     "timeout 1500 '$node' test/e2e.mjs 2>&1";
 open(my $fh, '-|', $cmd) or die "e2e: $!";
 my $n = 0;
@@ -100,6 +147,10 @@ while (my $line = <$fh>) {
 	if ($line =~ /^(not )?ok - (.*?)(?: # (.*))?$/) {
 		$n++;
 		ok(!$1, "browser: $2") or diag($3 // '');
+	} elsif ($line eq '# stop-target') {
+		# The walk saw the monitor up: the target goes away.
+		my $st = $live->stop_spawned($tpid, 10);
+		note("target stopped (exit " . ($st // 'none') . ')');
 	} else {
 		note($line);
 		diag($line) if $line =~ /^# budget/;

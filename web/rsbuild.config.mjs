@@ -5,6 +5,7 @@
 // ES modules, which rspack bundles as written; the remotes themselves are
 // the prebuilt module-federation assets of the npm plugin packages,
 // copied to dist/plugins by scripts/plugins.mjs.
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@rsbuild/core';
 import { pluginReact } from '@rsbuild/plugin-react';
 
@@ -18,6 +19,15 @@ export default defineConfig({
 		// No source maps in the package: they would double its size.
 		sourceMap: { js: false, css: false },
 		legalComments: 'none',
+	},
+	tools: {
+		rspack: (config, { rspack }) => {
+			// The plugin host's runtime with lazily shared modules
+			// (src/plugin-runtime.js says why).
+			config.plugins.push(new rspack.NormalModuleReplacementPlugin(
+			    /@perses-dev[\\/]plugin-system[\\/]dist[\\/]remote[\\/]PluginRuntime\.js$/,
+			    fileURLToPath(new URL('./src/plugin-runtime.js', import.meta.url))));
+		},
 	},
 	performance: {
 		chunkSplit: { strategy: 'split-by-experience' },

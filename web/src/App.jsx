@@ -10,10 +10,11 @@ import { api } from './api';
 import { Home } from './pages/Home';
 import { ProjectPage } from './pages/Project';
 import { HistoryPage } from './pages/History';
+import { loadDashboardPage, loadSharedPage } from './prefetch';
 
 // The pages drawing Perses dashboards load with the Perses libraries.
-const DashboardPage = lazy(() => import('./pages/Dashboard').then((m) => ({ default: m.DashboardPage })));
-const SharedPage = lazy(() => import('./pages/Shared').then((m) => ({ default: m.SharedPage })));
+const DashboardPage = lazy(() => loadDashboardPage().then((m) => ({ default: m.DashboardPage })));
+const SharedPage = lazy(() => loadSharedPage().then((m) => ({ default: m.SharedPage })));
 import { AuditPage, IncidentPage, IncidentsPage, MonitorPage, SloPage, SlosPage, UptimePage } from './pages/Extra';
 
 const MeContext = createContext(null);

@@ -14,6 +14,8 @@ import { CssBaseline, ThemeProvider } from '@mui/material';
 // Perses component (and echarts) before the first page.
 import { getTheme } from '@perses-dev/components/dist/theme/theme';
 import { App } from './App';
+import { api, dashPath } from './api';
+import { notePrefetchedQuery, prefetchForLocation } from './prefetch';
 
 // A panel whose query fails shows the error in the panel; react-query
 // would also log it as a console error, which is not ours to raise.
@@ -22,6 +24,15 @@ const queryClient = new QueryClient({
 	defaultOptions: { queries: { refetchOnWindowFocus: false, retry: false, staleTime: 10000 } },
 });
 const muiTheme = getTheme('light');
+
+// A dashboard's URL: its chunk, document and plugin list start now
+// (prefetch.js); the document under the key its page reads.
+const first = prefetchForLocation();
+if (first) {
+	const key = ['dashboard', first.project, first.dashboard, null, 0];
+	notePrefetchedQuery(key);
+	queryClient.prefetchQuery(key, () => api(dashPath(first.project, first.dashboard)));
+}
 
 createRoot(document.getElementById('root')).render(
 	<React.StrictMode>

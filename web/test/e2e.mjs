@@ -4,15 +4,23 @@
 // t/90-web-ui.t, which starts the stack and the fixtures.
 //
 // Environment: BASE (http://127.0.0.1:port), SHOTS (a directory for the
-// screenshots), CHROMIUM (the browser binary), PROJECT, TEMPLATE.
+// screenshots), CHROMIUM (the browser binary), PROJECT, TEMPLATE, SLO;
+// LIVE (a second stack whose checker may reach loopback) and TARGET (its
+// t/monitor-target.pl, monitored there as "loopback"); FLEET (a project
+// of 1,000 monitors on BASE).  A "# stop-target" line asks t/90 to stop
+// TARGET.
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import puppeteer from 'puppeteer-core';
 
 const BASE = process.env.BASE;
 const SHOTS = process.env.SHOTS;
 const PROJECT = process.env.PROJECT || 'demo';
 const TEMPLATE = process.env.TEMPLATE || 'model-serving';
+const LIVE = process.env.LIVE;
+const TARGET = process.env.TARGET;
+const FLEET = process.env.FLEET || 'fleet';
 fs.mkdirSync(SHOTS, { recursive: true });
 
 // Routes whose modules have not landed on every branch yet: their 404s
@@ -60,6 +68,15 @@ const browser = await puppeteer.launch({
 // `allow` adds patterns that one step expects (a 409 it provokes).
 async function open(ctx, user) {
 	const page = await ctx.newPage();
+	// The main thread's long tasks (> 50 ms: script, style, layout),
+	// for the budgets' breakdown.
+	await page.evaluateOnNewDocument(() => {
+		window.__longTasks = [];
+		try {
+			new PerformanceObserver((l) => window.__longTasks.push(...l.getEntries().map((e) => [e.startTime, e.duration])))
+			    .observe({ type: 'longtask', buffered: true });
+		} catch { /* no long task timing */ }
+	});
 	if (user)
 		await page.authenticate({ username: user, password: `pw-${user}` });
 	page.problems = [];
@@ -125,11 +142,48 @@ async function clickText(page, tag, label) {
 async function waitPanels(page, n) {
 	// Every panel drawn: a chart canvas, or the panel's own text state
 	// (no data, an error) once its loading bar is gone.
-	await page.waitForFunction((count) => {
+	// -> the browser's time of it, ms since navigation start.
+	const h = await page.waitForFunction((count) => {
 		const ps = [...document.querySelectorAll('[data-testid="panel"]')];
-		return ps.length >= count && ps.every((p) => p.querySelector('canvas') || (!p.querySelector('.MuiLinearProgress-root, .MuiCircularProgress-root, .MuiSkeleton-root') && p.innerText.split('\n').length > 1));
-	}, { timeout: 60000 }, n);
+		return ps.length >= count && ps.every((p) => p.querySelector('canvas') || (!p.querySelector('.MuiLinearProgress-root, .MuiCircularProgress-root, .MuiSkeleton-root') && p.innerText.split('\n').length > 1))
+		    && performance.now();
+	}, { timeout: 60000, polling: 'raf' }, n);
+	return h.jsonValue();
 }
+
+// Where a page load's time went, from the browser's own timings (ms
+// since navigation start): the HTML, the scripts, the API answers
+// matching each pattern, long tasks on the main thread.
+async function timings(page, patterns) {
+	return page.evaluate((pats) => {
+		const nav = performance.getEntriesByType('navigation')[0];
+		const res = performance.getEntriesByType('resource');
+		const span = (re) => {
+			const rs = res.filter((r) => new RegExp(re).test(r.name));
+			if (!rs.length)
+				return null;
+			return {
+				n: rs.length,
+				start: Math.round(Math.min(...rs.map((r) => r.startTime))),
+				end: Math.round(Math.max(...rs.map((r) => r.responseEnd))),
+				kb: Math.round(rs.reduce((a, r) => a + (r.transferSize || 0), 0) / 1024),
+			};
+		};
+		const lt = window.__longTasks || [];
+		const out = {
+			html: Math.round(nav.responseEnd),
+			js: span('/static/js/[^/]+\\.js$'),
+			chunks: span('/static/js/async/'),
+			longTasks: { n: lt.length, ms: Math.round(lt.reduce((a, [, d]) => a + d, 0)), longest: Math.round(Math.max(0, ...lt.map(([, d]) => d))) },
+		};
+		for (const [k, re] of Object.entries(pats))
+			out[k] = span(re);
+		return out;
+	}, patterns);
+}
+const fmt = (t) => Object.entries(t).filter(([, v]) => v).map(([k, v]) => (typeof v === 'object'
+    ? `${k} ${v.start ?? ''}${v.end != null ? `-${v.end}` : ''}${v.n != null ? ` (${v.n}${v.kb != null ? `, ${v.kb} kB` : ''}${v.ms != null ? `, ${v.ms} ms, longest ${v.longest}` : ''})` : ''}`
+    : `${k} ${v}`)).join('; ');
 
 // One browser context per user: chromium keeps basic-auth credentials
 // per context, so users sharing one would all be the first.
@@ -140,6 +194,18 @@ await step(alice, 'home lists projects, favorites and recent', async () => {
 	await alice.waitForSelector(`[data-testid="projects"] a[href="/projects/${PROJECT}"]`, T);
 	await alice.waitForSelector('[data-testid="favorites"]', T);
 	ok((await text(alice, '[data-testid="me"]')).includes('alice'), 'the app bar shows the signed-in user');
+	// The JavaScript this first page loaded, gzipped as nginx's
+	// gzip_static or a CDN would send it: the files in web/dist.
+	const urls = await alice.evaluate(() => performance.getEntriesByType('resource').map((r) => r.name).filter((u) => /\.js$/.test(new URL(u).pathname)));
+	let raw = 0;
+	let gz = 0;
+	for (const u of urls) {
+		const f = fs.readFileSync(path.join('dist', new URL(u).pathname));
+		raw += f.length;
+		gz += zlib.gzipSync(f, { level: 9 }).length;
+	}
+	note(`budget first-page-js ${(gz / 1048576).toFixed(2)} MB gzipped (${(raw / 1048576).toFixed(2)} MB raw, ${urls.length} files; budget 1.5 MB)`);
+	ok(urls.length > 0 && gz <= 1.5 * 1048576, `the first page's JavaScript is within 1.5 MB gzipped (${gz} bytes)`);
 });
 
 // Interactive: the list's rows are links and the search box takes
@@ -416,7 +482,8 @@ await step(alice, 'uptime status page: 90 daily bars per monitor', async () => {
 	await alice.waitForFunction(() => [...document.querySelectorAll('[data-testid="monitor-row"]')]
 	    .every((r) => r.querySelectorAll('[data-testid="daily-bar"] > *').length === 90), T);
 	const st = (await call('alice', 'GET', `${P}/status`)).json;
-	ok(rows === st.monitors.length, `a row per monitor (${rows})`);
+	const count = await alice.$eval('[data-testid="status-page"]', (e) => Number(e.getAttribute('aria-rowcount')) - 1);
+	ok(rows === st.monitors.length && count === rows, `a row per monitor (${rows}, aria-rowcount ${count + 1})`);
 	const today = await alice.$eval('[data-testid="monitor-row"] [data-testid="daily-bar"] > :last-child', (e) => e.title);
 	ok(/: (\d|no checks)/.test(today), `the newest bar says its day: ${today}`);
 });
@@ -428,6 +495,102 @@ await step(bob, 'a viewer gets no monitor controls', async () => {
 	await bob.goto(`${BASE}/projects/${PROJECT}/uptime`);
 	await bob.waitForSelector('[data-testid="status-page"]', T);
 	ok(!(await bob.$('[data-testid="new-monitor"]')), 'no New monitor');
+});
+
+// --- a monitor going down: the second stack's real checker ---------------
+// Its status page shows the monitor up; the target is stopped; the page
+// (asking again every 15 s, no reload) shows it down, and the monitor's
+// page the failed check.
+const stateOf = async (page, name) => page.$eval(`[data-testid="state-${name}"]`, (e) => e.textContent).catch(() => null);
+async function apiUntil(base, p, cond, ms) {
+	const end = Date.now() + ms;
+	let j = null;
+	while (Date.now() < end) {
+		const r = await fetch(base + p, { headers: { Authorization: auth('alice') } });
+		j = r.ok ? await r.json() : null;
+		if (j && cond(j))
+			return j;
+		await new Promise((res) => setTimeout(res, 500));
+	}
+	return j;
+}
+await step(alice, 'uptime: a monitor goes down when its loopback target stops', async () => {
+	const up = await apiUntil(LIVE, '/api/v1/projects/live/monitors/loopback', (j) => j.status?.state === 'up', 60000);
+	ok(up?.status?.state === 'up', `the checker has the monitor up (${up?.status?.state})`);
+	await alice.goto(`${LIVE}/projects/live/uptime`);
+	await alice.waitForFunction(() => document.querySelector('[data-testid="state-loopback"]')?.textContent === 'up', T);
+	await alice.screenshot({ path: path.join(SHOTS, 'loopback-up.png') });
+	console.log('# stop-target');
+	// t/90 stops the target: wait until it refuses connections.
+	const gone = Date.now() + 20000;
+	let refused = false;
+	while (!refused && Date.now() < gone) {
+		refused = await fetch(`${TARGET}/?status=200`).then(() => false, () => true);
+		if (!refused)
+			await new Promise((res) => setTimeout(res, 200));
+	}
+	ok(refused, 'the target refuses connections');
+	const t0 = Date.now();
+	// No reload: the status page asks again by itself.
+	await alice.waitForFunction(() => document.querySelector('[data-testid="state-loopback"]')?.textContent === 'down', { timeout: 90000 });
+	note(`the status page showed the monitor down ${Date.now() - t0} ms after the target stopped`);
+	const down = await apiUntil(LIVE, '/api/v1/projects/live/status', (j) => j.monitors?.[0]?.state === 'down', 5000);
+	ok(down?.monitors?.[0]?.state === 'down' && down.summary?.down === 1, `the API agrees: ${JSON.stringify(down?.summary)}`);
+	await alice.goto(`${LIVE}/projects/live/monitors/loopback`);
+	await alice.waitForFunction(() => [...document.querySelectorAll('td')].some((td) => td.textContent === 'connect'), T);
+	ok(true, 'the monitor page lists the failed check (connect)');
+});
+
+// --- the status page of 1,000 monitors: its budget ------------------------
+// Drawn: the first screenful of rows with their state and 90 daily
+// bars, timed by the browser from navigation start.  One request
+// (…/status), no request per monitor; only the rows near the viewport
+// are in the DOM, and scrolling to the end draws the last monitor.
+async function fleetTime() {
+	const per = [];
+	const seen = (r) => { if (/\/monitors\/[^/]+\/(uptime|results)/.test(r.url())) per.push(r.url()); };
+	alice.on('request', seen);
+	await alice.goto(`${BASE}/projects/${FLEET}/uptime`);
+	const h = await alice.waitForFunction(() => {
+		const rs = document.querySelectorAll('[data-testid="monitor-row"]');
+		return rs.length >= 10 && [...rs].slice(0, 10).every((r) => r.querySelectorAll('[data-testid="daily-bar"] > *').length === 90)
+		    && performance.now();
+	}, { ...T, polling: 'raf' });
+	const ms = Math.round(await h.jsonValue());
+	alice.off('request', seen);
+	const t = await timings(alice, { me: '/api/v1/me$', status: `/projects/${FLEET}/status$` });
+	return { ms, per: per.length, t };
+}
+await step(alice, 'the status page of 1,000 monitors', async () => {
+	await alice.setViewport({ width: 1440, height: 900 });
+	const runs = [await fleetTime(), await fleetTime(), await fleetTime()];
+	const best = runs.reduce((a, r) => (r.ms < a.ms ? r : a));
+	note(`budget status-page-1000 ${best.ms} ms (budget 1000; runs ${runs.map((r) => r.ms).join(', ')} ms; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
+	note(`status-page-1000 breakdown (best run): ${fmt(best.t)}`);
+	ok(runs.every((r) => r.per === 0), `no request per monitor (${runs.map((r) => r.per).join(', ')})`);
+	const dom = await alice.$$eval('[data-testid="monitor-row"]', (rs) => rs.length);
+	const count = await alice.$eval('[data-testid="status-page"]', (e) => Number(e.getAttribute('aria-rowcount')) - 1);
+	ok(count === 1000 && dom < 100, `1,000 monitors (aria-rowcount), ${dom} rows in the DOM`);
+	const st = (await call('alice', 'GET', `/api/v1/projects/${FLEET}/status`)).json;
+	const lastName = st.monitors[st.monitors.length - 1].name;
+	await alice.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+	await alice.waitForFunction((n) => {
+		const e = document.querySelector(`[data-testid="state-${n}"]`);
+		if (!e)
+			return false;
+		const b = e.getBoundingClientRect();
+		return b.top >= 0 && b.bottom <= window.innerHeight;
+	}, T, lastName);
+	ok(true, `scrolled to the end, the last monitor (${lastName}) is drawn in view`);
+	await alice.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight / 2));
+	const mid = await alice.waitForFunction(() => {
+		const rs = [...document.querySelectorAll('[data-testid="monitor-row"]')];
+		const vis = rs.filter((r) => { const b = r.getBoundingClientRect(); return b.bottom > 0 && b.top < window.innerHeight; });
+		return vis.length > 5 && vis.map((r) => Number(r.getAttribute('aria-rowindex')));
+	}, T);
+	const idx = await mid.jsonValue();
+	ok(idx.every((v, i) => i === 0 || v === idx[i - 1] + 1) && idx[0] > 400 && idx[0] < 600,
+	    `half way down, rows ${idx[0]}…${idx[idx.length - 1]} fill the window`);
 });
 
 // --- alert rules: threshold, slo_burn, monitor_down ----------------------
@@ -530,10 +693,15 @@ async function drawTwenty(batch) {
 	alice.on('request', seen);
 	const t0 = Date.now();
 	await alice.goto(`${BASE}/projects/${PROJECT}/dashboards/twenty`);
-	await waitPanels(alice, 20);
-	const ms = Date.now() - t0;
+	const drawn = Math.round(await waitPanels(alice, 20));
+	const wall = Date.now() - t0;
 	alice.off('request', seen);
-	return { ms, n: q.length, steps: [...new Set(q.map((p) => p.get('step')))] };
+	const t = await timings(alice, {
+		me: '/api/v1/me$', dashboard: '/dashboards/twenty$', plugins: '/(api/v1/plugins|plugins/)',
+		datasources: 'datasources$', queries: '/api/v1/query_range$',
+	});
+	const points = await alice.evaluate(() => window.__dashcgiPoints || null);
+	return { ms: drawn, wall, t, points, n: q.length, steps: [...new Set(q.map((p) => p.get('step')))] };
 }
 await step(alice, 'a 20-panel dashboard is drawn', async () => {
 	// Perses mounts only the panels in view: a window that holds all 20.
@@ -546,9 +714,12 @@ await step(alice, 'a 20-panel dashboard is drawn', async () => {
 	const shared = runs.filter((r) => r.batch);
 	const own = runs.filter((r) => !r.batch);
 	const best = (rs) => Math.min(...rs.map((r) => r.ms));
+	const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 	note(`budget twenty-panel-draw ${best(shared)} ms (budget 2000; runs ${shared.map((r) => r.ms).join(', ')} ms, ` +
 	    `${shared[0].n} range queries, step ${shared[0].steps.join('/')} s); each panel on its own: ` +
-	    `${best(own)} ms (runs ${own.map((r) => r.ms).join(', ')} ms, ${own[0].n} queries)`);
+	    `${best(own)} ms (runs ${own.map((r) => r.ms).join(', ')} ms, ${own[0].n} queries); load ${load}`);
+	const b = shared.reduce((a, r) => (r.ms < a.ms ? r : a));
+	note(`twenty-panel-draw breakdown (best shared run, ms from navigation start): ${fmt(b.t)}; drawn ${b.ms}`);
 	ok(own.every((r) => r.n >= 20), `on their own, the panels ask ${own.map((r) => r.n).join(', ')} range queries`);
 	ok(shared.every((r) => r.n < own[0].n), `shared, they ask ${shared.map((r) => r.n).join(', ')}`);
 });

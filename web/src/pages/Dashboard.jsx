@@ -12,6 +12,7 @@ import { ViewDashboard } from '@perses-dev/dashboards';
 import { PersesRoot, hideEdit } from '../perses';
 import { api, dashPath, enc } from '../api';
 import { datasourceApi } from '../datasources';
+import { firstUseOfPrefetched } from '../prefetch';
 import { ErrorBox, Loading, can, useMe } from '../App';
 import { SideBySide } from './History';
 
@@ -164,7 +165,10 @@ function DashboardPageInner() {
 	const base = useRef(null);
 	const path = dashPath(project, dashboard);
 	const q = useQuery(['dashboard', project, dashboard, pastVersion, generation],
-	    () => api(pastVersion ? `${path}?version=${enc(pastVersion)}` : path), { staleTime: 0 });
+	    () => api(pastVersion ? `${path}?version=${enc(pastVersion)}` : path),
+	    // Fresh on every visit, but not asked twice when the page opens
+	    // on the document index.jsx has just prefetched.
+	    { staleTime: 0, refetchOnMount: (qr) => !firstUseOfPrefetched(qr.queryKey) });
 	const state = useQuery(['state', project, dashboard, generation], () => api(`${path}/state`), { enabled: !pastVersion });
 	useRecent(project, dashboard);
 	if (q.data && base.current === null)

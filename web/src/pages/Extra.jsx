@@ -1,7 +1,7 @@
 // The seed systems' pages (SLOs, uptime, incidents) and the audit log.
 // Their modules land separately: until a route answers, a page says so
 // (an empty state), it never breaks.
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useLayoutEffect, useRef, useState } from 'react';
 import { Link as RouterLink, useNavigate, useParams } from 'react-router-dom';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
@@ -111,53 +111,98 @@ export function SloPage() {
 const ms = (x) => (x == null ? '—' : `${Number(x).toFixed(0)} ms`);
 const barColour = (u) => (u == null ? '#ccc' : u >= 0.999 ? '#2e7d32' : u >= 0.99 ? '#ed6c02' : '#d32f2f');
 
-// 90 daily bars, oldest first; a day without checks is grey.
-function DailyBar({ daily }) {
+// 90 daily bars, oldest first; a day without checks is grey.  Plain
+// elements with inline styles: the status page draws 90 per row, and
+// a styled component each (a class generated per bar) costs more than
+// the whole row.
+const DailyBar = React.memo(({ daily }) => (
+	<div style={{ display: 'flex', gap: 1, height: 18 }} data-testid="daily-bar">
+		{(daily || []).map((d) => (
+			<div key={d.date} title={`${d.date}: ${d.uptime == null ? 'no checks' : pct(d.uptime)}`}
+			    style={{ width: 3, background: barColour(d.uptime) }} />
+		))}
+	</div>
+));
+
+// The status page's rows are all one height, so only those near the
+// viewport are drawn (a spacer row above and below stands for the
+// rest): a page of 1,000 monitors draws a screenful of rows, not
+// 1,000 rows of 90 bars.  The window is the scroller.
+const ROW_H = 41;
+const OVERSCAN = 12;
+function useWindowRows(count) {
+	const ref = useRef(null);
+	const [range, setRange] = useState([0, Math.min(count, 40)]);
+	useLayoutEffect(() => {
+		const update = () => {
+			const el = ref.current;
+			if (!el)
+				return;
+			const top = el.getBoundingClientRect().top;
+			const first = Math.min(count, Math.max(0, Math.floor(-top / ROW_H) - OVERSCAN));
+			const last = Math.min(count, Math.max(first, Math.ceil((window.innerHeight - top) / ROW_H) + OVERSCAN));
+			setRange((r) => (r[0] === first && r[1] === last ? r : [first, last]));
+		};
+		update();
+		window.addEventListener('scroll', update, { passive: true });
+		window.addEventListener('resize', update);
+		return () => {
+			window.removeEventListener('scroll', update);
+			window.removeEventListener('resize', update);
+		};
+	}, [count]);
+	return [ref, range];
+}
+
+const cellSx = { py: 0, whiteSpace: 'nowrap' };
+const StatusRow = React.memo(({ project, m, index }) => (
+	<TableRow data-testid="monitor-row" aria-rowindex={index + 2} sx={{ height: ROW_H }}>
+		<TableCell sx={cellSx}><Link component={RouterLink} to={`/projects/${project}/monitors/${m.name}`}>{m.name}</Link></TableCell>
+		<TableCell sx={cellSx} data-testid={`state-${m.name}`}><StatusChip s={m.state} /></TableCell>
+		<TableCell sx={cellSx}>{pct(m.uptime?.['24h'])}</TableCell>
+		<TableCell sx={cellSx}>{pct(m.uptime?.['30d'])}</TableCell>
+		<TableCell sx={cellSx}>{pct(m.uptime?.['90d'])}</TableCell>
+		<TableCell sx={cellSx}>{ms(m.p95)}</TableCell>
+		<TableCell sx={cellSx}><DailyBar daily={m.daily} /></TableCell>
+	</TableRow>
+));
+
+function StatusTable({ project, list }) {
+	const [ref, [first, last]] = useWindowRows(list.length);
 	return (
-		<Box sx={{ display: 'flex', gap: '1px', height: 18 }} data-testid="daily-bar">
-			{(daily || []).map((d) => (
-				<Box key={d.date} title={`${d.date}: ${d.uptime == null ? 'no checks' : pct(d.uptime)}`}
-				    sx={{ width: 3, background: barColour(d.uptime) }} />
-			))}
+		<Table size="small" data-testid="status-page" aria-rowcount={list.length + 1}>
+			<TableHead><TableRow><TableCell>Monitor</TableCell><TableCell>State</TableCell><TableCell>24h</TableCell><TableCell>30d</TableCell><TableCell>90d</TableCell><TableCell>p95</TableCell><TableCell>90 days</TableCell></TableRow></TableHead>
+			<TableBody ref={ref}>
+				{list.length === 0 && <TableRow><TableCell colSpan={7}>No monitors.</TableCell></TableRow>}
+				{first > 0 && <tr aria-hidden style={{ height: first * ROW_H }} />}
+				{list.slice(first, last).map((m, i) => <StatusRow key={m.name} project={project} m={m} index={first + i} />)}
+				{last < list.length && <tr aria-hidden style={{ height: (list.length - last) * ROW_H }} />}
+			</TableBody>
+		</Table>
+	);
+}
+
+// Counts by state, from the answer's summary.
+function Summary({ summary }) {
+	if (!summary)
+		return null;
+	return (
+		<Box sx={{ display: 'flex', gap: 2, mb: 1 }} data-testid="status-summary">
+			{['up', 'down', 'pending', 'paused'].map((s) => <span key={s}><StatusChip s={s} /> {summary[s] ?? 0}</span>)}
 		</Box>
 	);
 }
 
-// Has the element been on screen?  (Once true, stays true.)
-function useSeen() {
-	const ref = useRef(null);
-	const [seen, setSeen] = useState(false);
-	useEffect(() => {
-		if (seen || !ref.current)
-			return undefined;
-		const io = new IntersectionObserver((es) => {
-			if (es.some((e) => e.isIntersecting))
-				setSeen(true);
-		});
-		io.observe(ref.current);
-		return () => io.disconnect();
-	}, [seen]);
-	return [ref, seen];
-}
-
-// A status row's bars: from the status answer when it carries the
-// monitor's daily series, else from the monitor's own …/uptime, asked
-// only once the row is on screen (a page of 1,000 monitors asks for
-// the rows in view, not 1,000 at once).
-function StatusBars({ project, m }) {
-	const [ref, seen] = useSeen();
-	const up = useQuery(['uptime', project, m.name],
-	    () => api(`${projPath(project)}/monitors/${enc(m.name)}/uptime`),
-	    { enabled: !m.daily && seen, staleTime: 60000 });
-	return <Box ref={ref} sx={{ minHeight: 18 }}><DailyBar daily={m.daily || up.data?.daily} /></Box>;
-}
-
+// The status page: one request (…/status carries every monitor's
+// figures and 90 daily bars), asked again every 15 s so a monitor
+// going down shows without a reload.
 export function UptimePage() {
 	const { project } = useParams();
 	const me = useMe();
 	const nav = useNavigate();
 	const [creating, setCreating] = useState(false);
-	const status = useOptional(['status', project], `${projPath(project)}/status`);
+	const status = useOptional(['status', project], `${projPath(project)}/status`,
+	    { refetchInterval: (d) => (d === NOT_YET ? false : 15000) });
 	if (status.isLoading)
 		return <Loading />;
 	const list = Array.isArray(status.data) ? status.data : status.data?.monitors || [];
@@ -174,23 +219,10 @@ export function UptimePage() {
 			    onSaved={(d) => nav(`/projects/${project}/monitors/${d.metadata.name}`)} />}
 			<ErrorBox error={status.error} />
 			{status.data === NOT_YET ? <NotYet what="Uptime monitors" /> : (
-				<Table size="small" data-testid="status-page">
-					<TableHead><TableRow><TableCell>Monitor</TableCell><TableCell>State</TableCell><TableCell>24h</TableCell><TableCell>30d</TableCell><TableCell>90d</TableCell><TableCell>p95</TableCell><TableCell>90 days</TableCell></TableRow></TableHead>
-					<TableBody>
-						{list.length === 0 && <TableRow><TableCell colSpan={7}>No monitors.</TableCell></TableRow>}
-						{list.map((m) => (
-							<TableRow key={m.name} data-testid="monitor-row">
-								<TableCell><Link component={RouterLink} to={`/projects/${project}/monitors/${m.name}`}>{m.name}</Link></TableCell>
-								<TableCell data-testid={`state-${m.name}`}><StatusChip s={m.state} /></TableCell>
-								<TableCell>{pct(m.uptime?.['24h'] ?? m['24h'])}</TableCell>
-								<TableCell>{pct(m.uptime?.['30d'] ?? m['30d'])}</TableCell>
-								<TableCell>{pct(m.uptime?.['90d'] ?? m['90d'])}</TableCell>
-								<TableCell>{ms(m.p95)}</TableCell>
-								<TableCell><StatusBars project={project} m={m} /></TableCell>
-							</TableRow>
-						))}
-					</TableBody>
-				</Table>
+				<>
+					<Summary summary={status.data?.summary} />
+					<StatusTable project={project} list={list} />
+				</>
 			)}
 		</Page>
 	);
