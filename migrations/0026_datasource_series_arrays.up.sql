@@ -31,20 +31,30 @@ COMMENT ON COLUMN ds_metric.per_series IS
 	'points returns one row per series: (labels jsonb, t timestamptz[], v double precision[]), t ascending';
 
 -- The SLIs the matchers on project, slo and sli can match (0022's
--- pick), with their labels, key, target and window.
+-- pick), with their labels, key, target and window.  The matchers are
+-- tested as ds_match() tests them, but inline: ds_match() is a SQL
+-- function with an aggregate, run (and planned) per call.
 CREATE FUNCTION ds_sli_pick(projects text[], matchers jsonb)
     RETURNS TABLE (labels jsonb, key bigint, target double precision,
 	slo_window text)
 	LANGUAGE sql STABLE
 AS $$
-	SELECT l.labels, l.key, l.target, l.slo_window
-	  FROM (SELECT jsonb_build_object('project', s.project, 'slo', s.name,
-		       'sli', i.id) AS labels, i.key, s.target, s.slo_window
-		  FROM slo s JOIN sli i ON i.slo_id = s.id
-		 WHERE s.project = ANY (projects) OFFSET 0) l
-	 WHERE ds_match(l.labels, (SELECT coalesce(jsonb_agg(m), '[]')
-	       FROM jsonb_array_elements(coalesce(matchers, '[]')) m
-	      WHERE m->>0 IN ('project', 'slo', 'sli')))
+	WITH m AS MATERIALIZED (
+		SELECT m->>0 AS l, m->>1 AS op, m->>2 AS v,
+		       '^(?:' || (m->>2) || ')$' AS re
+		  FROM jsonb_array_elements(coalesce(matchers, '[]')) m
+		 WHERE m->>0 IN ('project', 'slo', 'sli'))
+	SELECT jsonb_build_object('project', s.project, 'slo', s.name,
+		   'sli', i.id), i.key, s.target, s.slo_window
+	  FROM slo s JOIN sli i ON i.slo_id = s.id
+	 WHERE s.project = ANY (projects)
+	   AND NOT EXISTS (
+		SELECT 1 FROM m, LATERAL (SELECT CASE m.l
+			WHEN 'project' THEN s.project::text
+			WHEN 'slo' THEN s.name::text ELSE i.id::text END) x (x)
+		 WHERE NOT CASE m.op
+			WHEN '=' THEN x.x = m.v WHEN '!=' THEN x.x <> m.v
+			WHEN '=~' THEN x.x ~ m.re ELSE x.x !~ m.re END)
 $$;
 
 -- One SLI family as arrays: what is 'good', 'bad', 'ratio' or 'burn'
