@@ -45,9 +45,10 @@ enum {
 
 static const struct stmt_def defs[DSQ__COUNT] = {
 	/* $4 query, $5 start, $6 end, $7 step (microseconds), $8 instant.
-	 * Rows: labels, step times, values (put_matrix(), put_vector()). */
+	 * Rows: labels, first step and step (when every step has a value)
+	 * or step times, values (put_matrix(), put_vector()). */
 	[DSQ_EVAL] = { "ds_eval",
-	    "SELECT labels, t, v FROM ds_eval(" PROJECTS ", $4::jsonb,"
+	    "SELECT labels, t0, dt, t, v FROM ds_eval(" PROJECTS ", $4::jsonb,"
 	    " $5::bigint, $6::bigint, $7::bigint, $8::boolean)", 8 },
 	/* $4 selectors (a JSON array of parsed queries). */
 	[DSQ_SERIES] = { "ds_series",
@@ -334,17 +335,28 @@ next_elem(const char **s, const char **e, size_t *n)
 
 /*
  * One result series: {"metric":labels,"values":[[t,"v"],…]}, or for an
- * instant query {"metric":labels,"value":[t,"v"]} (one step).  -1 when
- * the arrays do not pair up (nothing of the kind should come).
+ * instant query {"metric":labels,"value":[t,"v"]} (one step).  The
+ * times are those of array t, or when t is NULL t0, t0 + dt, … (a value
+ * at every step).  -1 when the arrays do not pair up (nothing of the
+ * kind should come).
  */
 static int
 put_series(struct req *r, PGresult *res, int k, int instant)
 {
-	const char	*ts = PQgetvalue(res, k, 1), *vs = PQgetvalue(res, k, 2);
+	const char	*ts = PQgetvalue(res, k, 3), *vs = PQgetvalue(res, k, 4);
 	const char	*te, *ve;
 	size_t		 tn, vn, i = 0;
 	char		*end;
-	long long	 us;
+	long long	 us, t0 = 0, dt = 0;
+	int		 dense = PQgetisnull(res, k, 3);
+
+	if (dense) {
+		t0 = strtoll(PQgetvalue(res, k, 1), NULL, 10);
+		dt = strtoll(PQgetvalue(res, k, 2), NULL, 10);
+		if (PQgetisnull(res, k, 1) || PQgetisnull(res, k, 2) || dt <= 0)
+			return -1;
+		ts = vs;	/* one step per value */
+	}
 
 	FCGX_PutS("{\"metric\":", r->fcgi->out);
 	FCGX_PutStr(PQgetvalue(res, k, 0), PQgetlength(res, k, 0),
@@ -353,10 +365,14 @@ put_series(struct req *r, PGresult *res, int k, int instant)
 	while (next_elem(&ts, &te, &tn)) {
 		if (!next_elem(&vs, &ve, &vn))
 			return -1;
-		errno = 0;
-		us = strtoll(te, &end, 10);
-		if (end != te + tn || errno != 0)
-			return -1;
+		if (dense)
+			us = t0 + (long long)i * dt;
+		else {
+			errno = 0;
+			us = strtoll(te, &end, 10);
+			if (end != te + tn || errno != 0)
+				return -1;
+		}
 		if (i++ > 0) {
 			if (instant)
 				return -1;
