@@ -118,30 +118,47 @@ router_match_pattern(const char *pat, char *path, const char **params, size_t *n
 	return *p == '\0' && *s == '\0';
 }
 
+/* Is row i a catch-all, its pattern ending in {*name}? */
+static int
+catch_all(size_t i)
+{
+	return strstr(table[i]->pattern, "/{*") != NULL;
+}
+
+/*
+ * A path that a fixed row matches belongs to the fixed rows: a wrong
+ * method there is 405 with their methods, never a {*rest} row's (say
+ * POST on a GET-only endpoint of dashcgi's own datasource, under the
+ * catch-all of other datasources).  The catch-alls are tried only when
+ * no fixed row matches the path.
+ */
 int
 router_match(const char *method, char *buf, const char **params,
     size_t *nparams, size_t maxparams, char *allow, size_t allowlen)
 {
 	size_t	 i, k, len = 0;
-	int	 found = 0, get = 0;
+	int	 found = 0, get = 0, pass;
 	int	 is_head = strcmp(method, "HEAD") == 0;
 
 	build();
 	if (allow != NULL && allowlen > 0)
 		allow[0] = '\0';
-	for (i = 0; i < nroutes; i++) {
-		if (!router_match_pattern(table[i]->pattern, buf, params, nparams, maxparams))
-			continue;
-		if (strcmp(table[i]->method, method) == 0 ||
-		    (is_head && strcmp(table[i]->method, "GET") == 0))
-			goto hit;
-		found = 1;
-		if (allow != NULL && len < allowlen)
-			len += (size_t)snprintf(allow + len, allowlen - len,
-			    "%s%s", len ? ", " : "", table[i]->method);
-		if (strcmp(table[i]->method, "GET") == 0)
-			get = 1;
-	}
+	for (pass = 0; pass < 2 && !found; pass++)
+		for (i = 0; i < nroutes; i++) {
+			if (catch_all(i) != pass || !router_match_pattern(
+			    table[i]->pattern, buf, params, nparams, maxparams))
+				continue;
+			if (strcmp(table[i]->method, method) == 0 ||
+			    (is_head && strcmp(table[i]->method, "GET") == 0))
+				goto hit;
+			found = 1;
+			if (allow != NULL && len < allowlen)
+				len += (size_t)snprintf(allow + len,
+				    allowlen - len, "%s%s", len ? ", " : "",
+				    table[i]->method);
+			if (strcmp(table[i]->method, "GET") == 0)
+				get = 1;
+		}
 	if (!found)
 		return ROUTER_NOT_FOUND;
 	if (get && allow != NULL && len < allowlen)
@@ -151,8 +168,7 @@ hit:
 	/* Truncate segments in place only now that the row is chosen
 	 * (a {*rest} keeps its slashes). */
 	for (k = 0; k < *nparams; k++)
-		if (k + 1 < *nparams ||
-		    strstr(table[i]->pattern, "/{*") == NULL)
+		if (k + 1 < *nparams || !catch_all(i))
 			((char *)params[k])[strcspn(params[k], "/")] = '\0';
 	return (int)i;
 }

@@ -35,7 +35,7 @@ my %RANK = (viewer => 1, editor => 2, admin => 3);
 # Path parameters, filled with fixture names.
 my %PARAM = (project => 'p1', name => 'd1', user => 'bob', id => 't1',
     version => '0', token => 'dsh_' . ('A' x 43), label => 'project',
-    sliId => 'sli-1', ds => 'prom');
+    sliId => 'sli-1', ds => 'prom', dashboard => 'd1');
 
 # An SLO document (section 8) for the SLO routes.
 sub slo_doc {

@@ -115,6 +115,25 @@ subtest 'query: an instant vector' => sub {
 	is($r->{status}, 200, 'an RFC 3339 time');
 };
 
+subtest 'a wrong method on a path of dashcgi\'s own datasource is 405, not the proxy\'s' => sub {
+	for my $c ([ POST => "$G/api/v1/metadata", 'GET, HEAD' ],
+	    [ POST => "$P/-/healthy", 'GET, HEAD' ],
+	    [ DELETE => "$P/api/v1/query_range", 'GET, POST, HEAD' ],
+	    [ PUT => '/proxy/globaldatasources/dashcgi-alerts/api/v2/silences',
+	      'GET, HEAD' ]) {
+		my ($m, $path, $allow) = @$c;
+		my $r = $t->request($m => $path, user => 'alice', body => '');
+		is($r->{status}, 405, "$m $path: 405") or diag $r->{content};
+		is($r->{headers}{allow}, $allow, "Allow: $allow");
+		like($r->{content}, qr/"method_not_allowed"/, 'the error code');
+	}
+	my $r = $t->request(POST => "$G/api/v1/nope", user => 'alice', body => '');
+	is($r->{status}, 404, 'a path dashcgi\'s datasource does not have: 404')
+	    or diag $r->{content};
+	like($r->{content}, qr/dashcgi's own datasource dashcgi has no such endpoint/,
+	    'said by the proxy, which never takes dashcgi\'s names');
+};
+
 subtest 'errors in Prometheus\'s envelope' => sub {
 	my @cases = (
 	    [ 'no query', [[start => $start], [end => $end], [step => 60]],
@@ -132,6 +151,10 @@ subtest 'errors in Prometheus\'s envelope' => sub {
 	      qr/zero or negative query resolution step/ ],
 	    [ 'more than 11,000 points', [[query => 'x'], [start => 0], [end => 11001], [step => 1]],
 	      qr/exceeded maximum resolution of 11,000 points per timeseries/ ],
+	    [ 'a step below the millisecond', [[query => 'x'], [start => $start],
+	      [end => $start], [step => '0.0001']], qr/invalid parameter "step": at least 1ms/ ],
+	    [ 'a start past what a timestamp holds', [[query => 'x'], [start => '1e13'],
+	      [end => '1e13'], [step => 60]], qr/invalid parameter "start": out of the range/ ],
 	);
 	for my $c (@cases) {
 		my ($name, $kv, $re) = @$c;

@@ -129,6 +129,14 @@ $r = $t->request(POST => '/api/v1/globaldatasources', user => 'admin',
     spec => proxy_spec("http://127.0.0.1:$eport", allowed => [],
     headers => { 'X-Other' => '1' }) });
 is($r->{status}, 200, 'a datasource with a header nginx cannot set');
+# A dashboard's own datasource (Perses's local scope, spec.datasources).
+$r = $t->request(POST => '/api/v1/projects/a/dashboards', user => 'admin',
+    json => { kind => 'Dashboard', metadata => { name => 'dl', project => 'a' },
+    spec => { display => { name => 'dl' }, duration => '1h', panels => {},
+    layouts => [], datasources => { 'local-prom' => proxy_spec($PROM) } } });
+is($r->{status}, 200, 'a dashboard with its own datasource local-prom')
+    or diag $r->{content};
+my $LOCAL = '/proxy/projects/a/dashboards/dl/datasources/local-prom';
 
 my $end = int(time) - 1;
 my $start = $end - 60;
@@ -144,7 +152,8 @@ subtest 'query_range through the proxy is Prometheus\'s own answer' => sub {
 	    @{ $want->{data}{result}[0]{values} } >= 2,
 	    'one series, several points');
 	for my $c (['global', '/proxy/globaldatasources/prom', 'bob'],
-	    ['project', '/proxy/projects/a/datasources/prom-a', 'alice']) {
+	    ['project', '/proxy/projects/a/datasources/prom-a', 'alice'],
+	    ['dashboard', $LOCAL, 'alice']) {
 		my ($name, $base, $user) = @$c;
 		my $r = $t->request(POST => "$base/api/v1/query_range",
 		    user => $user, body => $form,
@@ -206,6 +215,30 @@ subtest 'roles' => sub {
 	$r = $t->request(GET => '/proxy/globaldatasources/nope/api/v1/query',
 	    user => 'bob');
 	is($r->{status}, 404, 'an unknown datasource: 404');
+	$r = $t->request(POST => "$LOCAL/api/v1/query_range", user => 'bob',
+	    body => $form, content_type => 'application/x-www-form-urlencoded');
+	is($r->{status}, 404, 'a dashboard\'s datasource, to a viewer of '
+	    . 'another project: 404');
+	for my $c (['/proxy/projects/a/dashboards/dl/datasources/prom-a',
+	    'a project datasource is not the dashboard\'s'],
+	    ['/proxy/projects/a/dashboards/nope/datasources/local-prom',
+	    'an unknown dashboard'],
+	    ['/proxy/projects/b/dashboards/dl/datasources/local-prom',
+	    'the dashboard is not in another project']) {
+		my ($base, $name) = @$c;
+		$r = $t->request(GET => "$base/api/v1/query?query=up",
+		    user => $base =~ m{/b/} ? 'bob' : 'alice');
+		is($r->{status}, 404, "$name: 404") or diag $r->{content};
+	}
+	$r = $t->request(GET => "$LOCAL/api/v1/status/config", user => 'alice');
+	is($r->{status}, 403, 'a dashboard\'s datasource keeps its allowedEndpoints');
+	is(eval { $t->json($r)->{code} }, 'endpoint_not_allowed',
+	    'endpoint_not_allowed');
+	$t->psql(q{UPDATE dashboard SET deleted_at = now(), deleted_by = 'test' WHERE name = 'dl'});
+	$r = $t->request(POST => "$LOCAL/api/v1/query_range", user => 'alice',
+	    body => $form, content_type => 'application/x-www-form-urlencoded');
+	is($r->{status}, 404, 'a dashboard in the trash proxies nothing');
+	$t->psql(q{UPDATE dashboard SET deleted_at = NULL, deleted_by = NULL WHERE name = 'dl'});
 	$r = $t->request(GET => '/proxy/globaldatasources/prom/api/v1/query');
 	is($r->{status}, 401, 'no identity: 401');
 	$r = $t->request(GET => '/proxy/globaldatasources/dashcgi/api/v1/nothing',

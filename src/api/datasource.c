@@ -8,10 +8,13 @@
  * Owns: the request parameters (GET query or form POST, as Prometheus
  * takes them), the 11,000-point cap, Prometheus's envelope and errors.
  * The query is parsed here (promql.c) and evaluated in PostgreSQL over
- * the series families modules register (ds_metric, migrations/0011),
- * one JSON row per result series, streamed as PostgreSQL sends them
+ * the series families modules register (ds_metric, migrations/0011,
+ * 0026): one row per result series, its labels (JSON), step times
+ * (microseconds) and values (PostgreSQL's float8 text) as arrays, which
+ * C writes out as Prometheus's JSON as PostgreSQL sends them
  * (single-row mode: memory does not grow with the answer).
- * Never: name a module's tables, or evaluate anything in C.
+ * Never: name a module's tables, or evaluate anything in C (C only
+ * rewrites the text of times and values).
  */
 #include "autoconf.h"
 
@@ -41,12 +44,12 @@ enum {
 #define PROJECTS "ds_projects($1::text, $2::boolean, $3::text)"
 
 static const struct stmt_def defs[DSQ__COUNT] = {
-	/* $4 query, $5 start, $6 end (unix seconds), $7 step seconds,
-	 * $8 instant. */
+	/* $4 query, $5 start, $6 end, $7 step (microseconds), $8 instant.
+	 * Rows: labels, first step and step (when every step has a value)
+	 * or step times, values (put_matrix(), put_vector()). */
 	[DSQ_EVAL] = { "ds_eval",
-	    "SELECT ds_eval(" PROJECTS ", $4::jsonb, to_timestamp($5::float8),"
-	    " to_timestamp($6::float8), make_interval(secs => $7::float8),"
-	    " $8::boolean)", 8 },
+	    "SELECT labels, t0, dt, t, v FROM ds_eval(" PROJECTS ", $4::jsonb,"
+	    " $5::bigint, $6::bigint, $7::bigint, $8::boolean)", 8 },
 	/* $4 selectors (a JSON array of parsed queries). */
 	[DSQ_SERIES] = { "ds_series",
 	    "SELECT s::text FROM ds_series(" PROJECTS ", $4::jsonb) s"
@@ -254,8 +257,153 @@ who(struct req *r, const char **p)
 	p[2] = api_param(r, "project");
 }
 
+/* A row's column 0 as it is (series, labels, values, metadata). */
+static int
+put_text(struct req *r, PGresult *res, int k)
+{
+	FCGX_PutStr(PQgetvalue(res, k, 0), PQgetlength(res, k, 0),
+	    r->fcgi->out);
+	return 0;
+}
+
 /*
- * Run statement stmt and answer its rows, column 0 each, as the
+ * A step time, microseconds since the epoch, as Prometheus writes it:
+ * unix seconds, the fraction without trailing zeros (what 0011's
+ * ds_ts() made of it).
+ */
+static void
+put_time(struct req *r, long long us)
+{
+	unsigned long long	 a = us < 0 ? 0ULL - (unsigned long long)us :
+				    (unsigned long long)us;
+	char			 b[48], f[8];
+	int			 n, i;
+
+	if (a % 1000000 == 0)
+		n = snprintf(b, sizeof(b), "%s%llu", us < 0 ? "-" : "",
+		    a / 1000000);
+	else {
+		snprintf(f, sizeof(f), "%06llu", a % 1000000);
+		for (i = 5; f[i] == '0'; i--)
+			f[i] = '\0';
+		n = snprintf(b, sizeof(b), "%s%llu.%s", us < 0 ? "-" : "",
+		    a / 1000000, f);
+	}
+	FCGX_PutStr(b, n, r->fcgi->out);
+}
+
+/*
+ * A value, one element of PostgreSQL's float8[] text (float8out: the
+ * shortest text that reads back the same double), as Prometheus
+ * writes it: a JSON string, infinities as "+Inf" and "-Inf".  A NULL
+ * element is JSON null, as json_build_array() made it.
+ */
+static void
+put_value(struct req *r, const char *s, size_t n)
+{
+	if (n == 4 && memcmp(s, "NULL", 4) == 0)
+		FCGX_PutS("null", r->fcgi->out);
+	else if (n == 8 && memcmp(s, "Infinity", 8) == 0)
+		FCGX_PutS("\"+Inf\"", r->fcgi->out);
+	else if (n == 9 && memcmp(s, "-Infinity", 9) == 0)
+		FCGX_PutS("\"-Inf\"", r->fcgi->out);
+	else {
+		FCGX_PutChar('"', r->fcgi->out);
+		FCGX_PutStr(s, (int)n, r->fcgi->out);
+		FCGX_PutChar('"', r->fcgi->out);
+	}
+}
+
+/* The next element of an array's text ("{a,b}"): *s moves past it. */
+static int
+next_elem(const char **s, const char **e, size_t *n)
+{
+	const char	*p = *s;
+
+	if (*p == '{')
+		p++;
+	if (*p == '}' || *p == '\0')
+		return 0;
+	*e = p;
+	*n = strcspn(p, ",}");
+	p += *n;
+	if (*p == ',')
+		p++;
+	*s = p;
+	return 1;
+}
+
+/*
+ * One result series: {"metric":labels,"values":[[t,"v"],…]}, or for an
+ * instant query {"metric":labels,"value":[t,"v"]} (one step).  The
+ * times are those of array t, or when t is NULL t0, t0 + dt, … (a value
+ * at every step).  -1 when the arrays do not pair up (nothing of the
+ * kind should come).
+ */
+static int
+put_series(struct req *r, PGresult *res, int k, int instant)
+{
+	const char	*ts = PQgetvalue(res, k, 3), *vs = PQgetvalue(res, k, 4);
+	const char	*te, *ve;
+	size_t		 tn, vn, i = 0;
+	char		*end;
+	long long	 us, t0 = 0, dt = 0;
+	int		 dense = PQgetisnull(res, k, 3);
+
+	if (dense) {
+		t0 = strtoll(PQgetvalue(res, k, 1), NULL, 10);
+		dt = strtoll(PQgetvalue(res, k, 2), NULL, 10);
+		if (PQgetisnull(res, k, 1) || PQgetisnull(res, k, 2) || dt <= 0)
+			return -1;
+		ts = vs;	/* one step per value */
+	}
+
+	FCGX_PutS("{\"metric\":", r->fcgi->out);
+	FCGX_PutStr(PQgetvalue(res, k, 0), PQgetlength(res, k, 0),
+	    r->fcgi->out);
+	FCGX_PutS(instant ? ",\"value\":" : ",\"values\":[", r->fcgi->out);
+	while (next_elem(&ts, &te, &tn)) {
+		if (!next_elem(&vs, &ve, &vn))
+			return -1;
+		if (dense)
+			us = t0 + (long long)i * dt;
+		else {
+			errno = 0;
+			us = strtoll(te, &end, 10);
+			if (end != te + tn || errno != 0)
+				return -1;
+		}
+		if (i++ > 0) {
+			if (instant)
+				return -1;
+			FCGX_PutChar(',', r->fcgi->out);
+		}
+		FCGX_PutChar('[', r->fcgi->out);
+		put_time(r, us);
+		FCGX_PutChar(',', r->fcgi->out);
+		put_value(r, ve, vn);
+		FCGX_PutChar(']', r->fcgi->out);
+	}
+	if (next_elem(&vs, &ve, &vn) || i == 0)
+		return -1;
+	FCGX_PutS(instant ? "}" : "]}", r->fcgi->out);
+	return 0;
+}
+
+static int
+put_matrix(struct req *r, PGresult *res, int k)
+{
+	return put_series(r, res, k, 0);
+}
+
+static int
+put_vector(struct req *r, PGresult *res, int k)
+{
+	return put_series(r, res, k, 1);
+}
+
+/*
+ * Run statement stmt and answer its rows, each written by put, as the
  * members of a JSON array inside Prometheus's success envelope: head,
  * the rows comma-separated, tail.  Rows come one at a time (libpq's
  * single-row mode), so a worker's memory does not grow with the answer
@@ -266,7 +414,7 @@ who(struct req *r, const char **p)
  */
 static void
 answer(struct req *r, int stmt, int n, const char **p, const char *head,
-    const char *tail)
+    const char *tail, int (*put)(struct req *, PGresult *, int))
 {
 	PGresult	*res;
 	size_t		 rows = 0;
@@ -277,19 +425,23 @@ answer(struct req *r, int stmt, int n, const char **p, const char *head,
 		return;
 	}
 	while ((res = db_stream_next()) != NULL) {
-		switch (PQresultStatus(res)) {
+		switch (ended ? PGRES_FATAL_ERROR : PQresultStatus(res)) {
 		case PGRES_SINGLE_TUPLE:
 		case PGRES_TUPLES_OK:
-			for (k = 0; k < PQntuples(res); k++) {
+			for (k = 0; k < PQntuples(res) && !ended; k++) {
 				if (rows++ == 0) {
 					http_begin(r, 200, "application/json");
 					FCGX_PutS(head, r->fcgi->out);
 				} else
 					FCGX_PutChar(',', r->fcgi->out);
-				FCGX_PutStr(PQgetvalue(res, k, 0),
-				    PQgetlength(res, k, 0), r->fcgi->out);
+				if (put(r, res, k) == -1) {
+					log_error("%s: row %zu is not a series "
+					    "of times and values, the answer is "
+					    "cut short", defs[stmt].name, rows);
+					ended = 1;
+				}
 			}
-			if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			if (PQresultStatus(res) == PGRES_TUPLES_OK && !ended) {
 				ended = 1;
 				if (rows == 0) {
 					http_begin(r, 200, "application/json");
@@ -299,6 +451,8 @@ answer(struct req *r, int stmt, int n, const char **p, const char *head,
 			}
 			break;
 		default:
+			if (ended)
+				break;	/* drained after a bad row */
 			ended = 1;
 			if (rows == 0)
 				prom_db_error(r, res);
@@ -320,6 +474,31 @@ answer(struct req *r, int stmt, int n, const char **p, const char *head,
 		    "is cut short", defs[stmt].name, rows);
 }
 
+/*
+ * Seconds as whole microseconds, through the millisecond text the
+ * evaluation always had ("%.3f": Prometheus's precision); -1 beyond
+ * what a timestamp holds (±9e12 s, past year 200,000).
+ */
+static int
+usec_of(double x, long long *out)
+{
+	char		 b[40], *dot, *end;
+	long long	 whole, ms;
+
+	if (!(x > -9e12 && x < 9e12))
+		return -1;
+	snprintf(b, sizeof(b), "%.3f", x);
+	if ((dot = strchr(b, '.')) == NULL)
+		return -1;
+	*dot = '\0';
+	whole = strtoll(b, &end, 10);
+	ms = strtoll(dot + 1, NULL, 10);
+	*out = (llabs(whole) * 1000 + ms) * 1000;
+	if (b[0] == '-')
+		*out = -*out;
+	return 0;
+}
+
 static void
 evaluate(struct req *r, int instant)
 {
@@ -327,6 +506,8 @@ evaluate(struct req *r, int instant)
 	const char	*p[8], *s;
 	char		 err[PQ_ERR_MAX], b[3][32];
 	double		 start, end, step = 1;
+	long long	 us[3];
+	int		 i;
 
 	if (read_params(r) == -1)
 		return;
@@ -353,7 +534,6 @@ evaluate(struct req *r, int instant)
 	} else {
 		static const char *const names[] = { "start", "end", "step" };
 		double	*v[] = { &start, &end, &step };
-		int	 i;
 
 		for (i = 0; i < 3; i++) {
 			s = http_query(r, names[i]);
@@ -385,20 +565,30 @@ evaluate(struct req *r, int instant)
 			return;
 		}
 	}
+	if (usec_of(start, &us[0]) == -1 || usec_of(end, &us[1]) == -1) {
+		prom_error(r, 400, "bad_data", "invalid parameter \"%s\": "
+		    "out of the range of timestamps", instant ? "time" :
+		    usec_of(start, &us[0]) == -1 ? "start" : "end");
+		return;
+	}
+	if (usec_of(step, &us[2]) == -1 || us[2] <= 0) {
+		prom_error(r, 400, "bad_data", "invalid parameter \"step\": "
+		    "at least 1ms and at most 9e12s (Prometheus's precision "
+		    "is the millisecond)");
+		return;
+	}
 	who(r, p);
 	p[3] = json_text(r, query_json(&q));
-	snprintf(b[0], sizeof(b[0]), "%.3f", start);
-	snprintf(b[1], sizeof(b[1]), "%.3f", end);
-	snprintf(b[2], sizeof(b[2]), "%.3f", step);
-	p[4] = b[0];
-	p[5] = b[1];
-	p[6] = b[2];
+	for (i = 0; i < 3; i++) {
+		snprintf(b[i], sizeof(b[i]), "%lld", us[i]);
+		p[4 + i] = b[i];
+	}
 	p[7] = instant ? "true" : "false";
 	answer(r, DSQ_EVAL, 8, p, instant ?
 	    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
 	    "\"result\":[" :
 	    "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\","
-	    "\"result\":[", "]}}");
+	    "\"result\":[", "]}}", instant ? put_vector : put_matrix);
 }
 
 static void
@@ -472,7 +662,7 @@ by_selectors(struct req *r, int stmt, int required, const char *head,
 	if ((p[3] = selectors(r, required)) == NULL)
 		return;
 	p[4] = api_param(r, "label");
-	answer(r, stmt, stmt == DSQ_VALUES ? 5 : 4, p, head, tail);
+	answer(r, stmt, stmt == DSQ_VALUES ? 5 : 4, p, head, tail, put_text);
 }
 
 static void
@@ -496,7 +686,7 @@ api_label_values(struct req *r)
 static void
 api_metadata(struct req *r)
 {
-	answer(r, DSQ_METADATA, 0, NULL, DATA_HEAD, "}");
+	answer(r, DSQ_METADATA, 0, NULL, DATA_HEAD, "}", put_text);
 }
 
 static void

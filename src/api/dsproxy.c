@@ -1,7 +1,9 @@
 /*
  * dsproxy.c -- other datasources (a real Prometheus, Loki, Tempo, …:
- * Perses HTTPProxy datasources) at /proxy/globaldatasources/{ds}/… and
- * /proxy/projects/{p}/datasources/{ds}/… (SPEC section 11).
+ * Perses HTTPProxy datasources) at /proxy/globaldatasources/{ds}/…,
+ * /proxy/projects/{p}/datasources/{ds}/… (SPEC section 11) and, for a
+ * datasource a dashboard defines in its spec.datasources (Perses's
+ * local scope), /proxy/projects/{p}/dashboards/{d}/datasources/{ds}/….
  *
  * Owns: the decision -- the caller reads the project (the route's role;
  * any user for a global datasource), the datasource exists and has an
@@ -31,28 +33,42 @@
 /* Where the snippet proxies from (nginx/dashcgi.conf). */
 #define PROXY_LOCATION	"@dashcgi_datasource_proxy"
 
-enum { PX_LOOKUP, PX__COUNT };
+enum { PX_LOOKUP, PX_LOOKUP_LOCAL, PX__COUNT };
+
+/*
+ * What the decision needs of a proxy x: its kind, url, whether method
+ * $3 and path $4 are allowed, its headers.  The proxy is the plugin's
+ * spec.proxy, as Perses's Prometheus, Tempo and Loki plugins keep it.
+ */
+#define PROXY_OF(spec)							\
+	"SELECT x ->> 'kind', x -> 'spec' ->> 'url', CASE"		\
+	" WHEN coalesce(x -> 'spec' -> 'allowedEndpoints', '[]')"	\
+	"  = '[]' THEN true"						\
+	" WHEN jsonb_typeof(x -> 'spec' -> 'allowedEndpoints') = 'array'" \
+	"  THEN EXISTS (SELECT 1 FROM jsonb_array_elements("		\
+	"  x -> 'spec' -> 'allowedEndpoints') e"			\
+	"  WHERE e ->> 'method' = $3::text"				\
+	"  AND $4::text ~ ('^(?:' || (e ->> 'endpointPattern') || ')$'))" \
+	" ELSE false END,"						\
+	" coalesce(x -> 'spec' -> 'headers', '{}')::text"		\
+	" FROM LATERAL (SELECT " spec " -> 'plugin' -> 'spec' -> 'proxy') p (x)"
 
 static const struct stmt_def defs[PX__COUNT] = {
 	/* $1 project (NULL: a global datasource), $2 name, $3 method,
 	 * $4 path after the datasource's prefix.  No row: no such
-	 * datasource.  The proxy is the plugin's spec.proxy, as Perses's
-	 * Prometheus, Tempo and Loki plugins keep it. */
+	 * datasource. */
 	[PX_LOOKUP] = { "dsproxy_lookup",
-	    "SELECT x ->> 'kind', x -> 'spec' ->> 'url', CASE"
-	    " WHEN coalesce(x -> 'spec' -> 'allowedEndpoints', '[]')"
-	    "  = '[]' THEN true"
-	    " WHEN jsonb_typeof(x -> 'spec' -> 'allowedEndpoints') = 'array'"
-	    "  THEN EXISTS (SELECT 1 FROM jsonb_array_elements("
-	    "  x -> 'spec' -> 'allowedEndpoints') e"
-	    "  WHERE e ->> 'method' = $3::text"
-	    "  AND $4::text ~ ('^(?:' || (e ->> 'endpointPattern') || ')$'))"
-	    " ELSE false END,"
-	    " coalesce(x -> 'spec' -> 'headers', '{}')::text"
-	    " FROM datasource d,"
-	    " LATERAL (SELECT d.spec -> 'plugin' -> 'spec' -> 'proxy') p (x)"
+	    "SELECT l.* FROM datasource d, LATERAL (" PROXY_OF("d.spec") ") l"
 	    " WHERE d.project IS NOT DISTINCT FROM $1::text"
 	    " AND d.name = $2::text", 4 },
+	/* The same for datasource $2 of live dashboard $5 of project $1. */
+	[PX_LOOKUP_LOCAL] = { "dsproxy_lookup_local",
+	    "SELECT l.* FROM dashboard b,"
+	    " LATERAL (" PROXY_OF("b.spec -> 'datasources' -> $2::text") ") l"
+	    " WHERE b.project = $1::text AND b.name = $5::text"
+	    " AND b.deleted_at IS NULL"
+	    " AND jsonb_typeof(b.spec -> 'datasources' -> $2::text) = 'object'",
+	    5 },
 };
 static const struct stmt_set px_stmts = { "dsproxy", defs, PX__COUNT };
 
@@ -147,23 +163,27 @@ put_headers(struct req *r, const char *ds, const char *json)
 }
 
 static void
-proxy(struct req *r, const char *project)
+proxy(struct req *r, const char *project, const char *dashboard)
 {
-	const char	*ds = api_param(r, "ds"), *plain = NULL, *p[4];
+	const char	*ds = api_param(r, "ds"), *plain = NULL, *p[5];
 	const char	*kind, *url;
 	char		 prefix[512], *tail;
 	struct json_object *details;
 	PGresult	*res;
 	size_t		 ulen;
 
-	if (strcasecmp(ds, "dashcgi") == 0 ||
-	    strcasecmp(ds, "dashcgi-alerts") == 0) {
+	if (dashboard == NULL && (strcasecmp(ds, "dashcgi") == 0 ||
+	    strcasecmp(ds, "dashcgi-alerts") == 0)) {
 		http_error(r, 404, "not_found", "no such resource: %s "
 		    "(dashcgi's own datasource %s has no such endpoint)",
 		    r->path, ds);
 		return;
 	}
-	if (project != NULL)
+	if (dashboard != NULL)
+		snprintf(prefix, sizeof(prefix),
+		    "/proxy/projects/%s/dashboards/%s/datasources/%s", project,
+		    dashboard, ds);
+	else if (project != NULL)
 		snprintf(prefix, sizeof(prefix),
 		    "/proxy/projects/%s/datasources/%s", project, ds);
 	else
@@ -178,11 +198,18 @@ proxy(struct req *r, const char *project)
 	p[1] = ds;
 	p[2] = r->method;
 	p[3] = plain;
-	if ((res = api_run(r, &px_stmts, PX_LOOKUP, 4, p)) == NULL)
+	p[4] = dashboard;
+	if ((res = api_run(r, &px_stmts, dashboard != NULL ? PX_LOOKUP_LOCAL :
+	    PX_LOOKUP, dashboard != NULL ? 5 : 4, p)) == NULL)
 		return;
 	if (PQntuples(res) == 0) {
-		http_error(r, 404, "not_found", "datasource \"%s\" not found",
-		    ds);
+		if (dashboard != NULL)
+			http_error(r, 404, "not_found", "dashboard \"%s\" has no "
+			    "datasource \"%s\" (or does not exist)", dashboard,
+			    ds);
+		else
+			http_error(r, 404, "not_found", "datasource \"%s\" not "
+			    "found", ds);
 		goto out;
 	}
 	kind = api_val(res, 0);
@@ -204,6 +231,9 @@ proxy(struct req *r, const char *project)
 		    json_object_new_string(r->method));
 		json_object_object_add(details, "endpoint",
 		    json_object_new_string(plain));
+		if (dashboard != NULL)
+			json_object_object_add(details, "dashboard",
+			    json_object_new_string(dashboard));
 		audit_event(r, "datasource.proxy", project, ds,
 		    AUDIT_NO_VERSION, "denied", details);
 		http_error(r, 403, "endpoint_not_allowed", "%s %s is not one "
@@ -227,17 +257,26 @@ out:
 static void
 proxy_global(struct req *r)
 {
-	proxy(r, NULL);
+	proxy(r, NULL, NULL);
 }
 
 static void
 proxy_project(struct req *r)
 {
-	proxy(r, api_param(r, "project"));
+	proxy(r, api_param(r, "project"), NULL);
+}
+
+/* A dashboard's own datasource: a viewer of its project, as Perses. */
+static void
+proxy_dashboard(struct req *r)
+{
+	proxy(r, api_param(r, "project"), api_param(r, "dashboard"));
 }
 
 #define G	"/proxy/globaldatasources/{ds}/{*rest}"
 #define PD	"/proxy/projects/{project}/datasources/{ds}/{*rest}"
+#define DD	"/proxy/projects/{project}/dashboards/{dashboard}/datasources/" \
+		"{ds}/{*rest}"
 
 /* The methods Perses's allowedEndpoints name. */
 static const struct route routes[] = {
@@ -245,6 +284,8 @@ static const struct route routes[] = {
 	{ "POST",   G,  proxy_global, R_API, ROLE_NONE, NULL },
 	{ "GET",    PD, proxy_project, R_API, ROLE_VIEWER, NULL },
 	{ "POST",   PD, proxy_project, R_API, ROLE_VIEWER, NULL },
+	{ "GET",    DD, proxy_dashboard, R_API, ROLE_VIEWER, NULL },
+	{ "POST",   DD, proxy_dashboard, R_API, ROLE_VIEWER, NULL },
 };
 
 static const struct stmt_set *const stmt_sets[] = { &px_stmts, NULL };

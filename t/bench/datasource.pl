@@ -165,7 +165,31 @@ sub row {
 	@srv = @srv[-$RUNS .. -1] if @srv > $RUNS;
 	$res{server} = median(@srv);
 	$res{server90} = p90(@srv);
+	$res{explain} = explain($q, $step);
 	return { name => $name, %res };
+}
+
+# PostgreSQL's own time for the statement dashcgi runs (EXPLAIN ANALYZE
+# without per-node timing: its Execution Time), median of $RUNS, in one
+# session as a worker's: what the shared machine's load adds to the
+# server time shows beside it.
+sub explain {
+	my ($q, $step) = @_;
+	my $json = JSON::PP->new->canonical->encode({ metric => undef,
+	    matchers => [], agg => undef, grouping => undef, labels => [] });
+	my $parsed = $q =~ /^(\w+)\{(\w+)="([^"]*)"\}$/
+	    ? JSON::PP->new->canonical->encode({ metric => $1,
+		matchers => [[$2, '=', $3]], agg => undef, grouping => undef,
+		labels => [] })
+	    : JSON::PP->new->canonical->encode({ metric => $q, matchers => [],
+		agg => undef, grouping => undef, labels => [] });
+	my $sql = "EXPLAIN (ANALYZE, TIMING OFF) SELECT labels, t, v FROM"
+	    . " ds_eval(ds_projects('bob', false, NULL), '$parsed'::jsonb,"
+	    . " ${start}000000, ${end}000000, ${step}000000, false);\n";
+	my $out = $t->psql($sql x ($RUNS + 3), timeout => 600);
+	my @ms = $out =~ /Execution Time: ([\d.]+) ms/g;
+	splice(@ms, 0, 3);
+	return { median => median(@ms), p90 => p90(@ms) };
 }
 
 my @rows = (
@@ -176,15 +200,17 @@ my @rows = (
 
 my $cpu = `nproc`; chomp $cpu;
 my $up = `uptime`; chomp $up;
+my $load = `cat /proc/loadavg`; chomp $load;
 print "\ndatasource benchmark: $WORKERS workers, $RUNS runs a row after 3 warm-ups,"
     . " $cpu CPUs (a shared machine: other work ran at the same time)\n"
-    . "uptime: $up\nPrometheus: $samples samples loaded from dashcgi's own points"
+    . "uptime: $up\n/proc/loadavg at the end: $load\nPrometheus: $samples samples loaded from dashcgi's own points"
     . " (promtool tsdb create-blocks-from openmetrics)\n\n";
-print "| query | dashcgi server (median / p90) | dashcgi wall via nginx | Prometheus wall, direct | ratio (dashcgi wall / Prometheus) | Prometheus via dashcgi's HTTPProxy | answers (series x points) |\n";
-print "|---|---|---|---|---|---|---|\n";
+print "| query | dashcgi server (median / p90) | its SQL, EXPLAIN ANALYZE (median / p90) | dashcgi wall via nginx | Prometheus wall, direct | ratio (dashcgi wall / Prometheus) | Prometheus via dashcgi's HTTPProxy | answers (series x points) |\n";
+print "|---|---|---|---|---|---|---|---|\n";
 for my $x (@rows) {
-	printf "| %s | %.1f / %.1f ms | %.1f ms (p90 %.1f) | %.1f ms (p90 %.1f) | %.2fx | %.1f ms | dashcgi %d x %d, Prometheus %d x %d |\n",
+	printf "| %s | %.1f / %.1f ms | %.1f / %.1f ms | %.1f ms (p90 %.1f) | %.1f ms (p90 %.1f) | %.2fx | %.1f ms | dashcgi %d x %d, Prometheus %d x %d |\n",
 	    $x->{name}, $x->{server}, $x->{server90},
+	    $x->{explain}{median}, $x->{explain}{p90},
 	    $x->{dashcgi}{wall}, $x->{dashcgi}{wall90},
 	    $x->{prometheus}{wall}, $x->{prometheus}{wall90},
 	    $x->{dashcgi}{wall} / $x->{prometheus}{wall},

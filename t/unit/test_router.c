@@ -85,6 +85,19 @@ main(void)
 		ok(id >= 0 && n == 2 && strcmp(p[0], "prom") == 0 &&
 		    strcmp(p[1], "api/v1/query") == 0,
 		    "the chosen {*rest} row keeps its slashes, the others are cut");
+		is_int(m("POST", "/proxy/globaldatasources/dashcgi/api/v1/"
+		    "metadata", p, &n, allow), ROUTER_BAD_METHOD,
+		    "POST on a GET-only fixed row under a {*rest} POST row: 405");
+		is_str(allow, "GET, HEAD", "Allow lists the fixed row's methods");
+		is_int(m("DELETE", "/proxy/projects/p/datasources/dashcgi/api/"
+		    "v1/query_range", p, &n, allow), ROUTER_BAD_METHOD,
+		    "DELETE on a fixed path: 405");
+		is_str(allow, "GET, POST, HEAD", "Allow names each method once");
+		id = m("POST", "/proxy/globaldatasources/dashcgi/api/v1/nope",
+		    p, &n, allow);
+		ok(id >= 0 && strstr(router_route((size_t)id)->pattern,
+		    "{*") != NULL, "a path no fixed row matches goes to the "
+		    "{*rest} row");
 	}
 
 	/* Every row is well formed and unique. */
