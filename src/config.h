@@ -85,6 +85,7 @@ struct config {
 		long	 history_limit;
 		int64_t	 trash_retention;
 		int64_t	 max_document_bytes;	/* a stored document */
+		bool	 local_datasources;	/* proxy spec.datasources */
 	} dashboards;
 
 	struct {

@@ -275,6 +275,31 @@ subtest 'what nginx sends upstream' => sub {
 	    'naming the header');
 };
 
+subtest 'dashboards.local_datasources: false leaves only admins\' datasources' => sub {
+	my $mark = $t->log_mark;
+	$t->write_config({ dashboards => { local_datasources => JSON::PP::false } });
+	ok($t->signal_master('HUP'), 'SIGHUP with local_datasources: false');
+	ok($t->wait_log(qr/msg="configuration reloaded"/, 20, $mark),
+	    'configuration reloaded');
+	my $r;
+	for (1 .. 50) {		# until no worker of the old generation answers
+		$r = $t->request(POST => "$LOCAL/api/v1/query_range",
+		    user => 'alice', body => $form,
+		    content_type => 'application/x-www-form-urlencoded');
+		last if $r->{status} == 404;
+		select(undef, undef, undef, 0.1);
+	}
+	is($r->{status}, 404, 'a dashboard\'s own datasource: 404');
+	like(eval { $t->json($r)->{message} } // '',
+	    qr/dashboards\.local_datasources is false/, 'naming the key');
+	is($t->header($r, 'X-Accel-Redirect'), undef, 'nothing handed to nginx');
+	$r = $t->request(POST => '/proxy/projects/a/datasources/prom-a/api/v1/query_range',
+	    user => 'alice', body => $form,
+	    content_type => 'application/x-www-form-urlencoded');
+	is($r->{status}, 200, 'a project datasource is still proxied')
+	    or diag $r->{content};
+};
+
 $t->stop_spawned($echo, 5);
 $t->stop_spawned($prom, 10);
 done_testing();

@@ -26,6 +26,7 @@
 
 #include "api/common.h"
 #include "audit.h"
+#include "config.h"
 #include "db.h"
 #include "http.h"
 #include "module.h"
@@ -266,10 +267,21 @@ proxy_project(struct req *r)
 	proxy(r, api_param(r, "project"), NULL);
 }
 
-/* A dashboard's own datasource: a viewer of its project, as Perses. */
+/*
+ * A dashboard's own datasource: a viewer of its project, as Perses.
+ * Its URL is an editor's choice, not an administrator's: with
+ * dashboards.local_datasources off the path is not there (404), as
+ * Perses's datasource.disable_local leaves the route out.
+ */
 static void
 proxy_dashboard(struct req *r)
 {
+	if (!r->cfg->dashboards.local_datasources) {
+		http_error(r, 404, "not_found", "no such resource: %s "
+		    "(dashboard datasources are not proxied here: "
+		    "dashboards.local_datasources is false)", r->path);
+		return;
+	}
 	proxy(r, api_param(r, "project"), api_param(r, "dashboard"));
 }
 

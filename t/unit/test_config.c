@@ -209,7 +209,7 @@ test_table(void)
 			    strcmp(k->env, config_keys[j].env) == 0))
 				unique = 0;
 	}
-	ok(config_nkeys == 56, "56 keys (got %zu)", config_nkeys);
+	ok(config_nkeys == 57, "57 keys (got %zu)", config_nkeys);
 	ok(sizes, "every key's target has the size of its type");
 	ok(defs, "every key has a name and a default");
 	ok(bounds, "integer bounds are sane");
