@@ -6,17 +6,20 @@
  * LOCKED, moving next_due on by the interval in the same statement),
  * so no two checkers, on one host or many, ever run the same check.
  * Claimed checks wait in memory for their due time (the claim looks
- * one second ahead), then run on libcurl's multi interface, at most
- * monitors.concurrency at once.  Each result is recorded by one
- * statement (monitor_record(): raw row, roll-ups, state, alert).
+ * two seconds ahead), then run on libcurl's multi interface, at most
+ * monitors.concurrency at once.  Results are recorded in batches, each
+ * one statement (monitor_record() per result: raw row, roll-ups,
+ * state, alert) on a session of their own, so that neither claims nor
+ * starts ever wait for a record.
  *
  * Owns: libcurl (the checker's multi handle; the worker's easy handle
  * of a check run on demand), the address guard, the verdict of a
- * check, the checker's database connection.
- * Never: connect where the guard says no; block on anything but the
- * database while checks are in flight (curl_multi_poll waits for both
- * sockets and the next due time); retry a check (a missed due time is
- * run once, by the claim's arithmetic).
+ * check, the checker's two database sessions.
+ * Never: connect where the guard says no; wait for the database's
+ * answers (statements are sent, and read when the sockets say so:
+ * curl_multi_poll waits for those, the checks' sockets and the next
+ * due time; only a reconnection blocks, briefly); retry a check (a
+ * missed due time is run once, by the claim's arithmetic).
  */
 #include "autoconf.h"
 
@@ -62,6 +65,9 @@
 /* Results held while the database is away, at most. */
 #define RESULTS_MAX(conc)	((conc) * 8 < 10000 ? 10000 : (conc) * 8)
 #define DRAIN_MS	5000		/* in-flight checks on SIGTERM */
+/* Reconnections back off to this: a refused connection costs little,
+ * and checks due meanwhile wait for the claims to come back. */
+#define RECONNECT_MAX_MS 2000
 #define PARTITIONS_EVERY_S 3600
 
 /* The one in-flight or waiting check. */
@@ -756,8 +762,8 @@ sess_connect(struct checker *k, struct session *s)
 			PQfinish(s->db);
 		s->db = NULL;
 		s->retry_ms = wall_ms() + s->backoff_ms;
-		if ((s->backoff_ms *= 2) > 10000)
-			s->backoff_ms = 10000;
+		if ((s->backoff_ms *= 2) > RECONNECT_MAX_MS)
+			s->backoff_ms = RECONNECT_MAX_MS;
 		return 0;
 	}
 	s->backoff_ms = 500;

@@ -112,6 +112,7 @@ server_ms($uptime, 3);
 printf "# yardstick now: %.0f ms\n", yardstick();
 printf "one monitor's uptime with the 90-day series: server time median %.1f ms, "
     . "p95 %.1f ms; %d bytes\n", $med, $p95, $bytes;
+printf "# load average: %s", `cat /proc/loadavg`;
 
 # --- the checker -----------------------------------------------------------
 exit 0 if !@RUNS && !@$RESTART;
