@@ -620,22 +620,33 @@ static const char claim_sql[] =
 /*
  * Many results in one statement (one transaction, one commit): the
  * parameters of CHECK_RECORD_SQL as arrays, one element per result,
- * the location ($4) once.  A result already in check_result (the
- * same monitor and start time: a batch whose commit was acknowledged
- * by a connection that broke before the answer came) is not recorded
- * twice.  Its one column: the results recorded (monitors deleted
- * meanwhile are not).
+ * the location ($4) once.  A monitor row another transaction holds is
+ * skipped, not waited for (FOR UPDATE SKIP LOCKED before
+ * monitor_record() locks it): a batch holds many monitor rows, and
+ * waiting for one while holding the others could deadlock with a
+ * statement that updates many monitors.  A result already in
+ * check_result (the same monitor and start time: a batch whose commit
+ * was acknowledged by a connection that broke before the answer came)
+ * is not recorded twice.  Its one column: the 1-based positions of the
+ * results skipped (to be sent again), NULL when none; results of
+ * monitors deleted meanwhile are dropped.
  */
 static const char record_batch_sql[] =
-    "SELECT count(r.doc) FROM unnest($1::bigint[], $2::timestamptz[],"
+    "SELECT array_agg(x.i ORDER BY x.i) FILTER (WHERE l.held IS NULL"
+    " AND l.alive)"
+    " FROM unnest($1::bigint[], $2::timestamptz[],"
     " $3::timestamptz[], $5::boolean[], $6::integer[], $7::real[],"
     " $8::real[], $9::real[], $10::real[], $11::real[], $12::text[],"
-    " $13::text[], $14::timestamptz[])"
-    " AS x(m, at, due, ok, st, tot, dns, con, tls, fb, err, msg, tlsx)"
-    " CROSS JOIN LATERAL (SELECT monitor_record(x.m, x.at, x.due,"
+    " $13::text[], $14::timestamptz[]) WITH ORDINALITY"
+    " AS x(m, at, due, ok, st, tot, dns, con, tls, fb, err, msg, tlsx, i)"
+    " CROSS JOIN LATERAL (SELECT (SELECT h.id FROM monitor h"
+    " WHERE h.id = x.m FOR UPDATE SKIP LOCKED) AS held,"
+    " EXISTS (SELECT 1 FROM monitor a WHERE a.id = x.m) AS alive) l"
+    " LEFT JOIN LATERAL (SELECT monitor_record(x.m, x.at, x.due,"
     " $4::text, x.ok, x.st, x.tot, x.dns, x.con, x.tls, x.fb, x.err,"
-    " x.msg, x.tlsx) AS doc WHERE NOT EXISTS (SELECT 1 FROM"
-    " check_result c WHERE c.monitor_id = x.m AND c.at = x.at)) r";
+    " x.msg, x.tlsx) AS doc WHERE l.held IS NOT NULL AND NOT EXISTS"
+    " (SELECT 1 FROM check_result c WHERE c.monitor_id = x.m"
+    " AND c.at = x.at)) r ON true";
 
 static const char partitions_sql[] =
     "SELECT partition_ensure('check_result', 1, 'month')"
@@ -1094,13 +1105,34 @@ record_send(struct checker *k, int now_all)
 		free(buf[i]);
 }
 
+/*
+ * The batch is in: the results at the positions the statement names
+ * (their monitors were held elsewhere) go back to wait for the next
+ * batch, the others are done.
+ */
 static void
-recorded(struct checker *k)
+recorded(struct checker *k, const char *skipped)
 {
+	struct queue	 again;
 	struct check	*c;
 	struct logline	 l;
+	const char	*p = skipped;
+	char		*e;
+	long		 pos = 0, next;
 
+	q_init(&again);
+	next = p != NULL && *p == '{' ? strtol(p + 1, &e, 10) : 0;
+	if (next > 0)
+		p = e;
 	while ((c = q_pop(&k->sending)) != NULL) {
+		if (++pos == next) {
+			c->done_ms = wall_ms();
+			q_push(&again, c);
+			next = *p == ',' ? strtol(p + 1, &e, 10) : 0;
+			if (next > 0)
+				p = e;
+			continue;
+		}
 		if (log_enabled(LOG_DEBUG)) {
 			log_begin(&l, LOG_DEBUG, "check done");
 			log_str(&l, "monitor_id", c->spec.monitor_id);
@@ -1112,6 +1144,7 @@ recorded(struct checker *k)
 		}
 		check_free(c);
 	}
+	q_requeue(&k->done, &again);
 }
 
 static void
@@ -1123,7 +1156,8 @@ record_read(struct checker *k)
 	if (!sess_read(&k->records, &res))
 		return;
 	if (res != NULL) {
-		recorded(k);
+		recorded(k, PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ?
+		    PQgetvalue(res, 0, 0) : NULL);
 		PQclear(res);
 	} else if (k->records.db == NULL) {
 		/* Sent again after the reconnection (not twice: see
