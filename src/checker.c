@@ -6,17 +6,20 @@
  * LOCKED, moving next_due on by the interval in the same statement),
  * so no two checkers, on one host or many, ever run the same check.
  * Claimed checks wait in memory for their due time (the claim looks
- * one second ahead), then run on libcurl's multi interface, at most
- * monitors.concurrency at once.  Each result is recorded by one
- * statement (monitor_record(): raw row, roll-ups, state, alert).
+ * two seconds ahead), then run on libcurl's multi interface, at most
+ * monitors.concurrency at once.  Results are recorded in batches, each
+ * one statement (monitor_record() per result: raw row, roll-ups,
+ * state, alert) on a session of their own, so that neither claims nor
+ * starts ever wait for a record.
  *
  * Owns: libcurl (the checker's multi handle; the worker's easy handle
  * of a check run on demand), the address guard, the verdict of a
- * check, the checker's database connection.
- * Never: connect where the guard says no; block on anything but the
- * database while checks are in flight (curl_multi_poll waits for both
- * sockets and the next due time); retry a check (a missed due time is
- * run once, by the claim's arithmetic).
+ * check, the checker's two database sessions.
+ * Never: connect where the guard says no; wait for the database's
+ * answers (statements are sent, and read when the sockets say so:
+ * curl_multi_poll waits for those, the checks' sockets and the next
+ * due time; only a reconnection blocks, briefly); retry a check (a
+ * missed due time is run once, by the claim's arithmetic).
  */
 #include "autoconf.h"
 
@@ -44,9 +47,27 @@
 #include "proc.h"
 
 #define BODY_MAX	(1024 * 1024)	/* bytes kept for bodyContains */
-#define CLAIM_AHEAD	"1 second"	/* claim checks due this soon */
+/*
+ * Claims look this far ahead, so that a claim slow to come back (a
+ * loaded database) still leaves its checks time to start on the dot.
+ * Claimed checks wait in memory: pausing a monitor stops its checks
+ * from this long after.
+ */
+#define CLAIM_AHEAD	"2 seconds"
 #define CLAIM_EVERY_MS	500		/* between claims when idle */
+/* Checks claimed and not yet started, at most. */
+#define WAITING_MAX(conc)	((conc) * 4 < 1000 ? 1000 : (conc) * 4)
+/* Results in one record statement: at most; enough to send at once;
+ * else the oldest waits this long for company. */
+#define RECORD_BATCH_MAX	200
+#define RECORD_BATCH_MIN	32
+#define RECORD_LINGER_MS	100
+/* Results held while the database is away, at most. */
+#define RESULTS_MAX(conc)	((conc) * 8 < 10000 ? 10000 : (conc) * 8)
 #define DRAIN_MS	5000		/* in-flight checks on SIGTERM */
+/* Reconnections back off to this: a refused connection costs little,
+ * and checks due meanwhile wait for the claims to come back. */
+#define RECONNECT_MAX_MS 2000
 #define PARTITIONS_EVERY_S 3600
 
 /* The one in-flight or waiting check. */
@@ -61,6 +82,7 @@ struct check {
 	int			 blocked;
 	char			 blocked_addr[INET6_ADDRSTRLEN];
 	int64_t			 due_ms;	/* epoch ms */
+	int64_t			 done_ms;	/* when it ended */
 	char			 errbuf[CURL_ERROR_SIZE];
 	struct check		*next;
 };
@@ -595,14 +617,78 @@ static const char claim_sql[] =
     " (extract(epoch FROM m.claimed_due) * 1000)::bigint, "
     CHECK_SPEC_COLUMNS " FROM upd m";
 
+/*
+ * Many results in one statement (one transaction, one commit): the
+ * parameters of CHECK_RECORD_SQL as arrays, one element per result,
+ * the location ($4) once.  A monitor row another transaction holds is
+ * skipped, not waited for (FOR UPDATE SKIP LOCKED before
+ * monitor_record() locks it): a batch holds many monitor rows, and
+ * waiting for one while holding the others could deadlock with a
+ * statement that updates many monitors.  A result already in
+ * check_result (the same monitor and start time: a batch whose commit
+ * was acknowledged by a connection that broke before the answer came)
+ * is not recorded twice.  Its one column: the 1-based positions of the
+ * results skipped (to be sent again), NULL when none; results of
+ * monitors deleted meanwhile are dropped.
+ */
+static const char record_batch_sql[] =
+    "SELECT array_agg(x.i ORDER BY x.i) FILTER (WHERE l.held IS NULL"
+    " AND l.alive)"
+    " FROM unnest($1::bigint[], $2::timestamptz[],"
+    " $3::timestamptz[], $5::boolean[], $6::integer[], $7::real[],"
+    " $8::real[], $9::real[], $10::real[], $11::real[], $12::text[],"
+    " $13::text[], $14::timestamptz[]) WITH ORDINALITY"
+    " AS x(m, at, due, ok, st, tot, dns, con, tls, fb, err, msg, tlsx, i)"
+    " CROSS JOIN LATERAL (SELECT (SELECT h.id FROM monitor h"
+    " WHERE h.id = x.m FOR UPDATE SKIP LOCKED) AS held,"
+    " EXISTS (SELECT 1 FROM monitor a WHERE a.id = x.m) AS alive) l"
+    " LEFT JOIN LATERAL (SELECT monitor_record(x.m, x.at, x.due,"
+    " $4::text, x.ok, x.st, x.tot, x.dns, x.con, x.tls, x.fb, x.err,"
+    " x.msg, x.tlsx) AS doc WHERE l.held IS NOT NULL AND NOT EXISTS"
+    " (SELECT 1 FROM check_result c WHERE c.monitor_id = x.m"
+    " AND c.at = x.at)) r ON true";
+
+static const char partitions_sql[] =
+    "SELECT partition_ensure('check_result', 1, 'month')"
+    " + partition_ensure('monitor_rollup_minute', 2, 'day')";
+
+/* What a session has in flight. */
+enum sess_stmt { SS_NONE, SS_CLAIM, SS_PARTS, SS_RECORD };
+
+/*
+ * One of the checker's two database sessions: claims (and partitions)
+ * on one, results on the other, so that neither waits for the other
+ * and the loop that starts checks waits for neither.  At most one
+ * statement in flight, sent without waiting (non-blocking libpq) and
+ * read when its socket is readable (curl_multi_poll watches it).
+ */
+struct session {
+	const char	*name;
+	PGconn		*db;
+	enum sess_stmt	 inflight;
+	PGresult	*res;		/* its first result, when read */
+	int		 flushing;	/* the statement is not all sent */
+	int		 fresh;		/* connected since last asked */
+	int64_t		 retry_ms, backoff_ms;
+};
+
+/* A FIFO of checks (done ones waiting to be recorded). */
+struct queue {
+	struct check	*head, **tail;
+	int		 n;
+};
+
 struct checker {
 	const struct config	*cfg;
 	CURLM			*multi;
-	PGconn			*db;
-	int64_t			 db_retry_ms, db_backoff_ms;
+	struct session		 claims, records;
 	int64_t			 next_claim_ms, next_parts_ms;
 	struct check		*waiting;	/* sorted by due_ms */
 	int			 nwaiting, inflight;
+	int			 claim_want;	/* the claim in flight's $1 */
+	struct queue		 done;		/* results to record */
+	struct queue		 sending;	/* the batch in flight */
+	int			 solo;		/* next results one by one */
 	char			 location[256];
 	long			 lost;		/* results not recorded */
 };
@@ -614,63 +700,166 @@ on_stop(int sig)
 	stop = 1;
 }
 
-/* A result with rows, or NULL after logging (and dropping a lost
- * connection, to be reopened with backoff). */
-static PGresult *
-exec(struct checker *k, const char *what, const char *sql, int n,
+static void
+q_init(struct queue *q)
+{
+	q->head = NULL;
+	q->tail = &q->head;
+	q->n = 0;
+}
+
+static void
+q_push(struct queue *q, struct check *c)
+{
+	c->next = NULL;
+	*q->tail = c;
+	q->tail = &c->next;
+	q->n++;
+}
+
+static struct check *
+q_pop(struct queue *q)
+{
+	struct check	*c;
+
+	if ((c = q->head) == NULL)
+		return NULL;
+	if ((q->head = c->next) == NULL)
+		q->tail = &q->head;
+	c->next = NULL;
+	q->n--;
+	return c;
+}
+
+/* Put all of from back in front of to (a batch to be sent again). */
+static void
+q_requeue(struct queue *to, struct queue *from)
+{
+	if (from->head == NULL)
+		return;
+	*from->tail = to->head;
+	if (to->head == NULL)
+		to->tail = from->tail;
+	to->head = from->head;
+	to->n += from->n;
+	q_init(from);
+}
+
+static void
+sess_lost(struct session *s)
+{
+	log_warn("checker: lost the database connection (%s session); "
+	    "reconnecting", s->name);
+	PQfinish(s->db);
+	s->db = NULL;
+	PQclear(s->res);
+	s->res = NULL;
+	s->inflight = SS_NONE;
+	s->flushing = 0;
+	s->retry_ms = wall_ms() + s->backoff_ms;
+}
+
+/* 1 when the session is connected (now or already), else 0. */
+static int
+sess_connect(struct checker *k, struct session *s)
+{
+	if (s->db != NULL)
+		return 1;
+	if (wall_ms() < s->retry_ms)
+		return 0;
+	if ((s->db = db_open(k->cfg, "dashcgi-checker")) == NULL ||
+	    PQsetnonblocking(s->db, 1) == -1) {
+		if (s->db != NULL)
+			PQfinish(s->db);
+		s->db = NULL;
+		s->retry_ms = wall_ms() + s->backoff_ms;
+		if ((s->backoff_ms *= 2) > RECONNECT_MAX_MS)
+			s->backoff_ms = RECONNECT_MAX_MS;
+		return 0;
+	}
+	s->backoff_ms = 500;
+	s->fresh = 1;
+	log_info("checker: connected to the database (%s session)", s->name);
+	return 1;
+}
+
+static void
+sess_flush(struct session *s)
+{
+	int	rc;
+
+	if ((rc = PQflush(s->db)) == -1)
+		sess_lost(s);
+	else
+		s->flushing = rc == 1;
+}
+
+/* Send a statement; 0, or -1 (logged; a lost session dropped). */
+static int
+sess_send(struct session *s, enum sess_stmt what, const char *sql, int n,
     const char *const *p)
+{
+	if (!PQsendQueryParams(s->db, sql, n, NULL, p, NULL, NULL, 0)) {
+		log_error("checker: %s session: %s", s->name,
+		    PQerrorMessage(s->db));
+		if (PQstatus(s->db) == CONNECTION_BAD)
+			sess_lost(s);
+		return -1;
+	}
+	s->inflight = what;
+	sess_flush(s);
+	return s->db != NULL ? 0 : -1;
+}
+
+/*
+ * Read what the socket has.  1 when the statement in flight is over:
+ * *out is its result when it returned rows, else NULL (an error,
+ * logged; or the session lost, s->db NULL).  0 while it runs.
+ */
+static int
+sess_read(struct session *s, PGresult **out)
 {
 	PGresult	*res;
 	const char	*f;
 
-	res = PQexecParams(k->db, sql, n, NULL, p, NULL, NULL, 0);
-	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
-		return res;
-	f = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
-	    NULL;
-	log_error("checker: %s: %s", what, f != NULL ? f :
-	    PQerrorMessage(k->db));
-	if (res != NULL)
-		PQclear(res);
-	if (PQstatus(k->db) == CONNECTION_BAD) {
-		log_warn("checker: lost the database connection; reconnecting");
-		PQfinish(k->db);
-		k->db = NULL;
-		k->db_retry_ms = wall_ms() + k->db_backoff_ms;
+	*out = NULL;
+	if (s->db == NULL || s->inflight == SS_NONE)
+		return 0;
+	if (s->flushing) {
+		sess_flush(s);
+		if (s->db == NULL)
+			return 1;
 	}
-	return NULL;
-}
-
-static void
-db_connect(struct checker *k)
-{
-	if (k->db != NULL || wall_ms() < k->db_retry_ms)
-		return;
-	if ((k->db = db_open(k->cfg, "dashcgi-checker")) == NULL) {
-		k->db_retry_ms = wall_ms() + k->db_backoff_ms;
-		if ((k->db_backoff_ms *= 2) > 10000)
-			k->db_backoff_ms = 10000;
-		return;
+	if (!PQconsumeInput(s->db)) {
+		sess_lost(s);
+		return 1;
 	}
-	k->db_backoff_ms = 500;
-	log_info("checker: connected to the database");
-	/* Results need this month's partitions; maintenance may not run. */
-	k->next_parts_ms = 0;
-}
-
-static void
-ensure_partitions(struct checker *k)
-{
-	PGresult	*res;
-
-	if (k->db == NULL || wall_ms() < k->next_parts_ms)
-		return;
-	k->next_parts_ms = wall_ms() + PARTITIONS_EVERY_S * 1000LL;
-	res = exec(k, "partitions", "SELECT partition_ensure('check_result',"
-	    " 1, 'month') + partition_ensure('monitor_rollup_minute', 2,"
-	    " 'day')", 0, NULL);
-	if (res != NULL)
+	while (!PQisBusy(s->db)) {
+		if ((res = PQgetResult(s->db)) != NULL) {
+			if (s->res == NULL)
+				s->res = res;
+			else
+				PQclear(res);
+			continue;
+		}
+		/* The end of the statement. */
+		res = s->res;
+		s->res = NULL;
+		s->inflight = SS_NONE;
+		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK) {
+			*out = res;
+			return 1;
+		}
+		f = res != NULL ? PQresultErrorField(res,
+		    PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		log_error("checker: %s session: %s", s->name,
+		    f != NULL ? f : PQerrorMessage(s->db));
 		PQclear(res);
+		if (PQstatus(s->db) == CONNECTION_BAD)
+			sess_lost(s);
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -685,20 +874,34 @@ enqueue(struct checker *k, struct check *c)
 	k->nwaiting++;
 }
 
+/* Send a claim, or the partitions' upkeep, when it is time. */
 static void
-claim(struct checker *k)
+claim_send(struct checker *k)
 {
-	struct check_spec	 s;
-	struct check		*c;
-	PGresult		*res;
-	const char		*p[1];
-	char			 n[16];
-	int			 want, i, got;
-	int64_t			 now = wall_ms();
+	struct session	*s = &k->claims;
+	const char	*p[1];
+	char		 n[16];
+	int		 want;
+	int64_t		 now = wall_ms();
 
-	if (k->db == NULL || now < k->next_claim_ms)
+	if (s->inflight != SS_NONE || !sess_connect(k, s))
 		return;
-	want = k->cfg->monitors.concurrency - k->inflight - k->nwaiting;
+	if (s->fresh) {
+		s->fresh = 0;
+		k->next_parts_ms = 0;
+	}
+	/* Results need this month's partitions; maintenance may not run. */
+	if (now >= k->next_parts_ms) {
+		k->next_parts_ms = now + PARTITIONS_EVERY_S * 1000LL;
+		(void)sess_send(s, SS_PARTS, partitions_sql, 0, NULL);
+		return;
+	}
+	if (now < k->next_claim_ms)
+		return;
+	/* Checks wait in memory for at most CLAIM_AHEAD; a few times
+	 * concurrency of them is a bound, not a rate. */
+	want = WAITING_MAX(k->cfg->monitors.concurrency) - k->inflight -
+	    k->nwaiting;
 	if (want <= 0)
 		return;
 	if (want > 1000)
@@ -706,8 +909,17 @@ claim(struct checker *k)
 	snprintf(n, sizeof(n), "%d", want);
 	p[0] = n;
 	k->next_claim_ms = now + CLAIM_EVERY_MS;
-	if ((res = exec(k, "claim", claim_sql, 1, p)) == NULL)
-		return;
+	k->claim_want = want;
+	(void)sess_send(s, SS_CLAIM, claim_sql, 1, p);
+}
+
+static void
+claimed(struct checker *k, PGresult *res)
+{
+	struct check_spec	 s;
+	struct check		*c;
+	int			 i, got;
+
 	got = PQntuples(res);
 	for (i = 0; i < got; i++) {
 		if (check_spec_from_row(res, i, 2, &s) == -1) {
@@ -724,10 +936,27 @@ claim(struct checker *k)
 		c->due_ms = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 		enqueue(k, c);
 	}
-	PQclear(res);
 	/* A full batch: more may be due; claim again at once. */
-	if (got == want)
-		k->next_claim_ms = now;
+	if (got == k->claim_want)
+		k->next_claim_ms = wall_ms();
+}
+
+static void
+claim_read(struct checker *k)
+{
+	PGresult	*res;
+	enum sess_stmt	 what = k->claims.inflight;
+
+	if (!sess_read(&k->claims, &res))
+		return;
+	if (res == NULL) {
+		if (what == SS_PARTS)	/* try again in a while */
+			k->next_parts_ms = wall_ms() + 60000;
+		return;
+	}
+	if (what == SS_CLAIM)
+		claimed(k, res);
+	PQclear(res);
 }
 
 static void
@@ -753,33 +982,194 @@ start_due(struct checker *k)
 }
 
 static void
-record(struct checker *k, struct check *c)
+lose(struct checker *k, struct check *c)
 {
-	struct check_params	 pp;
-	PGresult		*res;
-	struct logline		 l;
+	struct logline	l;
 
-	check_record_params(&c->spec, &c->res, k->location, &pp);
-	if (k->db == NULL || (res = exec(k, "record", CHECK_RECORD_SQL,
-	    CHECK_RECORD_NPARAMS, pp.p)) == NULL) {
-		k->lost++;
-		log_begin(&l, LOG_WARN, "check result lost");
-		log_str(&l, "monitor_id", c->spec.monitor_id);
-		log_str(&l, "due", c->spec.due);
-		log_int(&l, "lost", k->lost);
-		log_end(&l);
+	k->lost++;
+	log_begin(&l, LOG_WARN, "check result lost");
+	log_str(&l, "monitor_id", c->spec.monitor_id);
+	log_str(&l, "due", c->spec.due);
+	log_int(&l, "lost", k->lost);
+	log_end(&l);
+	check_free(c);
+}
+
+/* One element of a PostgreSQL array literal: NULL, or quoted. */
+static void
+array_elem(FILE *f, const char *v, int first)
+{
+	if (!first)
+		fputc(',', f);
+	if (v == NULL) {
+		fputs("NULL", f);
 		return;
 	}
-	if (log_enabled(LOG_DEBUG)) {
-		log_begin(&l, LOG_DEBUG, "check done");
-		log_str(&l, "monitor_id", c->spec.monitor_id);
-		log_str(&l, "due", c->spec.due);
-		log_str(&l, "at", c->res.at);
-		log_str(&l, "error", c->res.error);
-		log_dbl(&l, "total_ms", c->res.total_ms);
-		log_end(&l);
+	fputc('"', f);
+	for (; *v != '\0'; v++) {
+		if (*v == '"' || *v == '\\')
+			fputc('\\', f);
+		fputc(*v, f);
 	}
-	PQclear(res);
+	fputc('"', f);
+}
+
+/*
+ * The parameters of record_batch_sql for the checks of q: arrays of
+ * CHECK_RECORD_SQL's parameters, the location once.  0, or -1 (ENOMEM;
+ * what was made is freed).
+ */
+static int
+batch_params(const struct checker *k, const struct queue *q,
+    char *buf[CHECK_RECORD_NPARAMS])
+{
+	struct check_params	 pp;
+	const struct check	*c;
+	FILE			*f[CHECK_RECORD_NPARAMS];
+	size_t			 len;
+	int			 i, rc = 0;
+
+	for (i = 0; i < CHECK_RECORD_NPARAMS; i++) {
+		buf[i] = NULL;
+		f[i] = NULL;
+		if (i != 3 && (f[i] = open_memstream(&buf[i], &len)) == NULL)
+			rc = -1;
+		else if (f[i] != NULL)
+			fputc('{', f[i]);
+	}
+	for (c = q->head; rc == 0 && c != NULL; c = c->next) {
+		check_record_params(&c->spec, &c->res, k->location, &pp);
+		for (i = 0; i < CHECK_RECORD_NPARAMS; i++)
+			if (i != 3)
+				array_elem(f[i], pp.p[i], c == q->head);
+	}
+	for (i = 0; i < CHECK_RECORD_NPARAMS; i++) {
+		if (f[i] == NULL)
+			continue;
+		fputc('}', f[i]);
+		if (ferror(f[i]))
+			rc = -1;
+		if (fclose(f[i]) != 0)
+			rc = -1;
+	}
+	if (rc == -1)
+		for (i = 0; i < CHECK_RECORD_NPARAMS; i++) {
+			free(buf[i]);
+			buf[i] = NULL;
+		}
+	return rc;
+}
+
+/*
+ * Send the results waiting, up to RECORD_BATCH_MAX in one statement,
+ * when there are enough of them or the oldest has waited long enough
+ * (fewer, bigger transactions); all of them when stopping.  After a
+ * batch failed on a bad row, the results it held go one by one.
+ */
+static void
+record_send(struct checker *k, int now_all)
+{
+	struct session	*s = &k->records;
+	struct check	*c;
+	const char	*p[CHECK_RECORD_NPARAMS];
+	char		*buf[CHECK_RECORD_NPARAMS];
+	int		 i, max;
+
+	if (k->done.n == 0 || s->inflight != SS_NONE || !sess_connect(k, s))
+		return;
+	if (!now_all && k->done.n < RECORD_BATCH_MIN && wall_ms() -
+	    k->done.head->done_ms < RECORD_LINGER_MS)
+		return;
+	max = k->solo > 0 ? 1 : RECORD_BATCH_MAX;
+	while (k->sending.n < max && (c = q_pop(&k->done)) != NULL)
+		q_push(&k->sending, c);
+	if (k->solo > 0)
+		k->solo--;
+	if (batch_params(k, &k->sending, buf) == -1) {
+		log_error("checker: out of memory");
+		while ((c = q_pop(&k->sending)) != NULL)
+			lose(k, c);
+		return;
+	}
+	for (i = 0; i < CHECK_RECORD_NPARAMS; i++)
+		p[i] = buf[i];
+	p[3] = k->location;
+	if (sess_send(s, SS_RECORD, record_batch_sql, CHECK_RECORD_NPARAMS,
+	    p) == -1 && s->db != NULL) {
+		/* Refused, not lost: each goes alone. */
+		k->solo = k->sending.n;
+		q_requeue(&k->done, &k->sending);
+	} else if (s->db == NULL)
+		q_requeue(&k->done, &k->sending);
+	for (i = 0; i < CHECK_RECORD_NPARAMS; i++)
+		free(buf[i]);
+}
+
+/*
+ * The batch is in: the results at the positions the statement names
+ * (their monitors were held elsewhere) go back to wait for the next
+ * batch, the others are done.
+ */
+static void
+recorded(struct checker *k, const char *skipped)
+{
+	struct queue	 again;
+	struct check	*c;
+	struct logline	 l;
+	const char	*p = skipped;
+	char		*e;
+	long		 pos = 0, next;
+
+	q_init(&again);
+	next = p != NULL && *p == '{' ? strtol(p + 1, &e, 10) : 0;
+	if (next > 0)
+		p = e;
+	while ((c = q_pop(&k->sending)) != NULL) {
+		if (++pos == next) {
+			c->done_ms = wall_ms();
+			q_push(&again, c);
+			next = *p == ',' ? strtol(p + 1, &e, 10) : 0;
+			if (next > 0)
+				p = e;
+			continue;
+		}
+		if (log_enabled(LOG_DEBUG)) {
+			log_begin(&l, LOG_DEBUG, "check done");
+			log_str(&l, "monitor_id", c->spec.monitor_id);
+			log_str(&l, "due", c->spec.due);
+			log_str(&l, "at", c->res.at);
+			log_str(&l, "error", c->res.error);
+			log_dbl(&l, "total_ms", c->res.total_ms);
+			log_end(&l);
+		}
+		check_free(c);
+	}
+	q_requeue(&k->done, &again);
+}
+
+static void
+record_read(struct checker *k)
+{
+	PGresult	*res;
+	struct check	*c;
+
+	if (!sess_read(&k->records, &res))
+		return;
+	if (res != NULL) {
+		recorded(k, PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ?
+		    PQgetvalue(res, 0, 0) : NULL);
+		PQclear(res);
+	} else if (k->records.db == NULL) {
+		/* Sent again after the reconnection (not twice: see
+		 * record_batch_sql). */
+		q_requeue(&k->done, &k->sending);
+	} else if (k->sending.n > 1) {
+		/* A row the database refused: find it alone. */
+		k->solo = k->sending.n;
+		q_requeue(&k->done, &k->sending);
+	} else
+		while ((c = q_pop(&k->sending)) != NULL)
+			lose(k, c);
 }
 
 static void
@@ -800,9 +1190,40 @@ reap(struct checker *k)
 		if (c == NULL)
 			continue;
 		check_done(c, m->data.result);
-		record(k, c);
-		check_free(c);
+		/* Only the spec and the result are kept for the record. */
+		curl_easy_cleanup(c->easy);
+		c->easy = NULL;
+		free(c->body);
+		c->body = NULL;
+		if (k->done.n + k->sending.n >= RESULTS_MAX(
+		    k->cfg->monitors.concurrency)) {
+			lose(k, c);
+			continue;
+		}
+		c->done_ms = wall_ms();
+		q_push(&k->done, c);
 	}
+}
+
+/* The sessions' sockets for curl_multi_poll; how many. */
+static unsigned
+sess_fds(struct checker *k, struct curl_waitfd *fd)
+{
+	struct session	*s[2] = { &k->claims, &k->records };
+	unsigned	 n = 0;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (s[i]->db == NULL || s[i]->inflight == SS_NONE ||
+		    PQsocket(s[i]->db) < 0)
+			continue;
+		fd[n].fd = PQsocket(s[i]->db);
+		fd[n].events = CURL_WAIT_POLLIN |
+		    (s[i]->flushing ? CURL_WAIT_POLLOUT : 0);
+		fd[n].revents = 0;
+		n++;
+	}
+	return n;
 }
 
 int
@@ -816,15 +1237,21 @@ checker_proc_main(int slot, const struct config *cfg, int lfd)
 {
 	struct checker		 k;
 	struct check		*c;
+	struct curl_waitfd	 fd[2];
 	int64_t			 now, wait, drain_until = 0;
 	int			 running;
+	unsigned		 nfd;
 
 	(void)slot;
 	proc_child_init("checker", lfd, on_stop);
 
 	memset(&k, 0, sizeof(k));
 	k.cfg = cfg;
-	k.db_backoff_ms = 500;
+	k.claims.name = "claim";
+	k.records.name = "record";
+	k.claims.backoff_ms = k.records.backoff_ms = 500;
+	q_init(&k.done);
+	q_init(&k.sending);
 	if (cfg->monitors.location != NULL && cfg->monitors.location[0])
 		snprintf(k.location, sizeof(k.location), "%s",
 		    cfg->monitors.location);
@@ -842,7 +1269,8 @@ checker_proc_main(int slot, const struct config *cfg, int lfd)
 	for (;;) {
 		if (stop && drain_until == 0) {
 			/* Stop claiming; what waits is dropped (its due time
-			 * is past for the schedule), what runs may finish. */
+			 * is past for the schedule), what runs may finish and
+			 * what is done is recorded. */
 			drain_until = wall_ms() + DRAIN_MS;
 			while ((c = k.waiting) != NULL) {
 				k.waiting = c->next;
@@ -850,31 +1278,50 @@ checker_proc_main(int slot, const struct config *cfg, int lfd)
 			}
 			k.nwaiting = 0;
 		}
-		if (drain_until != 0 && (k.inflight == 0 ||
-		    wall_ms() >= drain_until))
+		if (drain_until != 0 && ((k.inflight == 0 && k.done.n == 0 &&
+		    k.sending.n == 0) || wall_ms() >= drain_until))
 			break;
+		/* Starting due checks comes first; the database's answers
+		 * are read when they are there, never waited for. */
 		if (drain_until == 0) {
-			db_connect(&k);
-			ensure_partitions(&k);
-			claim(&k);
+			start_due(&k);
+			claim_read(&k);
+			claim_send(&k);
 			start_due(&k);
 		}
+		record_read(&k);
+		record_send(&k, drain_until != 0);
 		now = wall_ms();
 		wait = k.next_claim_ms - now;
+		if (k.claims.inflight != SS_NONE || drain_until != 0)
+			wait = 1000;
 		if (k.waiting != NULL && k.waiting->due_ms - now < wait)
 			wait = k.waiting->due_ms - now;
-		if (k.db == NULL && k.db_retry_ms - now < wait)
-			wait = k.db_retry_ms - now;
+		if (k.claims.db == NULL && k.claims.retry_ms - now < wait)
+			wait = k.claims.retry_ms - now;
+		if (k.done.n > 0 && k.records.inflight == SS_NONE) {
+			if (k.records.db == NULL) {
+				if (k.records.retry_ms - now < wait)
+					wait = k.records.retry_ms - now;
+			} else if (k.done.head->done_ms + RECORD_LINGER_MS -
+			    now < wait)
+				wait = k.done.head->done_ms +
+				    RECORD_LINGER_MS - now;
+		}
 		if (wait > 1000)
 			wait = 1000;
 		if (wait < 0)
 			wait = 0;
-		curl_multi_poll(k.multi, NULL, 0, (int)wait, NULL);
+		nfd = sess_fds(&k, fd);
+		curl_multi_poll(k.multi, fd, nfd, (int)wait, NULL);
 		curl_multi_perform(k.multi, &running);
 		reap(&k);
 	}
-	log_info("checker stopping; %d checks abandoned", k.inflight);
-	if (k.db != NULL)
-		PQfinish(k.db);
+	log_info("checker stopping; %d checks abandoned, %d results not "
+	    "recorded", k.inflight, k.done.n + k.sending.n);
+	if (k.claims.db != NULL)
+		PQfinish(k.claims.db);
+	if (k.records.db != NULL)
+		PQfinish(k.records.db);
 	exit(0);
 }

@@ -153,6 +153,72 @@ subtest 'two checkers never run the same check' => sub {
 	$t->psql("UPDATE monitor SET paused = true WHERE name LIKE 'fleet%'");
 };
 
+subtest 'results waiting on the database do not hold up the checks' => sub {
+	# The record statements wait on a lock for 4 s; the checks due
+	# meanwhile still start on time (claims go on their own session)
+	# and their results are recorded once the lock is gone.
+	for my $i (1 .. 20) {
+		create("held$i", url => "$T/", interval => '1s', timeout => '900ms');
+	}
+	my $cnt = "SELECT count(*) FROM check_result c JOIN monitor m"
+	    . " ON m.id = c.monitor_id WHERE m.name LIKE 'held%'";
+	wait_count($cnt, 40, 20);
+	my $bg = $t->psql_bg("BEGIN; LOCK TABLE monitor_rollup_hour IN EXCLUSIVE MODE;"
+	    . " SELECT pg_sleep(4); COMMIT;");
+	my $end = time + 10;
+	sleep 0.05 while time < $end && !$t->psql("SELECT count(*) FROM pg_locks"
+	    . " WHERE relation = 'monitor_rollup_hour'::regclass AND mode = 'ExclusiveLock'"
+	    . " AND granted");
+	my $from = $t->psql("SELECT now() + interval '1 second'");
+	my $waiting = 0;
+	$end = time + 3;
+	while (time < $end && !$waiting) {
+		$waiting = $t->psql("SELECT count(*) FROM pg_stat_activity"
+		    . " WHERE wait_event_type = 'Lock' AND application_name = 'dashcgi-checker'");
+		sleep 0.1;
+	}
+	cmp_ok($waiting, '>=', 1, 'a checker\'s record statement waits on the lock');
+	is($t->wait_pid($bg, 20), 0, 'the lock was held 4 s and let go');
+	my $to = $t->psql("SELECT now() - interval '1 second'");
+	my $in = "c.due > '$from'::timestamptz AND c.due < '$to'::timestamptz";
+	sleep 3;	# the held results are recorded
+	my ($n, $ontime) = split /\|/, $t->psql("SELECT count(*), count(*) FILTER"
+	    . " (WHERE c.at - c.due <= interval '1 second') FROM check_result c"
+	    . " JOIN monitor m ON m.id = c.monitor_id WHERE m.name LIKE 'held%' AND $in");
+	cmp_ok($n, '>=', 10, "$n checks due while the results waited were recorded after");
+	cmp_ok($ontime, '>=', $n / 2, "$ontime of them started within 1 s of their due time"
+	    . ' (the monitors of the held batch wait for it; the others do not)');
+	is($t->psql("SELECT count(*) FROM (SELECT 1 FROM check_result c JOIN monitor m"
+	    . " ON m.id = c.monitor_id WHERE m.name LIKE 'held%' GROUP BY c.monitor_id, c.due"
+	    . " HAVING count(*) > 1) d"), 0, 'no result recorded twice');
+	# A monitor row held elsewhere: the batches skip its results (sent
+	# again later), the others go on.  Statements that update many
+	# monitors at once never deadlock with a batch.
+	my $held = $t->psql("SELECT count(*) FROM check_result c JOIN monitor m"
+	    . " ON m.id = c.monitor_id WHERE m.name = 'held1'");
+	my $others = $t->psql("$cnt AND m.name <> 'held1'");
+	$bg = $t->psql_bg("BEGIN; SELECT 1 FROM monitor WHERE name = 'held1' FOR UPDATE;"
+	    . " SELECT pg_sleep(3); COMMIT;");
+	sleep 2;
+	cmp_ok($t->psql("$cnt AND m.name <> 'held1'"), '>=', $others + 19,
+	    'the other monitors\' results are recorded while one monitor row is held');
+	is($t->wait_pid($bg, 20), 0, 'the monitor row was let go');
+	cmp_ok(wait_count("SELECT count(*) FROM check_result c JOIN monitor m"
+	    . " ON m.id = c.monitor_id WHERE m.name = 'held1'", $held + 3, 10), '>=', $held + 3,
+	    'the held monitor\'s results are recorded after');
+	my $fails = 0;
+	for (1 .. 30) {
+		my ($ok) = $t->psql_ok("UPDATE monitor SET updated_by = 'bulk' WHERE name LIKE 'held%'");
+		$fails++ unless $ok;
+		sleep 0.1;
+	}
+	is($fails, 0, '30 updates of all 20 monitors while batches record: no deadlock');
+	is($t->psql("SELECT count(*) FROM (SELECT 1 FROM check_result c JOIN monitor m"
+	    . " ON m.id = c.monitor_id WHERE m.name LIKE 'held%' GROUP BY c.monitor_id, c.due"
+	    . " HAVING count(*) > 1) d"), 0, 'still no result recorded twice');
+	$t->psql("UPDATE monitor SET paused = true WHERE name LIKE 'held%'");
+};
+
 subtest 'each error kind, with its timing phases' => sub {
 	# Timeouts are generous: the test machine may be loaded.
 	create('probe', url => "$T/", interval => '60s', timeout => '3s',

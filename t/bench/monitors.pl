@@ -46,6 +46,22 @@ sub yardstick {
 	return (time - $w) * 1000;
 }
 printf "# yardstick: count(*) of 1e6 generated rows took %.0f ms\n", yardstick();
+# The same yardstick in CPU time of its PostgreSQL backend (utime +
+# stime from /proc): a loaded machine stretches wall time far more than
+# CPU time, so the read paths are also given in backend CPU ms.
+my $TICK = 100;	# USER_HZ
+my $CPU;	# the workers' backends' CPU ms a request, of the last server_ms
+sub ticks { my @f = split / /, (DashTest::_slurp("/proc/$_[0]/stat") // '') =~ s/^.*\)\s+//sr;
+	return ($f[11] // 0) + ($f[12] // 0) }
+sub yardstick_cpu {
+	my $out = $t->psql("SELECT pg_backend_pid() AS pid \\gset\n\\setenv BPID :pid\n"
+	    . "\\! awk '{print \"ticks\", \$14 + \$15}' /proc/\$BPID/stat\n"
+	    . "SELECT count(*) FROM generate_series(1, 1000000);\n"
+	    . "\\! awk '{print \"ticks\", \$14 + \$15}' /proc/\$BPID/stat\n");
+	my @t = $out =~ /^ticks (\d+)$/mg;
+	return @t == 2 ? ($t[1] - $t[0]) * 1000 / $TICK : -1;
+}
+
 my $t0 = time;
 $t->psql(<<"SQL", timeout => 1200);
 INSERT INTO project (name, created_by, updated_by) VALUES ('bench', 'b', 'b');
@@ -87,6 +103,10 @@ sub server_ms {
 	my ($path, $n) = @_;
 	my $mark = $t->log_mark;
 	my ($bytes, @wall);
+	my @be = split /,/, $t->psql("SELECT string_agg(pid::text, ',') FROM pg_stat_activity"
+	    . " WHERE application_name LIKE 'dashcgi worker %'");
+	my $c0 = 0;
+	$c0 += ticks($_) for @be;
 	for (1 .. $n) {
 		my $w = time;
 		my $r = $t->request(GET => $path, user => 'bob', timeout => 30);
@@ -97,6 +117,9 @@ sub server_ms {
 	my @ms = sort { $a <=> $b } map { $_->{duration_ms} }
 	    $t->log_lines(qr/msg=request[^\n]*path=\Q$path\E /, $mark);
 	@wall = sort { $a <=> $b } @wall;
+	my $c1 = 0;
+	$c1 += ticks($_) for @be;
+	$CPU = ($c1 - $c0) * 1000 / $TICK / $n;
 	return ($ms[@ms / 2], $ms[int(@ms * 0.95)], $ms[0], $wall[@wall / 2], $bytes);
 }
 
@@ -104,14 +127,17 @@ my $path = '/api/v1/projects/bench/status';
 server_ms($path, 3);	# warm-up
 my ($med, $p95, $min, $wall, $bytes) = server_ms($path, $REQ);
 printf "status page, %d monitors: server time median %.1f ms, p95 %.1f ms, "
-    . "min %.1f ms (through nginx: median %.1f ms); %d bytes\n",
-    $N, $med, $p95, $min, $wall, $bytes;
+    . "min %.1f ms (through nginx: median %.1f ms); %d bytes; PostgreSQL CPU "
+    . "%.0f ms a page (yardstick in CPU: %.0f ms)\n",
+    $N, $med, $p95, $min, $wall, $bytes, $CPU, yardstick_cpu();
 my $uptime = '/api/v1/projects/bench/monitors/mon-00001/uptime';
 server_ms($uptime, 3);
 ($med, $p95, $min, $wall, $bytes) = server_ms($uptime, $REQ);
 printf "# yardstick now: %.0f ms\n", yardstick();
 printf "one monitor's uptime with the 90-day series: server time median %.1f ms, "
-    . "p95 %.1f ms; %d bytes\n", $med, $p95, $bytes;
+    . "p95 %.1f ms; %d bytes; PostgreSQL CPU %.1f ms a request (yardstick in "
+    . "CPU: %.0f ms)\n", $med, $p95, $bytes, $CPU, yardstick_cpu();
+printf "# load average: %s", `cat /proc/loadavg`;
 
 # --- the checker -----------------------------------------------------------
 exit 0 if !@RUNS && !@$RESTART;
