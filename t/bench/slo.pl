@@ -12,7 +12,8 @@
 #     run: t/bench/peer (Fastify 5 + postgres.js, node:cluster over the
 #     CPUs) serving the same route from the same PostgreSQL behind the
 #     same nginx with HTTP/1.1 upstream keep-alive;
-#   - POST …/sli-points, JSON batches of 1,000 new points (points/s);
+#   - POST …/sli-points, JSON batches of 1,000 new points (points/s), on
+#     the cluster as DashTest makes it (fsync off) and then durable;
 #   - GET …/dashboards/{name} against the peer's
 #     /peer/dashboards/{project}/{name} (the same stored document, the
 #     same role check), 8 and 32 connections.
@@ -200,14 +201,18 @@ die "slo.pl: status of $one->[0]: $status->{status}\n" if $status->{status} != 2
 my $sli = $one->[2];
 my @sli_ids = map { $_->[2] } @slos;
 
-# 200 SLOs with no points for the ingest row.
+# 200 SLOs with no points for each ingest row: "in-" for the cluster as
+# DashTest makes it, "du-" for the durable one.
 my $NSLI = 200;
-for my $i (1 .. $NSLI) {
-	my $r = $t->request(POST => '/api/v1/projects/ingest/slos', user => $USER,
-	    json => { kind => 'SLO', metadata => { name => "in-$i" },
-	    spec => { experience => 'Bench', journey => 'Ingest', target => 0.999,
-	    window => '28d', indicators => [ { id => "in-$i" } ] } });
-	die "slo.pl: ingest SLO $i: $r->{status} $r->{content}\n" if $r->{status} != 201;
+for my $pfx (qw(in du)) {
+	for my $i (1 .. $NSLI) {
+		my $r = $t->request(POST => '/api/v1/projects/ingest/slos', user => $USER,
+		    json => { kind => 'SLO', metadata => { name => "$pfx-$i" },
+		    spec => { experience => 'Bench', journey => 'Ingest', target => 0.999,
+		    window => '28d', indicators => [ { id => "$pfx-$i" } ] } });
+		die "slo.pl: ingest SLO $pfx-$i: $r->{status} $r->{content}\n"
+		    if $r->{status} != 201;
+	}
 }
 
 # A dashboard for the GET pair: 12 panels, about 8 KB.
@@ -363,7 +368,17 @@ for my $c (1, 8) {
 # a thread's consecutive requests (its connections) and the threads
 # take different groups, so requests in flight seldom wait for each
 # other's SLI locks; 489 blocks x 4 groups before a point repeats.
-{
+# Twice: on the cluster as DashTest makes it (fsync and synchronous_commit
+# off: the CPU cost), then durable (both on, every commit waits for its
+# WAL flush, as on a production server), each into its own 200 SLIs.
+for my $mode (['in', 'fsync off'], ['du', 'durable']) {
+	my ($pfx, $how) = @$mode;
+	if ($pfx eq 'du') {
+		$t->psql("ALTER SYSTEM SET fsync = on;\nALTER SYSTEM SET synchronous_commit = on;\n"
+		    . "ALTER SYSTEM SET full_page_writes = on;\nSELECT pg_reload_conf();\nCHECKPOINT;");
+		my $d = $t->psql("SHOW fsync") . '/' . $t->psql("SHOW synchronous_commit");
+		die "slo.pl: the cluster is not durable ($d)\n" unless $d eq 'on/on';
+	}
 	my $top = floor((time - 3600) / $RES) * $RES;
 	my $lua = <<"LUA";
 wrk.method = "POST"
@@ -383,7 +398,7 @@ request = function()
   for s = 0, 19 do
     local t = os.date("!%Y-%m-%dT%H:%M:%SZ", $top - (block * 20 + s) * $RES)
     for k = 1, 50 do
-      parts[#parts + 1] = '{"sli":"in-' .. (group * 50 + k) .. '","t":"' .. t ..
+      parts[#parts + 1] = '{"sli":"$pfx-' .. (group * 50 + k) .. '","t":"' .. t ..
         '","good":' .. (900 + k) .. ',"bad":' .. (k % 7) .. '}'
     end
   end
@@ -396,8 +411,8 @@ LUA
 	($rps, $p50, $p99, $e, $n, $cpu) = measure($base, $ICONNS, $lua);
 	$WARMUP = $w;
 	my $stored = $t->psql("SELECT count(*) FROM sli_point p JOIN sli i ON " .
-	    "i.key = p.sli WHERE i.project = 'ingest'");
-	row('POST …/sli-points, JSON batches of 1,000 new points', $ICONNS, $rps, $p50,
+	    "i.key = p.sli WHERE i.project = 'ingest' AND i.key LIKE '$pfx-%'");
+	row("POST …/sli-points, JSON batches of 1,000 new points ($how)", $ICONNS, $rps, $p50,
 	    $p99, $e, $n, $cpu, sprintf('%.0f points/s; %.0f points per server CPU ' .
 	    'second; %d points stored; target >= 100,000/s', $rps * 1000,
 	    $cpu > 0 ? 1000 * 1000 / $cpu : 0, $stored));
