@@ -411,7 +411,7 @@ LUA
 	($rps, $p50, $p99, $e, $n, $cpu) = measure($base, $ICONNS, $lua);
 	$WARMUP = $w;
 	my $stored = $t->psql("SELECT count(*) FROM sli_point p JOIN sli i ON " .
-	    "i.key = p.sli WHERE i.project = 'ingest' AND i.key LIKE '$pfx-%'");
+	    "i.key = p.sli WHERE i.project = 'ingest' AND i.id LIKE '$pfx-%'");
 	row("POST …/sli-points, JSON batches of 1,000 new points ($how)", $ICONNS, $rps, $p50,
 	    $p99, $e, $n, $cpu, sprintf('%.0f points/s; %.0f points per server CPU ' .
 	    'second; %d points stored; target >= 100,000/s', $rps * 1000,
