@@ -357,9 +357,12 @@ await step(alice, 'revoke the share link', async () => {
 await step(guest, 'a revoked link says so', async () => {
 	guest.allow.push([/\/api\/v1\/shared\//, 404]);
 	// The steps before sent a burst under /api/v1/shared/ (the page and
-	// its panels' queries): let the snippet's rate limit (5 r/s, burst
-	// 10) refill, or nginx answers this one 429 with its HTML page.
-	await new Promise((res) => setTimeout(res, 3000));
+	// its panels' queries): leave that page first, so that none of its
+	// queries is retried meanwhile, then let the snippet's rate limit
+	// (5 r/s, burst 10) refill, or nginx answers this one 429 with its
+	// HTML page.
+	await guest.goto('about:blank');
+	await new Promise((res) => setTimeout(res, 4000));
 	await guest.goto(link);
 	await guest.waitForSelector('[data-testid="shared-error"]', T);
 });
